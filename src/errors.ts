@@ -1,0 +1,81 @@
+/**
+ * The error catalogue: every error ocrserve reports has a code listed here, with its HTTP status
+ * and a one-line description (docs/ERRORS.md is checked against this table by a test).
+ * Errors cross worker boundaries as {code, message, stack} and are rebuilt with fromJSON().
+ */
+export const ERRORS = {
+  BAD_REQUEST: { status: 400, doc: 'The request is malformed: missing image, bad base64, bad option value.' },
+  UNAUTHORIZED: { status: 401, doc: 'API keys are configured and the request has no key or a wrong one.' },
+  NOT_FOUND: { status: 404, doc: 'No such route or file.' },
+  PAYLOAD_TOO_LARGE: { status: 413, doc: 'The request body is larger than OCR_MAX_BODY_BYTES.' },
+  IMAGE_TOO_LARGE: { status: 413, doc: 'The decoded image has more pixels than OCR_MAX_PIXELS.' },
+  UNSUPPORTED_MEDIA: { status: 415, doc: 'The content type or image format is not one ocrserve reads (JPEG, PNG, WebP, GIF, BMP, TIFF).' },
+  UNDECODABLE_IMAGE: { status: 422, doc: 'The bytes claim a supported format but cannot be decoded (truncated or corrupt).' },
+  TOO_MANY_REQUESTS: { status: 429, doc: 'Rate limited; retry after the Retry-After header.' },
+  CANCELLED: { status: 499, doc: 'The caller cancelled the job (client disconnected or AbortSignal fired).' },
+  INTERNAL: { status: 500, doc: 'A bug: an unexpected failure inside ocrserve. Logged at error level.' },
+  MODEL_ERROR: { status: 502, doc: 'The inference backend (local session or remote model server) returned an error.' },
+  OVERLOADED: { status: 503, doc: 'The job queue is full (OCR_MAX_QUEUE); retry after the Retry-After header.' },
+  NOT_READY: { status: 503, doc: 'Models are not loaded yet, or the remote model server is unreachable or not ready.' },
+  SHUTTING_DOWN: { status: 503, doc: 'The service is shutting down and takes no new jobs.' },
+  TIMEOUT: { status: 504, doc: 'The job did not finish within OCR_REQUEST_TIMEOUT_MS (or the remote call timed out).' },
+  INVALID_CONFIG: { status: 500, doc: 'A setting or environment variable has an invalid value (start-up only).' },
+} as const satisfies Record<string, { status: number; doc: string }>
+
+export type ErrorCode = keyof typeof ERRORS
+
+export interface SerializedError {
+  code: ErrorCode
+  message: string
+  stack?: string
+  retryAfterSec?: number
+}
+
+export class OcrError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  /** Seconds a client should wait before retrying (429/503). */
+  readonly retryAfterSec?: number
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSec?: number }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined)
+    this.name = 'OcrError'
+    this.code = code
+    this.status = ERRORS[code].status
+    if (options?.retryAfterSec !== undefined) this.retryAfterSec = options.retryAfterSec
+  }
+
+  toJSON(): SerializedError {
+    const out: SerializedError = { code: this.code, message: this.message }
+    if (this.stack) out.stack = this.stack
+    if (this.retryAfterSec !== undefined) out.retryAfterSec = this.retryAfterSec
+    return out
+  }
+
+  static fromJSON(e: SerializedError): OcrError {
+    const err = new OcrError(e.code in ERRORS ? e.code : 'INTERNAL', e.message, e.retryAfterSec !== undefined ? { retryAfterSec: e.retryAfterSec } : undefined)
+    if (e.stack) err.stack = e.stack
+    return err
+  }
+}
+
+export function isOcrError(e: unknown): e is OcrError {
+  return e instanceof OcrError
+}
+
+/** Any thrown value as an OcrError (unknown failures become INTERNAL, keeping the original as cause). */
+export function toOcrError(e: unknown): OcrError {
+  if (e instanceof OcrError) return e
+  if (e instanceof Error && e.name === 'AbortError') return new OcrError('CANCELLED', e.message || 'cancelled', { cause: e })
+  if (e instanceof Error) {
+    const err = new OcrError('INTERNAL', e.message, { cause: e })
+    if (e.stack) err.stack = e.stack
+    return err
+  }
+  return new OcrError('INTERNAL', String(e))
+}
+
+/** Serialise any error for postMessage across a worker boundary (keeps code, message and stack). */
+export function serializeError(e: unknown): SerializedError {
+  return toOcrError(e).toJSON()
+}
