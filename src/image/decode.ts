@@ -1,0 +1,71 @@
+/**
+ * Decoding with sharp: JPEG, PNG, WebP, GIF (first frame), BMP (sharp has no BMP reader: parsed
+ * here, headers checked), TIFF (every page). EXIF orientation applied, alpha flattened on white,
+ * grey and 16-bit images converted to 8-bit RGB. Limits are checked from the header before pixels
+ * are decoded.
+ */
+import sharp, { type Metadata } from 'sharp'
+import { OcrError } from '../errors.js'
+import type { RgbImage } from './image.js'
+import { decodeBmp, isBmp } from './bmp.js'
+
+export const SUPPORTED_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'tiff', 'bmp'] as const
+
+export interface DecodedPages {
+  format: string
+  pages: RgbImage[]
+}
+
+export interface DecodeOptions {
+  maxPixels: number
+  /** Decode every page of a multi-page TIFF (default true); other formats give one page. */
+  allPages?: boolean
+}
+
+sharp.cache(false)
+
+export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Promise<DecodedPages> {
+  if (bytes.length === 0) throw new OcrError('UNSUPPORTED_MEDIA', 'empty image')
+  if (isBmp(bytes)) {
+    const img = decodeBmp(bytes, options.maxPixels)
+    return { format: 'bmp', pages: [img] }
+  }
+  let meta: Metadata
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata()
+  } catch (err) {
+    throw new OcrError('UNSUPPORTED_MEDIA', `not an image in a supported format (${SUPPORTED_FORMATS.join(', ')}): ${(err as Error).message}`, { cause: err })
+  }
+  const format: string = meta.format ?? 'unknown'
+  if (!(SUPPORTED_FORMATS as readonly string[]).includes(format === 'jpg' ? 'jpeg' : format)) {
+    throw new OcrError('UNSUPPORTED_MEDIA', `image format "${format}" is not supported; supported: ${SUPPORTED_FORMATS.join(', ')}`)
+  }
+  const width = meta.width ?? 0
+  const height = meta.pageHeight ?? meta.height ?? 0
+  if (!width || !height) throw new OcrError('UNDECODABLE_IMAGE', 'image has no size')
+  if (width * height > options.maxPixels) {
+    throw new OcrError('IMAGE_TOO_LARGE', `image is ${width}×${height} = ${width * height} pixels; the limit is ${options.maxPixels}`)
+  }
+  const pageCount = format === 'tiff' && options.allPages !== false ? Math.max(1, meta.pages ?? 1) : 1
+  const pages: RgbImage[] = []
+  for (let page = 0; page < pageCount; page++) pages.push(await decodePage(bytes, page, options.maxPixels))
+  return { format, pages }
+}
+
+async function decodePage(bytes: Uint8Array, page: number, maxPixels: number): Promise<RgbImage> {
+  try {
+    const { data, info } = await sharp(bytes, { page, pages: 1, limitInputPixels: maxPixels, failOn: 'error' })
+      .rotate() // EXIF orientation
+      .flatten({ background: { r: 255, g: 255, b: 255 } })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true })
+    if (info.channels !== 3) throw new Error(`unexpected channel count ${info.channels}`)
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height }
+  } catch (err) {
+    const msg = (err as Error).message
+    if (/pixel limit/i.test(msg)) throw new OcrError('IMAGE_TOO_LARGE', `image exceeds the pixel limit of ${maxPixels}`, { cause: err })
+    throw new OcrError('UNDECODABLE_IMAGE', `image cannot be decoded: ${msg}`, { cause: err })
+  }
+}

@@ -1,0 +1,76 @@
+/** A decoded image: 8-bit RGB, row-major HWC. */
+export interface RgbImage {
+  data: Uint8Array
+  width: number
+  height: number
+}
+
+export function createImage(width: number, height: number): RgbImage {
+  return { data: new Uint8Array(width * height * 3), width, height }
+}
+
+/** Rotate 90° counter-clockwise (numpy's np.rot90 with k=1). */
+export function rot90ccw(img: RgbImage): RgbImage {
+  const { width: w, height: h, data } = img
+  const out = createImage(h, w)
+  // out(x', y') with x' in [0,h), y' in [0,w): out[y'][x'] = in[x'][w-1-y']
+  for (let yo = 0; yo < w; yo++) {
+    const xi = w - 1 - yo
+    for (let xo = 0; xo < h; xo++) {
+      const si = (xo * w + xi) * 3
+      const di = (yo * h + xo) * 3
+      out.data[di] = data[si]!
+      out.data[di + 1] = data[si + 1]!
+      out.data[di + 2] = data[si + 2]!
+    }
+  }
+  return out
+}
+
+/** Rotate 180° (cv2.rotate(img, ROTATE_180)). */
+export function rot180(img: RgbImage): RgbImage {
+  const { width: w, height: h, data } = img
+  const out = createImage(w, h)
+  const n = w * h
+  for (let i = 0; i < n; i++) {
+    const si = i * 3
+    const di = (n - 1 - i) * 3
+    out.data[di] = data[si]!
+    out.data[di + 1] = data[si + 1]!
+    out.data[di + 2] = data[si + 2]!
+  }
+  return out
+}
+
+/** Rotate clockwise by 0, 90, 180 or 270 degrees. */
+export function rotateClockwise(img: RgbImage, degrees: number): RgbImage {
+  switch (((degrees % 360) + 360) % 360) {
+    case 0:
+      return img
+    case 90:
+      return rot180(rot90ccw(img))
+    case 180:
+      return rot180(img)
+    case 270:
+      return rot90ccw(img)
+    default:
+      throw new RangeError(`rotation must be a multiple of 90, got ${degrees}`)
+  }
+}
+
+/**
+ * Maps a point of the image rotated clockwise by `degrees` back to the original image of size
+ * width × height (pixel-index coordinates).
+ */
+export function unrotatePoint(x: number, y: number, degrees: number, width: number, height: number): [number, number] {
+  switch (((degrees % 360) + 360) % 360) {
+    case 90: // original (x,y) → (H-1-y, x)
+      return [y, height - 1 - x]
+    case 180:
+      return [width - 1 - x, height - 1 - y]
+    case 270: // original (x,y) → (y, W-1-x)
+      return [width - 1 - y, x]
+    default:
+      return [x, y]
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Tensor packing: resize (OpenCV INTER_LINEAR, result rounded to uint8 as cv2 does) fused with
+ * normalisation and HWC→CHW in one pass, straight into the Float32Array the model consumes.
+ * Images are RGB; PaddleOCR feeds BGR (cv2 decode order), so channel c of the tensor reads
+ * image channel 2 − c.
+ */
+import type { RgbImage } from './image.js'
+import { linearTable } from './resize.js'
+
+/** Per-channel lookup: uint8 value → normalised float, for tensor channels B, G, R. */
+function normLut(mean: readonly number[], std: readonly number[], scale: number): Float32Array[] {
+  return [0, 1, 2].map((c) => {
+    const lut = new Float32Array(256)
+    for (let v = 0; v < 256; v++) lut[v] = (v * scale - mean[c]!) / std[c]!
+    return lut
+  })
+}
+
+/** DB detector: mean [0.485,0.456,0.406], std [0.229,0.224,0.225], scale 1/255, in BGR order. */
+const DET_LUT = normLut([0.485, 0.456, 0.406], [0.229, 0.224, 0.225], 1 / 255)
+/** Recogniser and classifier: (x/255 − 0.5) / 0.5. */
+const REC_LUT = normLut([0.5, 0.5, 0.5], [0.5, 0.5, 0.5], 1 / 255)
+
+/**
+ * Resizes `img` to dstW × dstH and writes it normalised into `out` (CHW, planes of planeW × planeH)
+ * at `offset`. Columns beyond dstW stay as they are (zero padding).
+ */
+function packResized(
+  img: RgbImage,
+  dstW: number,
+  dstH: number,
+  luts: Float32Array[],
+  out: Float32Array,
+  offset: number,
+  planeW: number,
+  planeH: number,
+): void {
+  const { data, width: sw, height: sh } = img
+  const same = sw === dstW && sh === dstH
+  const plane = planeW * planeH
+  const [lb, lg, lr] = luts as [Float32Array, Float32Array, Float32Array]
+  if (same) {
+    for (let y = 0; y < dstH; y++) {
+      let si = y * sw * 3
+      const row = offset + y * planeW
+      for (let x = 0; x < dstW; x++, si += 3) {
+        out[row + x] = lb[data[si + 2]!]!
+        out[row + plane + x] = lg[data[si + 1]!]!
+        out[row + 2 * plane + x] = lr[data[si]!]!
+      }
+    }
+    return
+  }
+  const tx = linearTable(sw, dstW)
+  const ty = linearTable(sh, dstH)
+  for (let y = 0; y < dstH; y++) {
+    const r0 = ty.i0[y]! * sw * 3
+    const r1 = ty.i1[y]! * sw * 3
+    const wy = ty.w[y]!
+    const row = offset + y * planeW
+    for (let x = 0; x < dstW; x++) {
+      const c0 = tx.i0[x]! * 3
+      const c1 = tx.i1[x]! * 3
+      const wx = tx.w[x]!
+      const a = r0 + c0
+      const b = r0 + c1
+      const c = r1 + c0
+      const d = r1 + c1
+      const w00 = (1 - wx) * (1 - wy)
+      const w01 = wx * (1 - wy)
+      const w10 = (1 - wx) * wy
+      const w11 = wx * wy
+      const R = Math.round(data[a]! * w00 + data[b]! * w01 + data[c]! * w10 + data[d]! * w11)
+      const G = Math.round(data[a + 1]! * w00 + data[b + 1]! * w01 + data[c + 1]! * w10 + data[d + 1]! * w11)
+      const B = Math.round(data[a + 2]! * w00 + data[b + 2]! * w01 + data[c + 2]! * w10 + data[d + 2]! * w11)
+      out[row + x] = lb[B]!
+      out[row + plane + x] = lg[G]!
+      out[row + 2 * plane + x] = lr[R]!
+    }
+  }
+}
+
+/** The detector input [1, 3, dstH, dstW]. */
+export function packDetInput(img: RgbImage, dstW: number, dstH: number): Float32Array {
+  const out = new Float32Array(3 * dstW * dstH)
+  packResized(img, dstW, dstH, DET_LUT, out, 0, dstW, dstH)
+  return out
+}
+
+/**
+ * PaddleOCR's resize_norm_img for rec/cls: height H, width ceil(H·w/h) capped at W, zero padding to
+ * the right. Returns the width the image was resized to.
+ */
+export function recResizedWidth(img: RgbImage, H: number, W: number): number {
+  const ratio = img.width / img.height
+  const w = Math.ceil(H * ratio)
+  return w > W ? W : Math.max(1, w)
+}
+
+/** A batch [n, 3, H, W] of crops for the recogniser or the angle classifier. */
+export function packRecBatch(crops: readonly RgbImage[], H: number, W: number): Float32Array {
+  const plane = H * W
+  const out = new Float32Array(crops.length * 3 * plane)
+  crops.forEach((img, i) => {
+    packResized(img, recResizedWidth(img, H, W), H, REC_LUT, out, i * 3 * plane, W, H)
+  })
+  return out
+}

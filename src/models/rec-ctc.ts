@@ -1,0 +1,58 @@
+/** CTC greedy decoding (PaddleOCR CTCLabelDecode) and the recogniser's character set. */
+
+/**
+ * The dictionary as the model indexes it: 0 = CTC blank, then the key file's lines, then a space
+ * (use_space_char).
+ */
+export function buildCharset(keysFileText: string): string[] {
+  const lines = keysFileText.split(/\r?\n/)
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop()
+  return ['', ...lines, ' ']
+}
+
+export interface Decoded {
+  text: string
+  score: number
+}
+
+/**
+ * Decodes `probs` ([n, steps, classes], row-major) for sample `n`: argmax per step, collapse
+ * repeats, drop blanks (index 0); score = mean of the kept steps' max probability (0 when empty).
+ */
+export function ctcDecode(probs: Float32Array, steps: number, classes: number, sample: number, charset: readonly string[]): Decoded {
+  let text = ''
+  let sum = 0
+  let kept = 0
+  let prev = -1
+  const base = sample * steps * classes
+  for (let t = 0; t < steps; t++) {
+    const off = base + t * classes
+    let best = 0
+    let bestP = probs[off]!
+    for (let c = 1; c < classes; c++) {
+      const v = probs[off + c]!
+      if (v > bestP) {
+        bestP = v
+        best = c
+      }
+    }
+    if (best !== 0 && best !== prev) {
+      text += charset[best] ?? ''
+      sum += bestP
+      kept++
+    }
+    prev = best
+  }
+  return { text, score: kept === 0 ? 0 : sum / kept }
+}
+
+/**
+ * Indices of `ratios` sorted ascending (PaddleOCR sorts crops by width/height before batching so
+ * each batch pads little), cut into batches of `batchSize`.
+ */
+export function ratioBatches(ratios: readonly number[], batchSize: number): number[][] {
+  const order = ratios.map((_, i) => i).sort((a, b) => ratios[a]! - ratios[b]! || a - b)
+  const out: number[][] = []
+  for (let i = 0; i < order.length; i += batchSize) out.push(order.slice(i, i + batchSize))
+  return out
+}

@@ -1,0 +1,251 @@
+/**
+ * The scheduler: a fixed pool of pipeline workers behind one bounded FIFO queue. Each job has a
+ * deadline (queue wait included) and an AbortSignal; a queued job that is cancelled or times out
+ * never runs, a running one is told to stop at its next stage boundary and its result discarded.
+ * A crashed worker fails only its own job and is replaced. close() drains, then terminates.
+ * (tesseract.js's createScheduler, plus the queue limit, timeouts and cancellation it lacks.)
+ */
+import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { OcrError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import type { OcrResult } from '../types.js'
+import type { JobMessage, ToMain, WorkerInit } from './messages.js'
+
+export interface SchedulerOptions {
+  size: number
+  init: (index: number) => WorkerInit
+  maxQueue: number
+  logger: Logger
+}
+
+export interface SubmitOptions {
+  signal?: AbortSignal
+  timeoutMs: number
+}
+
+interface Job {
+  id: number
+  message: JobMessage
+  transfer: ArrayBuffer[]
+  resolve: (r: OcrResult) => void
+  reject: (e: OcrError) => void
+  timer: NodeJS.Timeout
+  cleanup: () => void
+  slot?: Slot
+  settled: boolean
+}
+
+interface Slot {
+  index: number
+  worker: Worker
+  job: Job | null
+  busyMs: number
+  startedAt: number
+  onClosed?: () => void
+}
+
+/**
+ * The worker: compiled JS in dist/; when running from the TypeScript sources (tests, tsx), a tiny
+ * bootstrap registers tsx inside the worker first.
+ */
+function newWorker(workerData: WorkerInit): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData })
+  // the package's ESM entry (require.resolve gives the CJS twin, which cannot register ESM hooks here)
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href
+  const entry = new URL('./worker.ts', import.meta.url).href
+  const code = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}) })`
+  return new Worker(code, { eval: true, workerData })
+}
+
+export class Scheduler {
+  readonly #opts: SchedulerOptions
+  readonly #slots: Slot[] = []
+  readonly #queue: Job[] = []
+  #nextId = 1
+  #closing = false
+  #completed = 0
+  #failed = 0
+  #drained: (() => void) | null = null
+
+  constructor(opts: SchedulerOptions) {
+    this.#opts = opts
+  }
+
+  /** Starts every worker and waits until each has loaded and warmed up its models. */
+  async start(): Promise<void> {
+    await Promise.all(Array.from({ length: this.#opts.size }, (_, i) => this.#spawn(i)))
+  }
+
+  #spawn(index: number): Promise<void> {
+    const worker = newWorker(this.#opts.init(index))
+    const slot: Slot = { index, worker, job: null, busyMs: this.#slots[index]?.busyMs ?? 0, startedAt: 0 }
+    return new Promise<void>((resolve, reject) => {
+      let ready = false
+      worker.on('message', (msg: ToMain) => {
+        switch (msg.type) {
+          case 'ready':
+            ready = true
+            this.#slots[index] = slot
+            resolve()
+            this.#pump()
+            break
+          case 'init-error':
+            reject(OcrError.fromJSON(msg.error))
+            void worker.terminate()
+            break
+          case 'result':
+          case 'error':
+            this.#finish(slot, msg)
+            break
+          case 'log':
+            this.#opts.logger[msg.level](typeof msg.obj === 'string' ? { worker: index, msg: msg.obj } : { worker: index, ...msg.obj }, msg.msg)
+            break
+          case 'closed':
+            slot.onClosed?.()
+            break
+        }
+      })
+      worker.on('error', (err) => {
+        this.#opts.logger.error({ worker: index, err }, 'pipeline worker crashed')
+        if (!ready) reject(new OcrError('INTERNAL', `worker failed to start: ${err.message}`, { cause: err }))
+      })
+      worker.on('exit', (code) => {
+        if (!ready || this.#closing || this.#slots[index] !== slot) return
+        // unexpected exit: fail its job, replace the worker
+        const job = slot.job
+        slot.job = null
+        if (job) this.#settle(job, new OcrError('INTERNAL', `worker exited (code ${code}) while running the job`))
+        this.#opts.logger.warn({ worker: index, code }, 'restarting pipeline worker')
+        this.#spawn(index).catch((err) => this.#opts.logger.error({ worker: index, err }, 'cannot restart pipeline worker'))
+      })
+    })
+  }
+
+  submit(input: Uint8Array | string, useCls: boolean, options: SubmitOptions): Promise<OcrResult> {
+    if (this.#closing) return Promise.reject(new OcrError('SHUTTING_DOWN', 'the engine is shutting down', { retryAfterSec: 5 }))
+    if (options.signal?.aborted) return Promise.reject(new OcrError('CANCELLED', 'job cancelled before it started'))
+    const idle = this.#slots.some((s) => s && s.job === null)
+    if (!idle && this.#queue.length >= this.#opts.maxQueue) {
+      return Promise.reject(new OcrError('OVERLOADED', `queue full (${this.#queue.length} jobs waiting)`, { retryAfterSec: 1 }))
+    }
+    return new Promise<OcrResult>((resolve, reject) => {
+      const id = this.#nextId++
+      let transfer: ArrayBuffer[] = []
+      let payload = input
+      if (typeof input !== 'string') {
+        // copy into a buffer we own and transfer it (the caller's Buffer may be a pooled slice)
+        const copy = new Uint8Array(input.byteLength)
+        copy.set(input)
+        payload = copy
+        transfer = [copy.buffer]
+      }
+      const onAbort = (): void => this.#cancel(job, new OcrError('CANCELLED', 'job cancelled'))
+      const job: Job = {
+        id,
+        message: { type: 'job', id, input: payload, useCls },
+        transfer,
+        resolve,
+        reject,
+        settled: false,
+        timer: setTimeout(() => this.#cancel(job, new OcrError('TIMEOUT', `job exceeded ${options.timeoutMs} ms`)), options.timeoutMs),
+        cleanup: () => options.signal?.removeEventListener('abort', onAbort),
+      }
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      this.#queue.push(job)
+      this.#pump()
+    })
+  }
+
+  #pump(): void {
+    for (const slot of this.#slots) {
+      if (!slot || slot.job !== null) continue
+      const job = this.#queue.shift()
+      if (!job) return
+      slot.job = job
+      job.slot = slot
+      slot.startedAt = performance.now()
+      slot.worker.postMessage(job.message, job.transfer)
+    }
+  }
+
+  #finish(slot: Slot, msg: Extract<ToMain, { type: 'result' | 'error' }>): void {
+    const job = slot.job
+    if (!job || job.id !== msg.id) return
+    slot.job = null
+    slot.busyMs += performance.now() - slot.startedAt
+    if (msg.type === 'result') this.#settle(job, null, msg.result)
+    else this.#settle(job, OcrError.fromJSON(msg.error))
+    this.#pump()
+    this.#checkDrained()
+  }
+
+  #cancel(job: Job, err: OcrError): void {
+    if (job.settled) return
+    const qi = this.#queue.indexOf(job)
+    if (qi >= 0) this.#queue.splice(qi, 1)
+    // a running job keeps its worker busy until the worker acknowledges; tell it to stop early
+    else if (job.slot) job.slot.worker.postMessage({ type: 'cancel', id: job.id })
+    this.#settle(job, err)
+    this.#checkDrained()
+  }
+
+  #settle(job: Job, err: OcrError | null, result?: OcrResult): void {
+    if (job.settled) return
+    job.settled = true
+    clearTimeout(job.timer)
+    job.cleanup()
+    if (err) {
+      this.#failed++
+      job.reject(err)
+    } else {
+      this.#completed++
+      job.resolve(result!)
+    }
+  }
+
+  stats(): { workers: number; queued: number; running: number; completed: number; failed: number; busyMs: number[] } {
+    const now = performance.now()
+    return {
+      workers: this.#slots.filter(Boolean).length,
+      queued: this.#queue.length,
+      running: this.#slots.filter((s) => s && s.job).length,
+      completed: this.#completed,
+      failed: this.#failed,
+      busyMs: this.#slots.map((s) => Math.round(s.busyMs + (s.job ? now - s.startedAt : 0))),
+    }
+  }
+
+  #checkDrained(): void {
+    if (this.#drained && this.#queue.length === 0 && this.#slots.every((s) => !s || s.job === null)) {
+      this.#drained()
+      this.#drained = null
+    }
+  }
+
+  /** Takes no new jobs, lets queued and running ones finish, then stops the workers. */
+  async close(): Promise<void> {
+    if (this.#closing) return
+    this.#closing = true
+    await new Promise<void>((resolve) => {
+      this.#drained = resolve
+      this.#checkDrained()
+    })
+    await Promise.all(
+      this.#slots.filter(Boolean).map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            const stop = (): void => {
+              clearTimeout(t)
+              void s.worker.terminate().then(() => resolve())
+            }
+            // a worker that does not release its sessions in time is terminated anyway
+            const t = setTimeout(stop, 5000)
+            s.onClosed = stop
+            s.worker.postMessage({ type: 'close' })
+          }),
+      ),
+    )
+  }
+}

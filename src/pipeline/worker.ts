@@ -1,0 +1,116 @@
+/**
+ * Worker-thread entry: owns the backends (ONNX sessions or a remote client) and runs whole jobs
+ * (decode → pipeline for each page) so that no inference or pixel work touches the main thread.
+ * Protocol: see ./messages.ts.
+ */
+import { readFile } from 'node:fs/promises'
+import { parentPort, workerData } from 'node:worker_threads'
+import { OcrError, serializeError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { decodeImage } from '../image/decode.js'
+import { createBackendSet } from '../inference/factory.js'
+import type { Backend, ModelRole } from '../inference/backend.js'
+import { resolveModelPaths } from '../models/assets.js'
+import { buildCharset } from '../models/rec-ctc.js'
+import type { OcrResult, PageResult } from '../types.js'
+import { Pipeline } from './pipeline.js'
+import type { JobMessage, ToMain, ToWorker, WorkerInit } from './messages.js'
+
+const port = parentPort!
+const init = workerData as WorkerInit
+
+/** Logs go to the main thread, which owns the real logger. */
+const logger: Logger = {
+  debug: (o, m) => port.postMessage({ type: 'log', level: 'debug', obj: o, msg: m } satisfies ToMain),
+  info: (o, m) => port.postMessage({ type: 'log', level: 'info', obj: o, msg: m } satisfies ToMain),
+  warn: (o, m) => port.postMessage({ type: 'log', level: 'warn', obj: o, msg: m } satisfies ToMain),
+  error: (o, m) => port.postMessage({ type: 'log', level: 'error', obj: o, msg: m } satisfies ToMain),
+}
+
+const settings = init.settings
+const backendSet = await createBackendSet({ settings, threads: init.threads, logger })
+const backends = new Map<ModelRole, Promise<Backend>>()
+function backend(role: ModelRole): Promise<Backend> {
+  let b = backends.get(role)
+  if (!b) {
+    b = backendSet.factory(role)
+    backends.set(role, b)
+    // a failed creation (model server down) is retried by the next job
+    b.catch(() => backends.delete(role))
+  }
+  return b
+}
+
+const charset = buildCharset(await readFile(resolveModelPaths(settings.models).keys, 'utf8'))
+const pipeline = new Pipeline(backend, charset, settings)
+const running = new Map<number, AbortController>()
+
+async function warmUp(): Promise<void> {
+  // one small page through every stage: loads the sessions and lets ORT allocate its arenas
+  const w = 160
+  const h = 48
+  const data = new Uint8Array(w * h * 3).fill(255)
+  for (let y = 18; y < 30; y++) for (let x = 20; x < 140; x++) data.set([0, 0, 0], (y * w + x) * 3)
+  await Promise.all([backend('det'), backend('cls'), backend('rec')])
+  await pipeline.readPage({ data, width: w, height: h }, { useCls: true })
+}
+
+async function runJob(job: JobMessage): Promise<OcrResult> {
+  const ac = new AbortController()
+  running.set(job.id, ac)
+  try {
+    const t0 = performance.now()
+    let bytes: Uint8Array
+    if (typeof job.input === 'string') {
+      try {
+        bytes = await readFile(job.input)
+      } catch (err) {
+        throw new OcrError('NOT_FOUND', `cannot read ${job.input}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
+      }
+    } else bytes = job.input
+    const decoded = await decodeImage(bytes, { maxPixels: settings.maxPixels })
+    const tDecode = performance.now() - t0
+    const timing = { decode: tDecode, det: 0, cls: 0, rec: 0, total: 0 }
+    const pages: PageResult[] = []
+    for (const [i, img] of decoded.pages.entries()) {
+      if (ac.signal.aborted) throw new OcrError('CANCELLED', 'job cancelled')
+      const out = await pipeline.readPage(img, { useCls: job.useCls, signal: ac.signal })
+      timing.det += out.timing.det
+      timing.cls += out.timing.cls
+      timing.rec += out.timing.rec
+      pages.push({ page: i + 1, width: img.width, height: img.height, rotation: out.rotation, lines: out.lines })
+    }
+    timing.total = performance.now() - t0
+    for (const k of Object.keys(timing) as (keyof typeof timing)[]) timing[k] = Math.round(timing[k] * 100) / 100
+    const first = pages[0]!
+    const result: OcrResult = { width: first.width, height: first.height, rotation: first.rotation, lines: first.lines, timing_ms: timing }
+    if (pages.length > 1) result.pages = pages
+    return result
+  } finally {
+    running.delete(job.id)
+  }
+}
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.type === 'job') {
+    runJob(msg).then(
+      (result) => port.postMessage({ type: 'result', id: msg.id, result } satisfies ToMain),
+      (err: unknown) => port.postMessage({ type: 'error', id: msg.id, error: serializeError(err) } satisfies ToMain),
+    )
+  } else if (msg.type === 'cancel') {
+    running.get(msg.id)?.abort()
+  } else if (msg.type === 'close') {
+    void (async () => {
+      for (const b of backends.values()) await b.then((x) => x.dispose()).catch(() => undefined)
+      await backendSet.close()
+      port.postMessage({ type: 'closed' } satisfies ToMain)
+    })()
+  }
+})
+
+try {
+  if (!settings.remote) await warmUp()
+  port.postMessage({ type: 'ready' } satisfies ToMain)
+} catch (err) {
+  port.postMessage({ type: 'init-error', error: serializeError(err) } satisfies ToMain)
+}
