@@ -1,0 +1,378 @@
+/**
+ * Accuracy metrics for OCR evaluation: pure functions, no I/O.
+ *
+ * Per record (one image):
+ * - Box mode (every GT line has a box): GT lines and predictions are matched one-to-one, greedily
+ *   by quad IoU (largest first), pairs below `iouThreshold` (0.5) never match. GT lines marked
+ *   `ignore` are left out; a prediction that is unmatched but lies mostly (≥ 50 % of its area)
+ *   inside an ignore region is dropped instead of counted as a false positive.
+ *   - detection: TP = matched pairs, FP = unmatched predictions, FN = unmatched GT lines.
+ *   - characters: edit distance of each matched pair, clamped at the GT line's length; a missed
+ *     GT line costs all its characters. False positives cost no characters (they cost precision).
+ *   - exact lines: matched pairs whose normalised texts are equal.
+ * - Text mode (some GT line has `box: null`: line crops, page transcripts without boxes): there is
+ *   nothing to match boxes against, so the record is scored by concatenated text: the GT lines
+ *   joined in label order against the predictions joined in the engine's output order; the
+ *   record's character errors are that edit distance, clamped at the GT length. Exact lines are
+ *   counted bag-of-lines (each GT line equal to a distinct predicted line). These records add
+ *   nothing to detection P/R/F1.
+ *
+ * Text is compared after normalizeText(): NFKC (full-width ASCII and punctuation become their
+ * half-width forms, e.g. "：" → ":"), all whitespace removed, and lower-cased where the record's
+ * gt_quality is `case_insensitive`. Records with gt_quality `approximate` count toward character
+ * accuracy but not toward the exact-line rate; with `exact_for_listed_lines`, unmatched
+ * predictions are not false positives (the background text is not annotated).
+ */
+import { createRequire } from 'node:module'
+
+export type Point = [number, number]
+/** A polygon given as points (4 for a quad), in any order or orientation. */
+export type Polygon = readonly (readonly [number, number])[]
+
+export type GtQuality = 'exact' | 'case_insensitive' | 'exact_ignoring_whitespace' | 'exact_for_listed_lines' | 'approximate'
+
+export interface GtLine {
+  text: string
+  box: Polygon | null
+  ignore?: boolean
+}
+
+export interface GtRecord {
+  image: string
+  kind?: string
+  lang?: string
+  gt_quality?: GtQuality | string
+  lines: GtLine[]
+}
+
+export interface PredLine {
+  text: string
+  box: Polygon | null
+}
+
+// ---------------------------------------------------------------------------------------------
+// Geometry (clipper-lib does the polygon intersection; it works on integer coordinates).
+
+interface IntPoint {
+  X: number
+  Y: number
+}
+interface ClipperInstance {
+  AddPath(path: IntPoint[], polyType: number, closed: boolean): boolean
+  Execute(clipType: number, solution: IntPoint[][], subjFill: number, clipFill: number): boolean
+}
+interface ClipperModule {
+  Clipper: { new (): ClipperInstance; Area(path: IntPoint[]): number }
+  ClipType: { ctIntersection: number }
+  PolyType: { ptSubject: number; ptClip: number }
+  PolyFillType: { pftNonZero: number }
+}
+
+const ClipperLib = createRequire(import.meta.url)('clipper-lib') as ClipperModule
+
+/** Coordinates are scaled to integers for clipper; 1/100 px is far below anything we measure. */
+const SCALE = 100
+
+/**
+ * Convex hull (Andrew's monotone chain), counter-clockwise in y-up terms. Detector quads come in
+ * every point order (clockwise from the text's corner, sorted by x, ...); the hull makes a quad
+ * with any order a simple polygon, and leaves a proper convex quad unchanged.
+ */
+export function convexHull(points: Polygon): Point[] {
+  const pts = [...new Map(points.map((p) => [`${p[0]},${p[1]}`, [p[0], p[1]] as Point])).values()]
+  pts.sort((a, b) => a[0] - b[0] || a[1] - b[1])
+  if (pts.length < 3) return pts
+  const cross = (o: Point, a: Point, b: Point): number => (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+  const lower: Point[] = []
+  for (const p of pts) {
+    while (lower.length >= 2 && cross(lower[lower.length - 2], lower[lower.length - 1], p) <= 0) lower.pop()
+    lower.push(p)
+  }
+  const upper: Point[] = []
+  for (let i = pts.length - 1; i >= 0; i--) {
+    const p = pts[i]
+    while (upper.length >= 2 && cross(upper[upper.length - 2], upper[upper.length - 1], p) <= 0) upper.pop()
+    upper.push(p)
+  }
+  return [...lower.slice(0, -1), ...upper.slice(0, -1)]
+}
+
+function toPath(poly: Polygon): IntPoint[] {
+  return convexHull(poly).map(([x, y]) => ({ X: Math.round(x * SCALE), Y: Math.round(y * SCALE) }))
+}
+
+function pathArea(path: IntPoint[]): number {
+  return Math.abs(ClipperLib.Clipper.Area(path)) / (SCALE * SCALE)
+}
+
+/** Area of a polygon's convex hull, in px². */
+export function polygonArea(poly: Polygon): number {
+  const path = toPath(poly)
+  return path.length < 3 ? 0 : pathArea(path)
+}
+
+/** Area of the intersection of two polygons (their convex hulls), in px². */
+export function intersectionArea(a: Polygon, b: Polygon): number {
+  const pa = toPath(a)
+  const pb = toPath(b)
+  if (pa.length < 3 || pb.length < 3) return 0
+  const clipper = new ClipperLib.Clipper()
+  clipper.AddPath(pa, ClipperLib.PolyType.ptSubject, true)
+  clipper.AddPath(pb, ClipperLib.PolyType.ptClip, true)
+  const solution: IntPoint[][] = []
+  const nz = ClipperLib.PolyFillType.pftNonZero
+  clipper.Execute(ClipperLib.ClipType.ctIntersection, solution, nz, nz)
+  return solution.reduce((sum, path) => sum + pathArea(path), 0)
+}
+
+/** Intersection over union of two quads (or convex polygons); 0 when either is degenerate. */
+export function quadIoU(a: Polygon, b: Polygon): number {
+  const inter = intersectionArea(a, b)
+  if (inter <= 0) return 0
+  const union = polygonArea(a) + polygonArea(b) - inter
+  return union > 0 ? inter / union : 0
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text.
+
+export interface NormalizeOptions {
+  caseInsensitive?: boolean
+}
+
+/** NFKC, all whitespace removed, optionally lower-cased. */
+export function normalizeText(text: string, options: NormalizeOptions = {}): string {
+  const s = text.normalize('NFKC').replace(/\s+/gu, '')
+  return options.caseInsensitive ? s.toLowerCase() : s
+}
+
+/** Levenshtein distance over Unicode code points (not UTF-16 units). */
+export function editDistance(a: string, b: string): number {
+  const s = [...a]
+  const t = [...b]
+  if (s.length === 0) return t.length
+  if (t.length === 0) return s.length
+  let prev = Array.from({ length: t.length + 1 }, (_, j) => j)
+  let cur = new Array<number>(t.length + 1)
+  for (let i = 1; i <= s.length; i++) {
+    cur[0] = i
+    for (let j = 1; j <= t.length; j++) {
+      const cost = s[i - 1] === t[j - 1] ? 0 : 1
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    }
+    ;[prev, cur] = [cur, prev]
+  }
+  return prev[t.length]
+}
+
+function charCount(s: string): number {
+  return [...s].length
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matching and scoring.
+
+export interface Match {
+  gt: number
+  pred: number
+  iou: number
+}
+
+export interface MatchResult {
+  matches: Match[]
+  /** Indices of non-ignored GT lines left unmatched. */
+  missedGt: number[]
+  /** Indices of predictions that are false positives. */
+  falsePositives: number[]
+  /** Indices of unmatched predictions dropped because they fall on an ignore region. */
+  ignoredPreds: number[]
+}
+
+/**
+ * One-to-one greedy matching by IoU: every (GT, prediction) pair with IoU ≥ threshold, largest
+ * IoU first (ties: lower GT index, then lower prediction index), each side used at most once.
+ * Predictions without a box can never match.
+ */
+export function matchLines(gt: readonly GtLine[], preds: readonly PredLine[], iouThreshold = 0.5): MatchResult {
+  const candidates: Match[] = []
+  gt.forEach((g, gi) => {
+    if (g.ignore || !g.box) return
+    preds.forEach((p, pi) => {
+      if (!p.box) return
+      const iou = quadIoU(g.box as Polygon, p.box)
+      if (iou >= iouThreshold) candidates.push({ gt: gi, pred: pi, iou })
+    })
+  })
+  candidates.sort((a, b) => b.iou - a.iou || a.gt - b.gt || a.pred - b.pred)
+  const usedGt = new Set<number>()
+  const usedPred = new Set<number>()
+  const matches: Match[] = []
+  for (const c of candidates) {
+    if (usedGt.has(c.gt) || usedPred.has(c.pred)) continue
+    usedGt.add(c.gt)
+    usedPred.add(c.pred)
+    matches.push(c)
+  }
+  const missedGt = gt.flatMap((g, i) => (!g.ignore && !usedGt.has(i) ? [i] : []))
+  const ignoreBoxes = gt.filter((g) => g.ignore && g.box).map((g) => g.box as Polygon)
+  const falsePositives: number[] = []
+  const ignoredPreds: number[] = []
+  preds.forEach((p, pi) => {
+    if (usedPred.has(pi)) return
+    const area = p.box ? polygonArea(p.box) : 0
+    const onIgnore = p.box !== null && area > 0 && ignoreBoxes.some((ib) => intersectionArea(ib, p.box as Polygon) / area >= 0.5)
+    ;(onIgnore ? ignoredPreds : falsePositives).push(pi)
+  })
+  matches.sort((a, b) => a.gt - b.gt)
+  return { matches, missedGt, falsePositives, ignoredPreds }
+}
+
+export interface LineError {
+  gt: string
+  pred: string | null
+  iou: number | null
+  distance: number
+}
+
+export interface RecordScore {
+  image: string
+  mode: 'box' | 'text'
+  /** Detection counts (box mode only; zero in text mode). */
+  tp: number
+  fp: number
+  fn: number
+  /** Σ clamped edit distance and Σ GT characters (normalised). */
+  charErrors: number
+  gtChars: number
+  /** Lines counted for the exact-line rate (0 for `approximate` records) and how many were exact. */
+  exactLines: number
+  exactEligible: number
+  /** Lines that were not read exactly, for failure reports. */
+  errors: LineError[]
+}
+
+/** How a record's gt_quality maps to comparison options. */
+export function recordPolicy(quality: string | undefined): { caseInsensitive: boolean; countExact: boolean; penaliseUnlisted: boolean } {
+  return {
+    caseInsensitive: quality === 'case_insensitive',
+    countExact: quality !== 'approximate',
+    penaliseUnlisted: quality !== 'exact_for_listed_lines',
+  }
+}
+
+export function scoreRecord(record: GtRecord, preds: readonly PredLine[], iouThreshold = 0.5): RecordScore {
+  const policy = recordPolicy(record.gt_quality)
+  const norm = (s: string): string => normalizeText(s, { caseInsensitive: policy.caseInsensitive })
+  const scored = record.lines.filter((l) => !l.ignore)
+  const boxMode = record.lines.every((l) => l.box !== null)
+  const errors: LineError[] = []
+  if (boxMode) {
+    const m = matchLines(record.lines, preds, iouThreshold)
+    let charErrors = 0
+    let exact = 0
+    for (const { gt, pred, iou } of m.matches) {
+      const g = norm(record.lines[gt].text)
+      const p = norm(preds[pred].text)
+      const d = Math.min(editDistance(g, p), charCount(g))
+      charErrors += d
+      if (g === p) exact++
+      else errors.push({ gt: record.lines[gt].text, pred: preds[pred].text, iou, distance: d })
+    }
+    for (const gi of m.missedGt) {
+      const g = norm(record.lines[gi].text)
+      charErrors += charCount(g)
+      errors.push({ gt: record.lines[gi].text, pred: null, iou: null, distance: charCount(g) })
+    }
+    const gtChars = scored.reduce((s, l) => s + charCount(norm(l.text)), 0)
+    return {
+      image: record.image,
+      mode: 'box',
+      tp: m.matches.length,
+      fp: policy.penaliseUnlisted ? m.falsePositives.length : 0,
+      fn: m.missedGt.length,
+      charErrors,
+      gtChars,
+      exactLines: policy.countExact ? exact : 0,
+      exactEligible: policy.countExact ? scored.length : 0,
+      errors,
+    }
+  }
+  const gtText = scored.map((l) => norm(l.text)).join('')
+  const predText = preds.map((p) => norm(p.text)).join('')
+  const gtChars = charCount(gtText)
+  const charErrors = Math.min(editDistance(gtText, predText), gtChars)
+  // Bag of lines: each GT line may claim one distinct, equal predicted line.
+  const available = new Map<string, number>()
+  for (const p of preds) {
+    const t = norm(p.text)
+    available.set(t, (available.get(t) ?? 0) + 1)
+  }
+  let exact = 0
+  for (const l of scored) {
+    const t = norm(l.text)
+    const n = available.get(t) ?? 0
+    if (n > 0) {
+      exact++
+      available.set(t, n - 1)
+    }
+  }
+  if (gtText !== predText) errors.push({ gt: scored.map((l) => l.text).join(' / '), pred: preds.map((p) => p.text).join(' / '), iou: null, distance: charErrors })
+  return {
+    image: record.image,
+    mode: 'text',
+    tp: 0,
+    fp: 0,
+    fn: 0,
+    charErrors,
+    gtChars,
+    exactLines: policy.countExact ? exact : 0,
+    exactEligible: policy.countExact ? scored.length : 0,
+    errors,
+  }
+}
+
+export interface Summary {
+  images: number
+  /** Images scored in box mode (the ones behind P/R/F1). */
+  boxImages: number
+  tp: number
+  fp: number
+  fn: number
+  /** null when no record was scored in box mode. */
+  precision: number | null
+  recall: number | null
+  f1: number | null
+  /** 1 − Σ errors / Σ GT chars; null without GT characters. */
+  charAccuracy: number | null
+  exactLineRate: number | null
+  gtChars: number
+  gtLines: number
+}
+
+export function summarize(scores: readonly RecordScore[]): Summary {
+  const sum = (f: (s: RecordScore) => number): number => scores.reduce((acc, s) => acc + f(s), 0)
+  const tp = sum((s) => s.tp)
+  const fp = sum((s) => s.fp)
+  const fn = sum((s) => s.fn)
+  const boxImages = scores.filter((s) => s.mode === 'box').length
+  const precision = boxImages === 0 ? null : tp + fp === 0 ? (fn === 0 ? 1 : 0) : tp / (tp + fp)
+  const recall = boxImages === 0 ? null : tp + fn === 0 ? 1 : tp / (tp + fn)
+  const f1 = precision === null || recall === null ? null : precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall)
+  const gtChars = sum((s) => s.gtChars)
+  const charErrors = sum((s) => s.charErrors)
+  const eligible = sum((s) => s.exactEligible)
+  return {
+    images: scores.length,
+    boxImages,
+    tp,
+    fp,
+    fn,
+    precision,
+    recall,
+    f1,
+    charAccuracy: gtChars === 0 ? null : 1 - charErrors / gtChars,
+    exactLineRate: eligible === 0 ? null : sum((s) => s.exactLines) / eligible,
+    gtChars,
+    gtLines: eligible,
+  }
+}
