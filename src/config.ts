@@ -44,6 +44,8 @@ export const EngineSettingsSchema = z.object({
   detLimitSideLen: positiveInt.default(960),
   /** det_limit_type: 'max' bounds the longer side (no upscaling), 'min' raises the shorter side. */
   detLimitType: z.enum(['max', 'min']).default('max'),
+  /** Beyond the reference: scale thin images up until the shorter side is at least this (0 = off). */
+  detMinSideLen: z.number().int().min(0).max(4096).default(64),
   /** det_db_thresh: probability-map binarisation threshold. */
   detThresh: z.number().min(0).max(1).default(0.3),
   /** det_db_box_thresh: drop boxes whose mean probability is below this. */
@@ -66,6 +68,14 @@ export const EngineSettingsSchema = z.object({
   /** drop_score: lines whose recognition score is below this are dropped. */
   dropScore: z.number().min(0).max(1).default(0.5),
   // ---- beyond the reference (measured; see docs/ACCURACY.md)
+  /**
+   * Margin (px) of background colour added around the page before detection, so text touching the
+   * border (tight word/line crops) is found; −1 = auto (10 % of the shorter side, 8–32 px), 0 = off
+   * (PaddleOCR's behaviour).
+   */
+  detPadding: z.number().int().min(-1).max(1024).default(-1),
+  /** When nothing is detected in a small image (shorter side ≤ 160 px), recognise it whole as one line. */
+  wholeImageFallback: z.boolean().default(true),
   /** Detect pages turned 90/180/270 from box shapes and classifier votes, rotate and re-run. */
   autoRotate: z.boolean().default(true),
   // ---- runtime

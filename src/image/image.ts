@@ -74,3 +74,49 @@ export function unrotatePoint(x: number, y: number, degrees: number, width: numb
       return [x, y]
   }
 }
+
+/** The per-channel median colour of the image's outermost pixels (its background, usually). */
+export function borderColor(img: RgbImage): [number, number, number] {
+  const { width: w, height: h, data } = img
+  const hist = [new Uint32Array(256), new Uint32Array(256), new Uint32Array(256)]
+  let n = 0
+  const add = (x: number, y: number): void => {
+    const i = (y * w + x) * 3
+    hist[0]![data[i]!]!++
+    hist[1]![data[i + 1]!]!++
+    hist[2]![data[i + 2]!]!++
+    n++
+  }
+  for (let x = 0; x < w; x++) {
+    add(x, 0)
+    if (h > 1) add(x, h - 1)
+  }
+  for (let y = 1; y < h - 1; y++) {
+    add(0, y)
+    if (w > 1) add(w - 1, y)
+  }
+  return hist.map((hh) => {
+    let acc = 0
+    for (let v = 0; v < 256; v++) {
+      acc += hh[v]!
+      if (acc * 2 >= n) return v
+    }
+    return 255
+  }) as [number, number, number]
+}
+
+/** The image inside a border of `pad` pixels of a constant colour. */
+export function padImage(img: RgbImage, pad: number, color: readonly [number, number, number]): RgbImage {
+  const w = img.width + 2 * pad
+  const h = img.height + 2 * pad
+  const out = createImage(w, h)
+  const d = out.data
+  for (let i = 0; i < w * h * 3; i += 3) {
+    d[i] = color[0]
+    d[i + 1] = color[1]
+    d[i + 2] = color[2]
+  }
+  const rowBytes = img.width * 3
+  for (let y = 0; y < img.height; y++) d.set(img.data.subarray(y * rowBytes, (y + 1) * rowBytes), ((y + pad) * w + pad) * 3)
+  return out
+}

@@ -9,14 +9,25 @@ import { getMiniBox } from '../geometry/min-area-rect.js'
 import { clamp, dist, orderPointsClockwise, roundHalfEven } from '../geometry/point.js'
 import { unclip } from '../geometry/unclip.js'
 
-/** DetResizeForTest: scale so the limit holds, then round each side to a multiple of 32 (min 32). */
-export function detInputSize(width: number, height: number, limitSideLen: number, limitType: 'max' | 'min'): { width: number; height: number } {
+/**
+ * DetResizeForTest: scale so the limit holds, then round each side to a multiple of 32 (min 32).
+ * Beyond the reference: with `minSideLen` > 0 a thin image (a line crop) is scaled up until its
+ * shorter side reaches it, instead of being squashed into 32 px rows (see docs/ACCURACY.md).
+ */
+export function detInputSize(
+  width: number,
+  height: number,
+  limitSideLen: number,
+  limitType: 'max' | 'min',
+  minSideLen = 0,
+): { width: number; height: number } {
   let ratio = 1
   if (limitType === 'max') {
     if (Math.max(width, height) > limitSideLen) ratio = limitSideLen / Math.max(width, height)
   } else if (Math.min(width, height) < limitSideLen) {
     ratio = limitSideLen / Math.min(width, height)
   }
+  if (minSideLen > 0 && Math.min(width, height) * ratio < minSideLen) ratio = minSideLen / Math.min(width, height)
   const rh = Math.trunc(height * ratio)
   const rw = Math.trunc(width * ratio)
   return {

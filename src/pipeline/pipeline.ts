@@ -6,12 +6,12 @@ import type { EngineSettings } from '../config.js'
 import { OcrError } from '../errors.js'
 import { rotateQuadStart } from '../geometry/point.js'
 import { readingOrder } from '../geometry/reading-order.js'
-import { rot180, rotateClockwise, unrotatePoint, type RgbImage } from '../image/image.js'
+import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../image/image.js'
 import { packDetInput, packRecBatch } from '../image/tensor.js'
 import { cropText } from '../image/warp.js'
 import type { Backend, ModelRole } from '../inference/backend.js'
 import { clsDecode, type ClsDecision } from '../models/cls.js'
-import { dbPostprocess, detInputSize } from '../models/det-db.js'
+import { dbPostprocess, detInputSize, filterBox } from '../models/det-db.js'
 import { ctcDecode, ratioBatches, type Decoded } from '../models/rec-ctc.js'
 import type { OcrLine, Quad } from '../types.js'
 
@@ -62,10 +62,16 @@ export class Pipeline {
       const turned = crops.filter((c) => c.turned)
       const wide = crops.filter((c) => !c.turned && c.image.width / c.image.height >= 1.5)
       if (turned.length > wide.length) {
-        // sideways page: tall crops were turned CCW; the classifier says whether that made them upright
+        // sideways page? tall crops were turned CCW; the classifier says whether that made them
+        // upright. Vertical CJK text also makes tall boxes: its turned crops read poorly, so the
+        // page is only turned when the turned crops read confidently.
         const votes = await this.#classify(turned, timing, signal)
-        rotation = weightedVote(turned, votes) ? 90 : 270
-        crops = await this.#detectAndCrop(rotateClockwise(img, rotation), timing, signal)
+        const cw = weightedVote(turned, votes)
+        const probe = await this.#recognize(cw ? turned.map((c) => ({ ...c, image: rot180(c.image) })) : turned, timing, signal)
+        if (meanConfidence(probe) >= SIDEWAYS_MIN_CONFIDENCE) {
+          rotation = cw ? 90 : 270
+          crops = await this.#detectAndCrop(rotateClockwise(img, rotation), timing, signal)
+        }
       } else {
         decisions = await this.#classify(crops, timing, signal)
         if (crops.length >= 2 && weightedVote(crops, decisions)) {
@@ -88,6 +94,15 @@ export class Pipeline {
       if (options.useCls && crops.length > 0) crops = this.#applyCls(crops, decisions ?? (await this.#classify(crops, timing, signal)))
       texts = await this.#recognize(crops, timing, signal)
     }
+    if (this.#s.wholeImageFallback && !texts.some((t) => t.score >= this.#s.dropScore && t.text.length > 0)) {
+      // nothing found: a small image may be a single tight line or word crop; read it whole
+      const whole = await this.#readWhole(img, timing, signal)
+      if (whole) {
+        crops = [whole.crop]
+        texts = [whole.text]
+        rotation = 0
+      }
+    }
     const lines: OcrLine[] = []
     crops.forEach((c, i) => {
       const t = texts[i]!
@@ -101,6 +116,18 @@ export class Pipeline {
     return { lines, rotation, timing }
   }
 
+  /** Reads a small image as one line (turned CCW if tall, as crops are). */
+  async #readWhole(img: RgbImage, timing: PageOutput['timing'], signal?: AbortSignal): Promise<{ crop: Crop; text: Decoded } | null> {
+    if (Math.min(img.width, img.height) > WHOLE_IMAGE_MAX_SIDE || img.width < 4 || img.height < 4) return null
+    const quad: Quad = [[0, 0], [img.width - 1, 0], [img.width - 1, img.height - 1], [0, img.height - 1]]
+    const tall = img.height / img.width >= 1.5
+    let crop: Crop = { quad, image: tall ? rot90ccw(img) : img, turned: tall, flipped: false }
+    const [d] = await this.#classify([crop], timing, signal)
+    if (d && d.label === '180' && d.score > this.#s.clsThresh) crop = { ...crop, image: rot180(crop.image), flipped: true }
+    const [text] = await this.#recognize([crop], timing, signal)
+    return text && text.score >= this.#s.dropScore && text.text.length > 0 ? { crop, text } : null
+  }
+
   /** Turns the crops the classifier confidently reads as upside down. */
   #applyCls(crops: readonly Crop[], decisions: readonly ClsDecision[]): Crop[] {
     return crops.map((c, i) => {
@@ -112,8 +139,12 @@ export class Pipeline {
   async #detectAndCrop(img: RgbImage, timing: PageOutput['timing'], signal?: AbortSignal): Promise<Crop[]> {
     const s = this.#s
     const t0 = now()
-    const size = detInputSize(img.width, img.height, s.detLimitSideLen, s.detLimitType)
-    const input = packDetInput(img, size.width, size.height)
+    // text touching the border is invisible to DB: detect on the page inside a margin of its own
+    // background colour, then crop from that padded page (quads are shifted back for output)
+    const pad = detPadding(img.width, img.height, s.detPadding)
+    const page = pad > 0 ? padImage(img, pad, borderColor(img)) : img
+    const size = detInputSize(page.width, page.height, s.detLimitSideLen, s.detLimitType, s.detMinSideLen)
+    const input = packDetInput(page, size.width, size.height)
     const det = await this.#backend('det')
     checkAbort(signal)
     const out = await det.run({ [det.inputNames[0]!]: { type: 'float32', dims: [1, 3, size.height, size.width], data: input } }, signal ? { signal } : {})
@@ -121,20 +152,21 @@ export class Pipeline {
     if (!map) throw new OcrError('MODEL_ERROR', 'detector returned no output')
     const mapH = map.dims[map.dims.length - 2]!
     const mapW = map.dims[map.dims.length - 1]!
-    const quads = dbPostprocess(map.data as Float32Array, mapW, mapH, img.width, img.height, {
+    const quads = dbPostprocess(map.data as Float32Array, mapW, mapH, page.width, page.height, {
       thresh: s.detThresh,
       boxThresh: s.boxThresh,
       unclipRatio: s.unclipRatio,
       maxCandidates: s.maxCandidates,
       minSize: s.detMinSize,
     })
-    const ordered = readingOrder(quads).map((i) => quads[i]!)
-    const crops = ordered.map((quad) => {
-      const { crop, turned } = cropText(img, quad)
-      return { quad, image: crop, turned, flipped: false }
-    })
+    const crops: Crop[] = []
+    for (const q of quads) {
+      const { crop, turned } = cropText(page, q)
+      const quad = pad > 0 ? filterBox(q.map(([x, y]) => [x - pad, y - pad] as [number, number]), img.width, img.height) : q
+      if (quad) crops.push({ quad, image: crop, turned, flipped: false })
+    }
     timing.det += now() - t0
-    return crops
+    return readingOrder(crops.map((c) => c.quad)).map((i) => crops[i]!)
   }
 
   async #classify(crops: readonly Crop[], timing: PageOutput['timing'], signal?: AbortSignal): Promise<ClsDecision[]> {
@@ -183,6 +215,15 @@ export class Pipeline {
 }
 
 /**
+ * Margin added around the page before detection: `setting` px when ≥ 0; −1 (auto) = 10 % of the
+ * shorter side, at least 8 and at most 32 px.
+ */
+export function detPadding(width: number, height: number, setting: number): number {
+  if (setting >= 0) return setting
+  return Math.min(32, Math.max(8, Math.round(0.1 * Math.min(width, height))))
+}
+
+/**
  * The crops of the page turned 180°: quads in the turned page's frame (starting at its top-left),
  * images turned, in the turned page's reading order.
  */
@@ -194,6 +235,21 @@ function flipPage(crops: readonly Crop[], width: number, height: number): Crop[]
     flipped: false,
   }))
   return readingOrder(flipped.map((c) => c.quad)).map((i) => flipped[i]!)
+}
+
+/** Turned crops must read at least this confidently (length-weighted mean score) to turn the page. */
+export const SIDEWAYS_MIN_CONFIDENCE = 0.75
+/** The whole-image fallback applies to images whose shorter side is at most this (px). */
+export const WHOLE_IMAGE_MAX_SIDE = 160
+
+function meanConfidence(texts: readonly Decoded[]): number {
+  let sum = 0
+  let n = 0
+  for (const t of texts) {
+    sum += t.score * t.text.length
+    n += t.text.length
+  }
+  return n === 0 ? 0 : sum / n
 }
 
 /** How much confident text a reading holds: Σ score × length over the lines that would be kept. */
