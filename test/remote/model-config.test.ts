@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node'
 import { afterAll, describe, expect, it } from 'vitest'
 import { REPOSITORY_MODELS } from '../../src/cli/models-repo.js'
 import { resolveModelPaths } from '../../src/models/assets.js'
-import { ModelConfigError, instanceCount, parseModelConfig, selectVersions } from '../../src/model-server/model-config.js'
+import { ModelConfigError, instanceCount, parseModelConfig, selectVersions, type VersionPolicy } from '../../src/model-server/model-config.js'
 import { PbtxtError, parsePbtxt, type PbMessage } from '../../src/model-server/pbtxt.js'
 import { scanRepository, validateInputs } from '../../src/model-server/repository.js'
 
@@ -91,9 +91,9 @@ describe('model config', () => {
     [{ kind: 'latest', numVersions: 1 } as const, [1, 10, 2], [10]],
     [{ kind: 'latest', numVersions: 2 } as const, [3, 1, 2], [2, 3]],
     [{ kind: 'all' } as const, [2, 1], [1, 2]],
-    [{ kind: 'specific', versions: [1, 5] } as const, [1, 2, 3], [1]],
+    [{ kind: 'specific', versions: [1, 5] }, [1, 2, 3], [1]],
   ])('version policy %j over %j serves %j', (policy, available, expected) => {
-    expect(selectVersions(policy, available)).toEqual(expected)
+    expect(selectVersions(policy as VersionPolicy, available)).toEqual(expected)
   })
 
   it('validates requests against the config: names, type, rank, fixed dims, batch size', () => {

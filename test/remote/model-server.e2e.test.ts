@@ -53,7 +53,7 @@ function clientFor(protocol: RemoteProtocol, extra: Record<string, unknown> = {}
   return { client, remote }
 }
 
-function clsTensor(seed: number): Tensor {
+function clsTensor(seed: number): Tensor & { data: Float32Array } {
   const data = new Float32Array(3 * 48 * 192)
   for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.013 + seed) * 0.9
   return { type: 'float32', dims: [1, 3, 48, 192], data }
@@ -111,7 +111,7 @@ describe('model server over each protocol', () => {
     expect(body.predictions).toHaveLength(2)
     for (const [i, t] of rows.entries()) {
       const local = (await localCls.run({ x: t }))['softmax_0.tmp_0']!
-      expect(Math.abs(body.predictions[i]![0]! - local.data[0]!)).toBeLessThanOrEqual(1e-4)
+      expect(Math.abs(body.predictions[i]![0]! - Number(local.data[0]))).toBeLessThanOrEqual(1e-4)
     }
   })
 
