@@ -6,8 +6,9 @@ function cross(o: Point, a: Point, b: Point): number {
 
 /** Andrew's monotone chain; returns the hull counter-clockwise (in y-up terms), no repeated point. */
 export function convexHull(points: readonly Point[]): Point[] {
-  if (points.length <= 2) return points.map((p) => [p[0], p[1]] as Point)
-  const pts = [...points].sort((a, b) => a[0] - b[0] || a[1] - b[1])
+  const sorted = [...points].sort((a, b) => a[0] - b[0] || a[1] - b[1])
+  const pts = sorted.filter((p, i) => i === 0 || p[0] !== sorted[i - 1]![0] || p[1] !== sorted[i - 1]![1])
+  if (pts.length <= 2) return pts.map((p) => [p[0], p[1]] as Point)
   const lower: Point[] = []
   for (const p of pts) {
     while (lower.length >= 2 && cross(lower[lower.length - 2]!, lower[lower.length - 1]!, p) <= 0) lower.pop()

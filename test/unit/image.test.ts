@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest'
+import { decodeBmp } from '../../src/image/bmp.js'
+import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../../src/image/image.js'
+import { linearTable } from '../../src/image/resize.js'
+import { packDetInput, packRecBatch, recResizedWidth } from '../../src/image/tensor.js'
+import { cropSize, cropText, perspectiveTransform, warpQuad } from '../../src/image/warp.js'
+
+/** A w×h image whose pixel (x, y) is (x, y, 7). */
+function coords(w: number, h: number): RgbImage {
+  const data = new Uint8Array(w * h * 3)
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.set([x, y, 7], (y * w + x) * 3)
+  return { data, width: w, height: h }
+}
+const px = (img: RgbImage, x: number, y: number) => [...img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3)]
+
+describe('rotations', () => {
+  const img = coords(4, 3)
+  it('rot90ccw matches np.rot90: out[y][x] = in[x][w-1-y]', () => {
+    const r = rot90ccw(img)
+    expect([r.width, r.height]).toEqual([3, 4])
+    expect(px(r, 0, 0)).toEqual([3, 0, 7]) // top-right corner comes to top-left
+    expect(px(r, 2, 3)).toEqual([0, 2, 7])
+  })
+  it('rot180', () => expect(px(rot180(img), 0, 0)).toEqual([3, 2, 7]))
+  it.each([90, 180, 270])('unrotatePoint inverts rotateClockwise(%d) for every pixel', (deg) => {
+    const r = rotateClockwise(img, deg)
+    for (let y = 0; y < r.height; y++)
+      for (let x = 0; x < r.width; x++) {
+        const [ox, oy] = unrotatePoint(x, y, deg, img.width, img.height)
+        expect(px(img, ox, oy)).toEqual(px(r, x, y))
+      }
+  })
+  it('rejects other angles', () => expect(() => rotateClockwise(img, 45)).toThrow(RangeError))
+})
+
+describe('padding', () => {
+  it('borderColor is the per-channel median of the border', () => {
+    const img = { data: new Uint8Array(5 * 5 * 3).fill(200), width: 5, height: 5 }
+    img.data.set([0, 0, 0], 0) // one dark corner pixel does not move the median
+    img.data.set([0, 0, 0], (2 * 5 + 2) * 3) // interior is ignored
+    expect(borderColor(img)).toEqual([200, 200, 200])
+  })
+  it('padImage surrounds the image with the colour', () => {
+    const p = padImage(coords(2, 2), 1, [9, 9, 9])
+    expect([p.width, p.height]).toEqual([4, 4])
+    expect(px(p, 0, 0)).toEqual([9, 9, 9])
+    expect(px(p, 1, 1)).toEqual([0, 0, 7])
+    expect(px(p, 2, 2)).toEqual([1, 1, 7])
+  })
+})
+
+describe('linearTable (cv2 INTER_LINEAR)', () => {
+  it('halving samples between source pixel pairs', () => {
+    const t = linearTable(4, 2)
+    expect([...t.i0]).toEqual([0, 2])
+    expect([...t.w]).toEqual([0.5, 0.5])
+  })
+  it('upscaling clamps at the edges', () => {
+    const t = linearTable(2, 4)
+    expect([...t.i0]).toEqual([0, 0, 0, 1])
+    expect([...t.w].map((v) => +v.toFixed(2))).toEqual([0, 0.25, 0.75, 0])
+  })
+})
+
+describe('tensor packing', () => {
+  it('det input: BGR order, ImageNet mean/std, CHW', () => {
+    const img = { data: new Uint8Array([255, 0, 0]), width: 1, height: 1 } // pure red
+    const t = packDetInput(img, 1, 1)
+    expect(t[0]).toBeCloseTo((0 - 0.485) / 0.229, 5) // B plane
+    expect(t[1]).toBeCloseTo((0 - 0.456) / 0.224, 5) // G plane
+    expect(t[2]).toBeCloseTo((1 - 0.406) / 0.225, 5) // R plane
+  })
+  it('rec batch: height 48, ratio-preserving width, zero padding on the right, (x/255−0.5)/0.5', () => {
+    const white = { data: new Uint8Array(20 * 10 * 3).fill(255), width: 20, height: 10 }
+    expect(recResizedWidth(white, 48, 320)).toBe(96)
+    const W = 320
+    const t = packRecBatch([white], 48, W)
+    expect(t).toHaveLength(3 * 48 * W)
+    expect(t[0]).toBeCloseTo(1) // white → 1
+    expect(t[95]).toBeCloseTo(1)
+    expect(t[96]).toBe(0) // padding
+    expect(t[2 * 48 * W + 47 * W + 95]).toBeCloseTo(1) // last row of the R plane
+  })
+  it('rec width is capped at W', () => {
+    expect(recResizedWidth({ data: new Uint8Array(3000 * 3), width: 1000, height: 1 }, 48, 320)).toBe(320)
+  })
+})
+
+describe('perspective crop (get_rotate_crop_image)', () => {
+  it('perspectiveTransform maps the four points', () => {
+    const src: [number, number][] = [[10, 10], [50, 12], [48, 30], [8, 28]]
+    const dst: [number, number][] = [[0, 0], [40, 0], [40, 18], [0, 18]]
+    const H = perspectiveTransform(src, dst)
+    for (let i = 0; i < 4; i++) {
+      const [x, y] = src[i]!
+      const z = H[6]! * x + H[7]! * y + H[8]!
+      expect((H[0]! * x + H[1]! * y + H[2]!) / z).toBeCloseTo(dst[i]![0], 6)
+      expect((H[3]! * x + H[4]! * y + H[5]!) / z).toBeCloseTo(dst[i]![1], 6)
+    }
+  })
+  it('an axis-aligned quad crops the same pixels', () => {
+    const img = coords(30, 20)
+    const crop = warpQuad(img, [[5, 4], [25, 4], [25, 14], [5, 14]])
+    expect([crop.width, crop.height]).toEqual([20, 10])
+    // dst (0,0) → src (5,4); dst (10,5) → src (15,9)
+    expect(px(crop, 0, 0)).toEqual([5, 4, 7])
+    expect(px(crop, 10, 5)).toEqual([15, 9, 7])
+  })
+  it('crop size is the longer of the opposite edges, truncated', () => {
+    expect(cropSize([[0, 0], [10.9, 0], [10, 5], [0, 5.5]])).toEqual({ width: 10, height: 5 })
+  })
+  it('tall crops (h/w ≥ 1.5) are turned 90° counter-clockwise', () => {
+    const { crop, turned } = cropText(coords(40, 40), [[10, 5], [20, 5], [20, 35], [10, 35]])
+    expect(turned).toBe(true)
+    expect([crop.width, crop.height]).toEqual([30, 10])
+  })
+})
+
+describe('decodeBmp', () => {
+  function bmp24(w: number, h: number, pixel: (x: number, y: number) => [number, number, number], topDown = false): Uint8Array {
+    const stride = Math.ceil((w * 3) / 4) * 4
+    const b = new Uint8Array(54 + stride * h)
+    const dv = new DataView(b.buffer)
+    b.set([0x42, 0x4d])
+    dv.setUint32(2, b.length, true)
+    dv.setUint32(10, 54, true)
+    dv.setUint32(14, 40, true)
+    dv.setInt32(18, w, true)
+    dv.setInt32(22, topDown ? -h : h, true)
+    dv.setUint16(26, 1, true)
+    dv.setUint16(28, 24, true)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const row = topDown ? y : h - 1 - y
+        const [r, g, bl] = pixel(x, y)
+        b.set([bl, g, r], 54 + row * stride + x * 3)
+      }
+    return b
+  }
+  it.each([false, true])('24-bit, top-down=%s, rows padded to 4 bytes', (topDown) => {
+    const img = decodeBmp(bmp24(3, 2, (x, y) => [x * 10, y * 10, 99], topDown), 1e6)
+    expect([img.width, img.height]).toEqual([3, 2])
+    expect(px(img, 2, 1)).toEqual([20, 10, 99])
+    expect(px(img, 0, 0)).toEqual([0, 0, 99])
+  })
+  it('truncated pixel data → UNDECODABLE_IMAGE', () => {
+    expect(() => decodeBmp(bmp24(10, 10, () => [0, 0, 0]).subarray(0, 100), 1e6)).toThrow(expect.objectContaining({ code: 'UNDECODABLE_IMAGE' }))
+  })
+  it('too many pixels → IMAGE_TOO_LARGE before reading pixels', () => {
+    expect(() => decodeBmp(bmp24(10, 10, () => [0, 0, 0]), 50)).toThrow(expect.objectContaining({ code: 'IMAGE_TOO_LARGE' }))
+  })
+})
