@@ -1,0 +1,278 @@
+/**
+ * Accuracy evaluation: `npm run eval [-- --quick] [--engines ocrserve,guten,tesseract] [--sets ...]`.
+ *
+ * Runs each engine over the real-image set (../shared/eval-real, when present) and the generated
+ * sets (rendered into .cache/eval/ on first use), scores them with bench/lib/metrics.ts, prints a
+ * markdown table and writes it into docs/ACCURACY.md between the results markers. Per-image
+ * predictions and line errors go to .cache/eval/results/ for failure analysis.
+ */
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { SET_NAMES, type SetName, writeSet } from '../test/fixtures/generate.js'
+import { createEngine, ENGINE_NAMES, type EngineLine, type EngineName, EngineUnavailable, type EvalEngine } from './lib/engines.js'
+import { type GtRecord, type RecordScore, type Summary, scoreRecord, summarize } from './lib/metrics.js'
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const CACHE = join(ROOT, '.cache', 'eval')
+const EVAL_REAL = resolve(ROOT, '..', 'shared', 'eval-real')
+const DOC = join(ROOT, 'docs', 'ACCURACY.md')
+const START = '<!-- eval:results:start -->'
+const END = '<!-- eval:results:end -->'
+
+const ALL_SETS = ['eval-real', ...SET_NAMES] as const
+type EvalSetName = (typeof ALL_SETS)[number]
+
+/** Pages per generated set: full run and --quick. */
+const COUNTS: Record<SetName, { full: number; quick: number }> = {
+  clean: { full: 30, quick: 6 },
+  rotated: { full: 30, quick: 6 },
+  tilted: { full: 30, quick: 6 },
+  faint: { full: 30, quick: 6 },
+  small: { full: 8, quick: 2 },
+}
+/** --quick takes every QUICK_STRIDE-th eval-real record. */
+const QUICK_STRIDE = 4
+/** Line errors listed per engine and set in .cache/eval/results/failures.md. */
+const MAX_FAILURES = 60
+
+interface LoadedSet {
+  name: EvalSetName
+  dir: string
+  records: GtRecord[]
+}
+
+interface Row {
+  set: string
+  engine: EngineName
+  summary: Summary
+  seconds: number
+  failedImages: number
+}
+
+function parseList<T extends string>(value: string | undefined, allowed: readonly T[], what: string): T[] {
+  if (!value) return [...allowed]
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean)
+  for (const item of items) if (!allowed.includes(item as T)) throw new RangeError(`unknown ${what} "${item}" (known: ${allowed.join(', ')})`)
+  return items as T[]
+}
+
+function readJsonl(path: string): GtRecord[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as GtRecord)
+}
+
+function generatorHash(): string {
+  const h = createHash('sha256')
+  for (const f of ['generate.ts', 'corpus.ts', 'fonts.ts', 'prng.ts']) h.update(readFileSync(join(ROOT, 'test', 'fixtures', f)))
+  return h.digest('hex').slice(0, 10)
+}
+
+async function loadSet(name: EvalSetName, quick: boolean, seed: number, notes: string[]): Promise<LoadedSet | null> {
+  if (name === 'eval-real') {
+    const labels = join(EVAL_REAL, 'labels.jsonl')
+    if (!existsSync(labels)) {
+      notes.push(`eval-real skipped: ${labels} not found (it lives beside the clone, in ../shared/eval-real).`)
+      return null
+    }
+    const all = readJsonl(labels)
+    return { name, dir: EVAL_REAL, records: quick ? all.filter((_, i) => i % QUICK_STRIDE === 0) : all }
+  }
+  const count = quick ? COUNTS[name].quick : COUNTS[name].full
+  const dir = join(CACHE, 'sets', `${name}-seed${seed}-n${count}-${generatorHash()}`)
+  if (!existsSync(join(dir, 'labels.jsonl'))) {
+    process.stderr.write(`generating ${name} (${count} pages) → ${dir}\n`)
+    await writeSet(name, count, seed, dir)
+  }
+  return { name, dir, records: readJsonl(join(dir, 'labels.jsonl')) }
+}
+
+/** Runs fn over items with at most `limit` in flight; results keep the input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++
+      results[i] = await fn(items[i], i)
+    }
+  })
+  await Promise.all(workers)
+  return results
+}
+
+interface ImageOutcome {
+  record: GtRecord
+  preds: EngineLine[]
+  error: string | null
+  ms: number
+  score: RecordScore
+}
+
+async function evaluate(engine: EvalEngine, set: LoadedSet): Promise<{ outcomes: ImageOutcome[]; seconds: number }> {
+  const started = performance.now()
+  let done = 0
+  const outcomes = await mapLimit(set.records, engine.concurrency, async (record) => {
+    const t0 = performance.now()
+    let preds: EngineLine[] = []
+    let error: string | null = null
+    try {
+      preds = await engine.read(join(set.dir, record.image))
+    } catch (err) {
+      error = err instanceof Error ? `${(err as { code?: string }).code ?? err.name}: ${err.message}` : String(err)
+    }
+    const ms = performance.now() - t0
+    done++
+    if (process.stderr.isTTY) process.stderr.write(`\r${engine.name} ${set.name}: ${done}/${set.records.length}`)
+    return { record, preds, error, ms, score: scoreRecord(record, preds) }
+  })
+  const seconds = (performance.now() - started) / 1000
+  process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}${engine.name} ${set.name}: ${outcomes.length} images in ${seconds.toFixed(1)} s\n`)
+  return { outcomes, seconds }
+}
+
+function fmt(v: number | null, digits = 3): string {
+  return v === null ? '—' : v.toFixed(digits)
+}
+
+function table(rows: readonly Row[]): string {
+  const head = '| set | engine | images | P | R | F1 | char acc | exact lines | seconds |\n|---|---|---:|---:|---:|---:|---:|---:|---:|'
+  const body = rows.map((r) => {
+    const s = r.summary
+    const images = r.failedImages ? `${s.images} (${r.failedImages} failed)` : `${s.images}`
+    return `| ${r.set} | ${r.engine} | ${images} | ${fmt(s.precision)} | ${fmt(s.recall)} | ${fmt(s.f1)} | ${fmt(s.charAccuracy, 4)} | ${fmt(s.exactLineRate)} | ${r.seconds.toFixed(1)} |`
+  })
+  return [head, ...body].join('\n')
+}
+
+function gitRevision(): string {
+  try {
+    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim()
+    return dirty ? `${rev} (with uncommitted changes)` : rev
+  } catch {
+    return 'unknown'
+  }
+}
+
+function writeDoc(section: string): void {
+  const block = `${START}\n${section}\n${END}`
+  let doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Accuracy\n'
+  const a = doc.indexOf(START)
+  const b = doc.indexOf(END)
+  doc = a >= 0 && b > a ? doc.slice(0, a) + block + doc.slice(b + END.length) : `${doc.trimEnd()}\n\n${block}\n`
+  mkdirSync(dirname(DOC), { recursive: true })
+  writeFileSync(DOC, doc)
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      engines: { type: 'string' },
+      sets: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      'no-write': { type: 'boolean', default: false },
+    },
+    strict: true,
+  })
+  const engines = parseList(values.engines, ENGINE_NAMES, 'engine')
+  const sets = parseList(values.sets, ALL_SETS, 'set')
+  const seed = Number(values.seed)
+  if (!Number.isInteger(seed)) throw new RangeError('--seed must be an integer')
+  const quick = values.quick
+  const notes: string[] = []
+
+  const loaded: LoadedSet[] = []
+  for (const name of sets) {
+    const set = await loadSet(name, quick, seed, notes)
+    if (set) loaded.push(set)
+  }
+
+  const rows: Row[] = []
+  const described: string[] = []
+  const failures: string[] = ['# Line errors per engine and set', '']
+  const resultsDir = join(CACHE, 'results')
+  mkdirSync(resultsDir, { recursive: true })
+  for (const name of engines) {
+    let engine: EvalEngine
+    try {
+      engine = await createEngine(name)
+    } catch (err) {
+      if (!(err instanceof EngineUnavailable)) throw err
+      notes.push(`${name} skipped: ${err.message}`)
+      continue
+    }
+    described.push(`- **${name}**: ${engine.describe}`)
+    try {
+      for (const set of loaded) {
+        const { outcomes, seconds } = await evaluate(engine, set)
+        const failed = outcomes.filter((o) => o.error)
+        for (const f of failed.slice(0, 3)) notes.push(`${name} failed on ${set.name}/${f.record.image}: ${f.error}`)
+        if (failed.length > 3) notes.push(`${name}: ${failed.length - 3} more failed images in ${set.name}`)
+        rows.push({ set: set.name, engine: name, summary: summarize(outcomes.map((o) => o.score)), seconds, failedImages: failed.length })
+        if (set.name === 'eval-real') {
+          for (const kind of ['page', 'scene', 'line']) {
+            const part = outcomes.filter((o) => o.record.kind === kind)
+            if (part.length === 0) continue
+            const partSeconds = part.reduce((s, o) => s + o.ms, 0) / 1000 / engine.concurrency
+            rows.push({ set: `eval-real/${kind}`, engine: name, summary: summarize(part.map((o) => o.score)), seconds: partSeconds, failedImages: part.filter((o) => o.error).length })
+          }
+        }
+        failures.push(`## ${name} on ${set.name}`, '')
+        const errs = outcomes.flatMap((o) => o.score.errors.map((e) => ({ image: o.record.image, ...e })))
+        for (const e of errs.slice(0, MAX_FAILURES)) {
+          failures.push(`- ${e.image}: ${JSON.stringify(e.gt)} → ${e.pred === null ? 'MISSED' : JSON.stringify(e.pred)}${e.iou === null ? '' : ` (IoU ${e.iou.toFixed(2)})`}, ${e.distance} edit(s)`)
+        }
+        if (errs.length > MAX_FAILURES) failures.push(`- … ${errs.length - MAX_FAILURES} more`)
+        failures.push('')
+        const dump = outcomes.map((o) => ({ image: o.record.image, ms: Math.round(o.ms), error: o.error, score: o.score, preds: o.preds }))
+        writeFileSync(join(resultsDir, `${name}-${set.name}.jsonl`), dump.map((d) => JSON.stringify(d)).join('\n') + '\n')
+      }
+    } finally {
+      await engine.close()
+    }
+  }
+
+  const order = (s: string): number => {
+    const i = ALL_SETS.findIndex((n) => s === n || s.startsWith(`${n}/`))
+    return i * 10 + (s.includes('/') ? 1 : 0)
+  }
+  rows.sort((a, b) => order(a.set) - order(b.set) || a.set.localeCompare(b.set) || ENGINE_NAMES.indexOf(a.engine) - ENGINE_NAMES.indexOf(b.engine))
+
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU'
+  const command = `npm run eval${argv.length ? ` -- ${argv.join(' ')}` : ''}`
+  const section = [
+    '## Results',
+    '',
+    `- Command: \`${command}\`${quick ? ' (quick: a subset of every set)' : ''}`,
+    `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, revision ${gitRevision()}`,
+    `- Machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.arch()}`,
+    `- Generated sets: seed ${seed}, generator ${generatorHash()}`,
+    '',
+    'Engines:',
+    '',
+    ...described,
+    '',
+    table(rows),
+    ...(notes.length ? ['', 'Notes:', '', ...notes.map((n) => `- ${n}`)] : []),
+  ].join('\n')
+  writeFileSync(join(resultsDir, 'failures.md'), failures.join('\n'))
+  process.stdout.write(`${section}\n`)
+  if (!values['no-write']) {
+    writeDoc(section)
+    process.stderr.write(`wrote ${DOC}; per-image results in ${resultsDir}\n`)
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+  process.exitCode = 1
+})

@@ -1,0 +1,194 @@
+/**
+ * OCR engines behind one small interface for the accuracy evaluation: ocrserve (this package,
+ * built), @gutenye/ocr-node (the same PP-OCRv4 models, another pipeline) and Tesseract 5 (the
+ * `tesseract` binary, chi_sim+eng).
+ */
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { Ocr } from '../../src/index.js'
+
+export type Point = [number, number]
+
+export interface EngineLine {
+  text: string
+  /** Four points (any order), or null when the engine gives no box. */
+  box: Point[] | null
+}
+
+export interface EvalEngine {
+  readonly name: EngineName
+  /** A short description for the report (version, settings). */
+  readonly describe: string
+  /** How many images to give it at once (ocrserve: its worker count; others 1). */
+  readonly concurrency: number
+  read(imagePath: string): Promise<EngineLine[]>
+  close(): Promise<void>
+}
+
+export const ENGINE_NAMES = ['ocrserve', 'guten', 'tesseract'] as const
+export type EngineName = (typeof ENGINE_NAMES)[number]
+
+/** Why an engine cannot run here (missing binary, not built): reported, not thrown. */
+export class EngineUnavailable extends Error {}
+
+const ENGINES: Record<EngineName, () => Promise<EvalEngine>> = {
+  ocrserve: createOcrserve,
+  guten: createGuten,
+  tesseract: createTesseract,
+}
+
+export function createEngine(name: EngineName): Promise<EvalEngine> {
+  return ENGINES[name]()
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function createOcrserve(): Promise<EvalEngine> {
+  // The built package (npm run eval builds first): we measure what ships, worker threads included.
+  const entry = fileURLToPath(new URL('../../dist/index.js', import.meta.url))
+  if (!existsSync(entry)) throw new EngineUnavailable(`ocrserve is not built (${entry} missing): run npm run build`)
+  const mod = (await import(entry)) as typeof import('../../src/index.js')
+  const ocr: Ocr = await mod.createOcr()
+  const workers = ocr.stats().workers
+  return {
+    name: 'ocrserve',
+    describe: `ocrserve (dist), ${workers} worker(s), default settings`,
+    concurrency: Math.max(1, workers),
+    async read(imagePath) {
+      const result = await ocr.read(imagePath)
+      return result.lines.map((l) => ({ text: l.text, box: l.box.map(([x, y]) => [x, y] as Point) }))
+    },
+    close: () => ocr.close(),
+  }
+}
+
+interface GutenLine {
+  text: string
+  mean: number
+  box?: number[][]
+}
+interface GutenOcr {
+  detect(image: string): Promise<GutenLine[]>
+}
+
+async function createGuten(): Promise<EvalEngine> {
+  let mod: { default: { create(): Promise<GutenOcr> } }
+  try {
+    mod = (await import('@gutenye/ocr-node')) as unknown as typeof mod
+  } catch (err) {
+    throw new EngineUnavailable(`@gutenye/ocr-node is not installed (${err instanceof Error ? err.message : String(err)})`)
+  }
+  const ocr = await mod.default.create()
+  return {
+    name: 'guten',
+    describe: '@gutenye/ocr-node 1.4 (PP-OCRv4 det+rec, no angle classifier), default settings',
+    concurrency: 1,
+    async read(imagePath) {
+      const lines = await ocr.detect(imagePath)
+      return lines.map((l) => ({
+        text: l.text,
+        box: l.box && l.box.length >= 3 ? l.box.map(([x, y]) => [x, y] as Point) : null,
+      }))
+    },
+    close: async () => {},
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tesseract
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on('data', (d: Buffer) => out.push(d))
+    child.stderr.on('data', (d: Buffer) => err.push(d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }))
+  })
+}
+
+const CJK_CHAR = /[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]/u
+
+/** Joins words of one line: no space between two CJK neighbours (Tesseract splits zh per glyph). */
+export function joinWords(words: readonly string[]): string {
+  let out = ''
+  for (const w of words) {
+    if (!out) {
+      out = w
+      continue
+    }
+    const last = [...out].at(-1) ?? ''
+    const first = [...w][0] ?? ''
+    out += CJK_CHAR.test(last) && CJK_CHAR.test(first) ? w : ` ${w}`
+  }
+  return out
+}
+
+/**
+ * Parses `tesseract … tsv` output into lines: words (level 5) grouped by block/paragraph/line,
+ * each line boxed by its level-4 row (or the union of its words), axis-aligned.
+ */
+export function parseTesseractTsv(tsv: string): EngineLine[] {
+  const rows = tsv.split('\n').slice(1).map((r) => r.split('\t')).filter((c) => c.length >= 12)
+  const lineBoxes = new Map<string, [number, number, number, number]>()
+  const words = new Map<string, { texts: string[]; box: [number, number, number, number] }>()
+  for (const c of rows) {
+    const level = Number(c[0])
+    const key = `${c[2]}/${c[3]}/${c[4]}`
+    const [left, top, width, height] = [Number(c[6]), Number(c[7]), Number(c[8]), Number(c[9])]
+    if (level === 4) lineBoxes.set(key, [left, top, left + width, top + height])
+    if (level !== 5) continue
+    const text = c.slice(11).join('\t').trim()
+    if (!text) continue
+    const entry = words.get(key)
+    if (entry) {
+      entry.texts.push(text)
+      const b = entry.box
+      entry.box = [Math.min(b[0], left), Math.min(b[1], top), Math.max(b[2], left + width), Math.max(b[3], top + height)]
+    } else {
+      words.set(key, { texts: [text], box: [left, top, left + width, top + height] })
+    }
+  }
+  return [...words].map(([key, { texts, box }]) => {
+    const [x0, y0, x1, y1] = lineBoxes.get(key) ?? box
+    return {
+      text: joinWords(texts),
+      box: [
+        [x0, y0],
+        [x1, y0],
+        [x1, y1],
+        [x0, y1],
+      ],
+    }
+  })
+}
+
+async function createTesseract(): Promise<EvalEngine> {
+  let version: string
+  try {
+    const v = await run('tesseract', ['--version'])
+    version = (v.stdout + v.stderr).split('\n')[0]?.trim() ?? 'tesseract'
+  } catch {
+    throw new EngineUnavailable('tesseract is not on PATH')
+  }
+  const langs = await run('tesseract', ['--list-langs'])
+  for (const lang of ['chi_sim', 'eng']) {
+    if (!langs.stdout.split('\n').includes(lang)) throw new EngineUnavailable(`tesseract has no ${lang} traineddata`)
+  }
+  // One OpenMP thread per process: the machine is shared and images go one at a time anyway.
+  const env = { ...process.env, OMP_THREAD_LIMIT: '1' }
+  return {
+    name: 'tesseract',
+    describe: `${version}, -l chi_sim+eng --psm 3, OMP_THREAD_LIMIT=1`,
+    concurrency: 1,
+    async read(imagePath) {
+      const r = await run('tesseract', [imagePath, 'stdout', '-l', 'chi_sim+eng', '--psm', '3', 'tsv'], env)
+      if (r.code !== 0) throw new Error(`tesseract exited with ${r.code}: ${r.stderr.trim()}`)
+      return parseTesseractTsv(r.stdout)
+    },
+    close: async () => {},
+  }
+}

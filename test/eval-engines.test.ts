@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest'
+import { joinWords, parseTesseractTsv } from '../bench/lib/engines.js'
+
+const HEADER = 'level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext'
+const row = (level: number, b: number, p: number, l: number, w: number, box: [number, number, number, number], text = '', conf = -1): string =>
+  [level, 1, b, p, l, w, ...box, conf, text].join('\t')
+
+describe('joinWords', () => {
+  it.each([
+    [['Hello', 'world'], 'Hello world'],
+    [['博物', '馆', '每'], '博物馆每'],
+    [['合计', '12.50'], '合计 12.50'],
+    [['使用', 'ATM', '登录'], '使用 ATM 登录'],
+    [['订单号：', 'A123'], '订单号： A123'],
+    [[], ''],
+  ])('%j → %s', (words, expected) => {
+    expect(joinWords(words)).toBe(expected)
+  })
+})
+
+describe('parseTesseractTsv', () => {
+  it('groups words by block/paragraph/line and boxes each line with its level-4 row', () => {
+    const tsv = [
+      HEADER,
+      row(1, 0, 0, 0, 0, [0, 0, 800, 600]),
+      row(2, 1, 0, 0, 0, [40, 30, 400, 80]),
+      row(3, 1, 1, 0, 0, [40, 30, 400, 80]),
+      row(4, 1, 1, 1, 0, [40, 30, 300, 24]),
+      row(5, 1, 1, 1, 1, [40, 30, 100, 24], 'Thank', 96),
+      row(5, 1, 1, 1, 2, [150, 32, 60, 22], 'you', 95),
+      row(4, 1, 1, 2, 0, [40, 80, 120, 30]),
+      row(5, 1, 1, 2, 1, [40, 80, 60, 30], '谢谢', 90),
+      row(5, 1, 1, 2, 2, [100, 80, 60, 30], '惠顾', 91),
+      // A line whose only word is blank produces no line.
+      row(4, 2, 1, 1, 0, [500, 500, 10, 10]),
+      row(5, 2, 1, 1, 1, [500, 500, 10, 10], ' ', 95),
+    ].join('\n')
+    expect(parseTesseractTsv(tsv)).toEqual([
+      { text: 'Thank you', box: [[40, 30], [340, 30], [340, 54], [40, 54]] },
+      { text: '谢谢惠顾', box: [[40, 80], [160, 80], [160, 110], [40, 110]] },
+    ])
+  })
+
+  it('falls back to the union of word boxes without a level-4 row, and ignores short rows', () => {
+    const tsv = [HEADER, row(5, 3, 1, 1, 1, [10, 10, 20, 10], 'a'), row(5, 3, 1, 1, 2, [40, 5, 20, 20], 'b'), 'garbage\trow'].join('\n')
+    expect(parseTesseractTsv(tsv)).toEqual([{ text: 'a b', box: [[10, 5], [60, 5], [60, 25], [10, 25]] }])
+  })
+
+  it('returns nothing for an empty page', () => {
+    expect(parseTesseractTsv(`${HEADER}\n${row(1, 0, 0, 0, 0, [0, 0, 10, 10])}\n`)).toEqual([])
+  })
+})
