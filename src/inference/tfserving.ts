@@ -67,7 +67,6 @@ export function rewriteNonFinite(text: string, nanToken: string): { text: string
     if (first === 78 /* N */ && text.startsWith('NaN', j)) {
       replacement = nanToken
       end = j + 3
-      nan = true
     } else if (first === 73 /* I */ && text.startsWith('Infinity', j)) {
       replacement = negative ? '-1e999' : '1e999'
       end = j + 8
@@ -77,6 +76,7 @@ export function rewriteNonFinite(text: string, nanToken: string): { text: string
     // a token, not the start of an identifier-like run (which JSON.parse should reject as before)
     const next = text.charCodeAt(end)
     if ((next >= 65 && next <= 90) || (next >= 97 && next <= 122) || (next >= 48 && next <= 57) || next === 95) continue
+    if (replacement === nanToken) nan = true
     out += text.slice(last, start) + replacement
     last = end
     i = end - 1
@@ -90,10 +90,11 @@ export function parseTfJson(text: string): unknown {
   try {
     return JSON.parse(text)
   } catch (strictError) {
-    const sentinel = `"\u0000nan-${randomBytes(8).toString('hex')}"`
-    const rewritten = rewriteNonFinite(text, sentinel)
+    // a string no real payload holds: NUL + random nonce, written as a JSON escape
+    const nonce = randomBytes(8).toString('hex')
+    const rewritten = rewriteNonFinite(text, `"\\u0000nan-${nonce}"`)
     if (!rewritten.changed) throw strictError
-    const sentinelValue = JSON.parse(sentinel) as string
+    const sentinelValue = `\u0000nan-${nonce}`
     return rewritten.nan
       ? JSON.parse(rewritten.text, (_key, value: unknown) => (value === sentinelValue ? NaN : value))
       : JSON.parse(rewritten.text)
@@ -108,11 +109,11 @@ export function nestedJson(t: Tensor): string {
   if (dims.length === 0) return String(d[0])
   let pos = 0
   const innermost = dims[dims.length - 1]!
-  const row = new Array<string>(innermost)
   const walk = (depth: number): void => {
     if (depth === dims.length - 1) {
-      for (let i = 0; i < innermost; i++) row[i] = String(d[pos++])
-      parts.push('[', row.join(','), ']')
+      // TypedArray#join formats each element with Number/BigInt toString (NaN, Infinity included)
+      parts.push('[', d.subarray(pos, pos + innermost).join(','), ']')
+      pos += innermost
       return
     }
     parts.push('[')
