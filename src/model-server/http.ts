@@ -91,6 +91,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     })
     req.on('end', () => resolve(Buffer.concat(chunks)))
     req.on('error', reject)
+    req.on('close', () => {
+      if (!req.complete) reject(new OcrError('CANCELLED', 'the client closed the connection before sending the whole body'))
+    })
   })
 }
 
