@@ -44,6 +44,11 @@ export const EngineSettingsSchema = z.object({
   detLimitSideLen: positiveInt.default(960),
   /** det_limit_type: 'max' bounds the longer side (no upscaling), 'min' raises the shorter side. */
   detLimitType: z.enum(['max', 'min']).default('max'),
+  /**
+   * Beyond the reference: a page shrunk to detLimitSideLen whose lines come out short (or absent)
+   * is detected again at up to this longer side (0 or ≤ detLimitSideLen = off).
+   */
+  detMaxSideLen: z.number().int().min(0).max(16384).default(2560),
   /** Beyond the reference: scale thin images up until the shorter side is at least this (0 = off). */
   detMinSideLen: z.number().int().min(0).max(4096).default(64),
   /** det_db_thresh: probability-map binarisation threshold. */

@@ -4,7 +4,7 @@
  */
 import type { EngineSettings } from '../config.js'
 import { OcrError } from '../errors.js'
-import { rotateQuadStart } from '../geometry/point.js'
+import { dist, rotateQuadStart } from '../geometry/point.js'
 import { readingOrder } from '../geometry/reading-order.js'
 import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../image/image.js'
 import { packDetInput, packRecBatch } from '../image/tensor.js'
@@ -143,22 +143,23 @@ export class Pipeline {
     // background colour, then crop from that padded page (quads are shifted back for output)
     const pad = detPadding(img.width, img.height, s.detPadding)
     const page = pad > 0 ? padImage(img, pad, borderColor(img)) : img
-    const size = detInputSize(page.width, page.height, s.detLimitSideLen, s.detLimitType, s.detMinSideLen)
-    const input = packDetInput(page, size.width, size.height)
-    const det = await this.#backend('det')
-    checkAbort(signal)
-    const out = await det.run({ [det.inputNames[0]!]: { type: 'float32', dims: [1, 3, size.height, size.width], data: input } }, signal ? { signal } : {})
-    const map = out[det.outputNames[0]!]
-    if (!map) throw new OcrError('MODEL_ERROR', 'detector returned no output')
-    const mapH = map.dims[map.dims.length - 2]!
-    const mapW = map.dims[map.dims.length - 1]!
-    const quads = dbPostprocess(map.data as Float32Array, mapW, mapH, page.width, page.height, {
-      thresh: s.detThresh,
-      boxThresh: s.boxThresh,
-      unclipRatio: s.unclipRatio,
-      maxCandidates: s.maxCandidates,
-      minSize: s.detMinSize,
-    })
+    let limit = s.detLimitSideLen
+    let size = detInputSize(page.width, page.height, limit, s.detLimitType, s.detMinSideLen)
+    let quads = await this.#detect(page, size, signal)
+    // a large page shrunk to the limit can lose small text: when the lines found are short at the
+    // detector's scale (or none were found), detect again at the resolution that makes them readable
+    const scale = size.height / page.height
+    if (s.detMaxSideLen > limit && scale < 1) {
+      const median = medianHeight(quads) * scale
+      if (quads.length === 0 || median < SMALL_TEXT_MAP_PX) {
+        const want = quads.length === 0 ? 1 / scale : TARGET_TEXT_MAP_PX / Math.max(median, 1)
+        limit = Math.min(s.detMaxSideLen, Math.round(Math.max(page.width, page.height) * Math.min(1, scale * want)))
+        if (limit > Math.max(size.width, size.height)) {
+          size = detInputSize(page.width, page.height, limit, 'max', s.detMinSideLen)
+          quads = await this.#detect(page, size, signal)
+        }
+      }
+    }
     const crops: Crop[] = []
     for (const q of quads) {
       const { crop, turned } = cropText(page, q)
@@ -167,6 +168,26 @@ export class Pipeline {
     }
     timing.det += now() - t0
     return readingOrder(crops.map((c) => c.quad)).map((i) => crops[i]!)
+  }
+
+  /** One detector pass at `size`: boxes in page pixels. */
+  async #detect(page: RgbImage, size: { width: number; height: number }, signal?: AbortSignal): Promise<Quad[]> {
+    const s = this.#s
+    const input = packDetInput(page, size.width, size.height)
+    const det = await this.#backend('det')
+    checkAbort(signal)
+    const out = await det.run({ [det.inputNames[0]!]: { type: 'float32', dims: [1, 3, size.height, size.width], data: input } }, signal ? { signal } : {})
+    const map = out[det.outputNames[0]!]
+    if (!map) throw new OcrError('MODEL_ERROR', 'detector returned no output')
+    const mapH = map.dims[map.dims.length - 2]!
+    const mapW = map.dims[map.dims.length - 1]!
+    return dbPostprocess(map.data as Float32Array, mapW, mapH, page.width, page.height, {
+      thresh: s.detThresh,
+      boxThresh: s.boxThresh,
+      unclipRatio: s.unclipRatio,
+      maxCandidates: s.maxCandidates,
+      minSize: s.detMinSize,
+    })
   }
 
   async #classify(crops: readonly Crop[], timing: PageOutput['timing'], signal?: AbortSignal): Promise<ClsDecision[]> {
@@ -235,6 +256,18 @@ function flipPage(crops: readonly Crop[], width: number, height: number): Crop[]
     flipped: false,
   }))
   return readingOrder(flipped.map((c) => c.quad)).map((i) => flipped[i]!)
+}
+
+/** Lines shorter than this at the detector's scale (px) make a shrunk page be detected again. */
+export const SMALL_TEXT_MAP_PX = 14
+/** The line height (px at the detector's scale) the second pass aims for. */
+export const TARGET_TEXT_MAP_PX = 24
+
+/** Median height (shorter quad side) of the boxes, in page pixels; 0 when there are none. */
+function medianHeight(quads: readonly Quad[]): number {
+  if (quads.length === 0) return 0
+  const h = quads.map((q) => Math.min(dist(q[0], q[3]), dist(q[0], q[1]))).sort((a, b) => a - b)
+  return h[h.length >> 1]!
 }
 
 /** Turned crops must read at least this confidently (length-weighted mean score) to turn the page. */
