@@ -1,0 +1,150 @@
+/**
+ * The HTTP service: fastify with schema-first routes, one error shape, API-key auth, metrics,
+ * OpenAPI + Swagger UI, and the web page. Built around an Ocr engine it does not own.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import multipart from '@fastify/multipart'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger as PinoLogger } from 'pino'
+import type { ServiceConfig } from '../config.js'
+import type { Ocr } from '../engine.js'
+import { OcrError } from '../errors.js'
+import { errorBody, errorSchema, toHttpError } from './errors.js'
+import { createMetrics } from './metrics.js'
+import { registerHealthRoutes } from './routes/health.js'
+import { registerOcrRoute } from './routes/ocr.js'
+import { registerWebRoutes } from './routes/web.js'
+import { ocrResultSchema } from './schemas.js'
+
+export interface BuildServerOptions {
+  config: ServiceConfig
+  ocr: Ocr
+  logger: PinoLogger
+}
+
+/** The non-JSON request bodies of POST /v1/ocr, for the OpenAPI document. */
+const RAW_BODY_DOC = {
+  'image/*': { schema: { type: 'string', format: 'binary' } },
+  'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+  'multipart/form-data': {
+    schema: {
+      type: 'object',
+      required: ['image'],
+      properties: { image: { type: 'string', format: 'binary' }, cls: { type: 'boolean' }, format: { type: 'string', enum: ['json', 'text'] } },
+    },
+  },
+}
+
+/** Routes that stay open when API keys are set: probes, metrics, docs and the page itself. */
+const OPEN_PREFIXES = ['/healthz', '/readyz', '/metrics', '/docs', '/static/']
+
+function keyDigest(k: string): Buffer {
+  return createHash('sha256').update(k).digest()
+}
+
+/** Constant-time check of a presented key against every configured key. */
+export function keyMatches(presented: string, digests: readonly Buffer[]): boolean {
+  const d = keyDigest(presented)
+  let ok = false
+  for (const k of digests) ok = timingSafeEqual(d, k) || ok
+  return ok
+}
+
+function presentedKey(headers: Record<string, string | string[] | undefined>): string | null {
+  const auth = headers.authorization
+  if (typeof auth === 'string') {
+    const m = /^Bearer\s+(.+)$/i.exec(auth.trim())
+    if (m) return m[1]!
+  }
+  const x = headers['x-api-key']
+  return typeof x === 'string' && x ? x : null
+}
+
+export async function buildServer({ config, ocr, logger }: BuildServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: config.maxBodyBytes,
+    requestIdHeader: 'x-request-id',
+    return503OnClosing: true,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
+  })
+  const metrics = createMetrics(ocr)
+  app.addSchema(errorSchema)
+  app.addSchema(ocrResultSchema)
+
+  // raw image bodies; anything else that is not JSON or multipart is 415
+  app.removeContentTypeParser('text/plain')
+  const rawBody = (_req: unknown, body: Buffer, done: (err: Error | null, body?: Buffer) => void): void => done(null, body)
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: config.maxBodyBytes }, rawBody)
+  app.addContentTypeParser(/^image\/[\w.+-]+$/, { parseAs: 'buffer', bodyLimit: config.maxBodyBytes }, rawBody)
+  await app.register(multipart, { limits: { fileSize: config.maxBodyBytes, files: 1, fields: 4, parts: 6 }, throwFileSizeLimit: true })
+
+  await app.register(swagger, {
+    transform: ({ schema, url }) => {
+      if (url !== '/v1/ocr' || !schema) return { schema, url }
+      const body = schema.body as { content: Record<string, unknown> }
+      return { schema: { ...schema, body: { ...body, content: { ...body.content, ...RAW_BODY_DOC } } }, url }
+    },
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'ocrserve', description: 'OCR service: PP-OCR detection, orientation and recognition', version: '0.1.0' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+
+  const digests = config.apiKeys.map(keyDigest)
+  if (digests.length > 0) {
+    app.addHook('onRequest', async (request) => {
+      const path = request.url.split('?')[0]!
+      if (path === '/' || OPEN_PREFIXES.some((p) => path.startsWith(p))) return
+      const key = presentedKey(request.headers)
+      if (!key || !keyMatches(key, digests)) {
+        throw new OcrError('UNAUTHORIZED', key ? 'wrong API key' : 'missing API key: send Authorization: Bearer <key> or X-API-Key')
+      }
+    })
+  }
+
+  app.setErrorHandler((err, request, reply) => {
+    const e = toHttpError(err)
+    if (e.status >= 500) request.log.error({ err, code: e.code }, e.message)
+    else request.log.info({ code: e.code }, e.message)
+    if (e.retryAfterSec !== undefined) reply.header('retry-after', String(e.retryAfterSec))
+    const status = e.code === 'CANCELLED' ? 499 : e.status
+    return reply.code(status).type('application/json; charset=utf-8').send(errorBody(e))
+  })
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(errorBody(new OcrError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`))),
+  )
+
+  // one log line per request (never the body)
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    const ms = reply.elapsedTime
+    metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) })
+    metrics.duration.observe({ route }, ms / 1000)
+    const line = {
+      method: request.method,
+      path: request.url.split('?')[0],
+      status: reply.statusCode,
+      bytesIn: request.bytesIn ?? Number(request.headers['content-length'] ?? 0),
+      ms: Math.round(ms * 10) / 10,
+      ...(request.linesFound !== undefined ? { lines: request.linesFound } : {}),
+    }
+    if (reply.statusCode >= 500) request.log.error(line, 'request')
+    else request.log.info(line, 'request')
+  })
+
+  registerHealthRoutes(app, { ocr, metrics })
+  registerOcrRoute(app, { ocr, metrics, maxBodyBytes: config.maxBodyBytes })
+  registerWebRoutes(app)
+  return app
+}

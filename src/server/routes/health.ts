@@ -1,0 +1,50 @@
+/** Liveness, readiness and metrics: cheap, never touch the workers. */
+import type { FastifyInstance } from 'fastify'
+import type { Ocr } from '../../engine.js'
+import { OcrError } from '../../errors.js'
+import type { ServerMetrics } from '../metrics.js'
+
+/** How long a readiness answer is reused, so a flood of probes does not hammer a model server. */
+const READY_CACHE_MS = 1000
+
+export function registerHealthRoutes(app: FastifyInstance, deps: { ocr: Ocr; metrics: ServerMetrics }): void {
+  const { ocr, metrics } = deps
+  let cached: { at: number; ready: Promise<boolean> } | null = null
+
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        summary: 'Liveness: the process is up',
+        tags: ['health'],
+        response: { 200: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] } } } },
+      },
+    },
+    async () => ({ status: 'ok' }),
+  )
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        summary: 'Readiness: models loaded and warmed up (remote mode: the model server is ready)',
+        tags: ['health'],
+        response: {
+          200: { type: 'object', properties: { status: { type: 'string', enum: ['ready'] } } },
+          503: { $ref: 'Error#' },
+        },
+      },
+    },
+    async () => {
+      const now = Date.now()
+      if (!cached || now - cached.at > READY_CACHE_MS) cached = { at: now, ready: ocr.ready().catch(() => false) }
+      if (!(await cached.ready)) throw new OcrError('NOT_READY', 'models are not ready (or the model server is unreachable)', { retryAfterSec: 2 })
+      return { status: 'ready' }
+    },
+  )
+
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['health'], produces: ['text/plain'] } }, async (_req, reply) => {
+    const body = await metrics.registry.metrics()
+    return reply.type(metrics.registry.contentType).send(body)
+  })
+}
