@@ -1,6 +1,10 @@
 /**
  * Accuracy evaluation: `npm run eval [-- --quick] [--engines ocrserve,guten,tesseract] [--sets ...]`.
  *
+ * `--ocrserve-settings '{"detLimitType":"min"}'` passes extra createOcr() settings (experiments;
+ * the settings are printed with the results). `--rescore` scores the predictions saved by an
+ * earlier run again (after a metrics change) without running the engines.
+ *
  * Runs each engine over the real-image set (../shared/eval-real, when present) and the generated
  * sets (rendered into .cache/eval/ on first use), scores them with bench/lib/metrics.ts, prints a
  * markdown table and writes it into docs/ACCURACY.md between the results markers. Per-image
@@ -20,6 +24,8 @@ import { type GtRecord, type RecordScore, type Summary, scoreRecord, summarize }
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const CACHE = join(ROOT, '.cache', 'eval')
 const EVAL_REAL = resolve(ROOT, '..', 'shared', 'eval-real')
+/** Where per-image results go; runs with --ocrserve-settings get their own folder (see main). */
+let RESULTS = join(CACHE, 'results')
 const DOC = join(ROOT, 'docs', 'ACCURACY.md')
 const START = '<!-- eval:results:start -->'
 const END = '<!-- eval:results:end -->'
@@ -107,15 +113,30 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, 
   return results
 }
 
-interface ImageOutcome {
-  record: GtRecord
+/** What an engine returned for one image (scored later; also what --rescore reads back). */
+interface RawOutcome {
+  image: string
   preds: EngineLine[]
   error: string | null
   ms: number
-  score: RecordScore
 }
 
-async function evaluate(engine: EvalEngine, set: LoadedSet): Promise<{ outcomes: ImageOutcome[]; seconds: number }> {
+/** One engine on one set: its raw outcomes and how the run went. */
+interface SetRun {
+  engine: EngineName
+  set: EvalSetName
+  describe: string
+  concurrency: number
+  seconds: number
+  /** Where and when the images were read (kept with the results for --rescore). */
+  machine: string
+  date: string
+  /** git revision of the checkout that ran the engine. */
+  revision: string
+  outcomes: RawOutcome[]
+}
+
+async function runEngine(engine: EvalEngine, set: LoadedSet): Promise<{ outcomes: RawOutcome[]; seconds: number }> {
   const started = performance.now()
   let done = 0
   const outcomes = await mapLimit(set.records, engine.concurrency, async (record) => {
@@ -130,11 +151,35 @@ async function evaluate(engine: EvalEngine, set: LoadedSet): Promise<{ outcomes:
     const ms = performance.now() - t0
     done++
     if (process.stderr.isTTY) process.stderr.write(`\r${engine.name} ${set.name}: ${done}/${set.records.length}`)
-    return { record, preds, error, ms, score: scoreRecord(record, preds) }
+    return { image: record.image, preds, error, ms: Math.round(ms) }
   })
   const seconds = (performance.now() - started) / 1000
   process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}${engine.name} ${set.name}: ${outcomes.length} images in ${seconds.toFixed(1)} s\n`)
   return { outcomes, seconds }
+}
+
+function resultsPath(engine: EngineName, set: EvalSetName): string {
+  return join(RESULTS, `${engine}-${set}.jsonl`)
+}
+
+/** Results file: a header line with the run's facts, then one line per image. */
+function saveRun(run: SetRun, scores: readonly RecordScore[]): void {
+  const { outcomes, ...meta } = run
+  const lines = [JSON.stringify({ meta }), ...outcomes.map((o, i) => JSON.stringify({ ...o, score: scores[i] }))]
+  writeFileSync(resultsPath(run.engine, run.set), `${lines.join('\n')}\n`)
+}
+
+function loadRun(engine: EngineName, set: LoadedSet): SetRun | null {
+  const path = resultsPath(engine, set.name)
+  if (!existsSync(path)) return null
+  const [head, ...rest] = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim())
+  const { meta } = JSON.parse(head) as { meta: Omit<SetRun, 'outcomes'> }
+  const outcomes = rest.map((l) => JSON.parse(l) as RawOutcome)
+  const have = new Set(outcomes.map((o) => o.image))
+  const missing = set.records.filter((r) => !have.has(r.image))
+  if (missing.length) throw new Error(`${path} has no result for ${missing[0].image} (it is from another run; rerun without --rescore)`)
+  const wanted = new Set(set.records.map((r) => r.image))
+  return { ...meta, outcomes: outcomes.filter((o) => wanted.has(o.image)) }
 }
 
 function fmt(v: number | null, digits = 3): string {
@@ -180,6 +225,8 @@ async function main(argv: string[]): Promise<void> {
       sets: { type: 'string' },
       seed: { type: 'string', default: '1' },
       'no-write': { type: 'boolean', default: false },
+      'ocrserve-settings': { type: 'string' },
+      rescore: { type: 'boolean', default: false },
     },
     strict: true,
   })
@@ -188,6 +235,14 @@ async function main(argv: string[]): Promise<void> {
   const seed = Number(values.seed)
   if (!Number.isInteger(seed)) throw new RangeError('--seed must be an integer')
   const quick = values.quick
+  let ocrserveSettings: Record<string, unknown> | undefined
+  if (values['ocrserve-settings']) {
+    const parsed: unknown = JSON.parse(values['ocrserve-settings'])
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new TypeError('--ocrserve-settings must be a JSON object')
+    ocrserveSettings = parsed as Record<string, unknown>
+    const tag = createHash('sha256').update(JSON.stringify(ocrserveSettings)).digest('hex').slice(0, 8)
+    RESULTS = join(CACHE, `results-settings-${tag}`)
+  }
   const notes: string[] = []
 
   const loaded: LoadedSet[] = []
@@ -196,49 +251,69 @@ async function main(argv: string[]): Promise<void> {
     if (set) loaded.push(set)
   }
 
-  const rows: Row[] = []
-  const described: string[] = []
-  const failures: string[] = ['# Line errors per engine and set', '']
-  const resultsDir = join(CACHE, 'results')
-  mkdirSync(resultsDir, { recursive: true })
+  const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.arch()}`
+  mkdirSync(RESULTS, { recursive: true })
+  const revision = gitRevision()
+  const runs: SetRun[] = []
   for (const name of engines) {
+    if (values.rescore) {
+      for (const set of loaded) {
+        const run = loadRun(name, set)
+        if (run) runs.push(run)
+        else notes.push(`${name} on ${set.name}: no saved results to rescore`)
+      }
+      continue
+    }
     let engine: EvalEngine
     try {
-      engine = await createEngine(name)
+      engine = await createEngine(name, { ...(ocrserveSettings ? { ocrserveSettings } : {}) })
     } catch (err) {
       if (!(err instanceof EngineUnavailable)) throw err
       notes.push(`${name} skipped: ${err.message}`)
       continue
     }
-    described.push(`- **${name}**: ${engine.describe}`)
     try {
       for (const set of loaded) {
-        const { outcomes, seconds } = await evaluate(engine, set)
-        const failed = outcomes.filter((o) => o.error)
-        for (const f of failed.slice(0, 3)) notes.push(`${name} failed on ${set.name}/${f.record.image}: ${f.error}`)
-        if (failed.length > 3) notes.push(`${name}: ${failed.length - 3} more failed images in ${set.name}`)
-        rows.push({ set: set.name, engine: name, summary: summarize(outcomes.map((o) => o.score)), seconds, failedImages: failed.length })
-        if (set.name === 'eval-real') {
-          for (const kind of ['page', 'scene', 'line']) {
-            const part = outcomes.filter((o) => o.record.kind === kind)
-            if (part.length === 0) continue
-            const partSeconds = part.reduce((s, o) => s + o.ms, 0) / 1000 / engine.concurrency
-            rows.push({ set: `eval-real/${kind}`, engine: name, summary: summarize(part.map((o) => o.score)), seconds: partSeconds, failedImages: part.filter((o) => o.error).length })
-          }
-        }
-        failures.push(`## ${name} on ${set.name}`, '')
-        const errs = outcomes.flatMap((o) => o.score.errors.map((e) => ({ image: o.record.image, ...e })))
-        for (const e of errs.slice(0, MAX_FAILURES)) {
-          failures.push(`- ${e.image}: ${JSON.stringify(e.gt)} → ${e.pred === null ? 'MISSED' : JSON.stringify(e.pred)}${e.iou === null ? '' : ` (IoU ${e.iou.toFixed(2)})`}, ${e.distance} edit(s)`)
-        }
-        if (errs.length > MAX_FAILURES) failures.push(`- … ${errs.length - MAX_FAILURES} more`)
-        failures.push('')
-        const dump = outcomes.map((o) => ({ image: o.record.image, ms: Math.round(o.ms), error: o.error, score: o.score, preds: o.preds }))
-        writeFileSync(join(resultsDir, `${name}-${set.name}.jsonl`), dump.map((d) => JSON.stringify(d)).join('\n') + '\n')
+        const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+        const { outcomes, seconds } = await runEngine(engine, set)
+        runs.push({ engine: name, set: set.name, describe: engine.describe, concurrency: engine.concurrency, seconds, machine, date, revision, outcomes })
       }
     } finally {
       await engine.close()
     }
+  }
+
+  const rows: Row[] = []
+  const described = new Map<string, string>()
+  const failures: string[] = ['# Line errors per engine and set', '']
+  for (const run of runs) {
+    const set = loaded.find((l) => l.name === run.set) as LoadedSet
+    const byImage = new Map(run.outcomes.map((o) => [o.image, o]))
+    const scored = set.records.map((record) => {
+      const o = byImage.get(record.image) as RawOutcome
+      return { record, o, score: scoreRecord(record, o.preds) }
+    })
+    saveRun(run, scored.map((x) => x.score))
+    described.set(run.engine, `- **${run.engine}**: ${run.describe}${values.rescore ? ` (read on ${run.date}, revision ${run.revision ?? 'unknown'}, ${run.machine})` : ''}`)
+    const failed = scored.filter((x) => x.o.error)
+    for (const f of failed.slice(0, 3)) notes.push(`${run.engine} failed on ${set.name}/${f.record.image}: ${f.o.error}`)
+    if (failed.length > 3) notes.push(`${run.engine}: ${failed.length - 3} more failed images in ${set.name}`)
+    rows.push({ set: set.name, engine: run.engine, summary: summarize(scored.map((x) => x.score)), seconds: run.seconds, failedImages: failed.length })
+    if (set.name === 'eval-real') {
+      for (const kind of ['page', 'scene', 'line']) {
+        const part = scored.filter((x) => x.record.kind === kind)
+        if (part.length === 0) continue
+        const partSeconds = part.reduce((sum, x) => sum + x.o.ms, 0) / 1000 / run.concurrency
+        rows.push({ set: `eval-real/${kind}`, engine: run.engine, summary: summarize(part.map((x) => x.score)), seconds: partSeconds, failedImages: part.filter((x) => x.o.error).length })
+      }
+    }
+    failures.push(`## ${run.engine} on ${set.name}`, '')
+    const errs = scored.flatMap((x) => x.score.errors.map((e) => ({ image: x.record.image, ...e })))
+    for (const e of errs.slice(0, MAX_FAILURES)) {
+      failures.push(`- ${e.image}: ${JSON.stringify(e.gt)} → ${e.pred === null ? 'MISSED' : JSON.stringify(e.pred)}${e.iou === null ? '' : ` (IoU ${e.iou.toFixed(2)})`}, ${e.distance} edit(s)`)
+    }
+    if (errs.length > MAX_FAILURES) failures.push(`- … ${errs.length - MAX_FAILURES} more`)
+    failures.push('')
   }
 
   const order = (s: string): number => {
@@ -247,28 +322,27 @@ async function main(argv: string[]): Promise<void> {
   }
   rows.sort((a, b) => order(a.set) - order(b.set) || a.set.localeCompare(b.set) || ENGINE_NAMES.indexOf(a.engine) - ENGINE_NAMES.indexOf(b.engine))
 
-  const cpu = os.cpus()[0]?.model ?? 'unknown CPU'
   const command = `npm run eval${argv.length ? ` -- ${argv.join(' ')}` : ''}`
   const section = [
     '## Results',
     '',
     `- Command: \`${command}\`${quick ? ' (quick: a subset of every set)' : ''}`,
-    `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, revision ${gitRevision()}`,
-    `- Machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.arch()}`,
+    `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, revision ${revision}`,
+    values.rescore ? '- Rescored from saved predictions (the engines did not run again; times are from those runs)' : `- Machine: ${machine}`,
     `- Generated sets: seed ${seed}, generator ${generatorHash()}`,
     '',
     'Engines:',
     '',
-    ...described,
+    ...described.values(),
     '',
     table(rows),
     ...(notes.length ? ['', 'Notes:', '', ...notes.map((n) => `- ${n}`)] : []),
   ].join('\n')
-  writeFileSync(join(resultsDir, 'failures.md'), failures.join('\n'))
+  writeFileSync(join(RESULTS, 'failures.md'), failures.join('\n'))
   process.stdout.write(`${section}\n`)
   if (!values['no-write']) {
     writeDoc(section)
-    process.stderr.write(`wrote ${DOC}; per-image results in ${resultsDir}\n`)
+    process.stderr.write(`wrote ${DOC}; per-image results in ${RESULTS}\n`)
   }
 }
 

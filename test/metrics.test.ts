@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import {
+  bestSubstringMatch,
   convexHull,
   editDistance,
   type GtRecord,
   matchLines,
   normalizeText,
+  orderByGt,
   type Polygon,
   polygonArea,
   type PredLine,
@@ -105,6 +107,34 @@ describe('editDistance', () => {
   ])('%s → %s = %i', (a, b, d) => {
     expect(editDistance(a, b)).toBe(d)
     expect(editDistance(b, a)).toBe(d)
+  })
+})
+
+describe('bestSubstringMatch', () => {
+  it.each([
+    ['exact inside', 'cde', 'abcdefg', 2, 0],
+    ['at the start', 'abc', 'abcabc', 0, 0],
+    ['one substitution', 'cXe', 'abcdefg', 2, 1],
+    ['one deletion', 'ce', 'abcdefg', 2, 1],
+    ['CJK', '中国', '我是中国人', 2, 0],
+    ['empty needle', '', 'abc', 0, 0],
+    ['no overlap costs the needle length', 'xyz', 'abc', 0, 3],
+  ])('%s', (_name, needle, hay, start, cost) => {
+    expect(bestSubstringMatch(needle, hay)).toEqual({ start, cost })
+  })
+})
+
+describe('orderByGt', () => {
+  it('places repeated text nearest to where the engine read it', () => {
+    // "ab" occurs twice in the GT; each predicted copy stays with its neighbours.
+    expect(orderByGt(['xx', 'ab', 'yy', 'ab'], 'xxabyyab')).toEqual(['xx', 'ab', 'yy', 'ab'])
+    expect(bestSubstringMatch('ab', 'abxxab', 5)).toEqual({ start: 4, cost: 0 })
+    expect(bestSubstringMatch('ab', 'abxxab', 1)).toEqual({ start: 0, cost: 0 })
+  })
+
+  it('puts predicted lines in GT order, stable for lines that match nowhere', () => {
+    expect(orderByGt(['world', 'hello', 'big'], 'hellobigworld')).toEqual(['hello', 'big', 'world'])
+    expect(orderByGt(['b', 'a', 'zz', 'qq'], 'ab')).toEqual(['a', 'zz', 'qq', 'b'])
   })
 })
 
@@ -257,10 +287,36 @@ describe('scoreRecord', () => {
     ])
     expect(s.mode).toBe('text')
     expect(s.tp + s.fp + s.fn).toBe(0)
-    // "第一行secondline" vs "secondline第一行": order differs, so the CER counts it (6 edits).
+    // The engine read the lines in another order: reading order is not scored.
     expect(s.gtChars).toBe(13)
-    expect(s.charErrors).toBe(editDistance('第一行secondline', 'secondline第一行'))
+    expect(s.charErrors).toBe(0)
     expect(s.exactLines).toBe(2)
+  })
+
+  it('text mode: repeated lines in the right order cost nothing', () => {
+    const text = ['The quick brown dog jumped over the', 'lazy fox. The quick brown dog jumped', 'over the lazy fox. The quick brown dog', 'jumped over the lazy fox.']
+    const rec: GtRecord = { image: 'r.png', lines: text.map((t) => ({ text: t, box: null })) }
+    expect(scoreRecord(rec, text.map((t) => ({ text: t, box: null }))).charErrors).toBe(0)
+  })
+
+  it('text mode: lines split or merged differently from the GT cost nothing, misread characters do', () => {
+    const rec: GtRecord = {
+      image: 'q.png',
+      lines: [
+        { text: 'left column first line', box: null },
+        { text: 'left column second line', box: null },
+        { text: 'right column text', box: null },
+      ],
+    }
+    // Row-major reading of two columns, with one misread character ("c0lumn").
+    const s = scoreRecord(rec, [
+      { text: 'left column first line', box: null },
+      { text: 'right c0lumn text', box: null },
+      { text: 'left column', box: null },
+      { text: 'second line', box: null },
+    ])
+    expect(s.charErrors).toBe(1)
+    expect(s.exactLines).toBe(1)
   })
 
   it('text mode: no prediction costs every character; approximate records skip exact lines', () => {

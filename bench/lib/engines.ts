@@ -32,28 +32,36 @@ export type EngineName = (typeof ENGINE_NAMES)[number]
 /** Why an engine cannot run here (missing binary, not built): reported, not thrown. */
 export class EngineUnavailable extends Error {}
 
-const ENGINES: Record<EngineName, () => Promise<EvalEngine>> = {
+export interface EngineOptions {
+  /** Extra createOcr() settings for ocrserve (e.g. {"detLimitType": "min"}), for experiments. */
+  ocrserveSettings?: Record<string, unknown>
+}
+
+const ENGINES: Record<EngineName, (options: EngineOptions) => Promise<EvalEngine>> = {
   ocrserve: createOcrserve,
   guten: createGuten,
   tesseract: createTesseract,
 }
 
-export function createEngine(name: EngineName): Promise<EvalEngine> {
-  return ENGINES[name]()
+export function createEngine(name: EngineName, options: EngineOptions = {}): Promise<EvalEngine> {
+  return ENGINES[name](options)
 }
 
 // ---------------------------------------------------------------------------------------------
 
-async function createOcrserve(): Promise<EvalEngine> {
+async function createOcrserve(options: EngineOptions): Promise<EvalEngine> {
   // The built package (npm run eval builds first): we measure what ships, worker threads included.
   const entry = fileURLToPath(new URL('../../dist/index.js', import.meta.url))
   if (!existsSync(entry)) throw new EngineUnavailable(`ocrserve is not built (${entry} missing): run npm run build`)
   const mod = (await import(entry)) as typeof import('../../src/index.js')
-  const ocr: Ocr = await mod.createOcr()
+  const settings = options.ocrserveSettings ?? {}
+  // Unknown or invalid keys are rejected by the engine's own settings schema.
+  const ocr: Ocr = await mod.createOcr(settings as Parameters<typeof mod.createOcr>[0])
   const workers = ocr.stats().workers
+  const custom = Object.keys(settings).length ? `settings ${JSON.stringify(settings)}` : 'default settings'
   return {
     name: 'ocrserve',
-    describe: `ocrserve (dist), ${workers} worker(s), default settings`,
+    describe: `ocrserve (dist), ${workers} worker(s), ${custom}`,
     concurrency: Math.max(1, workers),
     async read(imagePath) {
       const result = await ocr.read(imagePath)
@@ -72,7 +80,7 @@ interface GutenOcr {
   detect(image: string): Promise<GutenLine[]>
 }
 
-async function createGuten(): Promise<EvalEngine> {
+async function createGuten(_options: EngineOptions): Promise<EvalEngine> {
   let mod: { default: { create(): Promise<GutenOcr> } }
   try {
     mod = (await import('@gutenye/ocr-node')) as unknown as typeof mod
@@ -166,7 +174,7 @@ export function parseTesseractTsv(tsv: string): EngineLine[] {
   })
 }
 
-async function createTesseract(): Promise<EvalEngine> {
+async function createTesseract(_options: EngineOptions): Promise<EvalEngine> {
   let version: string
   try {
     const v = await run('tesseract', ['--version'])
