@@ -1,0 +1,206 @@
+/**
+ * The compose files: `docker-compose config` accepts each one (the Debian docker-compose validates
+ * against its bundled Compose Specification schema), and each has the wiring its mode needs:
+ * services, environment names ocrserve actually reads, health checks, start order, GPU
+ * reservations, read-only model mounts, pinned images.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { ENV_VARS, loadServiceConfig } from '../../src/config.js'
+import { DEPLOY, argv, containerPorts, dependsOn, interpolate, loadCompose, run, serviceEnv, type ComposeFile, type ComposeService } from './helpers.js'
+
+const f = (name: string): string => join(DEPLOY, name)
+
+/** Each deployment: its compose files, in `docker compose -f A -f B` order. */
+const SETS: Record<string, string[]> = {
+  single: [f('compose.single.yml')],
+  'single+gpu': [f('compose.single.yml'), f('compose.single.gpu.yml')],
+  triton: [f('compose.triton.yml')],
+  'model-server': [f('compose.model-server.yml')],
+  tfserving: [f('compose.tfserving.yml')],
+}
+
+const KNOWN_ENV = new Set<string>(ENV_VARS.map((v) => v.name))
+/** What the Docker image sets besides ocrserve's own variables. */
+const IMAGE_ENV = new Set(['NODE_ENV'])
+
+async function dockerCompose(): Promise<boolean> {
+  const r = await run('docker-compose', ['version', '--short']).catch(() => ({ code: -1 }))
+  return r.code === 0
+}
+const hasCompose = await dockerCompose()
+if (!hasCompose && process.env.CI) throw new Error('docker-compose is required in CI (.ci/run installs it)')
+
+function isOcrserve(s: ComposeService): boolean {
+  return s.build !== undefined
+}
+
+function gpuReservation(s: ComposeService): { driver?: string; count?: number | string; capabilities?: string[] } | undefined {
+  return s.deploy?.resources?.reservations?.devices?.[0]
+}
+
+describe.skipIf(!hasCompose)('docker-compose config', () => {
+  for (const [name, files] of Object.entries(SETS)) {
+    it(`accepts ${name}`, async () => {
+      const r = await run('docker-compose', [...files.flatMap((x) => ['-f', x]), 'config', '--quiet'], { env: { PATH: process.env.PATH } })
+      expect(r.stderr).not.toMatch(/ERROR|invalid|Unsupported/i)
+      expect(r.code, r.stderr).toBe(0)
+    })
+  }
+
+  it('rejects a file that breaks the specification (the check above can fail)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ocrserve-compose-'))
+    const bad = join(dir, 'bad.yml')
+    writeFileSync(bad, 'services:\n  web:\n    image: ocrserve:cpu\n    depends_on:\n      triton:\n        condition: service_is_nice\n  triton:\n    image: x:1\n')
+    const r = await run('docker-compose', ['-f', bad, 'config', '--quiet'], { env: { PATH: process.env.PATH } })
+    expect(r.code).not.toBe(0)
+  })
+})
+
+describe('compose variable substitution (the loader the rehearsal uses)', () => {
+  it.each([
+    ['${A:-x}', {}, 'x'],
+    ['${A:-x}', { A: '' }, 'x'],
+    ['${A-x}', { A: '' }, ''],
+    ['${A}', { A: 'v' }, 'v'],
+    ['$A/b', { A: 'v' }, 'v/b'],
+    ['$$m and $${n}', {}, '$m and ${n}'],
+  ] as const)('%s with %j → %s', (input, env, out) => {
+    expect(interpolate(input, env)).toBe(out)
+  })
+
+  it('fails on a missing required variable', () => {
+    expect(() => interpolate('${A:?set A}', {})).toThrow(/A is missing: set A/)
+  })
+})
+
+describe('compose wiring', () => {
+  const load = (name: string, env: Record<string, string> = {}): ComposeFile => loadCompose(SETS[name]!, env)
+
+  for (const name of Object.keys(SETS)) {
+    describe(name, () => {
+      const c = load(name)
+
+      it('gives ocrserve services only variables that ocrserve reads, with values it accepts', () => {
+        for (const [svcName, s] of Object.entries(c.services).filter(([, s]) => isOcrserve(s))) {
+          const env = serviceEnv(s)
+          for (const k of Object.keys(env)) expect(KNOWN_ENV.has(k) || IMAGE_ENV.has(k), `${svcName}: ${k} is not in ENV_VARS`).toBe(true)
+          if (argv(s.command)?.[0] === 'serve') expect(() => loadServiceConfig(env)).not.toThrow()
+        }
+      })
+
+      it('pins every image and never uses latest', () => {
+        for (const [svcName, s] of Object.entries(c.services)) {
+          expect(s.image, svcName).toBeTruthy()
+          const tag = /:([^/:@]+)$/.exec(s.image!)?.[1]
+          expect(tag, `${svcName}: ${s.image} has no tag`).toBeTruthy()
+          expect(tag).not.toBe('latest')
+        }
+      })
+
+      it('has a web service running `serve` on 8080 with a /readyz health check', () => {
+        const web = c.services.web!
+        expect(argv(web.command)).toEqual(['serve'])
+        expect(serviceEnv(web).PORT).toBe('8080')
+        expect(containerPorts(web)).toContain(8080)
+        expect(argv(web.healthcheck!.test)!.join(' ')).toContain('/readyz')
+        expect(web.build?.dockerfile).toBe('deploy/docker/Dockerfile')
+        expect(web.build?.context).toBe('..')
+      })
+
+      it('starts every service only after what it depends on is healthy or done', () => {
+        for (const [svcName, s] of Object.entries(c.services)) {
+          for (const [dep, cond] of Object.entries(dependsOn(s))) {
+            expect(c.services[dep], `${svcName} depends on a missing ${dep}`).toBeDefined()
+            expect(['service_healthy', 'service_completed_successfully']).toContain(cond)
+            if (cond === 'service_healthy') expect(c.services[dep]!.healthcheck?.test, `${dep} needs a health check`).toBeDefined()
+          }
+        }
+      })
+    })
+  }
+
+  it('single: one web service, models in-process on the CPU image', () => {
+    const c = load('single')
+    expect(Object.keys(c.services)).toEqual(['web'])
+    const env = serviceEnv(c.services.web!)
+    expect(env.OCR_MODE).toBe('single')
+    expect(c.services.web!.build?.target).toBe('cpu')
+    expect(gpuReservation(c.services.web!)).toBeUndefined()
+  })
+
+  it('single+gpu: the CUDA image, OCR_DEVICE=cuda and one NVIDIA GPU reserved', () => {
+    const c = load('single+gpu')
+    const web = c.services.web!
+    expect(web.build?.target).toBe('cuda')
+    expect(web.build?.dockerfile).toBe('deploy/docker/Dockerfile')
+    expect(serviceEnv(web).OCR_DEVICE).toBe('cuda')
+    expect(serviceEnv(web).OCR_MODE).toBe('single')
+    expect(gpuReservation(web)).toEqual({ driver: 'nvidia', count: 1, capabilities: ['gpu'] })
+    expect(web.image).toBe('ocrserve:cuda')
+  })
+
+  it('triton: web → Triton (healthy) ← one-shot model repository (done), GPU reserved, repository read-only', () => {
+    const c = load('triton')
+    const { web, triton, models } = c.services
+    const env = serviceEnv(web!)
+    expect(env.OCR_MODE).toBe('remote')
+    expect(env.OCR_REMOTE_URL).toBe('http://triton:8000')
+    expect(env.OCR_REMOTE_PROTOCOL).toBe('kserve-http')
+    expect(dependsOn(web!)).toEqual({ triton: 'service_healthy' })
+    expect(triton!.image).toMatch(/^nvcr\.io\/nvidia\/tritonserver:\d\d\.\d\d-py3$/)
+    expect(argv(triton!.command)).toContain('--model-repository=/models')
+    expect(argv(triton!.healthcheck!.test)!.join(' ')).toContain('/v2/health/ready')
+    expect(gpuReservation(triton!)).toEqual({ driver: 'nvidia', count: 1, capabilities: ['gpu'] })
+    expect(triton!.volumes).toContain('triton-models:/models:ro')
+    expect(dependsOn(triton!)).toEqual({ models: 'service_completed_successfully' })
+    expect(argv(models!.command)).toEqual(['models-repo', '--force', '--out', '/models'])
+    expect(models!.volumes).toContain('triton-models:/models')
+    expect(models!.image).toBe(web!.image)
+    expect(Object.keys(c.volumes ?? {})).toContain('triton-models')
+  })
+
+  it('model-server: the same split with `ocrserve model-server` on the image’s baked repository', () => {
+    const c = load('model-server')
+    const { web } = c.services
+    const ms = c.services['model-server']!
+    expect(serviceEnv(web!).OCR_REMOTE_URL).toBe('http://model-server:8000')
+    expect(serviceEnv(web!).OCR_MODE).toBe('remote')
+    expect(dependsOn(web!)).toEqual({ 'model-server': 'service_healthy' })
+    const cmd = argv(ms.command)!
+    expect(cmd[0]).toBe('model-server')
+    expect(cmd.slice(cmd.indexOf('--repository'), cmd.indexOf('--repository') + 2)).toEqual(['--repository', '/app/deploy/triton/models'])
+    expect(cmd.slice(cmd.indexOf('--http-port'), cmd.indexOf('--http-port') + 2)).toEqual(['--http-port', '8000'])
+    expect(argv(ms.healthcheck!.test)!.join(' ')).toContain('127.0.0.1:8000/v2/health/ready')
+    expect(gpuReservation(ms)).toBeUndefined()
+  })
+
+  it('tfserving: web in the tfserving protocol → TF Serving REST (8501), SavedModels mounted read-only', () => {
+    const c = load('tfserving')
+    const env = serviceEnv(c.services.web!)
+    expect(env.OCR_REMOTE_PROTOCOL).toBe('tfserving')
+    expect(env.OCR_REMOTE_URL).toBe('http://tfserving:8501')
+    expect(env.OCR_TF_SIGNATURE).toBe('serving_default')
+    expect(env.OCR_TF_INPUT).toBe('x')
+    const tf = c.services.tfserving!
+    expect(tf.image).toMatch(/^tensorflow\/serving:\d+\.\d+\.\d+$/)
+    expect(argv(tf.command)).toContain('--model_config_file=/models/models.config')
+    expect(tf.volumes).toContain('./tfserving:/models:ro')
+  })
+
+  it('Triton and the k8s manifests agree on the Triton image', async () => {
+    const { readFileSync } = await import('node:fs')
+    const k8s = readFileSync(join(DEPLOY, 'k8s/triton-deployment.yaml'), 'utf8')
+    expect(k8s).toContain(`image: ${load('triton').services.triton!.image}`)
+  })
+
+  it('lets the shell override image tags and the published port', () => {
+    const c = load('triton', { OCRSERVE_IMAGE: 'registry.example.com/ocrserve:1.2.3', OCR_PUBLISH_PORT: '9090', TRITON_IMAGE: 'nvcr.io/nvidia/tritonserver:25.02-py3' })
+    expect(c.services.web!.image).toBe('registry.example.com/ocrserve:1.2.3')
+    expect(c.services.models!.image).toBe('registry.example.com/ocrserve:1.2.3')
+    expect(c.services.web!.ports).toEqual(['9090:8080'])
+    expect(c.services.triton!.image).toBe('nvcr.io/nvidia/tritonserver:25.02-py3')
+  })
+})
