@@ -1,60 +1,64 @@
-/** `ocrserve serve` (= `npm start`): the HTTP service. Flags mirror the environment variables. */
+/**
+ * `ocrserve serve` (= `npm start`): the HTTP service. Every environment variable in ENV_VARS has a
+ * flag (OCR_MAX_QUEUE → --max-queue, PORT → --port); a flag only sets its variable before
+ * loadServiceConfig() runs, so validation and defaults have one source of truth.
+ */
 import { Command } from 'commander'
-import { loadServiceConfig, type EnvVarName } from '../config.js'
+import { ENV_VARS, loadServiceConfig, type EnvVarName, type ServiceConfig } from '../config.js'
 import { OcrError } from '../errors.js'
 import { createLogger, startService } from '../server/index.js'
 
-/** Flag → environment variable: a flag only sets its variable, so validation has one source of truth. */
-const FLAGS: [flag: string, env: EnvVarName, help: string][] = [
-  ['--port <n>', 'PORT', 'HTTP port (PORT, default 8080)'],
-  ['--host <addr>', 'HOST', 'listen address (HOST, default 0.0.0.0)'],
-  ['--mode <mode>', 'OCR_MODE', 'single | remote (OCR_MODE)'],
-  ['--device <device>', 'OCR_DEVICE', 'cpu | cuda (OCR_DEVICE)'],
-  ['--workers <n>', 'OCR_WORKERS', 'pipeline worker threads (OCR_WORKERS)'],
-  ['--threads-per-worker <n>', 'OCR_THREADS_PER_WORKER', 'ONNX Runtime threads per worker (OCR_THREADS_PER_WORKER)'],
-  ['--max-body-bytes <n>', 'OCR_MAX_BODY_BYTES', 'largest request body (OCR_MAX_BODY_BYTES)'],
-  ['--max-pixels <n>', 'OCR_MAX_PIXELS', 'largest image in pixels (OCR_MAX_PIXELS)'],
-  ['--request-timeout-ms <n>', 'OCR_REQUEST_TIMEOUT_MS', 'per-request time limit (OCR_REQUEST_TIMEOUT_MS)'],
-  ['--max-queue <n>', 'OCR_MAX_QUEUE', 'waiting jobs before 503 (OCR_MAX_QUEUE)'],
-  ['--api-keys <keys>', 'OCR_API_KEYS', 'comma-separated API keys (OCR_API_KEYS)'],
-  ['--remote-url <url>', 'OCR_REMOTE_URL', 'model server address (OCR_REMOTE_URL)'],
-  ['--remote-protocol <p>', 'OCR_REMOTE_PROTOCOL', 'kserve-http | kserve-grpc | tfserving (OCR_REMOTE_PROTOCOL)'],
-  ['--remote-models <det,cls,rec>', 'OCR_REMOTE_MODELS', 'model names on the server (OCR_REMOTE_MODELS)'],
-  ['--log-level <level>', 'LOG_LEVEL', 'fatal | error | warn | info | debug | trace | silent (LOG_LEVEL)'],
-]
+/** OCR_THREADS_PER_WORKER → threads-per-worker, LOG_LEVEL → log-level. */
+export function flagName(env: EnvVarName): string {
+  return env.replace(/^OCR_/, '').toLowerCase().replace(/_/g, '-')
+}
 
+/** --threads-per-worker → threadsPerWorker (commander's option key). */
 function optionKey(flag: string): string {
-  return flag
-    .replace(/^--/, '')
-    .replace(/ .*$/, '')
-    .replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+}
+
+/** Start-up configuration errors: the message on stderr, exit code 2. */
+function exitBadConfig(err: OcrError): never {
+  process.stderr.write(`ocrserve serve: ${err.message}\n`)
+  process.exit(2)
 }
 
 export function register(program: Command): void {
-  const cmd = program.command('serve').description('start the HTTP service (same as npm start); flags override environment variables')
-  for (const [flag, , help] of FLAGS) cmd.option(flag, help)
+  const cmd = program
+    .command('serve')
+    .description('start the HTTP service (same as npm start); each flag sets the environment variable named in its help')
+  for (const v of ENV_VARS) {
+    const flag = flagName(v.name)
+    const doc = v.doc.replace(/`/g, '').replace(/\.$/, '')
+    cmd.option(`--${flag} <value>`, `${v.name}: ${doc}${v.default === '' ? '' : ` (default ${v.default})`}`)
+  }
   cmd.action(async (opts: Record<string, string | undefined>) => {
-    for (const [flag, env] of FLAGS) {
-      const v = opts[optionKey(flag)]
-      if (v !== undefined) process.env[env] = v
+    for (const v of ENV_VARS) {
+      const value = opts[optionKey(flagName(v.name))]
+      if (value !== undefined) process.env[v.name] = value
     }
     await serve()
   })
 }
 
 async function serve(): Promise<void> {
-  let config
+  let config: ServiceConfig
   try {
     config = loadServiceConfig(process.env)
   } catch (err) {
-    if (err instanceof OcrError && err.code === 'INVALID_CONFIG') {
-      process.stderr.write(`ocrserve serve: ${err.message}\n`)
-      process.exit(2)
-    }
+    if (err instanceof OcrError && err.code === 'INVALID_CONFIG') exitBadConfig(err)
     throw err
   }
   const logger = createLogger(config.logLevel)
-  const service = await startService(config, logger)
+  let service: Awaited<ReturnType<typeof startService>>
+  try {
+    service = await startService(config, logger)
+  } catch (err) {
+    // settings only the engine can check (a remote URL's shape, the device) are config errors too
+    if (err instanceof OcrError && err.code === 'INVALID_CONFIG') exitBadConfig(err)
+    throw err
+  }
   logger.info({ url: service.url, mode: config.mode, remote: config.engine.remote?.url }, `ocrserve listening on ${service.url}`)
   let stopping = false
   const stop = (signal: string): void => {

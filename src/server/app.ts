@@ -6,12 +6,12 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import multipart from '@fastify/multipart'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger as PinoLogger } from 'pino'
 import type { ServiceConfig } from '../config.js'
 import type { Ocr } from '../engine.js'
 import { OcrError } from '../errors.js'
-import { errorBody, errorSchema, toHttpError } from './errors.js'
+import { errorBody, errorSchema, retryAfterSec, toHttpError } from './errors.js'
 import { createMetrics } from './metrics.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerOcrRoute } from './routes/ocr.js'
@@ -65,10 +65,12 @@ function presentedKey(headers: Record<string, string | string[] | undefined>): s
 export async function buildServer({ config, ocr, logger }: BuildServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // fastify's own request lines are off: the onResponse hook below writes one line per request
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,
     requestIdHeader: 'x-request-id',
-    return503OnClosing: true,
+    // we answer requests that arrive while closing ourselves, in the catalogue's shape
+    return503OnClosing: false,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
   })
   const metrics = createMetrics(ocr)
@@ -101,6 +103,15 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
+  // requests that reach us on a kept-alive connection while we drain: 503 SHUTTING_DOWN, not queued
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onRequest', async () => {
+    if (closing) throw new OcrError('SHUTTING_DOWN', 'the service is shutting down', { retryAfterSec: 5 })
+  })
+
   const digests = config.apiKeys.map(keyDigest)
   if (digests.length > 0) {
     app.addHook('onRequest', async (request) => {
@@ -115,15 +126,23 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
 
   app.setErrorHandler((err, request, reply) => {
     const e = toHttpError(err)
+    // a 5xx gets its own line with the stack; every error's code and message go on the request line
     if (e.status >= 500) request.log.error({ err, code: e.code }, e.message)
-    else request.log.info({ code: e.code }, e.message)
-    if (e.retryAfterSec !== undefined) reply.header('retry-after', String(e.retryAfterSec))
-    const status = e.code === 'CANCELLED' ? 499 : e.status
-    return reply.code(status).type('application/json; charset=utf-8').send(errorBody(e))
+    request.failure = { code: e.code, message: e.message }
+    const retryAfter = retryAfterSec(e)
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
+    return reply.code(e.status).type('application/json; charset=utf-8').send(errorBody(e))
   })
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send(errorBody(new OcrError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`))),
   )
+
+  // while shutting down, answer in-flight requests with Connection: close so their keep-alive
+  // sockets do not hold the server open (idle ones are closed by fastify at close time)
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close')
+    return payload
+  })
 
   // one log line per request (never the body)
   app.addHook('onResponse', async (request, reply) => {
@@ -138,6 +157,7 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
       bytesIn: request.bytesIn ?? Number(request.headers['content-length'] ?? 0),
       ms: Math.round(ms * 10) / 10,
       ...(request.linesFound !== undefined ? { lines: request.linesFound } : {}),
+      ...(request.failure ? { code: request.failure.code, error: request.failure.message } : {}),
     }
     if (reply.statusCode >= 500) request.log.error(line, 'request')
     else request.log.info(line, 'request')

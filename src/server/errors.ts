@@ -15,6 +15,9 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_REQ_FILE_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   FST_FILES_LIMIT: 'BAD_REQUEST',
   FST_PARTS_LIMIT: 'BAD_REQUEST',
+  FST_FIELDS_LIMIT: 'BAD_REQUEST',
+  FST_PROTO_VIOLATION: 'BAD_REQUEST',
+  FST_INVALID_JSON_FIELD_ERROR: 'BAD_REQUEST',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA',
   FST_INVALID_MULTIPART_CONTENT_TYPE: 'BAD_REQUEST',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'BAD_REQUEST',
@@ -39,6 +42,12 @@ export function toHttpError(err: unknown): OcrError {
     return new OcrError(code, e.message, { cause: err })
   }
   return new OcrError('INTERNAL', 'internal error', { cause: err })
+}
+
+/** Seconds for the Retry-After header: the error's own hint, else 1 s for every 429/503. */
+export function retryAfterSec(err: OcrError): number | undefined {
+  if (err.retryAfterSec !== undefined) return err.retryAfterSec
+  return err.status === 429 || err.status === 503 ? 1 : undefined
 }
 
 export function errorBody(err: OcrError): ErrorBody {

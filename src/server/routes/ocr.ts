@@ -30,10 +30,11 @@ export function decodeBase64Image(s: string): Buffer {
   }
   b64 = b64.replace(/\s+/g, '')
   if (b64.length === 0) throw new OcrError('BAD_REQUEST', '"image" is empty')
-  if (!(BASE64.test(b64) && b64.length % 4 === 0) && !BASE64URL.test(b64)) {
-    throw new OcrError('BAD_REQUEST', '"image" is not valid base64')
-  }
-  return Buffer.from(b64, BASE64URL.test(b64) && /[-_]/.test(b64) ? 'base64url' : 'base64')
+  // padded standard base64, or unpadded (standard or URL alphabet); a length of 4n+1 is never valid
+  const padded = BASE64.test(b64) && b64.length % 4 === 0
+  const unpadded = (BASE64URL.test(b64) || /^[A-Za-z0-9+/]*$/.test(b64)) && b64.length % 4 !== 1
+  if (!padded && !unpadded) throw new OcrError('BAD_REQUEST', '"image" is not valid base64')
+  return Buffer.from(b64, /[-_]/.test(b64) ? 'base64url' : 'base64')
 }
 
 export function registerOcrRoute(app: FastifyInstance, deps: { ocr: Ocr; metrics: ServerMetrics; maxBodyBytes: number }): void {
@@ -70,6 +71,8 @@ export function registerOcrRoute(app: FastifyInstance, deps: { ocr: Ocr; metrics
         if (!reply.raw.writableFinished) ac.abort()
       }
       reply.raw.on('close', onClose)
+      // gone already while we read the body: 'close' has fired before we listened
+      if (request.raw.socket?.destroyed) ac.abort()
       try {
         const result = await ocr.read(image, { signal: ac.signal, ...(cls !== undefined ? { cls } : {}) })
         metrics.observeTiming(result.timing_ms)
@@ -109,7 +112,18 @@ async function readImage(request: FastifyRequest<{ Querystring: Query }>): Promi
   return { image, format, ...(cls !== undefined ? { cls } : {}) }
 }
 
+/** Multipart parse failures without a code (busboy: "Unexpected end of form", ...) are bad requests, not 500s. */
 async function readMultipart(request: FastifyRequest): Promise<{ image: Buffer; cls?: boolean; format?: 'json' | 'text' }> {
+  try {
+    return await readMultipartParts(request)
+  } catch (err) {
+    // ours, or @fastify/multipart's coded errors (they carry their HTTP status: 413 file too large, ...)
+    if (err instanceof OcrError || typeof (err as { statusCode?: unknown }).statusCode === 'number') throw err
+    throw new OcrError('BAD_REQUEST', `malformed multipart body: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+async function readMultipartParts(request: FastifyRequest): Promise<{ image: Buffer; cls?: boolean; format?: 'json' | 'text' }> {
   let image: Buffer | null = null
   const opts: { cls?: boolean; format?: 'json' | 'text' } = {}
   for await (const part of request.parts()) {
@@ -139,5 +153,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     bytesIn?: number
     linesFound?: number
+    /** Set by the error handler for the request's log line. */
+    failure?: { code: string; message: string }
   }
 }
