@@ -6,10 +6,37 @@ import type { ServerMetrics } from '../metrics.js'
 
 /** How long a readiness answer is reused, so a flood of probes does not hammer a model server. */
 const READY_CACHE_MS = 1000
+/**
+ * A readiness check that takes longer than this counts as "not ready": a hung model server must not
+ * hang the probe (Kubernetes' default probe timeout is 1 s).
+ */
+const READY_CHECK_TIMEOUT_MS = 750
+
+/**
+ * ocr.ready() bounded by READY_CHECK_TIMEOUT_MS. A check still running (a hung model server) is
+ * awaited again rather than started twice, so slow probes never pile up.
+ */
+function readinessChecker(ocr: Ocr): () => Promise<boolean> {
+  let running: Promise<boolean> | null = null
+  return () => {
+    running ??= ocr
+      .ready()
+      .catch(() => false)
+      .finally(() => {
+        running = null
+      })
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), READY_CHECK_TIMEOUT_MS)
+    })
+    return Promise.race([running, late]).finally(() => clearTimeout(timer))
+  }
+}
 
 export function registerHealthRoutes(app: FastifyInstance, deps: { ocr: Ocr; metrics: ServerMetrics }): void {
   const { ocr, metrics } = deps
   let cached: { at: number; ready: Promise<boolean> } | null = null
+  const checkReady = readinessChecker(ocr)
 
   app.get(
     '/healthz',
@@ -37,7 +64,7 @@ export function registerHealthRoutes(app: FastifyInstance, deps: { ocr: Ocr; met
     },
     async () => {
       const now = Date.now()
-      if (!cached || now - cached.at > READY_CACHE_MS) cached = { at: now, ready: ocr.ready().catch(() => false) }
+      if (!cached || now - cached.at > READY_CACHE_MS) cached = { at: now, ready: checkReady() }
       if (!(await cached.ready)) throw new OcrError('NOT_READY', 'models are not ready (or the model server is unreachable)', { retryAfterSec: 2 })
       return { status: 'ready' }
     },
