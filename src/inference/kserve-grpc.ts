@@ -20,6 +20,7 @@ import {
   SUPPORTED_KSERVE_DATATYPES,
   callWithRetries,
   fromKserveDatatype,
+  probeTimeoutMs,
   tensorFromBytes,
   tensorFromValues,
   tensorToBytes,
@@ -225,7 +226,7 @@ export class KserveGrpcClient implements RemoteClient {
   }
 
   async #probe(what: string, run: (scope: CallScope) => Promise<boolean>, caller?: AbortSignal): Promise<boolean> {
-    const scope = new CallScope(this.#remote.timeoutMs, caller)
+    const scope = new CallScope(probeTimeoutMs(this.#remote), caller)
     try {
       return await run(scope)
     } catch (err) {

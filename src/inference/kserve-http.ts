@@ -22,6 +22,7 @@ import {
   flattenNested,
   fromKserveDatatype,
   normalizeHttpBase,
+  probeTimeoutMs,
   serverErrorText,
   tensorFromBytes,
   tensorFromValues,
@@ -278,7 +279,7 @@ export class KserveHttpClient implements RemoteClient {
 
   /** Health endpoints: 200 = true; any other answer, no answer or the deadline = false. */
   async #probe(path: string, caller?: AbortSignal): Promise<boolean> {
-    const scope = new CallScope(this.#remote.timeoutMs, caller)
+    const scope = new CallScope(probeTimeoutMs(this.#remote), caller)
     try {
       const res = await httpCall(this.#base + path, { method: 'GET' }, scope.signal)
       return res.status === 200

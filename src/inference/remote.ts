@@ -324,6 +324,13 @@ export function connectionErrorCode(e: unknown): string | undefined {
   return undefined
 }
 
+/** Health probes answer fast or count as "not ready": their deadline is capped at this. */
+export const PROBE_TIMEOUT_MAX_MS = 5000
+
+export function probeTimeoutMs(remote: RemoteSettings): number {
+  return Math.min(remote.timeoutMs, PROBE_TIMEOUT_MAX_MS)
+}
+
 /** A deadline for one call, combined with the caller's signal. */
 export class CallScope {
   readonly signal: AbortSignal

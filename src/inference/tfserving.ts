@@ -23,6 +23,7 @@ import {
   fromKserveDatatype,
   fromTfDatatype,
   normalizeHttpBase,
+  probeTimeoutMs,
   tensorFromValues,
   type ModelMetadata,
   type RemoteClient,
@@ -200,7 +201,7 @@ export class TfServingClient implements RemoteClient {
   }
 
   async #get(path: string, caller: AbortSignal | undefined): Promise<{ status: number; json: unknown } | undefined> {
-    const scope = new CallScope(this.#remote.timeoutMs, caller)
+    const scope = new CallScope(probeTimeoutMs(this.#remote), caller)
     try {
       const res = await httpCall(this.#base + path, { method: 'GET' }, scope.signal)
       let json: unknown

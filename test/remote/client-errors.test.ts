@@ -12,7 +12,7 @@ import { RemoteSettingsSchema, type RemoteSettings } from '../../src/config.js'
 import { OcrError } from '../../src/errors.js'
 import { encodeBinaryMessage } from '../../src/inference/kserve-http.js'
 import { loadInferenceService } from '../../src/inference/kserve-grpc.js'
-import { createRemoteBackend, createRemoteClient, remoteReady, type RemoteClient } from '../../src/inference/remote.js'
+import { PROBE_TIMEOUT_MAX_MS, createRemoteBackend, createRemoteClient, remoteReady, type RemoteClient } from '../../src/inference/remote.js'
 
 const x = { type: 'float32' as const, dims: [1, 2], data: Float32Array.from([1, 2]) }
 
@@ -146,6 +146,17 @@ describe('kserve-http client errors', () => {
     expect(await c.serverReady()).toBe(true)
     expect(await c.modelReady('ocr_det')).toBe(false)
     expect(await remoteReady(c, s2)).toBe(false)
+  })
+
+  it('caps the health probes\' deadline, so a hung server reads as not ready quickly', async () => {
+    const srv = await httpServer(() => {
+      /* never answers */
+    })
+    const t0 = performance.now()
+    expect(await client(settings({ url: srv.url, timeoutMs: 60_000 })).serverReady()).toBe(false)
+    const elapsed = performance.now() - t0
+    expect(elapsed).toBeGreaterThanOrEqual(PROBE_TIMEOUT_MAX_MS - 100)
+    expect(elapsed).toBeLessThan(PROBE_TIMEOUT_MAX_MS + 3000)
   })
 
   it('flags answers that lack the requested output', async () => {
