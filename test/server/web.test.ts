@@ -37,6 +37,22 @@ afterAll(async () => {
   await svc?.close()
 })
 
+/**
+ * The few browser types the page functions below use (the project compiles without the DOM lib;
+ * these functions run in Chromium, not in Node).
+ */
+interface CanvasEl {
+  width: number
+  height: number
+  dataset: Record<string, string | undefined>
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null
+  getBoundingClientRect(): { left: number; top: number; width: number; height: number }
+}
+interface BrowserGlobals {
+  document: { getElementById(id: string): unknown }
+  localStorage: { getItem(key: string): string | null }
+}
+
 const upload = (p: Page) => p.setInputFiles('#file', { name: 'invoice.png', mimeType: 'image/png', buffer: img.png })
 
 /** Pixels of the canvas close to an RGB colour (the box strokes). */
@@ -44,7 +60,7 @@ function countColour(p: Page, rgb: [number, number, number]): Promise<number> {
   return p.$eval(
     '#canvas',
     (c, [r, g, b]) => {
-      const canvas = c as HTMLCanvasElement
+      const canvas = c as unknown as CanvasEl
       const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data
       let n = 0
       for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i]! - r!) < 12 && Math.abs(d[i + 1]! - g!) < 12 && Math.abs(d[i + 2]! - b!) < 12) n++
@@ -87,14 +103,14 @@ describe('web page (headless Chromium)', () => {
     expect(texts.map(squash)).toEqual(img.lines.map(squash))
     const numbers = await page.$$eval('#lines li .n', (els) => els.map((e) => e.textContent))
     expect(numbers).toEqual(['1', '2', '3'])
-    expect(await page.$eval('#canvas', (c) => (c as HTMLCanvasElement).dataset.boxes)).toBe('3')
-    expect(await page.$eval('#canvas', (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height])).toEqual([img.width, img.height])
+    expect(await page.$eval('#canvas', (c) => (c as unknown as CanvasEl).dataset.boxes)).toBe('3')
+    expect(await page.$eval('#canvas', (c) => [(c as unknown as CanvasEl).width, (c as unknown as CanvasEl).height])).toEqual([img.width, img.height])
     // the strokes are really on the canvas (the source image is pure black on white)
     expect(await countColour(page, ORANGE)).toBeGreaterThan(500)
     expect(await countColour(page, BLUE)).toBe(0)
     expect(await page.textContent('#timing')).toMatch(/3 lines · \d+ ms/)
     // the key is remembered for the next visit
-    expect(await page.evaluate(() => localStorage.getItem('ocrserve.apikey'))).toBe(KEY)
+    expect(await page.evaluate(() => (globalThis as unknown as BrowserGlobals).localStorage.getItem('ocrserve.apikey'))).toBe(KEY)
   })
 
   it('clicking a line highlights its box; hovering a box highlights its line', async () => {
@@ -104,7 +120,7 @@ describe('web page (headless Chromium)', () => {
 
     // hover the middle of line 3's box on the canvas (box coordinates → screen coordinates)
     const target = await page.evaluate(() => {
-      const canvas = document.getElementById('canvas') as HTMLCanvasElement
+      const canvas = (globalThis as unknown as BrowserGlobals).document.getElementById('canvas') as CanvasEl
       const r = canvas.getBoundingClientRect()
       return { left: r.left, top: r.top, sx: r.width / canvas.width, sy: r.height / canvas.height }
     })
@@ -120,5 +136,20 @@ describe('web page (headless Chromium)', () => {
 
     mkdirSync(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: new URL('web.png', ARTIFACTS).pathname, fullPage: true })
+  })
+
+  it('Swagger UI at /docs renders the API offline (its assets come from the service)', async () => {
+    const docs = await browser.newPage()
+    const outside: string[] = []
+    await docs.route('**/*', (route) => {
+      if (route.request().url().startsWith(svc.url)) return route.continue()
+      outside.push(route.request().url())
+      return route.abort()
+    })
+    expect((await docs.goto(`${svc.url}/docs`))?.status()).toBe(200)
+    await docs.waitForSelector('.opblock-summary-path[data-path="/v1/ocr"]', { timeout: 30_000 })
+    expect(await docs.$$eval('.opblock-summary-path', (els) => els.map((e) => e.getAttribute('data-path')).sort())).toEqual(['/healthz', '/metrics', '/readyz', '/v1/ocr'])
+    expect(outside).toEqual([])
+    await docs.close()
   })
 })

@@ -1,0 +1,53 @@
+/** /docs/json validated against the official OpenAPI JSON schema; every public route documented. */
+import { Validator } from '@seriousme/openapi-schema-validator'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadServiceConfig } from '../../src/config.js'
+import { ERRORS } from '../../src/errors.js'
+import { startService, type Service } from '../../src/server/index.js'
+
+let svc: Service
+let doc: any
+
+beforeAll(async () => {
+  svc = await startService(loadServiceConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OCR_WORKERS: '1' }))
+  const res = await fetch(`${svc.url}/docs/json`)
+  expect(res.status).toBe(200)
+  doc = await res.json()
+})
+afterAll(async () => svc?.close())
+
+describe('OpenAPI document', () => {
+  it('is a valid OpenAPI 3 document (official schema) whose $refs all resolve', async () => {
+    const validator = new Validator()
+    const res = await validator.validate(structuredClone(doc))
+    expect(res.errors ?? []).toEqual([])
+    expect(res.valid).toBe(true)
+    expect(validator.version).toMatch(/^3\./)
+    const resolved = JSON.stringify(validator.resolveRefs())
+    expect(resolved).not.toContain('"$ref"')
+  })
+
+  it('documents every API route, and not the web page', () => {
+    expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/metrics', '/readyz', '/v1/ocr'])
+  })
+
+  it('POST /v1/ocr: the three body forms, the options, the result and the error shape', () => {
+    const op = doc.paths['/v1/ocr'].post
+    expect(Object.keys(op.requestBody.content).sort()).toEqual(['application/json', 'application/octet-stream', 'image/*', 'multipart/form-data'])
+    expect(op.requestBody.content['application/json'].schema.required).toEqual(['image'])
+    expect(op.requestBody.content['multipart/form-data'].schema.properties.image).toMatchObject({ type: 'string', format: 'binary' })
+    expect(Object.fromEntries(op.parameters.map((p: { name: string; in: string }) => [p.name, p.in]))).toEqual({ cls: 'query', format: 'query' })
+    expect(Object.keys(op.responses['200'].content).sort()).toEqual(['application/json', 'text/plain'])
+    expect(op.security).toEqual([{ bearer: [] }, { apiKey: [] }])
+    expect(doc.components.securitySchemes).toMatchObject({ bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } })
+    // the error schema lists every code of the catalogue
+    const errorSchema = Object.values(doc.components.schemas as Record<string, { properties?: { error?: { properties?: { code?: { enum?: string[] } } } } }>).find(
+      (s) => s.properties?.error,
+    )
+    expect(errorSchema?.properties?.error?.properties?.code?.enum?.sort()).toEqual(Object.keys(ERRORS).sort())
+  })
+
+  it('/readyz documents its 503', () => {
+    expect(Object.keys(doc.paths['/readyz'].get.responses).sort()).toEqual(['200', '503'])
+  })
+})
