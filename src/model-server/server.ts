@@ -61,9 +61,11 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   for (const m of models) {
     if (m.config.ignored.length) logger.info({ model: m.config.name, fields: m.config.ignored }, 'config fields not used by this server')
   }
-  let store: ModelStore | undefined
-  const metrics = new ModelServerMetrics(() => store?.queueDepths() ?? [])
-  store = new ModelStore(models, { maxQueue: options.maxQueue, workers: options.workers, logger, metrics })
+  // the queue-depth gauge reads the store, which in turn reports into the metrics
+  const depths = { of: (): Array<{ model: string; queued: number }> => [] }
+  const metrics = new ModelServerMetrics(() => depths.of())
+  const store = new ModelStore(models, { maxQueue: options.maxQueue, workers: options.workers, logger, metrics })
+  depths.of = () => store.queueDepths()
   const version = packageVersion()
 
   const http: Server = createServer(
