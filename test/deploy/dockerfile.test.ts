@@ -139,6 +139,14 @@ describe('Dockerfile stages', () => {
         for (const p of ['dist', 'bin', 'proto', 'public', 'package.json']) expect(app.some((a) => a.includes(`/src/${p} /app/${p}`))).toBe(true)
         expect(app).toContain('--from=build /out/models /app/deploy/triton/models')
       })
+
+      it('keeps only this platform’s ONNX Runtime binaries (the package ships macOS/Windows/arm64 too)', () => {
+        const run = stage(df, `deps-${target}`).instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join(' && ')
+        expect(run).toMatch(/find node_modules\/onnxruntime-node\/bin\/napi-v6 .*! -path "\*\/napi-v6\/\$\{keep\}" -exec rm -rf/)
+        expect(run).toContain('test -f "node_modules/onnxruntime-node/bin/napi-v6/${keep}/libonnxruntime.so.1"')
+        // the prune comes after npm ci
+        expect(run.indexOf('npm ci')).toBeLessThan(run.indexOf('rm -rf'))
+      })
     })
   }
 
