@@ -1,0 +1,223 @@
+/**
+ * Golden tests: real images from ../shared/eval-real scored against their labels (bench/lib/metrics,
+ * the same scoring as `npm run eval`), and generated pages whose every line and box is known.
+ *
+ * Thresholds are the values measured at the time of writing (engine at 96b668a + working tree,
+ * default settings) minus a small margin; the measured value is in the comment beside each.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import sharp from 'sharp'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { editDistance, matchLines, normalizeText, scoreRecord, summarize, type GtRecord, type RecordScore } from '../../bench/lib/metrics.js'
+import { createOcr, type Ocr, type OcrResult } from '../../src/index.js'
+import { buildSet, renderPage, type RenderedPage, type Rotation, type SetName } from '../fixtures/generate.js'
+
+const EVAL_REAL = fileURLToPath(new URL('../../../shared/eval-real', import.meta.url))
+const hasEvalReal = existsSync(`${EVAL_REAL}/labels.jsonl`)
+
+let ocr: Ocr
+beforeAll(async () => {
+  ocr = await createOcr({ workers: 2 })
+})
+afterAll(async () => ocr?.close())
+
+/** Reads started once (all at once, the engine queues them) and shared by the tests. */
+const started = new Map<string, Promise<OcrResult>>()
+function readOnce(key: string, input: () => Promise<Buffer | string> | Buffer | string): Promise<OcrResult> {
+  let p = started.get(key)
+  if (!p) {
+    p = Promise.resolve(input()).then((i) => ocr.read(i))
+    started.set(key, p)
+  }
+  return p
+}
+
+const accuracy = (s: RecordScore): number => (s.gtChars === 0 ? 1 : 1 - s.charErrors / s.gtChars)
+
+interface RealCase {
+  image: string
+  /** Minimum character accuracy of the record (measured value in the comment). */
+  minAcc: number
+  /** Box records: minimum detection recall / precision against the GT boxes. */
+  minRecall?: number
+  minPrecision?: number
+  /** Box records: GT lines that must be found (IoU ≥ 0.5) and read exactly (after normalisation). */
+  mustRead?: string[]
+}
+
+const REAL: RealCase[] = [
+  // pages
+  { image: 'page/easypaddleocr_basic.jpg', minAcc: 0.96 }, // measured 0.9870 (mixed en/zh; "The quick brown fox" loses its spaces only)
+  { image: 'page/cnocr_multi-line_cn2.png', minAcc: 0.95 }, // measured 0.9710 (zh; the em dash is read as "一—")
+  { image: 'page/tesseract_phototest.png', minAcc: 0.98 }, // measured 0.9956 (en, 8 lines)
+  {
+    image: 'page/sroie_415.jpg', // receipt: measured char acc 0.9704, 34/34 GT lines matched, 0 false positives
+    minAcc: 0.95,
+    minRecall: 0.94,
+    minPrecision: 0.94,
+    mustRead: ['TAMAN BERKELEY', '41150 KLANG, SELANGOR', 'GST ID. NO : 000181747712', 'TOTAL SALES (INCLUSIVE GST) RM', 'THANK YOU. PLEASE COME AGAIN', 'KEEP THE INVOICE FOR APPLICABLE RETURNS'],
+  },
+  // scene: measured char acc 0.80, 4/4 GT lines matched, 0 false positives
+  { image: 'scene/ic15_train_img_1.jpg', minAcc: 0.75, minRecall: 0.75, minPrecision: 0.75, mustRead: ['Carpark'] },
+  // line crops: each measured 1.0
+  { image: 'line/rapidocr_en_rec.jpg', minAcc: 0.98 },
+  { image: 'line/cnocr_helloworld.jpg', minAcc: 0.98 },
+  { image: 'line/paddleocr_ch_word_3.jpg', minAcc: 0.98 },
+  { image: 'line/rapidocr_img_exif_orientation.jpg', minAcc: 0.98 }, // EXIF-rotated JPEG
+  { image: 'line/tesseractjs_simple-90.jpg', minAcc: 0.98 }, // a line turned 90°
+]
+
+describe.skipIf(!hasEvalReal)('golden: eval-real images against labels.jsonl', () => {
+  const records = new Map<string, GtRecord>()
+  const scores: RecordScore[] = []
+  beforeAll(() => {
+    for (const line of readFileSync(`${EVAL_REAL}/labels.jsonl`, 'utf8').split('\n')) {
+      if (!line.trim()) continue
+      const r = JSON.parse(line) as GtRecord
+      records.set(r.image.replace(/^images\//, ''), r)
+    }
+    for (const c of REAL) void readOnce(c.image, () => `${EVAL_REAL}/images/${c.image}`).catch(() => undefined)
+    startGenerated()
+  })
+
+  it.each(REAL)('$image', async ({ image, minAcc, minRecall, minPrecision, mustRead }) => {
+    const rec = records.get(image)
+    expect(rec, `${image} in labels.jsonl`).toBeDefined()
+    const r = await readOnce(image, () => `${EVAL_REAL}/images/${image}`)
+    const s = scoreRecord(rec!, r.lines)
+    scores.push(s)
+    expect(accuracy(s), JSON.stringify(s.errors.slice(0, 5))).toBeGreaterThanOrEqual(minAcc)
+    for (const l of r.lines) {
+      for (const [x, y] of l.box) {
+        expect(x).toBeGreaterThanOrEqual(0)
+        expect(y).toBeGreaterThanOrEqual(0)
+        expect(x).toBeLessThanOrEqual(r.width)
+        expect(y).toBeLessThanOrEqual(r.height)
+      }
+    }
+    if (s.mode === 'box') {
+      expect(s.tp / (s.tp + s.fn), 'recall').toBeGreaterThanOrEqual(minRecall ?? 0)
+      expect(s.tp + s.fp === 0 ? 1 : s.tp / (s.tp + s.fp), 'precision').toBeGreaterThanOrEqual(minPrecision ?? 0)
+      const m = matchLines(rec!.lines, r.lines, 0.5)
+      const ci = rec!.gt_quality === 'case_insensitive'
+      for (const want of mustRead ?? []) {
+        const gi = rec!.lines.findIndex((l) => l.text === want)
+        expect(gi, `GT line "${want}"`).toBeGreaterThanOrEqual(0)
+        const match = m.matches.find((x) => x.gt === gi)
+        expect(match, `"${want}" found with IoU ≥ 0.5`).toBeDefined()
+        expect(normalizeText(r.lines[match!.pred]!.text, { caseInsensitive: ci })).toBe(normalizeText(want, { caseInsensitive: ci }))
+      }
+    }
+  })
+
+  it('the EXIF-rotated JPEG is read in its upright size', async () => {
+    const image = 'line/rapidocr_img_exif_orientation.jpg'
+    const meta = await sharp(`${EVAL_REAL}/images/${image}`).metadata()
+    expect(meta.orientation).toBeGreaterThan(1)
+    const r = await readOnce(image, () => `${EVAL_REAL}/images/${image}`)
+    expect([r.width, r.height]).toEqual([meta.autoOrient.width, meta.autoOrient.height])
+  })
+
+  it('all of them together', () => {
+    // runs after the per-image tests (vitest runs a file's tests in order)
+    expect(scores).toHaveLength(REAL.length)
+    const sum = summarize(scores)
+    expect(sum.charAccuracy).toBeGreaterThanOrEqual(0.95) // measured 0.9760 over these 10 records (958 GT characters)
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// Generated pages (test/fixtures/generate.ts, seed 1): every line known, with its box.
+
+interface GenCase {
+  set: SetName
+  index: number
+  /** Lines kept from the top of the page (fewer lines, shorter test; the page keeps its size). */
+  keep: number
+}
+
+const GENERATED: GenCase[] = [
+  { set: 'clean', index: 1, keep: 8 },
+  { set: 'clean', index: 2, keep: 8 },
+  { set: 'rotated', index: 0, keep: 5 }, // turned 90° clockwise
+  { set: 'rotated', index: 1, keep: 5 }, // 180°
+  { set: 'rotated', index: 2, keep: 5 }, // 270°
+]
+
+async function generated(c: GenCase): Promise<RenderedPage & { rotation: Rotation }> {
+  const page = buildSet(c.set, c.index + 1, 1)[c.index]!
+  page.spec.lines = page.spec.lines.slice(0, c.keep)
+  return { ...(await renderPage(page.spec)), rotation: page.spec.rotation }
+}
+
+const pages = new Map<string, Promise<RenderedPage & { rotation: Rotation }>>()
+const key = (c: GenCase) => `${c.set}_${c.index}`
+/** Renders the generated pages and queues their reads behind the real images'. */
+function startGenerated(): void {
+  for (const c of GENERATED) {
+    const p = generated(c)
+    pages.set(key(c), p)
+    void readOnce(key(c), async () => (await p).png).catch(() => undefined)
+  }
+}
+
+describe('golden: generated pages with known lines and boxes', () => {
+  beforeAll(() => {
+    if (pages.size === 0) startGenerated() // eval-real absent
+  })
+
+  const read = async (c: GenCase) => {
+    const page = (await pages.get(key(c)))!
+    const r = await readOnce(key(c), () => page.png)
+    const m = matchLines(page.lines.map((l) => ({ text: l.text, box: l.box })), r.lines.map((l) => ({ text: l.text, box: l.box })), 0.5)
+    return { page, r, m }
+  }
+
+  /** Every line found (IoU ≥ 0.5), nothing extra, each read to within one character, boxes from the text's top-left. */
+  const expectLinesRead = async (c: GenCase) => {
+    const { page, r, m } = await read(c)
+    expect([r.width, r.height]).toEqual([page.width, page.height])
+    expect(m.missedGt.map((i) => page.lines[i]!.text), 'missed lines').toEqual([])
+    expect(m.falsePositives.map((i) => r.lines[i]!.text), 'extra lines').toEqual([])
+    let errors = 0
+    let chars = 0
+    for (const { gt, pred, iou } of m.matches) {
+      const want = normalizeText(page.lines[gt]!.text)
+      const got = normalizeText(r.lines[pred]!.text)
+      const d = editDistance(want, got)
+      // at most one character off per line (measured: a dropped final "." or "，", "℃" read "°℃")
+      expect(d, `"${page.lines[gt]!.text}" read as "${r.lines[pred]!.text}" (IoU ${iou.toFixed(2)})`).toBeLessThanOrEqual(1)
+      // boxes start at the text's own top-left corner: the first GT and predicted points are close
+      const [gx, gy] = page.lines[gt]!.box[0]
+      const [px, py] = r.lines[pred]!.box[0]
+      expect(Math.hypot(gx - px, gy - py), `first point of "${page.lines[gt]!.text}"`).toBeLessThan(15)
+      errors += d
+      chars += [...want].length
+    }
+    // measured: 0.99–1.0 on each of these pages
+    expect(1 - errors / chars).toBeGreaterThanOrEqual(0.97)
+  }
+
+  /** The rotation the engine applied is reported, and the lines come in the page's own order. */
+  const expectOrientation = async (c: GenCase) => {
+    const { page, r, m } = await read(c)
+    // a page turned R° clockwise is turned back by (360 − R)°
+    expect(r.rotation).toBe((360 - page.rotation) % 360)
+    expect([...m.matches].sort((a, b) => a.pred - b.pred).map((x) => x.gt)).toEqual(page.lines.map((_, i) => i))
+  }
+
+  const name = (c: GenCase) => `${c.set} #${c.index}${c.set === 'rotated' ? ` (turned ${[90, 180, 270][c.index % 3]}°)` : ''}`
+  for (const c of GENERATED) {
+    it(`${name(c)}: every line found (IoU ≥ 0.5) and read`, () => expectLinesRead(c))
+    if (c.set === 'rotated' && c.index % 3 === 1) {
+      // KNOWN BUG (reported to the lead with a repro): a page turned 180° is read line by line
+      // through the angle classifier, but `rotation` comes back 0 and the lines come bottom-up
+      // (image order). it.fails keeps the suite green while the bug stands and turns red when it
+      // is fixed: then make this an ordinary it().
+      it.fails(`${name(c)}: rotation reported, lines in reading order`, () => expectOrientation(c))
+    } else {
+      it(`${name(c)}: rotation reported, lines in reading order`, () => expectOrientation(c))
+    }
+  }
+})

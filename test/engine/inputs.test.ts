@@ -1,0 +1,177 @@
+/**
+ * Every input kind the engine accepts, made in the test from one rendered page, and every way an
+ * input can be bad. One engine (one worker) for the whole file.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import sharp from 'sharp'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createOcr, ERRORS, type ErrorCode, type Ocr } from '../../src/index.js'
+import { encodeBmp, expectLines, expectOcrError, renderPage, squash, withPngSize, type Page } from './support.js'
+
+const MAX_PIXELS = 1_000_000
+
+let ocr: Ocr
+let page: Page
+let page2: Page
+let dir: string
+
+beforeAll(async () => {
+  ;[ocr, page, page2] = await Promise.all([
+    createOcr({ workers: 1, maxPixels: MAX_PIXELS }),
+    renderPage(['HELLO WORLD 2024', 'Quick brown fox']),
+    renderPage(['PAGE TWO 77', 'Jumps over']),
+  ])
+  dir = mkdtempSync(join(tmpdir(), 'ocrserve-inputs-'))
+})
+
+afterAll(async () => {
+  await ocr?.close()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+const raw = (p: Page) => sharp(p.rgb, { raw: { width: p.width, height: p.height, channels: 3 } })
+
+describe('encoded formats', () => {
+  const cases: [string, () => Promise<Buffer>][] = [
+    ['PNG', async () => page.png],
+    ['JPEG', () => raw(page).jpeg({ quality: 90 }).toBuffer()],
+    ['WebP', () => raw(page).webp({ quality: 90 }).toBuffer()],
+    ['GIF', () => raw(page).gif().toBuffer()],
+    ['TIFF (one page)', () => raw(page).tiff({ compression: 'lzw' }).toBuffer()],
+    ['BMP 24-bit, bottom-up', async () => encodeBmp(page.rgb, page.width, page.height, 24)],
+    ['BMP 32-bit, top-down', async () => encodeBmp(page.rgb, page.width, page.height, 32, true)],
+    ['BMP 8-bit grey palette', async () => encodeBmp(page.rgb, page.width, page.height, 8)],
+    ['grayscale PNG (1 channel)', () => raw(page).toColourspace('b-w').png().toBuffer()],
+    ['16-bit RGB PNG', () => raw(page).toColourspace('rgb16').png().toBuffer()],
+    ['16-bit grey PNG', () => raw(page).toColourspace('grey16').png().toBuffer()],
+  ]
+  it.each(cases)('%s', async (_name, make) => {
+    const bytes = await make()
+    const r = await ocr.read(bytes)
+    expect([r.width, r.height]).toEqual([page.width, page.height])
+    expect(r.rotation).toBe(0)
+    expect(r.pages).toBeUndefined()
+    expectLines(r.lines, page)
+  })
+
+  it('the fixtures are what they claim (sharp metadata)', async () => {
+    const meta = async (b: Buffer) => sharp(b).metadata()
+    expect((await meta(await cases[9]![1]())).depth).toBe('ushort')
+    expect((await meta(await cases[8]![1]())).channels).toBe(1)
+    expect((await meta(await cases[3]![1]())).format).toBe('gif')
+  })
+
+  it('PNG with the text only in the alpha channel (RGB all black) is flattened on white', async () => {
+    // RGB = 0 everywhere, alpha = ink coverage: dropping alpha instead of flattening gives a black page
+    const rgba = Buffer.alloc(page.width * page.height * 4)
+    for (let i = 0; i < page.width * page.height; i++) rgba[i * 4 + 3] = 255 - page.rgb[i * 3]!
+    const png = await sharp(rgba, { raw: { width: page.width, height: page.height, channels: 4 } }).png().toBuffer()
+    expect((await sharp(png).metadata()).hasAlpha).toBe(true)
+    expectLines((await ocr.read(png)).lines, page)
+  })
+
+  it('animated GIF: the first frame only', async () => {
+    const gif = await sharp([page.png, page2.png], { join: { animated: true } }).gif().toBuffer()
+    expect((await sharp(gif).metadata()).pages).toBe(2)
+    const r = await ocr.read(gif)
+    expect([r.width, r.height]).toEqual([page.width, page.height])
+    expect(r.pages).toBeUndefined()
+    expectLines(r.lines, page)
+  })
+
+  it('multi-page TIFF: every page, in order', async () => {
+    const tiff = await sharp([page.png, page2.png], { join: { animated: true } }).tiff().toBuffer()
+    expect((await sharp(tiff).metadata()).pages).toBe(2)
+    const r = await ocr.read(tiff)
+    expect(r.pages).toHaveLength(2)
+    const [p1, p2] = r.pages!
+    expect(p1!.page).toBe(1)
+    expect(p2!.page).toBe(2)
+    for (const [got, want] of [[p1!, page], [p2!, page2]] as const) {
+      expect([got.width, got.height]).toEqual([want.width, want.height])
+      expect(got.rotation).toBe(0)
+      expectLines(got.lines, want)
+    }
+    // the top-level fields are page 1's
+    expect(r.lines).toEqual(p1!.lines)
+    expect([r.width, r.height]).toEqual([page.width, page.height])
+  })
+})
+
+describe('EXIF orientation', () => {
+  // orientation 6: the stored pixels are the page turned 90° counter-clockwise (a viewer turns
+  // them back clockwise); 8: turned clockwise; 3: upside down
+  it.each([
+    [6, 270],
+    [8, 90],
+    [3, 180],
+  ])('orientation %i: result in upright coordinates', async (orientation, storedTurn) => {
+    const jpeg = await raw(page).rotate(storedTurn).jpeg({ quality: 92 }).withMetadata({ orientation }).toBuffer()
+    const meta = await sharp(jpeg).metadata()
+    expect(meta.orientation).toBe(orientation)
+    if (storedTurn !== 180) expect([meta.width, meta.height]).toEqual([page.height, page.width])
+    const r = await ocr.read(jpeg)
+    expect([r.width, r.height]).toEqual([page.width, page.height])
+    // EXIF did the turning, not the engine's own page-orientation logic
+    expect(r.rotation).toBe(0)
+    expectLines(r.lines, page)
+  })
+})
+
+describe('file paths', () => {
+  it('reads a file by path', async () => {
+    const file = join(dir, 'page.webp')
+    writeFileSync(file, await raw(page).webp().toBuffer())
+    expectLines((await ocr.read(file)).lines, page)
+  })
+
+  it('a missing file → NOT_FOUND', async () => {
+    const e = await expectOcrError(ocr.read(join(dir, 'no-such-file.png')), 'NOT_FOUND')
+    expect(e.message).toContain('no-such-file.png')
+    expect(e.status).toBe(404)
+  })
+})
+
+describe('bad input → typed 4xx errors, never a crash', () => {
+  const truncated = (b: Buffer, keep: number) => b.subarray(0, Math.floor(b.length * keep))
+  const cases: [string, ErrorCode, () => Promise<Uint8Array>][] = [
+    ['empty buffer', 'UNSUPPORTED_MEDIA', async () => Buffer.alloc(0)],
+    ['random bytes', 'UNSUPPORTED_MEDIA', async () => Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251))],
+    ['plain text', 'UNSUPPORTED_MEDIA', async () => Buffer.from('HELLO WORLD 2024\n')],
+    ['SVG (not rendered as input)', 'UNSUPPORTED_MEDIA', async () => Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="100" height="40"><text y="30">HI</text></svg>')],
+    ['PDF', 'UNSUPPORTED_MEDIA', async () => Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n')],
+    ['PNG cut in half', 'UNDECODABLE_IMAGE', async () => truncated(page.png, 0.5)],
+    ['PNG missing its last 10 %', 'UNDECODABLE_IMAGE', async () => truncated(page.png, 0.9)],
+    ['JPEG cut in half', 'UNDECODABLE_IMAGE', async () => truncated(await raw(page).jpeg().toBuffer(), 0.5)],
+    ['PNG signature only', 'UNSUPPORTED_MEDIA', async () => page.png.subarray(0, 8)],
+    ['BMP with truncated pixel data', 'UNDECODABLE_IMAGE', async () => truncated(encodeBmp(page.rgb, page.width, page.height, 24), 0.6)],
+    ['BMP header only', 'UNDECODABLE_IMAGE', async () => encodeBmp(page.rgb, page.width, page.height, 24).subarray(0, 20)],
+    ['PNG over maxPixels', 'IMAGE_TOO_LARGE', () => sharp({ create: { width: 1100, height: 1000, channels: 3, background: '#fff' } }).png().toBuffer()],
+    // header claims 100k × 100k: must be refused from the header, before any pixel is decoded
+    ['PNG header claiming 10 gigapixels', 'IMAGE_TOO_LARGE', async () => withPngSize(page.png, 100_000, 100_000)],
+    ['BMP over maxPixels', 'IMAGE_TOO_LARGE', async () => encodeBmp(new Uint8Array(1100 * 1000 * 3).fill(255), 1100, 1000, 24)],
+  ]
+  it.each(cases)('%s → %s', async (_name, code, make) => {
+    const e = await expectOcrError(ocr.read(await make()), code)
+    expect(e.status).toBe(ERRORS[code].status)
+    expect(e.status).toBeGreaterThanOrEqual(400)
+    expect(e.status).toBeLessThan(500)
+    expect(e.message.length).toBeGreaterThan(0)
+  })
+
+  it('input that is neither bytes nor a path → BAD_REQUEST', async () => {
+    await expectOcrError(ocr.read(42 as unknown as string), 'BAD_REQUEST')
+  })
+
+  it('after all of that the engine still reads, on the same worker', async () => {
+    const r = await ocr.read(page.png)
+    expect(r.lines.map((l) => squash(l.text))).toEqual(page.lines.map(squash))
+    const s = ocr.stats()
+    expect(s.workers).toBe(1)
+    expect(s.queued).toBe(0)
+    expect(s.running).toBe(0)
+    expect(await ocr.ready()).toBe(true)
+  })
+})
