@@ -1,6 +1,5 @@
 /** `ocrserve read`: OCR files and directories from the command line. */
-import { createWriteStream } from 'node:fs'
-import { readdir, stat } from 'node:fs/promises'
+import { open, readdir, stat } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { SingleBar, Presets } from 'cli-progress'
@@ -85,6 +84,22 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
     process.stderr.write('ocrserve read: no image files found\n')
     return 2
   }
+  // open the output first: a bad --out path is a usage error, reported before the models load
+  let out: Writable = process.stdout
+  if (flags.out) {
+    try {
+      out = (await open(flags.out, 'w')).createWriteStream()
+    } catch (err) {
+      process.stderr.write(`ocrserve read: cannot write ${flags.out}: ${(err as Error).message}\n`)
+      return 2
+    }
+  }
+  // a failed write (disk full, or EPIPE when the reader of stdout went away, as with `| head`)
+  // stops the run instead of crashing it
+  let outError: NodeJS.ErrnoException | null = null
+  out.on('error', (err: NodeJS.ErrnoException) => {
+    outError ??= err
+  })
   const ocr = await createOcr({
     useCls: flags.cls,
     autoRotate: flags.autoRotate,
@@ -94,8 +109,10 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
     ...(flags.threadsPerWorker ? { threadsPerWorker: flags.threadsPerWorker } : {}),
     ...(flags.maxPixels ? { maxPixels: flags.maxPixels } : {}),
     ...(flags.detLimitSideLen ? { detLimitSideLen: flags.detLimitSideLen } : {}),
+  }).catch((err: unknown) => {
+    if (out !== process.stdout) out.destroy()
+    throw err
   })
-  const out: Writable = flags.out ? createWriteStream(flags.out) : process.stdout
   const bar =
     flags.progress && process.stderr.isTTY && files.length > 3
       ? new SingleBar({ stream: process.stderr, format: '{bar} {value}/{total} files | {eta_formatted} left | {file}', hideCursor: true }, Presets.shades_classic)
@@ -129,7 +146,7 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
   }
   if (flags.format === 'json' && files.length > 1) out.write('[\n')
   const worker = async (): Promise<void> => {
-    while (nextToStart < files.length) {
+    while (nextToStart < files.length && !outError) {
       const i = nextToStart++
       const file = files[i]!
       try {
@@ -148,8 +165,13 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
     bar?.stop()
     await ocr.close()
   }
-  if (flags.format === 'json' && files.length > 1) out.write('\n]\n')
-  if (out !== process.stdout) await new Promise<void>((resolve) => (out as ReturnType<typeof createWriteStream>).end(resolve))
+  if (flags.format === 'json' && files.length > 1 && !outError) out.write('\n]\n')
+  if (out !== process.stdout && !outError) await new Promise<void>((resolve) => out.end(() => resolve()))
+  const writeError = outError as NodeJS.ErrnoException | null
+  if (writeError && writeError.code !== 'EPIPE') {
+    process.stderr.write(`ocrserve read: cannot write ${flags.out ?? 'stdout'}: ${writeError.message}\n`)
+    return 1
+  }
   if (failed > 0) process.stderr.write(`ocrserve read: ${failed} of ${files.length} files failed\n`)
   return failed > 0 ? 1 : 0
 }
