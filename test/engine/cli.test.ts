@@ -2,8 +2,8 @@
  * `ocrserve read` as a user runs it: the built binary (bin/ocrserve.js → dist/) in a child process,
  * on files and directories made in the test.
  */
-import { execFile } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFile, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
@@ -133,5 +133,37 @@ describe('ocrserve read', () => {
     expect(r.code).not.toBe(0)
     expect(r.stdout).toBe('')
     expect(r.stderr).toMatch(/yaml/)
+  })
+
+  it('--out in a folder that does not exist → exit 2 with the reason, no crash', async () => {
+    const out = join(dir, 'no-such-folder', 'out.json')
+    const r = await ocrserve(['read', '--out', out, files.a])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(`cannot write ${out}`)
+    expect(r.stderr).toContain('ENOENT')
+    expect(r.stderr).not.toMatch(/Unhandled|node:events/)
+  })
+
+  it.skipIf(!existsSync('/dev/full'))('a failing output (disk full) → exit 1 with the reason, no crash', async () => {
+    const r = await ocrserve(['read', '--workers', '1', '--out', '/dev/full', files.a])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('cannot write /dev/full')
+    expect(r.stderr).not.toMatch(/Unhandled|node:events/)
+  })
+
+  it('stdout closed early (as by `| head -1`) ends the run quietly', async () => {
+    const child = spawn(process.execPath, ['bin/ocrserve.js', 'read', '--format', 'jsonl', '--workers', '1', files.a, files.corrupt, files.b], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    let first = ''
+    child.stdout.once('data', (d: Buffer) => {
+      first = d.toString()
+      child.stdout.destroy() // the reader goes away after the first record
+    })
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)))
+    expect(JSON.parse(first.split('\n')[0]!).file).toBe(files.a)
+    expect(stderr).not.toMatch(/EPIPE|Unhandled|node:events/)
+    // the corrupt file may or may not have been reached; either way no crash
+    expect([0, 1]).toContain(code)
   })
 })
