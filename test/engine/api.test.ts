@@ -36,10 +36,13 @@ describe('read()', () => {
   it('a path and the same bytes give the same result', async () => {
     const file = join(dir, 'page.png')
     writeFileSync(file, page.png)
-    const [byPath, byBuffer, byUint8] = [await ocr.read(file), await ocr.read(page.png), await ocr.read(new Uint8Array(page.png))]
+    // a view into a larger buffer, with other bytes before and after it
+    const backing = Buffer.concat([Buffer.alloc(1000, 0xab), page.png, Buffer.alloc(1000, 0xcd)])
+    const view = new Uint8Array(backing.buffer, backing.byteOffset + 1000, page.png.length)
+    const [byPath, byBuffer, byView] = [await ocr.read(file), await ocr.read(page.png), await ocr.read(view)]
     expectLines(byPath.lines, page)
     expect(withoutTiming(byBuffer)).toEqual(withoutTiming(byPath))
-    expect(withoutTiming(byUint8)).toEqual(withoutTiming(byPath))
+    expect(withoutTiming(byView)).toEqual(withoutTiming(byPath))
   })
 
   it('the caller keeps its buffer (the engine works on a copy)', async () => {
@@ -51,7 +54,9 @@ describe('read()', () => {
 
   it('result shape: sizes, rotation, lines, stage timings', async () => {
     const r = await ocr.read(page.png)
-    expect(Object.keys(r).sort()).toEqual(['height', 'lines', 'rotation', 'timing_ms', 'width'])
+    // (extra keys are allowed; these are the ones promised)
+    expect(r).toEqual(expect.objectContaining({ width: page.width, height: page.height, rotation: 0, lines: expect.any(Array), timing_ms: expect.any(Object) }))
+    expect(r.pages).toBeUndefined()
     const t = r.timing_ms
     for (const k of ['decode', 'det', 'cls', 'rec', 'total'] as const) {
       expect(Number.isFinite(t[k]), k).toBe(true)
@@ -60,7 +65,7 @@ describe('read()', () => {
     expect(t.det).toBeGreaterThan(0)
     expect(t.rec).toBeGreaterThan(0)
     expect(t.total).toBeGreaterThanOrEqual(t.decode + t.det + t.rec - 1)
-    for (const l of r.lines) expect(Object.keys(l).sort()).toEqual(['box', 'score', 'text'])
+    for (const l of r.lines) expect(l).toEqual(expect.objectContaining({ text: expect.any(String), score: expect.any(Number), box: expect.any(Array) }))
   })
 
   it('keeps the event loop free while it works (inference runs in a worker)', async () => {
@@ -73,16 +78,17 @@ describe('read()', () => {
       maxLag = Math.max(maxLag, t - last - 10)
       last = t
     }, 10)
-    const t0 = performance.now()
+    let r: OcrResult
     try {
-      await ocr.read(big.png)
+      r = await ocr.read(big.png)
     } finally {
       clearInterval(timer)
     }
-    const took = performance.now() - t0
-    // a detector run on the main thread alone stalls it for the whole det time (hundreds of ms)
-    expect(took).toBeGreaterThan(300)
-    expect(maxLag).toBeLessThan(Math.max(100, took / 4))
+    expect(r.lines).toHaveLength(big.lines.length)
+    // run on the main thread, the detector or the recogniser would stall it for its whole run;
+    // measured here: lag ≈ 5 ms idle, up to 80 ms on a loaded machine, against det ≈ 0.3–1.3 s, rec ≈ 0.5–2.8 s
+    const slowestStage = Math.max(r.timing_ms.det, r.timing_ms.rec)
+    expect(maxLag).toBeLessThan(slowestStage / 3)
   })
 })
 

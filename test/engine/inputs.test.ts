@@ -46,6 +46,9 @@ describe('encoded formats', () => {
     ['grayscale PNG (1 channel)', () => raw(page).toColourspace('b-w').png().toBuffer()],
     ['16-bit RGB PNG', () => raw(page).toColourspace('rgb16').png().toBuffer()],
     ['16-bit grey PNG', () => raw(page).toColourspace('grey16').png().toBuffer()],
+    ['palette PNG (4 colours)', () => raw(page).png({ palette: true, colours: 4 }).toBuffer()],
+    ['CMYK JPEG', () => raw(page).toColourspace('cmyk').jpeg({ quality: 90 }).toBuffer()],
+    ['1-bit TIFF, CCITT G4 (a fax/scanner page)', () => raw(page).toColourspace('b-w').tiff({ bitdepth: 1, compression: 'ccittfax4' }).toBuffer()],
   ]
   it.each(cases)('%s', async (_name, make) => {
     const bytes = await make()
@@ -57,10 +60,34 @@ describe('encoded formats', () => {
   })
 
   it('the fixtures are what they claim (sharp metadata)', async () => {
-    const meta = async (b: Buffer) => sharp(b).metadata()
-    expect((await meta(await cases[9]![1]())).depth).toBe('ushort')
-    expect((await meta(await cases[8]![1]())).channels).toBe(1)
-    expect((await meta(await cases[3]![1]())).format).toBe('gif')
+    const meta = async (name: string) => sharp(await cases.find((c) => c[0] === name)![1]()).metadata()
+    expect((await meta('16-bit RGB PNG')).depth).toBe('ushort')
+    expect((await meta('grayscale PNG (1 channel)')).channels).toBe(1)
+    expect((await meta('GIF')).format).toBe('gif')
+    expect((await meta('CMYK JPEG')).space).toBe('cmyk')
+    expect((await meta('palette PNG (4 colours)')).isPalette).toBe(true)
+    expect((await meta('1-bit TIFF, CCITT G4 (a fax/scanner page)')).bitsPerSample).toBe(1)
+  })
+
+  it('16-bit grey + alpha PNG, text only in the alpha channel, is flattened on white', async () => {
+    const ga = new Uint16Array(page.width * page.height * 2)
+    for (let i = 0; i < page.width * page.height; i++) ga[i * 2 + 1] = (255 - page.rgb[i * 3]!) * 257
+    // a Uint16Array makes sharp read the raw samples as 16-bit
+    const png = await sharp(ga, { raw: { width: page.width, height: page.height, channels: 2 } })
+      .toColourspace('grey16')
+      .png()
+      .toBuffer()
+    const m = await sharp(png).metadata()
+    expect([m.depth, m.channels, m.hasAlpha]).toEqual(['ushort', 2, true])
+    expectLines((await ocr.read(png)).lines, page)
+  })
+
+  it('animated WebP: the first frame only', async () => {
+    const webp = await sharp([page.png, page2.png], { join: { animated: true } }).webp({ lossless: true }).toBuffer()
+    expect((await sharp(webp).metadata()).pages).toBe(2)
+    const r = await ocr.read(webp)
+    expect(r.pages).toBeUndefined()
+    expectLines(r.lines, page)
   })
 
   it('PNG with the text only in the alpha channel (RGB all black) is flattened on white', async () => {
@@ -141,6 +168,7 @@ describe('bad input → typed 4xx errors, never a crash', () => {
     ['random bytes', 'UNSUPPORTED_MEDIA', async () => Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251))],
     ['plain text', 'UNSUPPORTED_MEDIA', async () => Buffer.from('HELLO WORLD 2024\n')],
     ['SVG (not rendered as input)', 'UNSUPPORTED_MEDIA', async () => Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="100" height="40"><text y="30">HI</text></svg>')],
+    ['AVIF (not among the formats read)', 'UNSUPPORTED_MEDIA', () => raw(page).avif().toBuffer()],
     ['PDF', 'UNSUPPORTED_MEDIA', async () => Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n')],
     ['PNG cut in half', 'UNDECODABLE_IMAGE', async () => truncated(page.png, 0.5)],
     ['PNG missing its last 10 %', 'UNDECODABLE_IMAGE', async () => truncated(page.png, 0.9)],
