@@ -79,7 +79,8 @@ export class Pipeline {
           const upright = options.useCls ? this.#applyCls(crops, decisions) : crops
           const flipped = flipPage(crops, img.width, img.height)
           const [tu, tf] = [await this.#recognize(upright, timing, signal), await this.#recognize(flipped, timing, signal)]
-          if (readingQuality(tf, this.#s.dropScore) > readingQuality(tu, this.#s.dropScore)) {
+          // the classifier voted for 180, so a tie goes to the turned page (its reading order is right)
+          if (readingQuality(tf, this.#s.dropScore) >= readingQuality(tu, this.#s.dropScore)) {
             rotation = 180
             crops = flipped
             texts = tf

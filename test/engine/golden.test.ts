@@ -210,14 +210,6 @@ describe('golden: generated pages with known lines and boxes', () => {
   const name = (c: GenCase) => `${c.set} #${c.index}${c.set === 'rotated' ? ` (turned ${[90, 180, 270][c.index % 3]}°)` : ''}`
   for (const c of GENERATED) {
     it(`${name(c)}: every line found (IoU ≥ 0.5) and read`, () => expectLinesRead(c))
-    if (c.set === 'rotated' && c.index % 3 === 1) {
-      // KNOWN BUG (reported to the lead with a repro): a page turned 180° is read line by line
-      // through the angle classifier, but `rotation` comes back 0 and the lines come bottom-up
-      // (image order). it.fails keeps the suite green while the bug stands and turns red when it
-      // is fixed: then make this an ordinary it().
-      it.fails(`${name(c)}: rotation reported, lines in reading order`, () => expectOrientation(c))
-    } else {
-      it(`${name(c)}: rotation reported, lines in reading order`, () => expectOrientation(c))
-    }
+    it(`${name(c)}: rotation reported, lines in reading order`, () => expectOrientation(c))
   }
 })
