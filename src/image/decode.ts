@@ -16,19 +16,32 @@ export interface DecodedPages {
   pages: RgbImage[]
 }
 
+/** An image whose header has been checked; pages are decoded one at a time on demand. */
+export interface OpenedImage {
+  format: string
+  pageCount: number
+  page(index: number): Promise<RgbImage>
+}
+
 export interface DecodeOptions {
   maxPixels: number
+  /** Most pages of a multi-page TIFF accepted (more → IMAGE_TOO_LARGE). */
+  maxPages?: number
   /** Decode every page of a multi-page TIFF (default true); other formats give one page. */
   allPages?: boolean
 }
 
 sharp.cache(false)
 
-export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Promise<DecodedPages> {
+/**
+ * Reads the header: format, size and page count are checked against the limits before any pixel
+ * is decoded.
+ */
+export async function openImage(bytes: Uint8Array, options: DecodeOptions): Promise<OpenedImage> {
   if (bytes.length === 0) throw new OcrError('UNSUPPORTED_MEDIA', 'empty image')
   if (isBmp(bytes)) {
     const img = decodeBmp(bytes, options.maxPixels)
-    return { format: 'bmp', pages: [img] }
+    return { format: 'bmp', pageCount: 1, page: async () => img }
   }
   let meta: Metadata
   try {
@@ -47,9 +60,18 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Pr
     throw new OcrError('IMAGE_TOO_LARGE', `image is ${width}×${height} = ${width * height} pixels; the limit is ${options.maxPixels}`)
   }
   const pageCount = format === 'tiff' && options.allPages !== false ? Math.max(1, meta.pages ?? 1) : 1
+  if (options.maxPages !== undefined && pageCount > options.maxPages) {
+    throw new OcrError('IMAGE_TOO_LARGE', `image has ${pageCount} pages; the limit is ${options.maxPages}`)
+  }
+  return { format, pageCount, page: (i) => decodePage(bytes, i, options.maxPixels) }
+}
+
+/** Every page decoded at once (the pipeline decodes page by page through openImage instead). */
+export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Promise<DecodedPages> {
+  const img = await openImage(bytes, options)
   const pages: RgbImage[] = []
-  for (let page = 0; page < pageCount; page++) pages.push(await decodePage(bytes, page, options.maxPixels))
-  return { format, pages }
+  for (let i = 0; i < img.pageCount; i++) pages.push(await img.page(i))
+  return { format: img.format, pages }
 }
 
 async function decodePage(bytes: Uint8Array, page: number, maxPixels: number): Promise<RgbImage> {

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { parentPort, workerData } from 'node:worker_threads'
 import { OcrError, serializeError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { decodeImage } from '../image/decode.js'
+import { openImage } from '../image/decode.js'
 import { createBackendSet } from '../inference/factory.js'
 import type { Backend, ModelRole } from '../inference/backend.js'
 import { resolveModelPaths } from '../models/assets.js'
@@ -68,12 +68,15 @@ async function runJob(job: JobMessage): Promise<OcrResult> {
         throw new OcrError('NOT_FOUND', `cannot read ${job.input}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
       }
     } else bytes = job.input
-    const decoded = await decodeImage(bytes, { maxPixels: settings.maxPixels })
-    const tDecode = performance.now() - t0
-    const timing = { decode: tDecode, det: 0, cls: 0, rec: 0, total: 0 }
+    // pages are decoded one at a time, so a long TIFF never sits in memory whole
+    const image = await openImage(bytes, { maxPixels: settings.maxPixels, maxPages: settings.maxPages })
+    const timing = { decode: 0, det: 0, cls: 0, rec: 0, total: 0 }
     const pages: PageResult[] = []
-    for (const [i, img] of decoded.pages.entries()) {
+    for (let i = 0; i < image.pageCount; i++) {
       if (ac.signal.aborted) throw new OcrError('CANCELLED', 'job cancelled')
+      const td = performance.now()
+      const img = await image.page(i)
+      timing.decode += performance.now() - td + (i === 0 ? td - t0 : 0)
       const out = await pipeline.readPage(img, { useCls: job.useCls, signal: ac.signal })
       timing.det += out.timing.det
       timing.cls += out.timing.cls

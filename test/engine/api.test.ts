@@ -238,6 +238,8 @@ describe('settings validation', () => {
     [{ recBatchSize: 0 }, 'recBatchSize'],
     [{ detLimitType: 'mean' as 'max' }, 'detLimitType'],
     [{ device: 'tpu' as 'cpu' }, 'device'],
+    [{ boxTresh: 0.9 } as never, 'boxTresh'], // a misspelt setting is an error, not silently ignored
+    [{ maxPages: 0 }, 'maxPages'],
   ])('%j → INVALID_CONFIG naming the setting', async (settings, name) => {
     const e = await expectOcrError(createOcr(settings), 'INVALID_CONFIG')
     expect(e.message).toContain(name)
