@@ -33,6 +33,7 @@ export function toHttpError(err: unknown): OcrError {
   if (mapped === 'UNSUPPORTED_MEDIA') {
     return new OcrError(mapped, `${e.message}: send image/*, application/octet-stream, multipart/form-data (field "image") or application/json`, { cause: err })
   }
+  if (e?.code === 'FST_FILES_LIMIT') return new OcrError('BAD_REQUEST', 'send exactly one file, in the field "image"', { cause: err })
   if (mapped) return new OcrError(mapped, e.message, { cause: err })
   if (e?.validation) return new OcrError('BAD_REQUEST', e.message, { cause: err })
   if (err instanceof SyntaxError) return new OcrError('BAD_REQUEST', `invalid JSON: ${err.message}`, { cause: err })
