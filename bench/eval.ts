@@ -165,7 +165,7 @@ function resultsPath(engine: EngineName, set: EvalSetName): string {
 /** Results file: a header line with the run's facts, then one line per image. */
 function saveRun(run: SetRun, scores: readonly RecordScore[]): void {
   const { outcomes, ...meta } = run
-  const lines = [JSON.stringify({ meta }), ...outcomes.map((o, i) => JSON.stringify({ ...o, score: scores[i] }))]
+  const lines = [JSON.stringify({ meta }), ...outcomes.map((o, i) => JSON.stringify(scores[i] ? { ...o, score: scores[i] } : o))]
   writeFileSync(resultsPath(run.engine, run.set), `${lines.join('\n')}\n`)
 }
 
@@ -276,7 +276,9 @@ async function main(argv: string[]): Promise<void> {
       for (const set of loaded) {
         const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
         const { outcomes, seconds } = await runEngine(engine, set)
-        runs.push({ engine: name, set: set.name, describe: engine.describe, concurrency: engine.concurrency, seconds, machine, date, revision, outcomes })
+        const run: SetRun = { engine: name, set: set.name, describe: engine.describe, concurrency: engine.concurrency, seconds, machine, date, revision, outcomes }
+        saveRun(run, []) // at once, so a later failure loses nothing; rewritten with scores below
+        runs.push(run)
       }
     } finally {
       await engine.close()

@@ -49,6 +49,8 @@ export function createEngine(name: EngineName, options: EngineOptions = {}): Pro
 
 // ---------------------------------------------------------------------------------------------
 
+const READ_TIMEOUT_MS = 600_000
+
 async function createOcrserve(options: EngineOptions): Promise<EvalEngine> {
   // The built package (npm run eval builds first): we measure what ships, worker threads included.
   const entry = fileURLToPath(new URL('../../dist/index.js', import.meta.url))
@@ -58,13 +60,15 @@ async function createOcrserve(options: EngineOptions): Promise<EvalEngine> {
   // Unknown or invalid keys are rejected by the engine's own settings schema.
   const ocr: Ocr = await mod.createOcr(settings as Parameters<typeof mod.createOcr>[0])
   const workers = ocr.stats().workers
-  const custom = Object.keys(settings).length ? `settings ${JSON.stringify(settings)}` : 'default settings'
+  const custom = `${Object.keys(settings).length ? `settings ${JSON.stringify(settings)}` : 'default settings'}, per-image timeout ${READ_TIMEOUT_MS / 1000} s`
   return {
     name: 'ocrserve',
     describe: `ocrserve (dist), ${workers} worker(s), ${custom}`,
     concurrency: Math.max(1, workers),
     async read(imagePath) {
-      const result = await ocr.read(imagePath)
+      // Accuracy, not latency: a generous per-image limit so a slow shared machine does not turn
+      // into missing text (the table reports the time taken).
+      const result = await ocr.read(imagePath, { timeoutMs: READ_TIMEOUT_MS })
       return result.lines.map((l) => ({ text: l.text, box: l.box.map(([x, y]) => [x, y] as Point) }))
     },
     close: () => ocr.close(),
