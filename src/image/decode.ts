@@ -16,6 +16,20 @@ export interface DecodedPages {
   pages: RgbImage[]
 }
 
+const SIGNATURES: [format: string, test: (b: Uint8Array) => boolean][] = [
+  ['jpeg', (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff],
+  ['png', (b) => b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47],
+  ['gif', (b) => b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38],
+  ['webp', (b) => b.length >= 12 && String.fromCharCode(...b.subarray(0, 4)) === 'RIFF' && String.fromCharCode(...b.subarray(8, 12)) === 'WEBP'],
+  ['tiff', (b) => (b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 0x2a)],
+]
+
+/** The supported format whose magic bytes `bytes` starts with, if any. */
+export function sniffFormat(bytes: Uint8Array): string | null {
+  for (const [format, test] of SIGNATURES) if (bytes.length >= 4 && test(bytes)) return format
+  return null
+}
+
 /** An image whose header has been checked; pages are decoded one at a time on demand. */
 export interface OpenedImage {
   format: string
@@ -47,6 +61,9 @@ export async function openImage(bytes: Uint8Array, options: DecodeOptions): Prom
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata()
   } catch (err) {
+    // the signature of a supported format with an unreadable header is a damaged file, not a wrong type
+    const sniffed = sniffFormat(bytes)
+    if (sniffed) throw new OcrError('UNDECODABLE_IMAGE', `${sniffed} image cannot be decoded: ${(err as Error).message}`, { cause: err })
     throw new OcrError('UNSUPPORTED_MEDIA', `not an image in a supported format (${SUPPORTED_FORMATS.join(', ')}): ${(err as Error).message}`, { cause: err })
   }
   const format: string = meta.format ?? 'unknown'

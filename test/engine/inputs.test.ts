@@ -173,7 +173,9 @@ describe('bad input → typed 4xx errors, never a crash', () => {
     ['PNG cut in half', 'UNDECODABLE_IMAGE', async () => truncated(page.png, 0.5)],
     ['PNG missing its last 10 %', 'UNDECODABLE_IMAGE', async () => truncated(page.png, 0.9)],
     ['JPEG cut in half', 'UNDECODABLE_IMAGE', async () => truncated(await raw(page).jpeg().toBuffer(), 0.5)],
-    ['PNG signature only', 'UNSUPPORTED_MEDIA', async () => page.png.subarray(0, 8)],
+    // a supported format's signature with a damaged header is a broken file (422), not a wrong type
+    ['PNG signature only', 'UNDECODABLE_IMAGE', async () => page.png.subarray(0, 8)],
+    ['JPEG cut inside its header', 'UNDECODABLE_IMAGE', async () => (await raw(page).jpeg().toBuffer()).subarray(0, 40)],
     ['BMP with truncated pixel data', 'UNDECODABLE_IMAGE', async () => truncated(encodeBmp(page.rgb, page.width, page.height, 24), 0.6)],
     ['BMP header only', 'UNDECODABLE_IMAGE', async () => encodeBmp(page.rgb, page.width, page.height, 24).subarray(0, 20)],
     ['PNG over maxPixels', 'IMAGE_TOO_LARGE', () => sharp({ create: { width: 1100, height: 1000, channels: 3, background: '#fff' } }).png().toBuffer()],

@@ -149,12 +149,12 @@ describe('API keys', () => {
   const post = (headers: Record<string, string>) =>
     fetch(`${keyed.url}/v1/ocr?format=text`, { method: 'POST', headers: { 'content-type': 'image/png', ...headers }, body: img.png })
   it.each([
-    ['no key', {}, 401],
-    ['wrong bearer', { authorization: 'Bearer nope' }, 401],
-    ['wrong X-API-Key', { 'x-api-key': 'k-on' }, 401],
-    ['bearer key', { authorization: 'Bearer k-one' }, 200],
-    ['second key in X-API-Key', { 'x-api-key': 'k-two' }, 200],
-  ])('%s → %i', async (_, headers, status) => {
+    ['no key → 401', {}, 401],
+    ['wrong bearer → 401', { authorization: 'Bearer nope' }, 401],
+    ['wrong X-API-Key → 401', { 'x-api-key': 'k-on' }, 401],
+    ['bearer key → 200', { authorization: 'Bearer k-one' }, 200],
+    ['second key in X-API-Key → 200', { 'x-api-key': 'k-two' }, 200],
+  ])('%s', async (_, headers, status) => {
     const res = await post(headers as Record<string, string>)
     expect(res.status).toBe(status)
     if (status === 401) expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UNAUTHORIZED')
