@@ -78,14 +78,16 @@ export class Pipeline {
           // maybe upside down: read it both ways and keep the more confident reading
           const upright = options.useCls ? this.#applyCls(crops, decisions) : crops
           const flipped = flipPage(crops, img.width, img.height)
-          const [tu, tf] = [await this.#recognize(upright, timing, signal), await this.#recognize(flipped, timing, signal)]
+          const checked = await this.#recognizeChecked(upright, timing, signal)
+          const tu = checked.texts
+          const tf = await this.#recognize(flipped, timing, signal)
           // the classifier voted for 180, so a tie goes to the turned page (its reading order is right)
           if (readingQuality(tf, this.#s.dropScore) >= readingQuality(tu, this.#s.dropScore)) {
             rotation = 180
             crops = flipped
             texts = tf
           } else {
-            crops = upright
+            crops = checked.crops
             texts = tu
           }
         }
@@ -93,7 +95,7 @@ export class Pipeline {
     }
     if (!texts) {
       if (options.useCls && crops.length > 0) crops = this.#applyCls(crops, decisions ?? (await this.#classify(crops, timing, signal)))
-      texts = await this.#recognize(crops, timing, signal)
+      ;({ crops, texts } = await this.#recognizeChecked(crops, timing, signal))
     }
     if (this.#s.wholeImageFallback && !texts.some((t) => t.score >= this.#s.dropScore && t.text.length > 0)) {
       // nothing found: a small image may be a single tight line or word crop; read it whole
@@ -127,6 +129,27 @@ export class Pipeline {
     if (d && d.label === '180' && d.score > this.#s.clsThresh) crop = { ...crop, image: rot180(crop.image), flipped: true }
     const [text] = await this.#recognize([crop], timing, signal)
     return text && text.score >= this.#s.dropScore && text.text.length > 0 ? { crop, text } : null
+  }
+
+  /**
+   * Recognises the crops; those the classifier turned are also read unturned and keep the more
+   * confident reading. The classifier squeezes a line into 192 px, so on very wide lines a
+   * confident '180' can be wrong (seen on screenshots: the widest line turned and then dropped).
+   */
+  async #recognizeChecked(crops: Crop[], timing: PageOutput['timing'], signal?: AbortSignal): Promise<{ crops: Crop[]; texts: Decoded[] }> {
+    const texts = await this.#recognize(crops, timing, signal)
+    const turned = crops.flatMap((c, i) => (c.flipped ? [i] : []))
+    if (turned.length === 0) return { crops, texts }
+    const alt = turned.map((i) => ({ ...crops[i]!, image: rot180(crops[i]!.image), flipped: false }))
+    const altTexts = await this.#recognize(alt, timing, signal)
+    const out = [...crops]
+    turned.forEach((i, k) => {
+      if (altTexts[k]!.score > texts[i]!.score) {
+        out[i] = alt[k]!
+        texts[i] = altTexts[k]!
+      }
+    })
+    return { crops: out, texts }
   }
 
   /** Turns the crops the classifier confidently reads as upside down. */
