@@ -1,0 +1,919 @@
+/**
+ * Speed, cost and scale: `npm run bench [-- --quick] [--sections a,b] [--profile] [--write-doc]`.
+ *
+ * Sections (all by default, in this order):
+ *   seq      ocrserve library, one image at a time: per-image latency, stage breakdown (timing_ms)
+ *   floor    the same pipeline in-process over a recording backend; the recorded tensors replayed
+ *            on bare ONNX sessions = the model-only floor; ocrserve's latency / floor
+ *   sat      ocrserve saturated (all images submitted at once), default workers
+ *   sweep    saturated throughput for workers × threadsPerWorker settings (skipped by --quick)
+ *   guten    @gutenye/ocr-node: sequential latency, throughput
+ *   tesseract  tesseract CLI (chi_sim+eng): sequential latency, 2 processes in parallel
+ *   scaling  latency vs page size (0.3–12 MP) and vs number of text lines
+ *   http     `ocrserve serve` under closed-loop load at concurrency 1, 4, 16; /healthz during c=16
+ *   remote   the same load with `ocrserve model-server` behind (kserve-http binary, kserve-grpc)
+ *
+ * Human tables go to stdout as sections finish, then a summary; the LAST line of stdout is one
+ * JSON object with the headline numbers. Progress goes to stderr. Full results are saved to
+ * .cache/bench/results.json; --write-doc puts the tables into docs/BENCHMARKS.md between the
+ * results markers. --profile CPU-profiles the in-process pipeline (floor section) and prints the
+ * functions with the most self time.
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import type { Ocr, OcrResult } from '../src/index.js'
+import type { Backend, ModelRole } from '../src/inference/backend.js'
+import { hotSpots, profile } from './lib/cpuprofile.js'
+import { createEngine, EngineUnavailable, type EvalEngine } from './lib/engines.js'
+import { type BenchImage, contentType, lineSeries, loadBenchSet, type ScaledImage, sizeSeries } from './lib/images.js'
+import { type LoadResult, type RequestBody, runLoad, startProbe } from './lib/load.js'
+import { type Child, freePort, rssMiB, startNode, waitReady } from './lib/procs.js'
+import { describeCall, type RecordedCall, RecordingBackend, replay, type RoleTimes, zeroRoleTimes } from './lib/recording.js'
+import { fmt, markdownTable, mean, median, percentile, ratio, round, sum, summarize } from './lib/stats.js'
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const CACHE = join(ROOT, '.cache', 'bench')
+const EVAL_REAL = resolve(ROOT, '..', 'shared', 'eval-real')
+const DOC = join(ROOT, 'docs', 'BENCHMARKS.md')
+const DOC_START = '<!-- bench:results:start -->'
+const DOC_END = '<!-- bench:results:end -->'
+const BIN = join(ROOT, 'bin', 'ocrserve.js')
+
+const SECTIONS = ['seq', 'floor', 'sat', 'sweep', 'guten', 'tesseract', 'scaling', 'http', 'remote'] as const
+type Section = (typeof SECTIONS)[number]
+
+/** Everything that differs between a full run and --quick. */
+interface Plan {
+  quick: boolean
+  /** Measured passes over the set, sequential (per-image latency = median over them). */
+  seqReps: number
+  /** Replays of the recorded tensors per image (floor = median). */
+  floorReps: number
+  /** Times the set is submitted at once for a saturated measurement. */
+  satPasses: number
+  gutenReps: number
+  scalingReps: number
+  /** The size series: 'tiled' costs most (a 12 MP page of ~500 lines). */
+  sizeSeries: readonly ('upscaled' | 'tiled')[]
+  /** Requests per HTTP run as multiples of the set size, per concurrency. */
+  httpPasses: Record<1 | 4 | 16, number>
+  httpMaxMs: number
+  sweep: readonly { workers: number; threadsPerWorker: number }[]
+}
+
+const FULL: Plan = {
+  quick: false,
+  seqReps: 2,
+  floorReps: 1,
+  satPasses: 2,
+  gutenReps: 2,
+  scalingReps: 3,
+  sizeSeries: ['upscaled', 'tiled'],
+  httpPasses: { 1: 1, 4: 2, 16: 3 },
+  httpMaxMs: 90_000,
+  sweep: [
+    { workers: 1, threadsPerWorker: 2 },
+    { workers: 2, threadsPerWorker: 1 },
+    { workers: 2, threadsPerWorker: 2 },
+    { workers: 1, threadsPerWorker: 1 },
+  ],
+}
+
+const QUICK: Plan = {
+  quick: true,
+  seqReps: 1,
+  floorReps: 1,
+  satPasses: 2,
+  gutenReps: 1,
+  scalingReps: 1,
+  sizeSeries: ['upscaled'],
+  httpPasses: { 1: 1, 4: 1, 16: 2 },
+  httpMaxMs: 20_000,
+  sweep: [],
+}
+
+// ---------------------------------------------------------------------------------------------
+// The built package: what ships (worker threads need the compiled worker).
+
+type DistIndex = typeof import('../src/index.js')
+type DistConfig = typeof import('../src/config.js')
+type DistPipeline = typeof import('../src/pipeline/pipeline.js')
+type DistDecode = typeof import('../src/image/decode.js')
+type DistLocal = typeof import('../src/inference/local.js')
+type DistAssets = typeof import('../src/models/assets.js')
+type DistRec = typeof import('../src/models/rec-ctc.js')
+
+interface Dist {
+  index: DistIndex
+  config: DistConfig
+  pipeline: DistPipeline
+  decode: DistDecode
+  local: DistLocal
+  assets: DistAssets
+  rec: DistRec
+}
+
+async function loadDist(): Promise<Dist> {
+  const at = (p: string): string => join(ROOT, 'dist', p)
+  if (!existsSync(at('index.js'))) throw new Error('ocrserve is not built: run npm run build (npm run bench does)')
+  const imp = <T>(p: string): Promise<T> => import(at(p)) as Promise<T>
+  return {
+    index: await imp<DistIndex>('index.js'),
+    config: await imp<DistConfig>('config.js'),
+    pipeline: await imp<DistPipeline>('pipeline/pipeline.js'),
+    decode: await imp<DistDecode>('image/decode.js'),
+    local: await imp<DistLocal>('inference/local.js'),
+    assets: await imp<DistAssets>('models/assets.js'),
+    rec: await imp<DistRec>('models/rec-ctc.js'),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output helpers
+
+const started = performance.now()
+function progress(msg: string): void {
+  process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`)
+}
+
+const report: string[] = []
+function emit(title: string, body: string, note?: string): void {
+  const block = `### ${title}\n\n${body}\n${note ? `\n${note}\n` : ''}`
+  report.push(block)
+  process.stdout.write(`\n${block}`)
+}
+
+const ms = (v: number | null | undefined, d = 0): string => fmt(v, d)
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+interface SeqResult {
+  /** Per image: median read() latency over the reps (ms). */
+  latency: number[]
+  /** Mean timing_ms over all measured reads. */
+  stages: { decode: number; det: number; cls: number; rec: number; total: number }
+  lines: number[]
+  workers: number
+  threadsPerWorker: number
+}
+
+async function timeSequential(read: (img: BenchImage) => Promise<number>, images: readonly BenchImage[], reps: number): Promise<number[][]> {
+  const lat = images.map(() => [] as number[])
+  for (let r = 0; r < reps; r++) {
+    for (const [i, img] of images.entries()) {
+      const t0 = performance.now()
+      lat[i]!.push(await read(img).then(() => performance.now() - t0))
+    }
+  }
+  return lat
+}
+
+interface FloorImage {
+  /** In-process pipeline: decode + readPage (ms), median over reps. */
+  pipelineMs: number
+  decodeMs: number
+  stageMs: RoleTimes
+  /** run() time inside the pipeline run, per role. */
+  modelInPipeline: RoleTimes
+  /** Replayed run() time per role, from the replay with the median total. */
+  floor: RoleTimes
+  /** Replayed run() time in all, median over reps. */
+  floorMs: number
+  calls: Record<ModelRole, number>
+  /** Input shapes of the calls, e.g. "det 1×3×960×640". */
+  shapes: string[]
+  /** Input columns (summed over batch samples) and how many are zero padding, per role. */
+  padding: Record<ModelRole, { columns: number; padded: number }>
+}
+
+interface FloorResult {
+  threads: number
+  images: FloorImage[]
+  hot?: { where: string; selfMs: number; share: number }[]
+  profilePath?: string
+}
+
+/** The in-process pipeline over recording backends: what one default worker runs, on this thread. */
+interface InProcess {
+  threads: number
+  /** Decode + pipeline for one image; returns the recorded run() calls with it. */
+  read(img: BenchImage): Promise<{ pipelineMs: number; decodeMs: number; stageMs: RoleTimes; calls: RecordedCall[] }>
+  /** The recorded calls run again on the same sessions: run() time per role. */
+  replay(calls: readonly RecordedCall[]): Promise<RoleTimes>
+  close(): Promise<void>
+}
+
+async function createInProcess(dist: Dist): Promise<InProcess> {
+  const settings = dist.index.parseEngineSettings({})
+  const { threadsPerWorker: threads } = dist.config.resolveParallelism(settings)
+  const paths = dist.assets.resolveModelPaths(settings.models)
+  const charset = dist.rec.buildCharset(readFileSync(paths.keys, 'utf8'))
+  const inner: Record<ModelRole, Backend> = {
+    det: await dist.local.createLocalBackend(paths.det, { device: 'cpu', threads }),
+    cls: await dist.local.createLocalBackend(paths.cls, { device: 'cpu', threads }),
+    rec: await dist.local.createLocalBackend(paths.rec, { device: 'cpu', threads }),
+  }
+  const log: RecordedCall[] = []
+  const recording: Record<ModelRole, Backend> = {
+    det: new RecordingBackend('det', inner.det, log),
+    cls: new RecordingBackend('cls', inner.cls, log),
+    rec: new RecordingBackend('rec', inner.rec, log),
+  }
+  const pipeline = new dist.pipeline.Pipeline((role) => Promise.resolve(recording[role]), charset, settings)
+  return {
+    threads,
+    async read(img) {
+      const bytes = readFileSync(img.path)
+      log.length = 0
+      const t0 = performance.now()
+      const decoded = await dist.decode.decodeImage(bytes, { maxPixels: settings.maxPixels })
+      const decodeMs = performance.now() - t0
+      const stageMs = zeroRoleTimes()
+      for (const page of decoded.pages) {
+        const out = await pipeline.readPage(page, { useCls: settings.useCls })
+        for (const role of ['det', 'cls', 'rec'] as const) stageMs[role] += out.timing[role]
+      }
+      return { pipelineMs: performance.now() - t0, decodeMs, stageMs, calls: log.splice(0) }
+    },
+    replay: (calls) => replay(calls, inner),
+    async close() {
+      for (const b of Object.values(inner)) await b.dispose()
+    },
+  }
+}
+
+/**
+ * Sequential ocrserve (createOcr, default settings: worker threads) and, interleaved image by
+ * image so both see the same machine conditions, the in-process pipeline and the replay of its
+ * recorded tensors (the model-only floor).
+ */
+async function ocrserveSequential(dist: Dist, images: readonly BenchImage[], plan: Plan, withFloor: boolean): Promise<{ seq: SeqResult; floor: FloorResult | null }> {
+  const ocr = await dist.index.createOcr({})
+  const inproc = withFloor ? await createInProcess(dist) : null
+  try {
+    const { workers, threadsPerWorker } = dist.config.resolveParallelism(ocr.settings)
+    // warm-up: every image once (ORT sizes its arenas per shape on first use)
+    progress('ocrserve sequential: warm-up pass')
+    for (const img of images) {
+      await ocr.read(img.path)
+      await inproc?.read(img)
+    }
+    const stages = { decode: 0, det: 0, cls: 0, rec: 0, total: 0 }
+    const lines = images.map(() => 0)
+    const lat = images.map(() => [] as number[])
+    const runs = images.map(() => [] as Awaited<ReturnType<InProcess['read']>>[])
+    const replays = images.map(() => [] as RoleTimes[])
+    let reads = 0
+    for (let r = 0; r < plan.seqReps; r++) {
+      progress(`ocrserve sequential: pass ${r + 1} of ${plan.seqReps}`)
+      for (const [i, img] of images.entries()) {
+        const t0 = performance.now()
+        const res: OcrResult = await ocr.read(img.path)
+        lat[i]!.push(performance.now() - t0)
+        for (const k of Object.keys(stages) as (keyof typeof stages)[]) stages[k] += res.timing_ms[k] ?? 0
+        lines[i] = res.lines.length
+        reads++
+        if (inproc) {
+          const run = await inproc.read(img)
+          runs[i]!.push(run)
+          for (let k = 0; k < plan.floorReps; k++) replays[i]!.push(await inproc.replay(run.calls))
+          run.calls.forEach((c) => (c.feeds = {})) // the tensors are not needed any more
+        }
+      }
+    }
+    for (const k of Object.keys(stages) as (keyof typeof stages)[]) stages[k] /= reads
+    const seq: SeqResult = { latency: lat.map((l) => median(l)), stages, lines, workers, threadsPerWorker }
+    if (!inproc) return { seq, floor: null }
+    const floorImages = images.map((_, i): FloorImage => {
+      const rs = runs[i]!
+      const reps = replays[i]!
+      const totals = reps.map((t) => t.det + t.cls + t.rec)
+      const mid = reps[totals.indexOf(median(totals))] ?? reps[0]!
+      const last = rs[rs.length - 1]!
+      const modelInPipeline = zeroRoleTimes()
+      const calls: Record<ModelRole, number> = { det: 0, cls: 0, rec: 0 }
+      const padding: FloorImage['padding'] = { det: { columns: 0, padded: 0 }, cls: { columns: 0, padded: 0 }, rec: { columns: 0, padded: 0 } }
+      for (const c of last.calls) {
+        modelInPipeline[c.role] += c.ms
+        calls[c.role]++
+        padding[c.role].columns += c.columns
+        padding[c.role].padded += c.paddedColumns
+      }
+      return {
+        pipelineMs: median(rs.map((x) => x.pipelineMs)),
+        decodeMs: last.decodeMs,
+        stageMs: last.stageMs,
+        modelInPipeline,
+        floor: mid,
+        floorMs: median(totals),
+        calls,
+        shapes: last.calls.map(describeCall),
+        padding,
+      }
+    })
+    return { seq, floor: { threads: inproc.threads, images: floorImages } }
+  } finally {
+    await ocr.close()
+    await inproc?.close()
+  }
+}
+
+/** One in-process pass over the set under the V8 sampling profiler: where the non-model time goes. */
+async function profilePipeline(dist: Dist, images: readonly BenchImage[]): Promise<{ hot: FloorResult['hot']; profilePath: string }> {
+  const inproc = await createInProcess(dist)
+  try {
+    for (const img of images) await inproc.read(img) // warm-up
+    const { profile: prof } = await profile(async () => {
+      for (const img of images) await inproc.read(img)
+    })
+    const profilePath = join(CACHE, 'pipeline.cpuprofile')
+    writeFileSync(profilePath, JSON.stringify(prof))
+    return { hot: hotSpots(prof, `${ROOT}/`).slice(0, 30), profilePath }
+  } finally {
+    await inproc.close()
+  }
+}
+
+/** Images/s with every image of `passes` passes submitted at once. */
+async function saturated(dist: Dist, images: readonly BenchImage[], passes: number, settings: { workers?: number; threadsPerWorker?: number }): Promise<{ imgPerSec: number; workers: number; threadsPerWorker: number }> {
+  const ocr: Ocr = await dist.index.createOcr({ ...settings, maxQueue: Math.max(64, images.length * passes) })
+  try {
+    const { workers, threadsPerWorker } = dist.config.resolveParallelism(ocr.settings)
+    await Promise.all(images.map((img) => ocr.read(img.path))) // warm-up
+    const jobs = Array.from({ length: passes }, () => images).flat()
+    const t0 = performance.now()
+    await Promise.all(jobs.map((img) => ocr.read(img.path)))
+    return { imgPerSec: jobs.length / ((performance.now() - t0) / 1000), workers, threadsPerWorker }
+  } finally {
+    await ocr.close()
+  }
+}
+
+interface PeerResult {
+  describe: string
+  latency: number[]
+  lines: number[]
+  /** Throughput and how it was obtained. */
+  imgPerSec: number
+  mode: string
+  alternatives: { mode: string; imgPerSec: number }[]
+}
+
+async function withEngine<T>(name: 'guten' | 'tesseract', fn: (e: EvalEngine) => Promise<T>): Promise<T | string> {
+  let engine: EvalEngine
+  try {
+    engine = await createEngine(name)
+  } catch (err) {
+    if (err instanceof EngineUnavailable) return err.message
+    throw err
+  }
+  try {
+    return await fn(engine)
+  } finally {
+    await engine.close()
+  }
+}
+
+async function peerSequential(engine: EvalEngine, images: readonly BenchImage[], reps: number): Promise<{ latency: number[]; lines: number[] }> {
+  const lines = images.map(() => 0)
+  const lat = await timeSequential(
+    async (img) => {
+      const n = (await engine.read(img.path)).length
+      lines[images.indexOf(img)] = n
+      return n
+    },
+    images,
+    reps,
+  )
+  return { latency: lat.map((l) => median(l)), lines }
+}
+
+/** Images/s reading the set with `parallel` reads in flight (a pool over the image list). */
+async function pooled(read: (img: BenchImage) => Promise<unknown>, images: readonly BenchImage[], parallel: number): Promise<number> {
+  let next = 0
+  const t0 = performance.now()
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < images.length) await read(images[next++]!)
+    }),
+  )
+  return images.length / ((performance.now() - t0) / 1000)
+}
+
+async function guten(images: readonly BenchImage[], plan: Plan): Promise<PeerResult | string> {
+  return withEngine('guten', async (engine) => {
+    for (const img of images) await engine.read(img.path) // warm-up, as for ocrserve
+    const { latency, lines } = await peerSequential(engine, images, plan.gutenReps)
+    const seq = images.length / (sum(latency) / 1000)
+    const alternatives = [{ mode: 'sequential (one read at a time)', imgPerSec: seq }]
+    // Guten OCR is one in-process pipeline; its ONNX sessions use all cores. Overlapping reads
+    // (2 in flight) can only help if its JS pre/post-processing interleaves with inference.
+    alternatives.push({ mode: '2 reads in flight (Promise pool)', imgPerSec: await pooled((img) => engine.read(img.path), images, 2) })
+    const best = alternatives.reduce((a, b) => (b.imgPerSec > a.imgPerSec ? b : a))
+    return { describe: engine.describe, latency, lines, imgPerSec: best.imgPerSec, mode: best.mode, alternatives }
+  })
+}
+
+async function tesseract(images: readonly BenchImage[]): Promise<PeerResult | string> {
+  return withEngine('tesseract', async (engine) => {
+    const { latency, lines } = await peerSequential(engine, images, 1)
+    const seq = images.length / (sum(latency) / 1000)
+    const par = await pooled((img) => engine.read(img.path), images, 2)
+    const alternatives = [
+      { mode: 'sequential (1 process)', imgPerSec: seq },
+      { mode: '2 processes in parallel', imgPerSec: par },
+    ]
+    return { describe: engine.describe, latency, lines, imgPerSec: par, mode: '2 processes in parallel', alternatives }
+  })
+}
+
+interface ScalingRow {
+  series: string
+  image: ScaledImage
+  latency: number
+  stages: OcrResult['timing_ms']
+  lines: number
+}
+
+async function scaling(dist: Dist, plan: Plan): Promise<ScalingRow[]> {
+  const series: { name: string; images: ScaledImage[] }[] = []
+  for (const how of plan.sizeSeries) series.push({ name: `size (${how})`, images: await sizeSeries(CACHE, how) })
+  series.push({ name: 'lines', images: await lineSeries(CACHE) })
+  const ocr = await dist.index.createOcr({})
+  const rows: ScalingRow[] = []
+  try {
+    for (const s of series) {
+      for (const img of s.images) {
+        progress(`scaling: ${img.name}`)
+        let last: OcrResult = await ocr.read(img.path) // warm-up for this shape
+        const lat: number[] = []
+        for (let r = 0; r < plan.scalingReps; r++) {
+          const t0 = performance.now()
+          last = await ocr.read(img.path)
+          lat.push(performance.now() - t0)
+        }
+        rows.push({ series: s.name, image: img, latency: median(lat), stages: last.timing_ms, lines: last.lines.length })
+      }
+    }
+  } finally {
+    await ocr.close()
+  }
+  return rows
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+interface HttpRun {
+  concurrency: number
+  load: LoadResult
+  rssBefore: number | null
+  rssAfter: number | null
+  healthz?: { latencies: number[]; failures: number }
+}
+
+interface Service {
+  child: Child
+  url: string
+  stop(): Promise<void>
+}
+
+async function startServe(env: Record<string, string>): Promise<Service> {
+  const port = await freePort()
+  const child = startNode([BIN, 'serve'], { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env }, ROOT)
+  const url = `http://127.0.0.1:${port}`
+  try {
+    await waitReady(`${url}/readyz`, child, 120_000)
+  } catch (err) {
+    await child.stop()
+    throw err
+  }
+  return { child, url, stop: () => child.stop() }
+}
+
+async function httpLoad(service: Service, bodies: readonly RequestBody[], concurrency: 1 | 4 | 16, plan: Plan, probeHealth: boolean): Promise<HttpRun> {
+  const rssBefore = rssMiB(service.child.pid)
+  const probe = probeHealth ? startProbe(`${service.url}/healthz`, 50) : null
+  const load = await runLoad({
+    url: `${service.url}/v1/ocr`,
+    bodies,
+    concurrency,
+    requests: bodies.length * plan.httpPasses[concurrency],
+    maxDurationMs: plan.httpMaxMs,
+    timeoutMs: 120_000,
+  })
+  const healthz = probe ? await probe.stop() : undefined
+  return { concurrency, load, rssBefore, rssAfter: rssMiB(service.child.pid), ...(healthz ? { healthz } : {}) }
+}
+
+function okLatencies(r: LoadResult): number[] {
+  return r.samples.filter((s) => s.status === 200).map((s) => s.ms)
+}
+
+async function httpSingle(bodies: readonly RequestBody[], plan: Plan): Promise<{ runs: HttpRun[]; rssIdle: number | null }> {
+  const service = await startServe({ OCR_MODE: 'single' })
+  try {
+    // warm-up: each image once (the workers warmed up on a tiny page only)
+    await runLoad({ url: `${service.url}/v1/ocr`, bodies, concurrency: 2, requests: bodies.length, maxDurationMs: plan.httpMaxMs })
+    const rssIdle = rssMiB(service.child.pid)
+    const runs: HttpRun[] = []
+    for (const c of [1, 4, 16] as const) {
+      progress(`http: single mode, concurrency ${c}`)
+      runs.push(await httpLoad(service, bodies, c, plan, c === 16))
+    }
+    return { runs, rssIdle }
+  } finally {
+    await service.stop()
+  }
+}
+
+interface RemoteRun {
+  protocol: 'kserve-http' | 'kserve-grpc'
+  runs: HttpRun[]
+}
+
+async function httpRemote(bodies: readonly RequestBody[], plan: Plan): Promise<{ runs: RemoteRun[]; modelServerRss: number | null }> {
+  const repo = join(CACHE, 'model-repo')
+  execFileSync(process.execPath, [BIN, 'models-repo', '--out', repo, '--force'], { cwd: ROOT, stdio: 'ignore' })
+  const httpPort = await freePort()
+  const grpcPort = await freePort()
+  const modelServer = startNode(
+    [BIN, 'model-server', '--repository', repo, '--host', '127.0.0.1', '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--log-level', 'warn'],
+    {},
+    ROOT,
+  )
+  const out: RemoteRun[] = []
+  try {
+    await waitReady(`http://127.0.0.1:${httpPort}/v2/health/ready`, modelServer, 120_000)
+    for (const protocol of ['kserve-http', 'kserve-grpc'] as const) {
+      const url = protocol === 'kserve-http' ? `http://127.0.0.1:${httpPort}` : `127.0.0.1:${grpcPort}`
+      const service = await startServe({ OCR_MODE: 'remote', OCR_REMOTE_URL: url, OCR_REMOTE_PROTOCOL: protocol, OCR_REMOTE_BINARY: 'true' })
+      try {
+        await runLoad({ url: `${service.url}/v1/ocr`, bodies, concurrency: 2, requests: bodies.length, maxDurationMs: plan.httpMaxMs })
+        const runs: HttpRun[] = []
+        for (const c of [1, 4] as const) {
+          progress(`remote: ${protocol}, concurrency ${c}`)
+          runs.push(await httpLoad(service, bodies, c, plan, false))
+        }
+        out.push({ protocol, runs })
+      } finally {
+        await service.stop()
+      }
+    }
+    return { runs: out, modelServerRss: rssMiB(modelServer.pid) }
+  } finally {
+    await modelServer.stop()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Machine
+
+function machine(): { cpu: string; cores: number; memGiB: number; node: string; os: string; load: number[]; tesseract: string | null } {
+  let tess: string | null = null
+  try {
+    tess = execFileSync('tesseract', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim()
+  } catch {
+    tess = null
+  }
+  return {
+    cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cores: os.availableParallelism(),
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    os: `${os.type()} ${os.release()}`,
+    load: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    tesseract: tess,
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      sections: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      'write-doc': { type: 'boolean', default: false },
+    },
+    strict: true,
+  })
+  const plan = values.quick ? QUICK : FULL
+  const sections = new Set<Section>(
+    values.sections
+      ? values.sections.split(',').map((s) => {
+          const t = s.trim() as Section
+          if (!SECTIONS.includes(t)) throw new RangeError(`unknown section "${s}" (known: ${SECTIONS.join(', ')})`)
+          return t
+        })
+      : SECTIONS,
+  )
+  if (plan.quick) sections.delete('sweep')
+  mkdirSync(CACHE, { recursive: true })
+  const mach = machine()
+  progress(`${mach.cpu}, ${mach.cores} cores, Node ${mach.node}, load ${mach.load.join(' ')}; ${plan.quick ? 'quick' : 'full'} run; sections ${[...sections].join(',')}`)
+
+  const dist = await loadDist()
+  const images = await loadBenchSet(EVAL_REAL, CACHE, plan.quick)
+  const kinds = ['page', 'scene', 'line', 'generated'].map((k) => `${images.filter((i) => i.kind === k).length} ${k}`).join(', ')
+  process.stdout.write(`# ocrserve benchmark (${plan.quick ? 'quick' : 'full'})\n\n${new Date().toISOString()} · ${mach.cpu} · ${mach.cores} cores · ${mach.memGiB} GiB · Node ${mach.node} · load at start ${mach.load.join(' ')}\n\n`)
+  process.stdout.write(`Image set: ${images.length} images (${kinds}), ${(sum(images.map((i) => i.width * i.height)) / 1e6).toFixed(1)} MP in all.\n`)
+
+  const results: Record<string, unknown> = { machine: mach, quick: plan.quick, images: images.map(({ name, kind, width, height, bytes }) => ({ name, kind, width, height, bytes })) }
+  const json: Record<string, unknown> = {}
+
+  let seq: SeqResult | null = null
+  let floor: FloorResult | null = null
+  if (sections.has('seq')) {
+    progress(`ocrserve: sequential${sections.has('floor') ? ', interleaved with the in-process pipeline and the model-only floor' : ''}`)
+    ;({ seq, floor } = await ocrserveSequential(dist, images, plan, sections.has('floor')))
+    results.seq = seq
+    results.floor = floor
+  }
+  if (values.profile) {
+    progress('profiling the in-process pipeline')
+    const p = await profilePipeline(dist, images)
+    floor = floor ? { ...floor, ...p } : { threads: 0, images: [], ...p }
+  }
+
+  let sat: Awaited<ReturnType<typeof saturated>> | null = null
+  if (sections.has('sat')) {
+    progress('ocrserve: saturated, default settings')
+    sat = await saturated(dist, images, plan.satPasses, {})
+    results.sat = sat
+  }
+
+  const sweep: { workers: number; threadsPerWorker: number; imgPerSec: number }[] = []
+  if (sections.has('sweep')) {
+    for (const s of plan.sweep) {
+      progress(`ocrserve: saturated, workers ${s.workers} × threads ${s.threadsPerWorker}`)
+      sweep.push({ ...s, imgPerSec: (await saturated(dist, images, plan.satPasses, s)).imgPerSec })
+    }
+    results.sweep = sweep
+  }
+
+  let gutenR: PeerResult | string | null = null
+  if (sections.has('guten')) {
+    progress('guten: sequential + throughput')
+    gutenR = await guten(images, plan)
+    results.guten = gutenR
+  }
+
+  let tessR: PeerResult | string | null = null
+  if (sections.has('tesseract')) {
+    progress('tesseract: sequential + 2 processes')
+    tessR = await tesseract(images)
+    results.tesseract = tessR
+  }
+
+  // ---- library tables
+  const peer = (r: PeerResult | string | null): PeerResult | null => (r && typeof r !== 'string' ? r : null)
+  const g = peer(gutenR)
+  const t = peer(tessR)
+  if (seq || g || t) {
+    const rows: string[][] = []
+    const row = (name: string, lat: number[] | undefined, lines: number[] | undefined, imgs: number | null, how: string): void => {
+      if (!lat) return
+      const s = summarize(lat)
+      rows.push([name, ms(s.p50), ms(s.p95), ms(s.mean), String(sum(lines ?? [])), fmt(imgs, 2), how])
+    }
+    if (seq) row('ocrserve', seq.latency, seq.lines, sat?.imgPerSec ?? null, sat ? `all at once, ${sat.workers} workers × ${sat.threadsPerWorker} threads (default)` : '–')
+    if (g) row('Guten OCR', g.latency, g.lines, g.imgPerSec, g.mode)
+    if (t) row('Tesseract', t.latency, t.lines, t.imgPerSec, t.mode)
+    const skipped = [gutenR, tessR].filter((r): r is string => typeof r === 'string')
+    emit(
+      'Library: per-image latency (sequential) and throughput (saturated)',
+      markdownTable(['engine', 'p50 ms', 'p95 ms', 'mean ms', 'lines found', 'images/s', 'throughput measured as'], rows),
+      [
+        `Same ${images.length} images for every engine, read from files; latency = median of ${plan.seqReps} sequential passes (${plan.gutenReps} for Guten, 1 for Tesseract) after a warm-up pass.`,
+        g ? `Guten throughput alternatives: ${g.alternatives.map((a) => `${a.mode} ${fmt(a.imgPerSec, 2)}`).join('; ')}.` : '',
+        t ? `Tesseract: ${t.describe}; ${t.alternatives.map((a) => `${a.mode} ${fmt(a.imgPerSec, 2)}`).join('; ')} images/s.` : '',
+        skipped.length ? `Not run: ${skipped.join('; ')}.` : '',
+      ]
+        .filter(Boolean)
+        .join('\n'),
+    )
+  }
+
+  if (seq) {
+    const st = seq.stages
+    emit(
+      'ocrserve stage breakdown (mean timing_ms per image, sequential)',
+      markdownTable(
+        ['decode', 'det', 'cls', 'rec', 'total (in worker)', 'latency seen by read()'],
+        [[ms(st.decode, 1), ms(st.det, 1), ms(st.cls, 1), ms(st.rec, 1), ms(st.total, 1), ms(mean(seq.latency), 1)]],
+        ['r', 'r', 'r', 'r', 'r', 'r'],
+      ),
+      'det = detector pre-processing + run + DB post-processing + crops (second detector pass included); cls and rec include tensor packing and decoding. read() latency adds the hop to the worker thread and back.',
+    )
+  }
+
+  if (floor && floor.images.length > 0) {
+    const f = floor.images
+    const tot = (pick: (x: FloorImage) => number): number => sum(f.map(pick)) / f.length
+    const roleRow = (role: ModelRole): string[] => {
+      const stage = tot((x) => x.stageMs[role])
+      const model = tot((x) => x.modelInPipeline[role])
+      const fl = tot((x) => x.floor[role])
+      return [role, ms(stage, 1), ms(model, 1), ms(stage - model, 1), ms(fl, 1), String(sum(f.map((x) => x.calls[role])))]
+    }
+    const pipelineMean = tot((x) => x.pipelineMs)
+    const decodeMean = tot((x) => x.decodeMs)
+    emit(
+      `Model-only floor (in-process pipeline, ${floor.threads} ORT thread${floor.threads > 1 ? 's' : ''} as one default worker)`,
+      markdownTable(
+        ['stage', 'stage ms', 'run() in pipeline ms', 'outside run() ms', 'floor: replayed run() ms', 'run() calls'],
+        [
+          ['decode', ms(decodeMean, 1), '–', ms(decodeMean, 1), '–', '–'],
+          roleRow('det'),
+          roleRow('cls'),
+          roleRow('rec'),
+          ['total', ms(pipelineMean, 1), ms(tot((x) => x.modelInPipeline.det + x.modelInPipeline.cls + x.modelInPipeline.rec), 1), ms(pipelineMean - tot((x) => x.modelInPipeline.det + x.modelInPipeline.cls + x.modelInPipeline.rec), 1), ms(tot((x) => x.floorMs), 1), String(sum(f.map((x) => x.calls.det + x.calls.cls + x.calls.rec)))],
+        ],
+      ),
+      [
+        `Means per image. The floor replays the exact tensors the pipeline fed (recorded), on bare sessions (median over ${plan.seqReps * plan.floorReps} replays).`,
+        `Zero padding inside the model inputs (computed, then thrown away): ${(['cls', 'rec'] as const)
+          .map((role) => {
+            const cols = sum(f.map((x) => x.padding[role].columns))
+            const pad = sum(f.map((x) => x.padding[role].padded))
+            return `${role} ${fmt(cols ? (100 * pad) / cols : null, 1)} % of input columns (≈ ${ms(cols ? (tot((x) => x.floor[role]) * pad) / cols : null, 0)} ms of its floor per image, if time is linear in width)`
+          })
+          .join('; ')}.`,
+      ].join('\n'),
+    )
+    if (seq) {
+      const perImage = images.map((img, i) => [img.name, `${img.width}×${img.height}`, ms(seq!.latency[i], 0), ms(f[i]!.pipelineMs, 0), ms(f[i]!.floorMs, 0), fmt(ratio(seq!.latency[i], f[i]!.floorMs), 2), String(seq!.lines[i])])
+      emit(
+        'Per image: ocrserve latency vs model-only floor',
+        markdownTable(['image', 'size', 'read() ms', 'in-process ms', 'floor ms', 'read() / floor', 'lines'], perImage),
+        `overhead_vs_floor = Σ read() latency / Σ floor = ${fmt(ratio(sum(seq.latency), sum(f.map((x) => x.floorMs))), 3)} (in-process pipeline / floor = ${fmt(ratio(sum(f.map((x) => x.pipelineMs)), sum(f.map((x) => x.floorMs))), 3)}).`,
+      )
+    }
+  }
+  if (floor?.hot) {
+    emit(
+      'CPU profile of the in-process pipeline (main thread, self time)',
+      markdownTable(['function', 'self ms', 'share'], floor.hot.map((h) => [h.where, ms(h.selfMs, 0), `${(h.share * 100).toFixed(1)} %`])),
+      `Profile: ${floor.profilePath} (open in Chrome DevTools / speedscope). ONNX Runtime's own threads are not sampled; its time on the main thread shows under the run() caller or (program).`,
+    )
+  }
+
+  if (sweep.length || sat) {
+    const rows = [...(sat ? [{ workers: sat.workers, threadsPerWorker: sat.threadsPerWorker, imgPerSec: sat.imgPerSec, label: ' (default)' }] : []), ...sweep.map((s) => ({ ...s, label: '' }))]
+    emit(
+      'ocrserve saturated throughput: workers × ONNX threads per worker',
+      markdownTable(['workers × threads', 'images/s'], rows.map((r) => [`${r.workers} × ${r.threadsPerWorker}${r.label}`, fmt(r.imgPerSec, 2)])),
+      `The set submitted ${plan.satPasses}× at once after a warm-up pass.`,
+    )
+  }
+
+  let scalingRows: ScalingRow[] = []
+  if (sections.has('scaling')) {
+    progress('scaling')
+    scalingRows = await scaling(dist, plan)
+    results.scaling = scalingRows.map((r) => ({ series: r.series, name: r.image.name, width: r.image.width, height: r.image.height, param: r.image.param, latency: r.latency, stages: r.stages, lines: r.lines, linesDrawn: r.image.linesDrawn }))
+    emit(
+      'Scaling: latency vs page size and number of lines (ocrserve, sequential)',
+      markdownTable(
+        ['series', 'image', 'size', 'lines drawn', 'lines found', 'latency ms', 'decode', 'det', 'cls', 'rec'],
+        scalingRows.map((r) => [r.series, r.image.name, `${r.image.width}×${r.image.height}`, String(r.image.linesDrawn), String(r.lines), ms(r.latency), ms(r.stages.decode), ms(r.stages.det), ms(r.stages.cls), ms(r.stages.rec)]),
+      ),
+      `Median of ${plan.scalingReps} reads after a warm-up read. upscaled = one 0.3 MP page of 12 lines resized (text grows with the page); tiled = that page repeated (text keeps its size, lines grow with the area; lines cut at tile edges count as found when read); lines = 1000×1400 pages with 20 px text.`,
+    )
+  }
+
+  const bodies: RequestBody[] = images.map((img) => ({ data: readFileSync(img.path), contentType: contentType(img.path), name: img.name }))
+  let single: Awaited<ReturnType<typeof httpSingle>> | null = null
+  if (sections.has('http')) {
+    progress('http: single mode')
+    single = await httpSingle(bodies, plan)
+    results.http = single.runs.map((r) => ({ concurrency: r.concurrency, seconds: r.load.seconds, completed: r.load.completed, errors: r.load.errors, statuses: r.load.statuses, latency: summarize(okLatencies(r.load)), rssBefore: r.rssBefore, rssAfter: r.rssAfter, healthz: r.healthz ? { ...summarize(r.healthz.latencies), failures: r.healthz.failures } : null }))
+    emit(
+      'HTTP: `ocrserve serve` (single mode, default workers), closed-loop load',
+      markdownTable(
+        ['concurrency', 'requests', 'req/s (= images/s)', 'p50 ms', 'p99 ms', 'errors', 'RSS before MiB', 'RSS after MiB'],
+        single.runs.map((r) => {
+          const s = summarize(okLatencies(r.load))
+          return [String(r.concurrency), String(r.load.completed), fmt(r.load.completed / r.load.seconds, 2), ms(s.p50), ms(s.p99), String(r.load.errors), ms(r.rssBefore), ms(r.rssAfter)]
+        }),
+      ),
+      (() => {
+        const h = single.runs.find((r) => r.healthz)?.healthz
+        const hs = h ? summarize(h.latencies) : null
+        return [
+          `Raw image bodies (Content-Type image/*), the set's ${bodies.length} images in turn; requests = set size × ${plan.httpPasses[1]}/${plan.httpPasses[4]}/${plan.httpPasses[16]} for c = 1/4/16. RSS (VmRSS of the server process, workers included) after warm-up: ${ms(single.rssIdle)} MiB.`,
+          hs ? `/healthz every 50 ms during the c=16 load: ${hs.n} probes, p50 ${fmt(hs.p50, 1)} ms, p99 ${fmt(hs.p99, 1)} ms, max ${fmt(hs.max, 1)} ms, ${h!.failures} failed.` : '',
+        ]
+          .filter(Boolean)
+          .join('\n')
+      })(),
+    )
+  }
+
+  let remote: Awaited<ReturnType<typeof httpRemote>> | null = null
+  if (sections.has('remote')) {
+    progress('remote: model server + serve in remote mode')
+    remote = await httpRemote(bodies, plan)
+    results.remote = remote.runs.map((p) => ({ protocol: p.protocol, runs: p.runs.map((r) => ({ concurrency: r.concurrency, seconds: r.load.seconds, completed: r.load.completed, errors: r.load.errors, latency: summarize(okLatencies(r.load)), rssAfter: r.rssAfter })) }))
+    const singleAt = (c: number): HttpRun | undefined => single?.runs.find((r) => r.concurrency === c)
+    const rows: string[][] = []
+    for (const c of [1, 4]) {
+      const s = singleAt(c)
+      if (s) rows.push(['single (in-process ONNX)', String(c), fmt(s.load.completed / s.load.seconds, 2), ms(percentile(okLatencies(s.load), 50)), ms(percentile(okLatencies(s.load), 99)), String(s.load.errors), '1.00'])
+      for (const p of remote.runs) {
+        const r = p.runs.find((x) => x.concurrency === c)
+        if (!r) continue
+        const p50 = percentile(okLatencies(r.load), 50)
+        rows.push([`remote ${p.protocol}${p.protocol === 'kserve-http' ? ' (binary)' : ''}`, String(c), fmt(r.load.completed / r.load.seconds, 2), ms(p50), ms(percentile(okLatencies(r.load), 99)), String(r.load.errors), fmt(ratio(p50, s ? percentile(okLatencies(s.load), 50) : null), 2)])
+      }
+    }
+    emit(
+      'Remote mode: `ocrserve serve` → `ocrserve model-server` on loopback',
+      markdownTable(['mode', 'concurrency', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'p50 / single p50'], rows),
+      `Same request mix as single mode. The model server (default workers, dynamic batching) runs on the same machine, so it competes with the service for the same cores. Model server RSS: ${ms(remote.modelServerRss)} MiB.`,
+    )
+  }
+
+  // ---- headline numbers
+  const floorSum = floor ? sum(floor.images.map((x) => x.floorMs)) : null
+  const best = [...(sat ? [{ workers: sat.workers, threadsPerWorker: sat.threadsPerWorker, imgPerSec: sat.imgPerSec }] : []), ...sweep].reduce<{ workers: number; threadsPerWorker: number; imgPerSec: number } | null>((a, b) => (!a || b.imgPerSec > a.imgPerSec ? b : a), null)
+  const remoteRatio = (protocol: string, c: number): number | null => {
+    const s = single?.runs.find((r) => r.concurrency === c)
+    const r = remote?.runs.find((p) => p.protocol === protocol)?.runs.find((x) => x.concurrency === c)
+    return s && r ? ratio(percentile(okLatencies(r.load), 50), percentile(okLatencies(s.load), 50)) : null
+  }
+  const c16 = single?.runs.find((r) => r.concurrency === 16)
+  const httpAt = (c: number): HttpRun | undefined => single?.runs.find((r) => r.concurrency === c)
+  Object.assign(json, {
+    ocrserve_img_s: round(sat?.imgPerSec, 3),
+    guten_img_s: round(g?.imgPerSec, 3),
+    tesseract_img_s: round(t?.imgPerSec, 3),
+    speedup_vs_guten: round(ratio(sat?.imgPerSec, g?.imgPerSec), 2),
+    overhead_vs_floor: seq && floorSum ? round(ratio(sum(seq.latency), floorSum), 3) : null,
+    healthz_p99_ms: c16?.healthz ? round(percentile(c16.healthz.latencies, 99), 1) : null,
+    remote_http_ratio: round(remoteRatio('kserve-http', 4), 3),
+    remote_grpc_ratio: round(remoteRatio('kserve-grpc', 4), 3),
+    remote_http_ratio_c1: round(remoteRatio('kserve-http', 1), 3),
+    remote_grpc_ratio_c1: round(remoteRatio('kserve-grpc', 1), 3),
+    ocrserve_best_img_s: round(best?.imgPerSec, 3),
+    ocrserve_best_setting: best ? `${best.workers}x${best.threadsPerWorker}` : null,
+    ocrserve_seq_p50_ms: seq ? round(percentile(seq.latency, 50), 1) : null,
+    ocrserve_seq_p95_ms: seq ? round(percentile(seq.latency, 95), 1) : null,
+    guten_seq_p50_ms: g ? round(percentile(g.latency, 50), 1) : null,
+    tesseract_seq_p50_ms: t ? round(percentile(t.latency, 50), 1) : null,
+    floor_mean_ms: floor && floorSum ? round(floorSum / floor.images.length, 1) : null,
+    http_c1_rps: round(httpAt(1) ? httpAt(1)!.load.completed / httpAt(1)!.load.seconds : null, 2),
+    http_c4_rps: round(httpAt(4) ? httpAt(4)!.load.completed / httpAt(4)!.load.seconds : null, 2),
+    http_c16_rps: round(c16 ? c16.load.completed / c16.load.seconds : null, 2),
+    http_c16_p99_ms: c16 ? round(percentile(okLatencies(c16.load), 99), 0) : null,
+    http_errors: single ? sum(single.runs.map((r) => r.load.errors)) : null,
+    images: images.length,
+    quick: plan.quick,
+    seconds: round((performance.now() - started) / 1000, 0),
+  })
+  results.summary = json
+  writeFileSync(join(CACHE, plan.quick ? 'results-quick.json' : 'results.json'), JSON.stringify(results, null, 2))
+
+  const headline = [
+    ['ocrserve images/s (default, saturated)', fmt(json.ocrserve_img_s as number | null, 2), ''],
+    ['Guten OCR images/s', fmt(json.guten_img_s as number | null, 2), ''],
+    ['Tesseract images/s (2 processes)', fmt(json.tesseract_img_s as number | null, 2), ''],
+    ['speedup vs Guten', fmt(json.speedup_vs_guten as number | null, 2), '≥ 3'],
+    ['sequential latency / model-only floor', fmt(json.overhead_vs_floor as number | null, 3), '≤ 1.15'],
+    ['/healthz p99 under c=16 load (ms)', fmt(json.healthz_p99_ms as number | null, 1), '< 20'],
+    ['remote kserve-http p50 / single (c=4)', fmt(json.remote_http_ratio as number | null, 3), '≤ 1.10'],
+    ['remote kserve-grpc p50 / single (c=4)', fmt(json.remote_grpc_ratio as number | null, 3), '≤ 1.10'],
+  ]
+  emit('Summary against the targets', markdownTable(['measure', 'value', 'target'], headline))
+
+  if (values['write-doc']) writeDoc(plan, mach)
+  progress(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`)
+  process.stdout.write(`\n${JSON.stringify(json)}\n`)
+}
+
+function writeDoc(plan: Plan, mach: ReturnType<typeof machine>): void {
+  if (!existsSync(DOC)) throw new Error(`${DOC} is missing: it holds the results markers`)
+  const doc = readFileSync(DOC, 'utf8')
+  const a = doc.indexOf(DOC_START)
+  const b = doc.indexOf(DOC_END)
+  if (a < 0 || b < a) throw new Error(`${DOC} has no ${DOC_START} … ${DOC_END} markers`)
+  const header = `Run: \`npm run bench${plan.quick ? ' -- --quick' : ''}\`, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${mach.cpu}, ${mach.cores} cores, ${mach.memGiB} GiB, Node ${mach.node}, ${mach.os}; load average at start ${mach.load.join(' ')}.\n\n`
+  const body = `${DOC_START}\n${header}${report.join('\n')}\n${DOC_END}`
+  writeFileSync(DOC, doc.slice(0, a) + body + doc.slice(b + DOC_END.length))
+  progress(`results written to ${DOC}`)
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+    process.exit(1)
+  },
+)

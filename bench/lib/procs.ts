@@ -1,0 +1,89 @@
+/**
+ * Child processes for the HTTP benchmarks: `ocrserve serve` and `ocrserve model-server` started
+ * from the built CLI, waited on until ready, measured (RSS) and stopped.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
+
+export interface Child {
+  readonly pid: number
+  readonly proc: ChildProcess
+  /** The last lines the process wrote (stdout + stderr), for error reports. */
+  output(): string
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+  stop(graceMs?: number): Promise<void>
+}
+
+const OUTPUT_KEEP = 8000
+
+/** Starts `node args…` with `env` added to this process's environment. */
+export function startNode(args: readonly string[], env: Record<string, string>, cwd: string): Child {
+  const proc = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  if (proc.pid === undefined) throw new Error(`could not start node ${args.join(' ')}`)
+  let out = ''
+  const keep = (d: Buffer): void => {
+    out = (out + d.toString('utf8')).slice(-OUTPUT_KEEP)
+  }
+  proc.stdout.on('data', keep)
+  proc.stderr.on('data', keep)
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+  return {
+    pid: proc.pid,
+    proc,
+    output: () => out,
+    async stop(graceMs = 10_000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return
+      proc.kill('SIGTERM')
+      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      const port = typeof addr === 'object' && addr ? addr.port : 0
+      srv.close(() => (port ? resolve(port) : reject(new Error('no free port'))))
+    })
+  })
+}
+
+function getStatus(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { timeout: 2000 }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+    })
+    req.on('timeout', () => req.destroy())
+    req.on('error', () => resolve(0))
+  })
+}
+
+/** Polls `url` until it answers 200; fails with the child's output if it exits or time runs out. */
+export async function waitReady(url: string, child: Child, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (performance.now() < deadline) {
+    if (child.proc.exitCode !== null) throw new Error(`process exited with ${child.proc.exitCode} before ${url} was ready:\n${child.output()}`)
+    if ((await getStatus(url)) === 200) return
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms:\n${child.output()}`)
+}
+
+/** Resident set size of a process (MiB) from /proc, or null where /proc is not available. */
+export function rssMiB(pid: number): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) / 1024 : null
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The model-only floor: a Backend wrapper that records every run() the pipeline makes (role,
+ * input tensors copied, time), and a replay of those exact tensors on bare sessions. The replay
+ * time is what the networks alone cost for an image; everything above it is decode, pre/post-
+ * processing, cropping and scheduling.
+ */
+import type { Backend, Feeds, ModelRole, RunOptions, Tensor } from '../../src/inference/backend.js'
+
+export interface RecordedCall {
+  role: ModelRole
+  feeds: Feeds
+  /** Wall time of the wrapped run() inside the pipeline (ms). */
+  ms: number
+  /** Columns of the first input, summed over the batch, and how many of them are zero padding. */
+  columns: number
+  paddedColumns: number
+}
+
+/**
+ * Right-hand zero padding of an [n, c, h, w] float tensor: columns (per sample) whose values are
+ * all exactly 0 counting from the right edge. Packed pixels are never exactly 0 after
+ * normalisation ((v/255 − 0.5)/0.5 and the ImageNet normalisation have no zero at an integer v),
+ * so these columns are padding the network still computes over.
+ */
+export function rightPadding(t: Tensor): { columns: number; paddedColumns: number } {
+  if (t.dims.length !== 4 || !(t.data instanceof Float32Array)) return { columns: 0, paddedColumns: 0 }
+  const [n, c, h, w] = t.dims as [number, number, number, number]
+  const d = t.data
+  let padded = 0
+  for (let s = 0; s < n; s++) {
+    let x = w - 1
+    for (; x >= 0; x--) {
+      let zero = true
+      for (let ch = 0; ch < c && zero; ch++) {
+        const base = (s * c + ch) * h * w + x
+        for (let y = 0; y < h; y++) {
+          if (d[base + y * w] !== 0) {
+            zero = false
+            break
+          }
+        }
+      }
+      if (!zero) break
+    }
+    padded += w - 1 - x
+  }
+  return { columns: n * w, paddedColumns: padded }
+}
+
+function copyTensor(t: Tensor): Tensor {
+  return { type: t.type, dims: [...t.dims], data: t.data.slice() as Tensor['data'] }
+}
+
+/** Delegates to `inner` and appends each call to `log` (tensors copied before the run). */
+export class RecordingBackend implements Backend {
+  readonly #inner: Backend
+  readonly #role: ModelRole
+  readonly #log: RecordedCall[]
+
+  constructor(role: ModelRole, inner: Backend, log: RecordedCall[]) {
+    this.#role = role
+    this.#inner = inner
+    this.#log = log
+  }
+
+  get inputNames(): readonly string[] {
+    return this.#inner.inputNames
+  }
+
+  get outputNames(): readonly string[] {
+    return this.#inner.outputNames
+  }
+
+  async run(feeds: Feeds, options?: RunOptions): Promise<Record<string, Tensor>> {
+    const copy: Feeds = {}
+    for (const [name, t] of Object.entries(feeds)) copy[name] = copyTensor(t)
+    const t0 = performance.now()
+    const out = await this.#inner.run(feeds, options)
+    const ms = performance.now() - t0
+    const first = Object.values(copy)[0]
+    this.#log.push({ role: this.#role, feeds: copy, ms, ...(first ? rightPadding(first) : { columns: 0, paddedColumns: 0 }) })
+    return out
+  }
+
+  dispose(): Promise<void> {
+    return this.#inner.dispose()
+  }
+}
+
+export type RoleTimes = Record<ModelRole, number>
+
+export function zeroRoleTimes(): RoleTimes {
+  return { det: 0, cls: 0, rec: 0 }
+}
+
+/** Runs the recorded calls again on `backends` and returns the time spent in run() per role (ms). */
+export async function replay(calls: readonly RecordedCall[], backends: Record<ModelRole, Backend>): Promise<RoleTimes> {
+  const times = zeroRoleTimes()
+  for (const c of calls) {
+    const t0 = performance.now()
+    await backends[c.role].run(c.feeds)
+    times[c.role] += performance.now() - t0
+  }
+  return times
+}
+
+/** Input shape of a call, e.g. "rec 6×3×48×320". */
+export function describeCall(c: RecordedCall): string {
+  const t = Object.values(c.feeds)[0]
+  return `${c.role} ${t ? t.dims.join('×') : '?'}`
+}
