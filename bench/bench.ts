@@ -44,6 +44,12 @@ const DOC_START = '<!-- bench:results:start -->'
 const DOC_END = '<!-- bench:results:end -->'
 const BIN = join(ROOT, 'bin', 'ocrserve.js')
 
+/**
+ * Per-read time limit for the library engines: a job's limit counts its time in the queue, and a
+ * saturated run queues the whole set at once (the limit does not change how fast a job runs).
+ */
+const LIBRARY_TIMEOUT_MS = 30 * 60_000
+
 /** The sweep runs on the core set (--quick's images): warm-up, then the set this many times at once. */
 const SWEEP_PASSES = 2
 
@@ -212,6 +218,8 @@ interface FloorImage {
   shapes: string[]
   /** Input columns (summed over batch samples) and how many are zero padding, per role. */
   padding: Record<ModelRole, { columns: number; padded: number }>
+  /** Tensor bytes in and out of run(), per role. */
+  bytes: Record<ModelRole, { in: number; out: number }>
 }
 
 interface FloorResult {
@@ -276,7 +284,7 @@ async function createInProcess(dist: Dist): Promise<InProcess> {
  * recorded tensors (the model-only floor).
  */
 async function ocrserveSequential(dist: Dist, images: readonly BenchImage[], plan: Plan, withFloor: boolean): Promise<{ seq: SeqResult; floor: FloorResult | null }> {
-  const ocr = await dist.index.createOcr({ ...engineOverrides })
+  const ocr = await dist.index.createOcr({ ...engineOverrides, timeoutMs: LIBRARY_TIMEOUT_MS })
   const inproc = withFloor ? await createInProcess(dist) : null
   try {
     const { workers, threadsPerWorker } = dist.config.resolveParallelism(ocr.settings)
@@ -320,7 +328,10 @@ async function ocrserveSequential(dist: Dist, images: readonly BenchImage[], pla
       const modelInPipeline = zeroRoleTimes()
       const calls: Record<ModelRole, number> = { det: 0, cls: 0, rec: 0 }
       const padding: FloorImage['padding'] = { det: { columns: 0, padded: 0 }, cls: { columns: 0, padded: 0 }, rec: { columns: 0, padded: 0 } }
+      const bytes: FloorImage['bytes'] = { det: { in: 0, out: 0 }, cls: { in: 0, out: 0 }, rec: { in: 0, out: 0 } }
       for (const c of run.calls) {
+        bytes[c.role].in += c.inBytes
+        bytes[c.role].out += c.outBytes
         modelInPipeline[c.role] += c.ms
         calls[c.role]++
         padding[c.role].columns += c.columns
@@ -336,6 +347,7 @@ async function ocrserveSequential(dist: Dist, images: readonly BenchImage[], pla
         calls,
         shapes: run.calls.map(describeCall),
         padding,
+        bytes,
       }
     })
     return { seq, floor: { threads: inproc.threads, images: floorImages } }
@@ -343,6 +355,12 @@ async function ocrserveSequential(dist: Dist, images: readonly BenchImage[], pla
     await ocr.close()
     await inproc?.close()
   }
+}
+
+/** read() latency over the floor: median of the per-image ratios, and Σ read() / Σ floor. */
+function floorRatios(seq: SeqResult, floor: readonly FloorImage[]): { median: number; total: number } {
+  const ratios = floor.map((f, i) => seq.latency[i]! / f.floorMs).filter((r) => Number.isFinite(r))
+  return { median: median(ratios), total: sum(seq.latency) / sum(floor.map((f) => f.floorMs)) }
 }
 
 /** One in-process pass over the set under the V8 sampling profiler: where the non-model time goes. */
@@ -363,7 +381,8 @@ async function profilePipeline(dist: Dist, images: readonly BenchImage[]): Promi
 
 /** Images/s with every image of `passes` passes submitted at once. */
 async function saturated(dist: Dist, images: readonly BenchImage[], passes: number, warmUp: boolean, settings: { workers?: number; threadsPerWorker?: number }): Promise<{ imgPerSec: number; workers: number; threadsPerWorker: number }> {
-  const ocr: Ocr = await dist.index.createOcr({ ...engineOverrides, ...settings, maxQueue: Math.max(64, images.length * passes) })
+  // every job is queued at once: no queue limit or time limit may cut the measurement short
+  const ocr: Ocr = await dist.index.createOcr({ ...engineOverrides, ...settings, maxQueue: Math.max(64, images.length * passes), timeoutMs: LIBRARY_TIMEOUT_MS })
   try {
     const { workers, threadsPerWorker } = dist.config.resolveParallelism(ocr.settings)
     if (warmUp) await Promise.all(images.map((img) => ocr.read(img.path)))
@@ -475,7 +494,7 @@ async function scaling(dist: Dist, plan: Plan): Promise<ScalingRow[]> {
   const series: { name: string; images: ScaledImage[] }[] = []
   for (const how of plan.sizeSeries) series.push({ name: `size (${how})`, images: await sizeSeries(CACHE, how) })
   series.push({ name: 'lines', images: await lineSeries(CACHE) })
-  const ocr = await dist.index.createOcr({ ...engineOverrides })
+  const ocr = await dist.index.createOcr({ ...engineOverrides, timeoutMs: LIBRARY_TIMEOUT_MS })
   const rows: ScalingRow[] = []
   try {
     for (const s of series) {
@@ -669,25 +688,40 @@ async function main(): Promise<void> {
 
   const results: Record<string, unknown> = { machine: mach, quick: plan.quick, images: images.map(({ name, kind, width, height, bytes }) => ({ name, kind, width, height, bytes })) }
   const json: Record<string, unknown> = {}
+  const failures: { section: string; error: string }[] = []
+  /** Runs one section; a failure is reported (stderr, report, JSON) and the run goes on. */
+  const attempt = async <T>(section: Section | 'profile', fn: () => Promise<T>): Promise<T | null> => {
+    try {
+      return await fn()
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err)
+      failures.push({ section, error })
+      progress(`section ${section} failed: ${err instanceof Error ? (err.stack ?? error) : error}`)
+      emit(`Section ${section} failed`, `\`${error.split('\n')[0]}\``)
+      return null
+    }
+  }
 
   let seq: SeqResult | null = null
   let floor: FloorResult | null = null
   if (sections.has('seq')) {
     progress(`ocrserve: sequential${sections.has('floor') ? ', interleaved with the in-process pipeline and the model-only floor' : ''}`)
-    ;({ seq, floor } = await ocrserveSequential(dist, images, plan, sections.has('floor')))
+    const r = await attempt('seq', () => ocrserveSequential(dist, images, plan, sections.has('floor')))
+    seq = r?.seq ?? null
+    floor = r?.floor ?? null
     results.seq = seq
     results.floor = floor
   }
   if (values.profile) {
     progress('profiling the in-process pipeline')
-    const p = await profilePipeline(dist, images)
-    floor = floor ? { ...floor, ...p } : { threads: 0, images: [], ...p }
+    const p = await attempt('profile', () => profilePipeline(dist, images))
+    if (p) floor = floor ? { ...floor, ...p } : { threads: 0, images: [], ...p }
   }
 
   let sat: Awaited<ReturnType<typeof saturated>> | null = null
   if (sections.has('sat')) {
     progress('ocrserve: saturated, default settings')
-    sat = await saturated(dist, images, plan.satPasses, plan.warmUp, {})
+    sat = await attempt('sat', () => saturated(dist, images, plan.satPasses, plan.warmUp, {}))
     results.sat = sat
   }
 
@@ -695,7 +729,8 @@ async function main(): Promise<void> {
   if (sections.has('sweep')) {
     for (const s of plan.sweep) {
       progress(`ocrserve: saturated, workers ${s.workers} × threads ${s.threadsPerWorker}`)
-      sweep.push({ ...s, imgPerSec: (await saturated(dist, core, SWEEP_PASSES, true, s)).imgPerSec })
+      const r = await attempt('sweep', () => saturated(dist, core, SWEEP_PASSES, true, s))
+      if (r) sweep.push({ ...s, imgPerSec: r.imgPerSec })
     }
     results.sweep = sweep
   }
@@ -703,14 +738,14 @@ async function main(): Promise<void> {
   let gutenR: PeerResult | string | null = null
   if (sections.has('guten')) {
     progress('guten: sequential + throughput')
-    gutenR = await guten(images, plan)
+    gutenR = await attempt('guten', () => guten(images, plan))
     results.guten = gutenR
   }
 
   let tessR: PeerResult | string | null = null
   if (sections.has('tesseract')) {
     progress('tesseract: sequential + 2 processes')
-    tessR = await tesseract(images, plan)
+    tessR = await attempt('tesseract', () => tesseract(images, plan))
     results.tesseract = tessR
   }
 
@@ -762,20 +797,22 @@ async function main(): Promise<void> {
       const stage = tot((x) => x.stageMs[role])
       const model = tot((x) => x.modelInPipeline[role])
       const fl = tot((x) => x.floor[role])
-      return [role, ms(stage, 1), ms(model, 1), ms(stage - model, 1), ms(fl, 1), String(sum(f.map((x) => x.calls[role])))]
+      const mb = (pick: (b: { in: number; out: number }) => number): string => fmt(tot((x) => pick(x.bytes[role])) / 1e6, 1)
+      return [role, ms(stage, 1), ms(model, 1), ms(stage - model, 1), ms(fl, 1), String(sum(f.map((x) => x.calls[role]))), mb((b) => b.in), mb((b) => b.out)]
     }
+    const allMb = (pick: (b: { in: number; out: number }) => number): string => fmt(tot((x) => pick(x.bytes.det) + pick(x.bytes.cls) + pick(x.bytes.rec)) / 1e6, 1)
     const pipelineMean = tot((x) => x.pipelineMs)
     const decodeMean = tot((x) => x.decodeMs)
     emit(
       `Model-only floor (in-process pipeline, ${floor.threads} ORT thread${floor.threads > 1 ? 's' : ''} as one default worker)`,
       markdownTable(
-        ['stage', 'stage ms', 'run() in pipeline ms', 'outside run() ms', 'floor: replayed run() ms', 'run() calls'],
+        ['stage', 'stage ms', 'run() in pipeline ms', 'outside run() ms', 'floor: replayed run() ms', 'run() calls', 'tensors in MB', 'tensors out MB'],
         [
-          ['decode', ms(decodeMean, 1), '–', ms(decodeMean, 1), '–', '–'],
+          ['decode', ms(decodeMean, 1), '–', ms(decodeMean, 1), '–', '–', '–', '–'],
           roleRow('det'),
           roleRow('cls'),
           roleRow('rec'),
-          ['total', ms(pipelineMean, 1), ms(tot((x) => x.modelInPipeline.det + x.modelInPipeline.cls + x.modelInPipeline.rec), 1), ms(pipelineMean - tot((x) => x.modelInPipeline.det + x.modelInPipeline.cls + x.modelInPipeline.rec), 1), ms(tot((x) => x.floorMs), 1), String(sum(f.map((x) => x.calls.det + x.calls.cls + x.calls.rec)))],
+          ['total', ms(pipelineMean, 1), ms(tot((x) => x.modelInPipeline.det + x.modelInPipeline.cls + x.modelInPipeline.rec), 1), ms(pipelineMean - tot((x) => x.modelInPipeline.det + x.modelInPipeline.cls + x.modelInPipeline.rec), 1), ms(tot((x) => x.floorMs), 1), String(sum(f.map((x) => x.calls.det + x.calls.cls + x.calls.rec))), allMb((b) => b.in), allMb((b) => b.out)],
         ],
       ),
       [
@@ -794,7 +831,10 @@ async function main(): Promise<void> {
       emit(
         'Per image: ocrserve latency vs model-only floor',
         markdownTable(['image', 'size', 'read() ms', 'in-process ms', 'floor ms', 'read() / floor', 'lines'], perImage),
-        `overhead_vs_floor = Σ read() latency / Σ floor = ${fmt(ratio(sum(seq.latency), sum(f.map((x) => x.floorMs))), 3)} (in-process pipeline / floor = ${fmt(ratio(sum(f.map((x) => x.pipelineMs)), sum(f.map((x) => x.floorMs))), 3)}).`,
+        [
+          `overhead_vs_floor = median over images of read() / floor = ${fmt(floorRatios(seq, f).median, 3)} (in-process pipeline / floor: ${fmt(median(f.map((x) => x.pipelineMs / x.floorMs)), 3)}).`,
+          `Over the whole set (time-weighted, dominated by the largest pages): Σ read() / Σ floor = ${fmt(floorRatios(seq, f).total, 3)}; Σ in-process / Σ floor = ${fmt(ratio(sum(f.map((x) => x.pipelineMs)), sum(f.map((x) => x.floorMs))), 3)}.`,
+        ].join('\n'),
       )
     }
   }
@@ -821,9 +861,9 @@ async function main(): Promise<void> {
   let scalingRows: ScalingRow[] = []
   if (sections.has('scaling')) {
     progress('scaling')
-    scalingRows = await scaling(dist, plan)
-    results.scaling = scalingRows.map((r) => ({ series: r.series, name: r.image.name, width: r.image.width, height: r.image.height, param: r.image.param, latency: r.latency, stages: r.stages, lines: r.lines, linesDrawn: r.image.linesDrawn }))
-    emit(
+    scalingRows = (await attempt('scaling', () => scaling(dist, plan))) ?? []
+    if (scalingRows.length) results.scaling = scalingRows.map((r) => ({ series: r.series, name: r.image.name, width: r.image.width, height: r.image.height, param: r.image.param, latency: r.latency, stages: r.stages, lines: r.lines, linesDrawn: r.image.linesDrawn }))
+    if (scalingRows.length) emit(
       'Scaling: latency vs page size and number of lines (ocrserve, sequential)',
       markdownTable(
         ['series', 'image', 'size', 'lines drawn', 'lines found', 'latency ms', 'decode', 'det', 'cls', 'rec'],
@@ -837,7 +877,9 @@ async function main(): Promise<void> {
   let single: Awaited<ReturnType<typeof httpSingle>> | null = null
   if (sections.has('http')) {
     progress('http: single mode')
-    single = await httpSingle(bodies, plan)
+    single = await attempt('http', () => httpSingle(bodies, plan))
+  }
+  if (single) {
     results.http = single.runs.map((r) => ({ concurrency: r.concurrency, seconds: r.load.seconds, completed: r.load.completed, errors: r.load.errors, statuses: r.load.statuses, latency: summarize(okLatencies(r.load)), rssBefore: r.rssBefore, rssAfter: r.rssAfter, healthz: r.healthz ? { ...summarize(r.healthz.latencies), failures: r.healthz.failures } : null }))
     emit(
       'HTTP: `ocrserve serve` (single mode, default workers), closed-loop load',
@@ -864,7 +906,9 @@ async function main(): Promise<void> {
   let remote: Awaited<ReturnType<typeof httpRemote>> | null = null
   if (sections.has('remote')) {
     progress('remote: model server + serve in remote mode')
-    remote = await httpRemote(bodies, plan)
+    remote = await attempt('remote', () => httpRemote(bodies, plan))
+  }
+  if (remote) {
     results.remote = remote.runs.map((p) => ({ protocol: p.protocol, runs: p.runs.map((r) => ({ concurrency: r.concurrency, seconds: r.load.seconds, completed: r.load.completed, errors: r.load.errors, latency: summarize(okLatencies(r.load)), rssAfter: r.rssAfter })) }))
     const singleAt = (c: number): HttpRun | undefined => single?.runs.find((r) => r.concurrency === c)
     const rows: string[][] = []
@@ -881,7 +925,14 @@ async function main(): Promise<void> {
     emit(
       'Remote mode: `ocrserve serve` → `ocrserve model-server` on loopback',
       markdownTable(['mode', 'concurrency', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'p50 / single p50'], rows),
-      `Same request mix as single mode (the core set). The model server (default workers, dynamic batching) runs on the same machine, so it competes with the service for the same cores. Model server RSS: ${ms(remote.modelServerRss)} MiB.`,
+      [
+        `Same request mix as single mode (the core set). The model server (default workers, dynamic batching) runs on the same machine, so it competes with the service for the same cores. Model server RSS: ${ms(remote.modelServerRss)} MiB.`,
+        floor?.images.length
+          ? `Tensors a model server must move per image (full set, from the floor section): ${fmt(mean(floor.images.map((x) => x.bytes.det.in + x.bytes.cls.in + x.bytes.rec.in)) / 1e6, 1)} MB in, ${fmt(mean(floor.images.map((x) => x.bytes.det.out + x.bytes.cls.out + x.bytes.rec.out)) / 1e6, 1)} MB out, of which the recogniser's softmax output is ${fmt(mean(floor.images.map((x) => x.bytes.rec.out)) / 1e6, 1)} MB.`
+          : '',
+      ]
+        .filter(Boolean)
+        .join('\n'),
     )
   }
 
@@ -901,7 +952,8 @@ async function main(): Promise<void> {
     guten_img_s: round(g?.imgPerSec, 3),
     tesseract_img_s: round(t?.imgPerSec, 3),
     speedup_vs_guten: round(ratio(sat?.imgPerSec, g?.imgPerSec), 2),
-    overhead_vs_floor: seq && floorSum ? round(ratio(sum(seq.latency), floorSum), 3) : null,
+    overhead_vs_floor: seq && floor?.images.length ? round(floorRatios(seq, floor.images).median, 3) : null,
+    overhead_vs_floor_total: seq && floor?.images.length ? round(floorRatios(seq, floor.images).total, 3) : null,
     healthz_p99_ms: c16?.healthz ? round(percentile(c16.healthz.latencies, 99), 1) : null,
     remote_http_ratio: round(remoteRatio('kserve-http', 4), 3),
     remote_grpc_ratio: round(remoteRatio('kserve-grpc', 4), 3),
@@ -922,9 +974,11 @@ async function main(): Promise<void> {
     http_errors: single ? sum(single.runs.map((r) => r.load.errors)) : null,
     images: images.length,
     quick: plan.quick,
+    failed_sections: failures.map((f) => f.section),
     seconds: round((performance.now() - started) / 1000, 0),
   })
   results.summary = json
+  results.failures = failures
   writeFileSync(join(CACHE, plan.quick ? 'results-quick.json' : 'results.json'), JSON.stringify(results, null, 2))
 
   const headline = [
@@ -932,7 +986,7 @@ async function main(): Promise<void> {
     ['Guten OCR images/s', fmt(json.guten_img_s as number | null, 2), ''],
     ['Tesseract images/s (2 processes)', fmt(json.tesseract_img_s as number | null, 2), ''],
     ['speedup vs Guten', fmt(json.speedup_vs_guten as number | null, 2), '≥ 3'],
-    ['sequential latency / model-only floor', fmt(json.overhead_vs_floor as number | null, 3), '≤ 1.15'],
+    ['sequential latency / model-only floor (median image)', fmt(json.overhead_vs_floor as number | null, 3), '≤ 1.15'],
     ['/healthz p99 under c=16 load (ms)', fmt(json.healthz_p99_ms as number | null, 1), '< 20'],
     ['remote kserve-http p50 / single (c=4)', fmt(json.remote_http_ratio as number | null, 3), '≤ 1.10'],
     ['remote kserve-grpc p50 / single (c=4)', fmt(json.remote_grpc_ratio as number | null, 3), '≤ 1.10'],
@@ -940,8 +994,9 @@ async function main(): Promise<void> {
   emit('Summary against the targets', markdownTable(['measure', 'value', 'target'], headline))
 
   if (values['write-doc']) writeDoc(plan, mach)
-  progress(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`)
+  progress(`done in ${((performance.now() - started) / 1000).toFixed(0)} s${failures.length ? `; failed sections: ${failures.map((f) => f.section).join(', ')}` : ''}`)
   process.stdout.write(`\n${JSON.stringify(json)}\n`)
+  if (failures.length) process.exitCode = 1
 }
 
 function writeDoc(plan: Plan, mach: ReturnType<typeof machine>): void {
@@ -957,7 +1012,7 @@ function writeDoc(plan: Plan, mach: ReturnType<typeof machine>): void {
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (err: unknown) => {
     process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
     process.exit(1)

@@ -14,6 +14,11 @@ export interface RecordedCall {
   /** Columns of the first input, summed over the batch, and how many of them are zero padding. */
   columns: number
   paddedColumns: number
+  /** Bytes of all inputs and of all outputs (what a remote model server has to move). */
+  inBytes: number
+  outBytes: number
+  /** Dims of the first input. */
+  dims: number[]
 }
 
 /**
@@ -78,7 +83,16 @@ export class RecordingBackend implements Backend {
     const out = await this.#inner.run(feeds, options)
     const ms = performance.now() - t0
     const first = Object.values(copy)[0]
-    this.#log.push({ role: this.#role, feeds: copy, ms, ...(first ? rightPadding(first) : { columns: 0, paddedColumns: 0 }) })
+    const bytes = (ts: Record<string, Tensor>): number => Object.values(ts).reduce((n, t) => n + t.data.byteLength, 0)
+    this.#log.push({
+      role: this.#role,
+      feeds: copy,
+      ms,
+      ...(first ? rightPadding(first) : { columns: 0, paddedColumns: 0 }),
+      inBytes: bytes(copy),
+      outBytes: bytes(out),
+      dims: first ? [...first.dims] : [],
+    })
     return out
   }
 
@@ -106,6 +120,5 @@ export async function replay(calls: readonly RecordedCall[], backends: Record<Mo
 
 /** Input shape of a call, e.g. "rec 6×3×48×320". */
 export function describeCall(c: RecordedCall): string {
-  const t = Object.values(c.feeds)[0]
-  return `${c.role} ${t ? t.dims.join('×') : '?'}`
+  return `${c.role} ${c.dims.length ? c.dims.join('×') : '?'}`
 }
