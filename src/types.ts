@@ -18,13 +18,22 @@ export interface StageTiming {
   total: number
 }
 
+/** Where a page's lines came from: OCR, or a PDF page's own text layer (`pdfText: auto|embedded`). */
+export type PageSource = 'ocr' | 'embedded'
+
 export interface PageResult {
+  /** 1-based page number in the input document (a page range keeps the original numbers). */
   page: number
+  /** Page size in pixels: the decoded image, or a PDF page rendered at `dpi`. */
   width: number
   height: number
   /** Clockwise rotation (degrees) the engine applied to read the page: 0, 90, 180 or 270. */
   rotation: number
   lines: OcrLine[]
+  source: PageSource
+  /** PDF pages only: the resolution the page was rendered at (pixels per inch). */
+  dpi?: number
+  timing_ms: StageTiming
 }
 
 export interface OcrResult {
@@ -32,9 +41,11 @@ export interface OcrResult {
   height: number
   /** Rotation applied to the first page (see PageResult.rotation). */
   rotation: number
+  /** The first page's lines (width, height and rotation above are also the first page's): a shorthand for single images. */
   lines: OcrLine[]
-  /** Present only for multi-page inputs (multi-page TIFF): one entry per page, `lines` above = page 1. */
-  pages?: PageResult[]
+  /** Every page read, in order: one entry for a plain image, one per page for a TIFF or PDF. */
+  pages: PageResult[]
+  /** Whole-job totals over all pages. */
   timing_ms: StageTiming
 }
 

@@ -6,8 +6,7 @@ export type Format = (typeof FORMATS)[number]
 
 /** Plain text: the lines in reading order, pages separated by a form feed. */
 export function resultText(r: OcrResult): string {
-  const pages = r.pages ?? [{ lines: r.lines }]
-  return pages.map((p) => p.lines.map((l) => l.text).join('\n')).join('\n\f\n')
+  return r.pages.map((p) => p.lines.map((l) => l.text).join('\n')).join('\n\f\n')
 }
 
 /**

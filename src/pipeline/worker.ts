@@ -13,7 +13,7 @@ import { createBackendSet } from '../inference/factory.js'
 import type { Backend, ModelRole } from '../inference/backend.js'
 import { resolveModelPaths } from '../models/assets.js'
 import { buildCharset } from '../models/rec-ctc.js'
-import type { OcrResult, PageResult } from '../types.js'
+import type { OcrResult, PageResult, StageTiming } from '../types.js'
 import { Pipeline } from './pipeline.js'
 import type { JobMessage, ToMain, ToWorker, WorkerInit } from './messages.js'
 
@@ -65,6 +65,13 @@ async function warmUp(): Promise<void> {
   await pipeline.readPage({ data, width: w, height: h }, { useCls: true })
 }
 
+const STAGES = ['decode', 'det', 'cls', 'rec'] as const
+
+function roundTiming(t: StageTiming): StageTiming {
+  const r = (v: number) => Math.round(v * 100) / 100
+  return { decode: r(t.decode), det: r(t.det), cls: r(t.cls), rec: r(t.rec), total: r(t.total) }
+}
+
 async function runJob(job: JobMessage): Promise<OcrResult> {
   const ac = new AbortController()
   running.set(job.id, ac)
@@ -86,19 +93,15 @@ async function runJob(job: JobMessage): Promise<OcrResult> {
       if (ac.signal.aborted) throw new OcrError('CANCELLED', 'job cancelled')
       const td = performance.now()
       const img = await image.page(i)
-      timing.decode += performance.now() - td + (i === 0 ? td - t0 : 0)
+      const decode = performance.now() - td + (i === 0 ? td - t0 : 0)
       const out = await pipeline.readPage(img, { useCls: job.useCls, signal: ac.signal })
-      timing.det += out.timing.det
-      timing.cls += out.timing.cls
-      timing.rec += out.timing.rec
-      pages.push({ page: i + 1, width: img.width, height: img.height, rotation: out.rotation, lines: out.lines })
+      const pageTiming: StageTiming = { decode, det: out.timing.det, cls: out.timing.cls, rec: out.timing.rec, total: performance.now() - td + (i === 0 ? td - t0 : 0) }
+      for (const k of STAGES) timing[k] += pageTiming[k]
+      pages.push({ page: i + 1, width: img.width, height: img.height, rotation: out.rotation, lines: out.lines, source: 'ocr', timing_ms: roundTiming(pageTiming) })
     }
     timing.total = performance.now() - t0
-    for (const k of Object.keys(timing) as (keyof typeof timing)[]) timing[k] = Math.round(timing[k] * 100) / 100
     const first = pages[0]!
-    const result: OcrResult = { width: first.width, height: first.height, rotation: first.rotation, lines: first.lines, timing_ms: timing }
-    if (pages.length > 1) result.pages = pages
-    return result
+    return { width: first.width, height: first.height, rotation: first.rotation, lines: first.lines, pages, timing_ms: roundTiming(timing) }
   } finally {
     running.delete(job.id)
   }

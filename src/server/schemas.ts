@@ -12,10 +12,23 @@ const line = {
   },
 } as const
 
+const timing = {
+  type: 'object',
+  description: 'Milliseconds per stage',
+  required: ['decode', 'det', 'cls', 'rec', 'total'],
+  properties: {
+    decode: { type: 'number' },
+    det: { type: 'number' },
+    cls: { type: 'number' },
+    rec: { type: 'number' },
+    total: { type: 'number' },
+  },
+} as const
+
 export const ocrResultSchema = {
   $id: 'OcrResult',
   type: 'object',
-  required: ['width', 'height', 'rotation', 'lines', 'timing_ms'],
+  required: ['width', 'height', 'rotation', 'lines', 'pages', 'timing_ms'],
   properties: {
     width: { type: 'integer' },
     height: { type: 'integer' },
@@ -23,30 +36,23 @@ export const ocrResultSchema = {
     lines: { type: 'array', items: line },
     pages: {
       type: 'array',
-      description: 'Multi-page TIFF only: every page',
+      description: 'Every page read, in order: one for a plain image, one per page for a TIFF or PDF',
       items: {
         type: 'object',
-        required: ['page', 'width', 'height', 'rotation', 'lines'],
+        required: ['page', 'width', 'height', 'rotation', 'lines', 'source', 'timing_ms'],
         properties: {
-          page: { type: 'integer' },
+          page: { type: 'integer', description: '1-based page number in the input' },
           width: { type: 'integer' },
           height: { type: 'integer' },
-          rotation: { type: 'integer' },
+          rotation: { type: 'integer', enum: [0, 90, 180, 270] },
           lines: { type: 'array', items: line },
+          source: { type: 'string', enum: ['ocr', 'embedded'], description: 'ocr, or the PDF page\'s own text layer' },
+          dpi: { type: 'number', description: 'PDF pages: render resolution' },
+          timing_ms: timing,
         },
       },
     },
-    timing_ms: {
-      type: 'object',
-      required: ['decode', 'det', 'cls', 'rec', 'total'],
-      properties: {
-        decode: { type: 'number' },
-        det: { type: 'number' },
-        cls: { type: 'number' },
-        rec: { type: 'number' },
-        total: { type: 'number' },
-      },
-    },
+    timing_ms: timing,
   },
 } as const
 
