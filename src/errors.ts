@@ -5,10 +5,12 @@
  */
 export const ERRORS = {
   BAD_REQUEST: { status: 400, doc: 'The request is malformed: missing image, bad base64, bad option value.' },
+  BAD_PAGE_RANGE: { status: 400, doc: 'The page selection is malformed or starts past the last page of the document.' },
   UNAUTHORIZED: { status: 401, doc: 'API keys are configured and the request has no key or a wrong one.' },
   NOT_FOUND: { status: 404, doc: 'No such route or file.' },
   PAYLOAD_TOO_LARGE: { status: 413, doc: 'The request body is larger than OCR_MAX_BODY_BYTES.' },
   IMAGE_TOO_LARGE: { status: 413, doc: 'The decoded image has more pixels than OCR_MAX_PIXELS.' },
+  TOO_MANY_PAGES: { status: 413, doc: 'The document has more (selected) pages than this call accepts; use an async job (POST /v1/jobs).' },
   UNSUPPORTED_MEDIA: { status: 415, doc: 'The content type or image format is not one ocrserve reads (JPEG, PNG, WebP, GIF, BMP, TIFF).' },
   UNDECODABLE_IMAGE: { status: 422, doc: 'The bytes claim a supported format but cannot be decoded (truncated or corrupt).' },
   TOO_MANY_REQUESTS: { status: 429, doc: 'Rate limited; retry after the Retry-After header.' },

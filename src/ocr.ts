@@ -6,11 +6,21 @@ import type { EngineStats, Ocr } from './engine.js'
 import { OcrError } from './errors.js'
 import { createBackendSet } from './inference/factory.js'
 import { silentLogger, type Logger } from './logger.js'
-import { Scheduler } from './pipeline/scheduler.js'
+import { parsePageRanges } from './document/pages.js'
+import { Scheduler, type JobSpec } from './pipeline/scheduler.js'
 import type { ImageInput, OcrResult, ReadOptions } from './types.js'
 
 export interface CreateOcrOptions extends EngineSettingsInput {
   logger?: Logger
+}
+
+const PDF_TEXT_MODES = ['auto', 'ocr', 'embedded'] as const
+
+/** A per-call numeric option: the default when absent, BAD_REQUEST when not an integer in range. */
+function checkLimit(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isInteger(value) || value < min || value > max) throw new OcrError('BAD_REQUEST', `${name} must be an integer from ${min} to ${max}, got ${value}`)
+  return value
 }
 
 export async function createOcr(options: CreateOcrOptions = {}): Promise<Ocr> {
@@ -36,9 +46,25 @@ export async function createOcr(options: CreateOcrOptions = {}): Promise<Ocr> {
       if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
         return Promise.reject(new OcrError('BAD_REQUEST', 'input must be a Buffer/Uint8Array of an encoded image or a file path'))
       }
-      return scheduler.submit(input, opts.cls ?? settings.useCls, {
+      let spec: JobSpec
+      try {
+        spec = {
+          useCls: opts.cls ?? settings.useCls,
+          maxPages: checkLimit('maxPages', opts.maxPages, settings.maxPages, 1, 10_000),
+          dpi: checkLimit('dpi', opts.dpi, settings.pdfDpi, 36, 1200),
+          pdfText: opts.pdfText ?? settings.pdfText,
+          progress: opts.onPage !== undefined,
+          ...(opts.pages !== undefined ? { pages: parsePageRanges(opts.pages) } : {}),
+        }
+        if (!PDF_TEXT_MODES.includes(spec.pdfText)) throw new OcrError('BAD_REQUEST', `pdfText must be one of ${PDF_TEXT_MODES.join(', ')}`)
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      return scheduler.submit(input, spec, {
         timeoutMs: opts.timeoutMs ?? settings.timeoutMs,
         ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.onPage ? { onPage: opts.onPage } : {}),
+        ...(opts.priority ? { priority: opts.priority } : {}),
       })
     },
     async ready(): Promise<boolean> {

@@ -51,10 +51,28 @@ export interface OcrResult {
 
 export type ImageInput = Buffer | Uint8Array | string
 
+/** How PDF pages are read: their own text layer when they have one (auto), always OCR, or never OCR. */
+export type PdfTextMode = 'auto' | 'ocr' | 'embedded'
+
+/** Progress of a multi-page read: called once per finished page, in page order. */
+export type PageCallback = (page: PageResult, progress: { done: number; total: number }) => void
+
 export interface ReadOptions {
   signal?: AbortSignal
   /** Run the 0/180 angle classifier (default: settings.useCls). */
   cls?: boolean
   /** Per-job timeout in ms (default: settings.timeoutMs). */
   timeoutMs?: number
+  /** Pages of a document to read: "1-3,7", "5-" (1-based; default all). Malformed or past the end → BAD_PAGE_RANGE. */
+  pages?: string
+  /** Most pages this call reads, after `pages` selection; more → TOO_MANY_PAGES (default: settings.maxPages). */
+  maxPages?: number
+  /** PDF render resolution in dots per inch (default: settings.pdfDpi). */
+  dpi?: number
+  /** PDF pages with a text layer: use it (auto, default settings.pdfText), OCR anyway (ocr), or never OCR (embedded). */
+  pdfText?: PdfTextMode
+  /** Called after each page is read (multi-page documents: progress for long jobs). */
+  onPage?: PageCallback
+  /** `batch` jobs wait behind every `interactive` one in the queue (default interactive). */
+  priority?: 'interactive' | 'batch'
 }

@@ -1,7 +1,8 @@
 /** Messages between the scheduler (main thread) and pipeline workers. */
 import type { EngineSettings } from '../config.js'
 import type { SerializedError } from '../errors.js'
-import type { OcrResult } from '../types.js'
+import type { PageRange } from '../document/pages.js'
+import type { OcrResult, PageResult, PdfTextMode } from '../types.js'
 
 export interface WorkerInit {
   settings: EngineSettings
@@ -15,6 +16,14 @@ export interface JobMessage {
   /** Encoded image bytes (transferred) or a file path read by the worker. */
   input: Uint8Array | string
   useCls: boolean
+  /** Pages to read (parsed in the main thread; resolved against the page count in the worker). */
+  pages?: PageRange[]
+  /** Most pages this job reads after selection (more → TOO_MANY_PAGES). */
+  maxPages: number
+  dpi: number
+  pdfText: PdfTextMode
+  /** Send a 'page' message after each page. */
+  progress: boolean
 }
 
 export type ToWorker = JobMessage | { type: 'cancel'; id: number } | { type: 'close' }
@@ -23,6 +32,7 @@ export type ToMain =
   | { type: 'ready' }
   | { type: 'init-error'; error: SerializedError }
   | { type: 'result'; id: number; result: OcrResult }
+  | { type: 'page'; id: number; page: PageResult; done: number; total: number }
   | { type: 'error'; id: number; error: SerializedError }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; obj: object | string; msg?: string | undefined }
   | { type: 'closed' }

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { OcrError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import type { OcrResult } from '../types.js'
+import type { OcrResult, PageCallback } from '../types.js'
 import type { JobMessage, ToMain, WorkerInit } from './messages.js'
 
 export interface SchedulerOptions {
@@ -23,7 +23,13 @@ export interface SchedulerOptions {
 export interface SubmitOptions {
   signal?: AbortSignal
   timeoutMs: number
+  onPage?: PageCallback
+  /** `batch` jobs run only when no `interactive` job is waiting (default interactive). */
+  priority?: 'interactive' | 'batch'
 }
+
+/** What the worker needs besides the input (the job id and transfer list are the scheduler's). */
+export type JobSpec = Omit<JobMessage, 'type' | 'id' | 'input'>
 
 interface Job {
   id: number
@@ -33,6 +39,7 @@ interface Job {
   reject: (e: OcrError) => void
   timer: NodeJS.Timeout
   cleanup: () => void
+  onPage?: PageCallback
   slot?: Slot
   settled: boolean
 }
@@ -62,7 +69,9 @@ function newWorker(workerData: WorkerInit): Worker {
 export class Scheduler {
   readonly #opts: SchedulerOptions
   readonly #slots: Slot[] = []
+  /** Waiting jobs: interactive ones first; a batch job runs only when no interactive one waits. */
   readonly #queue: Job[] = []
+  readonly #batchQueue: Job[] = []
   #nextId = 1
   #closing = false
   #completed = 0
@@ -99,6 +108,15 @@ export class Scheduler {
           case 'error':
             this.#finish(slot, msg)
             break
+          case 'page':
+            if (slot.job?.id === msg.id && !slot.job.settled) {
+              try {
+                slot.job.onPage?.(msg.page, { done: msg.done, total: msg.total })
+              } catch (err) {
+                this.#opts.logger.error({ err }, 'onPage callback threw')
+              }
+            }
+            break
           case 'log':
             this.#opts.logger[msg.level](typeof msg.obj === 'string' ? { worker: index, msg: msg.obj } : { worker: index, ...msg.obj }, msg.msg)
             break
@@ -123,12 +141,13 @@ export class Scheduler {
     })
   }
 
-  submit(input: Uint8Array | string, useCls: boolean, options: SubmitOptions): Promise<OcrResult> {
+  submit(input: Uint8Array | string, spec: JobSpec, options: SubmitOptions): Promise<OcrResult> {
     if (this.#closing) return Promise.reject(new OcrError('SHUTTING_DOWN', 'the engine is shutting down', { retryAfterSec: 5 }))
     if (options.signal?.aborted) return Promise.reject(new OcrError('CANCELLED', 'job cancelled before it started'))
     const idle = this.#slots.some((s) => s && s.job === null)
-    if (!idle && this.#queue.length >= this.#opts.maxQueue) {
-      return Promise.reject(new OcrError('OVERLOADED', `queue full (${this.#queue.length} jobs waiting)`, { retryAfterSec: 1 }))
+    const waiting = this.#queue.length + this.#batchQueue.length
+    if (!idle && waiting >= this.#opts.maxQueue) {
+      return Promise.reject(new OcrError('OVERLOADED', `queue full (${waiting} jobs waiting)`, { retryAfterSec: 1 }))
     }
     return new Promise<OcrResult>((resolve, reject) => {
       const id = this.#nextId++
@@ -144,16 +163,17 @@ export class Scheduler {
       const onAbort = (): void => this.#cancel(job, new OcrError('CANCELLED', 'job cancelled'))
       const job: Job = {
         id,
-        message: { type: 'job', id, input: payload, useCls },
+        message: { type: 'job', id, input: payload, ...spec },
         transfer,
         resolve,
         reject,
         settled: false,
         timer: setTimeout(() => this.#cancel(job, new OcrError('TIMEOUT', `job exceeded ${options.timeoutMs} ms`)), options.timeoutMs),
         cleanup: () => options.signal?.removeEventListener('abort', onAbort),
+        ...(options.onPage ? { onPage: options.onPage } : {}),
       }
       options.signal?.addEventListener('abort', onAbort, { once: true })
-      this.#queue.push(job)
+      ;(options.priority === 'batch' ? this.#batchQueue : this.#queue).push(job)
       this.#pump()
     })
   }
@@ -161,7 +181,7 @@ export class Scheduler {
   #pump(): void {
     for (const slot of this.#slots) {
       if (!slot || slot.job !== null) continue
-      const job = this.#queue.shift()
+      const job = this.#queue.shift() ?? this.#batchQueue.shift()
       if (!job) return
       slot.job = job
       job.slot = slot
@@ -183,8 +203,9 @@ export class Scheduler {
 
   #cancel(job: Job, err: OcrError): void {
     if (job.settled) return
-    const qi = this.#queue.indexOf(job)
-    if (qi >= 0) this.#queue.splice(qi, 1)
+    const queue = this.#queue.includes(job) ? this.#queue : this.#batchQueue
+    const qi = queue.indexOf(job)
+    if (qi >= 0) queue.splice(qi, 1)
     // a running job keeps its worker busy until the worker acknowledges; tell it to stop early
     else if (job.slot) job.slot.worker.postMessage({ type: 'cancel', id: job.id })
     this.#settle(job, err)
@@ -209,7 +230,7 @@ export class Scheduler {
     const now = performance.now()
     return {
       workers: this.#slots.filter(Boolean).length,
-      queued: this.#queue.length,
+      queued: this.#queue.length + this.#batchQueue.length,
       running: this.#slots.filter((s) => s && s.job).length,
       completed: this.#completed,
       failed: this.#failed,
@@ -218,7 +239,7 @@ export class Scheduler {
   }
 
   #checkDrained(): void {
-    if (this.#drained && this.#queue.length === 0 && this.#slots.every((s) => !s || s.job === null)) {
+    if (this.#drained && this.#queue.length === 0 && this.#batchQueue.length === 0 && this.#slots.every((s) => !s || s.job === null)) {
       this.#drained()
       this.#drained = null
     }

@@ -8,6 +8,7 @@ import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
 import { OcrError, serializeError } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { selectPages } from '../document/pages.js'
 import { openImage } from '../image/decode.js'
 import { createBackendSet } from '../inference/factory.js'
 import type { Backend, ModelRole } from '../inference/backend.js'
@@ -87,17 +88,24 @@ async function runJob(job: JobMessage): Promise<OcrResult> {
     } else bytes = job.input
     // pages are decoded one at a time, so a long TIFF never sits in memory whole
     const image = await openImage(bytes, { maxPixels: settings.maxPixels, maxPages: settings.maxPages })
+    const indices = selectPages(job.pages, image.pageCount)
+    if (indices.length > job.maxPages) {
+      throw new OcrError('TOO_MANY_PAGES', `the document has ${indices.length} pages to read; this call reads at most ${job.maxPages}`)
+    }
     const timing = { decode: 0, det: 0, cls: 0, rec: 0, total: 0 }
     const pages: PageResult[] = []
-    for (let i = 0; i < image.pageCount; i++) {
+    for (const i of indices) {
       if (ac.signal.aborted) throw new OcrError('CANCELLED', 'job cancelled')
       const td = performance.now()
       const img = await image.page(i)
-      const decode = performance.now() - td + (i === 0 ? td - t0 : 0)
+      // the first page's decode includes reading and opening the file
+      const decode = performance.now() - td + (pages.length === 0 ? td - t0 : 0)
       const out = await pipeline.readPage(img, { useCls: job.useCls, signal: ac.signal })
-      const pageTiming: StageTiming = { decode, det: out.timing.det, cls: out.timing.cls, rec: out.timing.rec, total: performance.now() - td + (i === 0 ? td - t0 : 0) }
+      const pageTiming: StageTiming = { decode, det: out.timing.det, cls: out.timing.cls, rec: out.timing.rec, total: performance.now() - td + (pages.length === 0 ? td - t0 : 0) }
       for (const k of STAGES) timing[k] += pageTiming[k]
-      pages.push({ page: i + 1, width: img.width, height: img.height, rotation: out.rotation, lines: out.lines, source: 'ocr', timing_ms: roundTiming(pageTiming) })
+      const page: PageResult = { page: i + 1, width: img.width, height: img.height, rotation: out.rotation, lines: out.lines, source: 'ocr', timing_ms: roundTiming(pageTiming) }
+      pages.push(page)
+      if (job.progress) port.postMessage({ type: 'page', id: job.id, page, done: pages.length, total: indices.length } satisfies ToMain)
     }
     timing.total = performance.now() - t0
     const first = pages[0]!

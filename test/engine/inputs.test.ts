@@ -125,6 +125,56 @@ describe('encoded formats', () => {
     expect(r.lines).toEqual(p1!.lines)
     expect([r.width, r.height]).toEqual([page.width, page.height])
   })
+
+  describe('documents: page selection, per-call page cap, progress', () => {
+    let tiff3: Buffer
+    beforeAll(async () => {
+      tiff3 = await sharp([page.png, page2.png, page.png], { join: { animated: true } }).tiff().toBuffer()
+    })
+
+    it('pages selects pages by their 1-based numbers, which the result keeps', async () => {
+      const r = await ocr.read(tiff3, { pages: '2-' })
+      expect(r.pages.map((p) => p.page)).toEqual([2, 3])
+      expectLines(r.pages[0]!.lines, page2)
+      expectLines(r.pages[1]!.lines, page)
+      // top-level fields are the first page read
+      expect([r.width, r.height]).toEqual([page2.width, page2.height])
+      const again = await ocr.read(tiff3, { pages: '3,1,1-1' })
+      expect(again.pages.map((p) => p.page)).toEqual([1, 3])
+    })
+
+    it('onPage reports each page as it is done, in order, with the same page the result holds', async () => {
+      const seen: { page: number; done: number; total: number; texts: string[] }[] = []
+      const r = await ocr.read(tiff3, { onPage: (p, { done, total }) => seen.push({ page: p.page, done, total, texts: p.lines.map((l) => l.text) }) })
+      expect(seen.map((s) => [s.page, s.done, s.total])).toEqual([
+        [1, 1, 3],
+        [2, 2, 3],
+        [3, 3, 3],
+      ])
+      expect(seen.map((s) => s.texts)).toEqual(r.pages.map((p) => p.lines.map((l) => l.text)))
+      for (const p of r.pages) expect(p.timing_ms.total).toBeGreaterThan(0)
+    })
+
+    it('more selected pages than maxPages → TOO_MANY_PAGES; a selection within the cap is read', async () => {
+      expect((await expectOcrError(ocr.read(tiff3, { maxPages: 2 }), 'TOO_MANY_PAGES')).message).toMatch(/3 pages.*at most 2/)
+      expect((await ocr.read(tiff3, { maxPages: 2, pages: '1-2' })).pages).toHaveLength(2)
+    })
+
+    it('batch priority: a waiting interactive job runs before waiting batch jobs (one worker)', async () => {
+      const order: string[] = []
+      const run = (name: string, priority: 'batch' | 'interactive') => ocr.read(tiff3, { priority }).then(() => order.push(name))
+      // the first takes the worker; the rest queue in this order
+      await Promise.all([run('batch-1', 'batch'), run('batch-2', 'batch'), run('batch-3', 'batch'), run('interactive', 'interactive')])
+      expect(order).toEqual(['batch-1', 'interactive', 'batch-2', 'batch-3'])
+    })
+
+    it('a selection past the last page, or a malformed one → BAD_PAGE_RANGE', async () => {
+      expect((await expectOcrError(ocr.read(tiff3, { pages: '4-5' }), 'BAD_PAGE_RANGE')).message).toMatch(/3 pages/)
+      expect((await expectOcrError(ocr.read(tiff3, { pages: '2-1' }), 'BAD_PAGE_RANGE')).message).toMatch(/backwards/)
+      expect((await expectOcrError(ocr.read(page.png, { pages: '2' }), 'BAD_PAGE_RANGE')).message).toMatch(/1 page\b/)
+      expect((await expectOcrError(ocr.read(page.png, { maxPages: 0 }), 'BAD_REQUEST')).message).toMatch(/maxPages/)
+    })
+  })
 })
 
 describe('EXIF orientation', () => {
