@@ -178,6 +178,13 @@ export const ENV_VARS = [
   { name: 'OCR_PDF_TEXT', default: 'auto', doc: 'PDF pages that carry a text layer: `auto` uses it and OCRs only pages without one, `ocr` always OCRs, `embedded` never OCRs.' },
   { name: 'OCR_REQUEST_TIMEOUT_MS', default: '30000', doc: 'Per-request time limit including queueing; exceeded → 504 TIMEOUT.' },
   { name: 'OCR_MAX_QUEUE', default: '64', doc: 'Waiting jobs beyond which requests get 503 OVERLOADED + Retry-After at once.' },
+  { name: 'OCR_SYNC_MAX_PAGES', default: '10', doc: 'Most (selected) pages `POST /v1/ocr` reads in one call; more → 413 TOO_MANY_PAGES pointing to `POST /v1/jobs`.' },
+  { name: 'OCR_JOBS_CONCURRENCY', default: '1', doc: 'Async jobs (`/v1/jobs`) handed to the engine at once; the rest wait in the job queue. A running job holds one worker for its whole document: keep this below `OCR_WORKERS` so `/v1/ocr` always finds one.' },
+  { name: 'OCR_JOBS_MAX_QUEUED', default: '32', doc: 'Async jobs waiting to start beyond which `POST /v1/jobs` gets 503 OVERLOADED + Retry-After.' },
+  { name: 'OCR_JOBS_TTL_SECONDS', default: '3600', doc: 'How long a finished job keeps its result; then it reads `expired` (result → 410 JOB_EXPIRED) for as long again, then 404.' },
+  { name: 'OCR_JOBS_TIMEOUT_MS', default: '600000', doc: 'Time limit of one async job once it starts (engine queue wait included); exceeded → the job fails with TIMEOUT.' },
+  { name: 'OCR_JOBS_MAX_BODY_BYTES', default: '104857600', doc: 'Largest document `POST /v1/jobs` accepts (bytes); larger → 413 PAYLOAD_TOO_LARGE.' },
+  { name: 'OCR_JOBS_MAX_STORED_BYTES', default: '1073741824', doc: 'Memory budget for the documents jobs keep (until they expire, for `format=pdf`); a new job past it expires the oldest finished jobs early, or gets 503 OVERLOADED.' },
   { name: 'OCR_API_KEYS', default: '', doc: 'Comma-separated API keys (`Authorization: Bearer KEY` or `X-API-Key: KEY`); empty = no auth.' },
   { name: 'OCR_DET_LIMIT_SIDE_LEN', default: '960', doc: 'Detector input bound on the longer side (PaddleOCR det_limit_side_len).' },
   { name: 'OCR_DROP_SCORE', default: '0.5', doc: 'Lines with a recognition score below this are dropped (PaddleOCR drop_score).' },
@@ -212,6 +219,13 @@ const EnvSchema = z.object({
   OCR_PDF_TEXT: z.enum(['auto', 'ocr', 'embedded']).default('auto'),
   OCR_REQUEST_TIMEOUT_MS: intFromEnv.positive().default(30_000),
   OCR_MAX_QUEUE: intFromEnv.min(0).default(64),
+  OCR_SYNC_MAX_PAGES: intFromEnv.positive().max(10_000).default(10),
+  OCR_JOBS_CONCURRENCY: intFromEnv.min(1).max(64).default(1),
+  OCR_JOBS_MAX_QUEUED: intFromEnv.min(0).default(32),
+  OCR_JOBS_TTL_SECONDS: intFromEnv.positive().default(3600),
+  OCR_JOBS_TIMEOUT_MS: intFromEnv.positive().default(600_000),
+  OCR_JOBS_MAX_BODY_BYTES: intFromEnv.positive().default(100 * 1024 * 1024),
+  OCR_JOBS_MAX_STORED_BYTES: intFromEnv.positive().default(1024 * 1024 * 1024),
   OCR_API_KEYS: z.string().default(''),
   OCR_DET_LIMIT_SIDE_LEN: intFromEnv.positive().default(960),
   OCR_DROP_SCORE: z.coerce.number().min(0).max(1).default(0.5),
@@ -233,11 +247,24 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 })
 
+/** Async jobs (`/v1/jobs`, src/jobs/): per-instance, in memory. */
+export interface JobsConfig {
+  concurrency: number
+  maxQueued: number
+  ttlMs: number
+  timeoutMs: number
+  maxBodyBytes: number
+  maxStoredBytes: number
+}
+
 export interface ServiceConfig {
   port: number
   host: string
   mode: Mode
   maxBodyBytes: number
+  /** Most selected pages POST /v1/ocr reads; more → TOO_MANY_PAGES (use a job). */
+  syncMaxPages: number
+  jobs: JobsConfig
   apiKeys: string[]
   logLevel: (typeof LOG_LEVELS)[number]
   engine: EngineSettings
@@ -297,6 +324,15 @@ export function loadServiceConfig(env: Record<string, string | undefined> = proc
     host: e.HOST,
     mode,
     maxBodyBytes: e.OCR_MAX_BODY_BYTES,
+    syncMaxPages: e.OCR_SYNC_MAX_PAGES,
+    jobs: {
+      concurrency: e.OCR_JOBS_CONCURRENCY,
+      maxQueued: e.OCR_JOBS_MAX_QUEUED,
+      ttlMs: e.OCR_JOBS_TTL_SECONDS * 1000,
+      timeoutMs: e.OCR_JOBS_TIMEOUT_MS,
+      maxBodyBytes: e.OCR_JOBS_MAX_BODY_BYTES,
+      maxStoredBytes: e.OCR_JOBS_MAX_STORED_BYTES,
+    },
     apiKeys: e.OCR_API_KEYS.split(',').map((s) => s.trim()).filter(Boolean),
     logLevel: e.LOG_LEVEL,
     engine,

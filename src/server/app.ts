@@ -14,9 +14,10 @@ import { OcrError } from '../errors.js'
 import { errorBody, errorSchema, retryAfterSec, toHttpError } from './errors.js'
 import { createMetrics } from './metrics.js'
 import { registerHealthRoutes } from './routes/health.js'
+import { registerJobRoutes } from './routes/jobs.js'
 import { registerOcrRoute } from './routes/ocr.js'
 import { registerWebRoutes } from './routes/web.js'
-import { ocrResultSchema } from './schemas.js'
+import { jobStatusSchema, ocrQuerySchema, ocrResultSchema } from './schemas.js'
 
 export interface BuildServerOptions {
   config: ServiceConfig
@@ -24,18 +25,23 @@ export interface BuildServerOptions {
   logger: PinoLogger
 }
 
-/** The non-JSON request bodies of POST /v1/ocr, for the OpenAPI document. */
-const RAW_BODY_DOC = {
-  'image/*': { schema: { type: 'string', format: 'binary' } },
-  'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
-  'multipart/form-data': {
-    schema: {
-      type: 'object',
-      required: ['image'],
-      properties: { image: { type: 'string', format: 'binary' }, cls: { type: 'boolean' }, format: { type: 'string', enum: ['json', 'text'] } },
+/** The non-JSON request bodies of POST /v1/ocr and POST /v1/jobs, for the OpenAPI document. */
+function rawBodyDoc(withFormat: boolean): Record<string, unknown> {
+  const { format, ...options } = ocrQuerySchema.properties
+  return {
+    'image/*': { schema: { type: 'string', format: 'binary' } },
+    'application/pdf': { schema: { type: 'string', format: 'binary' } },
+    'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+    'multipart/form-data': {
+      schema: {
+        type: 'object',
+        required: ['image'],
+        properties: { image: { type: 'string', format: 'binary' }, ...options, ...(withFormat ? { format } : {}) },
+      },
     },
-  },
+  }
 }
+const RAW_BODY_DOC: Record<string, Record<string, unknown>> = { '/v1/ocr': rawBodyDoc(true), '/v1/jobs': rawBodyDoc(false) }
 
 /** Routes that stay open when API keys are set: probes, metrics, docs and the page itself. */
 const OPEN_PREFIXES = ['/healthz', '/readyz', '/metrics', '/docs', '/static/']
@@ -76,19 +82,23 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
   const metrics = createMetrics(ocr)
   app.addSchema(errorSchema)
   app.addSchema(ocrResultSchema)
+  app.addSchema(jobStatusSchema)
 
   // raw image bodies; anything else that is not JSON or multipart is 415
   app.removeContentTypeParser('text/plain')
   const rawBody = (_req: unknown, body: Buffer, done: (err: Error | null, body?: Buffer) => void): void => done(null, body)
-  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: config.maxBodyBytes }, rawBody)
-  app.addContentTypeParser(/^image\/[\w.+-]+$/, { parseAs: 'buffer', bodyLimit: config.maxBodyBytes }, rawBody)
+  // (no parser-level bodyLimit: the server's applies, and a route's own bodyLimit overrides it)
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, rawBody)
+  app.addContentTypeParser('application/pdf', { parseAs: 'buffer' }, rawBody)
+  app.addContentTypeParser(/^image\/[\w.+-]+$/, { parseAs: 'buffer' }, rawBody)
   await app.register(multipart, { limits: { fileSize: config.maxBodyBytes, files: 1, fields: 4, parts: 6 }, throwFileSizeLimit: true })
 
   await app.register(swagger, {
     transform: ({ schema, url }) => {
-      if (url !== '/v1/ocr' || !schema) return { schema, url }
+      const raw = RAW_BODY_DOC[url]
+      if (!raw || !schema?.body) return { schema, url }
       const body = schema.body as { content: Record<string, unknown> }
-      return { schema: { ...schema, body: { ...body, content: { ...body.content, ...RAW_BODY_DOC } } }, url }
+      return { schema: { ...schema, body: { ...body, content: { ...body.content, ...raw } } }, url }
     },
     openapi: {
       openapi: '3.0.3',
@@ -164,7 +174,8 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
   })
 
   registerHealthRoutes(app, { ocr, metrics })
-  registerOcrRoute(app, { ocr, metrics, maxBodyBytes: config.maxBodyBytes })
+  registerOcrRoute(app, { ocr, metrics, maxBodyBytes: config.maxBodyBytes, syncMaxPages: config.syncMaxPages })
+  registerJobRoutes(app, { ocr, metrics, jobs: config.jobs })
   registerWebRoutes(app)
   return app
 }

@@ -1,4 +1,7 @@
 /** JSON schemas of the API (they drive validation, serialisation and the OpenAPI document). */
+import { FORMATS } from '../formats/index.js'
+import { JOB_STATES } from '../jobs/store.js'
+import { DPI_RANGE, PDF_TEXT_MODES } from './document-input.js'
 
 const point = { type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2 } as const
 const box = { type: 'array', items: point, minItems: 4, maxItems: 4, description: 'Four [x, y] points, clockwise from the text’s own top-left corner, in image pixels' } as const
@@ -56,12 +59,23 @@ export const ocrResultSchema = {
   },
 } as const
 
+/** The read options every document route takes (query parameters, JSON fields, multipart fields). */
+const readOptions = {
+  cls: { type: 'boolean', description: 'Run the 0/180° angle classifier (default: OCR_USE_CLS)' },
+  pages: { type: 'string', maxLength: 200, description: 'Pages of a document to read: `1-3,7`, `5-` (1-based; default all)' },
+  dpi: { type: 'integer', minimum: DPI_RANGE.min, maximum: DPI_RANGE.max, description: 'PDF render resolution (default: OCR_PDF_DPI)' },
+  pdf_text: { type: 'string', enum: [...PDF_TEXT_MODES], description: 'PDF pages with a text layer: use it (`auto`), `ocr` anyway, or `embedded` only (default: OCR_PDF_TEXT)' },
+} as const
+
+const format = {
+  type: 'string',
+  enum: [...FORMATS],
+  description: 'Output format (default json, or from the Accept header): ' + FORMATS.join(', '),
+} as const
+
 export const ocrQuerySchema = {
   type: 'object',
-  properties: {
-    cls: { type: 'boolean', description: 'Run the 0/180° angle classifier (default: OCR_USE_CLS)' },
-    format: { type: 'string', enum: ['json', 'text'], default: 'json', description: '`text`: the lines in reading order as text/plain' },
-  },
+  properties: { ...readOptions, format },
   additionalProperties: false,
 } as const
 
@@ -69,9 +83,80 @@ export const ocrJsonBodySchema = {
   type: 'object',
   required: ['image'],
   properties: {
-    image: { type: 'string', description: 'The image, base64 (or a data: URL)' },
-    cls: { type: 'boolean' },
-    format: { type: 'string', enum: ['json', 'text'] },
+    image: { type: 'string', description: 'The image or document, base64 (or a data: URL)' },
+    ...readOptions,
+    format,
   },
   additionalProperties: false,
+} as const
+
+export const jobQuerySchema = {
+  type: 'object',
+  properties: readOptions,
+  additionalProperties: false,
+} as const
+
+export const jobJsonBodySchema = {
+  type: 'object',
+  required: ['image'],
+  properties: {
+    image: { type: 'string', description: 'The document or image, base64 (or a data: URL)' },
+    ...readOptions,
+  },
+  additionalProperties: false,
+} as const
+
+export const jobParamsSchema = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', maxLength: 64, description: 'The job id POST /v1/jobs returned' } },
+} as const
+
+export const jobResultQuerySchema = {
+  type: 'object',
+  properties: {
+    format,
+    partial: { type: 'boolean', default: false, description: 'A queued or running job answers with the pages read so far instead of 409 JOB_NOT_FINISHED' },
+  },
+  additionalProperties: false,
+} as const
+
+export const jobAcceptedSchema = {
+  type: 'object',
+  required: ['id', 'status', 'status_url', 'result_url'],
+  properties: {
+    id: { type: 'string' },
+    status: { type: 'string', enum: [...JOB_STATES] },
+    status_url: { type: 'string', description: 'Poll this for progress' },
+    result_url: { type: 'string', description: 'The result once status is succeeded (add ?format=...)' },
+  },
+} as const
+
+export const jobStatusSchema = {
+  $id: 'JobStatus',
+  type: 'object',
+  required: ['id', 'status', 'pages_done', 'pages_total', 'created_at', 'status_url', 'result_url'],
+  properties: {
+    id: { type: 'string' },
+    status: { type: 'string', enum: [...JOB_STATES], description: 'queued → running → succeeded | failed | cancelled; a finished job becomes expired after OCR_JOBS_TTL_SECONDS' },
+    pages_done: { type: 'integer', description: 'Pages read so far' },
+    pages_total: { type: ['integer', 'null'], description: 'Pages the job reads (after `pages=`); null until the document is opened' },
+    created_at: { type: 'string', format: 'date-time' },
+    started_at: { type: ['string', 'null'], format: 'date-time' },
+    finished_at: { type: ['string', 'null'], format: 'date-time' },
+    expires_at: { type: ['string', 'null'], format: 'date-time', description: 'Finished: when the result is dropped. Expired: when the id is forgotten (then 404)' },
+    file_name: { type: ['string', 'null'] },
+    options: {
+      type: 'object',
+      properties: { cls: readOptions.cls, pages: readOptions.pages, dpi: readOptions.dpi, pdf_text: readOptions.pdf_text },
+    },
+    error: {
+      type: ['object', 'null'],
+      description: 'Why a failed or cancelled job ended (a code of docs/ERRORS.md)',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
+    status_url: { type: 'string' },
+    result_url: { type: 'string' },
+  },
 } as const

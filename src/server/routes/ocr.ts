@@ -1,51 +1,34 @@
-/** POST /v1/ocr: the image as the raw body, a multipart field `image`, or JSON {"image": base64}. */
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+/** POST /v1/ocr: the image or document as the raw body, a multipart field `image`, or JSON {"image": base64}. */
+import type { FastifyInstance } from 'fastify'
 import type { Ocr } from '../../engine.js'
-import { OcrError } from '../../errors.js'
-import { resultText } from '../../formats/index.js'
+import { OcrError, toOcrError } from '../../errors.js'
+import { readDocument, type WireOptions } from '../document-input.js'
 import type { ServerMetrics } from '../metrics.js'
+import { chooseFormat, sendResult } from '../result-reply.js'
 import { ocrJsonBodySchema, ocrQuerySchema } from '../schemas.js'
 
-interface Query {
-  cls?: boolean
-  format?: 'json' | 'text'
+export { decodeBase64Image } from '../document-input.js'
+
+export interface OcrRouteOptions {
+  ocr: Ocr
+  metrics: ServerMetrics
+  maxBodyBytes: number
+  /** Most (selected) pages one call reads; more → TOO_MANY_PAGES pointing to POST /v1/jobs. */
+  syncMaxPages: number
 }
 
-interface JsonBody {
-  image: string
-  cls?: boolean
-  format?: 'json' | 'text'
-}
-
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
-const BASE64URL = /^[A-Za-z0-9_-]*$/
-
-/** Strict base64 (standard or URL alphabet; optional data: URL prefix; whitespace ignored). */
-export function decodeBase64Image(s: string): Buffer {
-  let b64 = s.trim()
-  const m = /^data:([^;,]*)(;base64)?,/.exec(b64)
-  if (m) {
-    if (!m[2]) throw new OcrError('BAD_REQUEST', 'data: URL must be base64-encoded')
-    b64 = b64.slice(m[0].length)
-  }
-  b64 = b64.replace(/\s+/g, '')
-  if (b64.length === 0) throw new OcrError('BAD_REQUEST', '"image" is empty')
-  // padded standard base64, or unpadded (standard or URL alphabet); a length of 4n+1 is never valid
-  const padded = BASE64.test(b64) && b64.length % 4 === 0
-  const unpadded = (BASE64URL.test(b64) || /^[A-Za-z0-9+/]*$/.test(b64)) && b64.length % 4 !== 1
-  if (!padded && !unpadded) throw new OcrError('BAD_REQUEST', '"image" is not valid base64')
-  return Buffer.from(b64, /[-_]/.test(b64) ? 'base64url' : 'base64')
-}
-
-export function registerOcrRoute(app: FastifyInstance, deps: { ocr: Ocr; metrics: ServerMetrics; maxBodyBytes: number }): void {
+export function registerOcrRoute(app: FastifyInstance, deps: OcrRouteOptions): void {
   const { ocr, metrics } = deps
-  app.post<{ Querystring: Query }>(
+  // a document the engine would read as a job is pointed there; one over the engine's own cap is not
+  const maxPages = Math.min(deps.syncMaxPages, ocr.settings.maxPages)
+  app.post<{ Querystring: WireOptions }>(
     '/v1/ocr',
     {
       schema: {
-        summary: 'Read the text in an image',
+        summary: 'Read the text in an image or a short document',
         description:
-          'Send the image as the raw body (`Content-Type: image/*` or `application/octet-stream`), as a `multipart/form-data` field named `image`, or as JSON `{"image": "<base64>"}`. JPEG, PNG, WebP, GIF (first frame), BMP and TIFF (every page).',
+          'Send the image as the raw body (`Content-Type: image/*`, `application/pdf` or `application/octet-stream`), as a `multipart/form-data` field named `image`, or as JSON `{"image": "<base64>"}`. JPEG, PNG, WebP, GIF (first frame), BMP, TIFF and PDF (every page, or those `pages=` selects). ' +
+          `Documents with more selected pages than OCR_SYNC_MAX_PAGES get 413 TOO_MANY_PAGES: send them to POST /v1/jobs.`,
         tags: ['ocr'],
         querystring: ocrQuerySchema,
         // validated: the JSON form; the raw and multipart forms are added to the OpenAPI document
@@ -54,7 +37,7 @@ export function registerOcrRoute(app: FastifyInstance, deps: { ocr: Ocr; metrics
         security: [{ bearer: [] }, { apiKey: [] }],
         response: {
           200: {
-            description: 'The text lines with their boxes (`format=text`: text/plain, one line per line)',
+            description: 'The text lines with their boxes, page by page, in the format asked for (`format=` or `Accept`)',
             content: { 'application/json': { schema: { $ref: 'OcrResult#' } }, 'text/plain': { schema: { type: 'string' } } },
           },
           '4xx': { description: 'Client error (see docs/ERRORS.md)', $ref: 'Error#' },
@@ -63,8 +46,9 @@ export function registerOcrRoute(app: FastifyInstance, deps: { ocr: Ocr; metrics
       },
     },
     async (request, reply) => {
-      const { image, cls, format } = await readImage(request)
-      request.bytesIn = image.length
+      const doc = await readDocument(request, { maxBytes: deps.maxBodyBytes, allowFormat: true })
+      const format = chooseFormat(doc.format, request.headers.accept)
+      request.bytesIn = doc.bytes.length
       // a client that goes away cancels its job (dropped from the queue, or stopped at the next stage)
       const ac = new AbortController()
       const onClose = (): void => {
@@ -74,12 +58,14 @@ export function registerOcrRoute(app: FastifyInstance, deps: { ocr: Ocr; metrics
       // gone already while we read the body: 'close' has fired before we listened
       if (request.raw.socket?.destroyed) ac.abort()
       try {
-        const result = await ocr.read(image, { signal: ac.signal, ...(cls !== undefined ? { cls } : {}) })
+        const result = await ocr.read(doc.bytes, { ...doc.options, maxPages, signal: ac.signal }).catch((err: unknown) => {
+          throw pointToJobs(toOcrError(err), maxPages, ocr.settings.maxPages)
+        })
         metrics.observeTiming(result.timing_ms)
-        metrics.lines.inc(result.lines.length)
-        request.linesFound = result.lines.length
-        if (format === 'text') return reply.type('text/plain; charset=utf-8').send(resultText(result))
-        return reply.type('application/json; charset=utf-8').send(result)
+        const lines = result.pages.reduce((n, p) => n + p.lines.length, 0)
+        metrics.lines.inc(lines)
+        request.linesFound = lines
+        return sendResult(reply, format, result, { source: doc.bytes, fileName: doc.fileName })
       } finally {
         reply.raw.off('close', onClose)
       }
@@ -87,66 +73,14 @@ export function registerOcrRoute(app: FastifyInstance, deps: { ocr: Ocr; metrics
   )
 }
 
-async function readImage(request: FastifyRequest<{ Querystring: Query }>): Promise<{ image: Buffer; cls?: boolean; format: 'json' | 'text' }> {
-  const q = request.query
-  let cls = q.cls
-  let format = q.format ?? 'json'
-  const type = (request.headers['content-type'] ?? '').toLowerCase()
-  let image: Buffer
-  if (type.startsWith('multipart/form-data')) {
-    const part = await readMultipart(request)
-    image = part.image
-    if (part.cls !== undefined) cls = part.cls
-    if (part.format !== undefined) format = part.format
-  } else if (Buffer.isBuffer(request.body)) {
-    image = request.body
-  } else if (request.body && typeof request.body === 'object') {
-    const body = request.body as JsonBody
-    image = decodeBase64Image(body.image)
-    if (body.cls !== undefined) cls = body.cls
-    if (body.format !== undefined) format = body.format
-  } else {
-    throw new OcrError('BAD_REQUEST', 'no image: send it as the body, a multipart field "image", or JSON {"image": base64}')
-  }
-  if (image.length === 0) throw new OcrError('BAD_REQUEST', 'the image is empty')
-  return { image, format, ...(cls !== undefined ? { cls } : {}) }
-}
-
-/** Multipart parse failures without a code (busboy: "Unexpected end of form", ...) are bad requests, not 500s. */
-async function readMultipart(request: FastifyRequest): Promise<{ image: Buffer; cls?: boolean; format?: 'json' | 'text' }> {
-  try {
-    return await readMultipartParts(request)
-  } catch (err) {
-    // ours, or @fastify/multipart's coded errors (they carry their HTTP status: 413 file too large, ...)
-    if (err instanceof OcrError || typeof (err as { statusCode?: unknown }).statusCode === 'number') throw err
-    throw new OcrError('BAD_REQUEST', `malformed multipart body: ${(err as Error).message}`, { cause: err })
-  }
-}
-
-async function readMultipartParts(request: FastifyRequest): Promise<{ image: Buffer; cls?: boolean; format?: 'json' | 'text' }> {
-  let image: Buffer | null = null
-  const opts: { cls?: boolean; format?: 'json' | 'text' } = {}
-  for await (const part of request.parts()) {
-    if (part.type === 'file') {
-      if (part.fieldname !== 'image' || image) {
-        await part.toBuffer() // drain
-        if (part.fieldname !== 'image') throw new OcrError('BAD_REQUEST', `unexpected file field "${part.fieldname}"; send the image in "image"`)
-        throw new OcrError('BAD_REQUEST', 'send exactly one file in "image"')
-      }
-      image = await part.toBuffer()
-    } else if (part.fieldname === 'cls' || part.fieldname === 'format') {
-      const v = String(part.value)
-      if (part.fieldname === 'cls') {
-        if (v !== 'true' && v !== 'false') throw new OcrError('BAD_REQUEST', 'cls must be true or false')
-        opts.cls = v === 'true'
-      } else {
-        if (v !== 'json' && v !== 'text') throw new OcrError('BAD_REQUEST', 'format must be json or text')
-        opts.format = v
-      }
-    }
-  }
-  if (!image) throw new OcrError('BAD_REQUEST', 'multipart request has no file field "image"')
-  return { image, ...opts }
+/** TOO_MANY_PAGES from the sync cap: say where such documents go (unless jobs could not take it either). */
+function pointToJobs(err: OcrError, syncMax: number, engineMax: number): OcrError {
+  if (err.code !== 'TOO_MANY_PAGES' || syncMax >= engineMax) return err
+  return new OcrError(
+    'TOO_MANY_PAGES',
+    `${err.message} (OCR_SYNC_MAX_PAGES=${syncMax}): send it as an async job with POST /v1/jobs (same body and options), or select fewer pages with pages=`,
+    { cause: err },
+  )
 }
 
 declare module 'fastify' {
