@@ -63,6 +63,21 @@ describe('errors: JSON body with the catalogued code and status', () => {
     ['missing "image" in JSON', 400, 'BAD_REQUEST', () => fetch(`${svc.url}/v1/ocr`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"img":"aGk="}' })],
     ['broken JSON', 400, 'BAD_REQUEST', () => fetch(`${svc.url}/v1/ocr`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"image":' })],
     ['bad query option', 400, 'BAD_REQUEST', () => fetch(`${svc.url}/v1/ocr?format=xml`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: 'x' })],
+    ['dpi out of range', 400, 'BAD_REQUEST', () => fetch(`${svc.url}/v1/ocr?dpi=2000`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: img.png })],
+    ['unknown pdf_text mode', 400, 'BAD_REQUEST', () => fetch(`${svc.url}/v1/ocr`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: img.png.toString('base64'), pdf_text: 'maybe' }) })],
+    ['malformed pages=', 400, 'BAD_PAGE_RANGE', () => fetch(`${svc.url}/v1/ocr?pages=1-x`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: img.png })],
+    ['pages= past the last page', 400, 'BAD_PAGE_RANGE', () => {
+      const f = new FormData()
+      f.append('image', new Blob([img.png]), 'a.png')
+      f.append('pages', '2')
+      return fetch(`${svc.url}/v1/ocr`, { method: 'POST', body: f })
+    }],
+    ['multipart dpi that is not a number', 400, 'BAD_REQUEST', () => {
+      const f = new FormData()
+      f.append('image', new Blob([img.png]), 'a.png')
+      f.append('dpi', 'high')
+      return fetch(`${svc.url}/v1/ocr`, { method: 'POST', body: f })
+    }],
     ['multipart without "image"', 400, 'BAD_REQUEST', () => {
       const f = new FormData()
       f.append('file', new Blob([Buffer.from('x')]), 'a.png')
@@ -123,12 +138,12 @@ describe('health, readiness, metrics, docs, page', () => {
     const doc = (await (await fetch(`${svc.url}/docs/json`)).json()) as any
     expect(doc.openapi).toMatch(/^3\./)
     const post = doc.paths['/v1/ocr'].post
-    expect(Object.keys(post.requestBody.content).sort()).toEqual(['application/json', 'application/octet-stream', 'image/*', 'multipart/form-data'])
+    expect(Object.keys(post.requestBody.content).sort()).toEqual(['application/json', 'application/octet-stream', 'application/pdf', 'image/*', 'multipart/form-data'])
     const ref = post.responses['200'].content['application/json'].schema
     const schema = ref.$ref ? doc.components.schemas[ref.$ref.split('/').pop()] : ref
     expect(schema.properties.lines.type).toBe('array')
     expect(schema.required).toEqual(expect.arrayContaining(['width', 'height', 'lines', 'timing_ms']))
-    expect(post.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['cls', 'format'])
+    expect(post.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['cls', 'dpi', 'format', 'pages', 'pdf_text'])
     expect(doc.paths['/healthz']).toBeDefined()
     expect(doc.paths['/readyz']).toBeDefined()
     expect((await fetch(`${svc.url}/docs/`)).status).toBe(200)

@@ -28,15 +28,16 @@ describe('OpenAPI document', () => {
   })
 
   it('documents every API route, and not the web page', () => {
-    expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/metrics', '/readyz', '/v1/ocr'])
+    expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/metrics', '/readyz', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/result', '/v1/ocr'])
   })
 
   it('POST /v1/ocr: the three body forms, the options, the result and the error shape', () => {
     const op = doc.paths['/v1/ocr'].post
-    expect(Object.keys(op.requestBody.content).sort()).toEqual(['application/json', 'application/octet-stream', 'image/*', 'multipart/form-data'])
+    expect(Object.keys(op.requestBody.content).sort()).toEqual(['application/json', 'application/octet-stream', 'application/pdf', 'image/*', 'multipart/form-data'])
     expect(op.requestBody.content['application/json'].schema.required).toEqual(['image'])
+    expect(Object.keys(op.requestBody.content['multipart/form-data'].schema.properties).sort()).toEqual(['cls', 'dpi', 'format', 'image', 'pages', 'pdf_text'])
     expect(op.requestBody.content['multipart/form-data'].schema.properties.image).toMatchObject({ type: 'string', format: 'binary' })
-    expect(Object.fromEntries(op.parameters.map((p: { name: string; in: string }) => [p.name, p.in]))).toEqual({ cls: 'query', format: 'query' })
+    expect(Object.fromEntries(op.parameters.map((p: { name: string; in: string }) => [p.name, p.in]))).toEqual({ cls: 'query', format: 'query', pages: 'query', dpi: 'query', pdf_text: 'query' })
     expect(Object.keys(op.responses['200'].content).sort()).toEqual(['application/json', 'text/plain'])
     expect(op.security).toEqual([{ bearer: [] }, { apiKey: [] }])
     expect(doc.components.securitySchemes).toMatchObject({ bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } })
@@ -45,6 +46,23 @@ describe('OpenAPI document', () => {
       (s) => s.properties?.error,
     )
     expect(errorSchema?.properties?.error?.properties?.code?.enum?.sort()).toEqual(Object.keys(ERRORS).sort())
+  })
+
+  it('the job routes: body forms as /v1/ocr (no format), 202, status schema, result formats, delete', () => {
+    const post = doc.paths['/v1/jobs'].post
+    expect(Object.keys(post.requestBody.content).sort()).toEqual(['application/json', 'application/octet-stream', 'application/pdf', 'image/*', 'multipart/form-data'])
+    expect(post.requestBody.content['multipart/form-data'].schema.properties.format).toBeUndefined()
+    expect(post.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['cls', 'dpi', 'pages', 'pdf_text'])
+    expect(Object.keys(post.responses)).toContain('202')
+    expect(post.security).toEqual([{ bearer: [] }, { apiKey: [] }])
+    const get = doc.paths['/v1/jobs/{id}'].get
+    expect(get.parameters.map((p: { name: string; in: string }) => [p.name, p.in])).toEqual([['id', 'path']])
+    const status = doc.components.schemas[get.responses['200'].content['application/json'].schema.$ref.split('/').pop()]
+    expect(status.properties.status.enum).toEqual(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired'])
+    expect(status.required).toEqual(expect.arrayContaining(['id', 'status', 'pages_done', 'pages_total']))
+    const result = doc.paths['/v1/jobs/{id}/result'].get
+    expect(result.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['format', 'id', 'partial'])
+    expect(Object.keys(doc.paths['/v1/jobs/{id}'].delete.responses)).toEqual(expect.arrayContaining(['200', '204']))
   })
 
   it('/readyz documents its 503', () => {
