@@ -10,9 +10,12 @@ const apiKey = $('apikey')
 apiKey.value = localStorage.getItem('ocrserve.apikey') ?? ''
 apiKey.addEventListener('change', () => localStorage.setItem('ocrserve.apikey', apiKey.value))
 
-let image = null // ImageBitmap of the upright image
-let result = null
+let image = null // ImageBitmap of the upright image (null: the browser cannot draw the file, e.g. TIFF, PDF)
+let doc = null // the whole OcrResult: every page read
+let result = null // the page on show (an entry of doc.pages)
 let active = -1
+let source = null // { file, query, jobId }: where the downloads come from
+let poller = null // the running job's { id, stop }
 
 /** What to do about an error code (docs/ERRORS.md has them all). */
 const HINTS = {
@@ -25,6 +28,21 @@ const HINTS = {
   TOO_MANY_REQUESTS: 'The server is busy; try again in a moment.',
   NOT_READY: 'The models are still loading; try again in a moment.',
   TIMEOUT: 'The image took too long to read.',
+  BAD_PAGE_RANGE: 'Fix the pages box (e.g. 1-3,7), or leave it empty for all pages.',
+  TOO_MANY_PAGES: 'Select fewer pages.',
+  JOB_EXPIRED: 'The result is gone; read the file again.',
+}
+
+/** Seconds between polls of a running job. */
+const POLL_MS = 400
+
+function authHeaders() {
+  return apiKey.value ? { Authorization: `Bearer ${apiKey.value}` } : {}
+}
+
+async function errorOf(res) {
+  const body = await res.json().catch(() => null)
+  return body?.error ?? { code: `HTTP ${res.status}`, message: res.statusText || 'request failed' }
 }
 
 /** state: idle | busy | done | error (also on <body data-state> for scripts and tests). */
@@ -43,8 +61,12 @@ function showError(code, message) {
   document.body.dataset.state = 'error'
 }
 
+/** The browser's own picture of the file is page 1; other pages are shown as text only. */
+const drawable = () => image && (!result || result.page === 1)
+
 function draw() {
-  if (!image) return
+  canvas.hidden = !drawable()
+  if (!drawable()) return
   canvas.width = image.width
   canvas.height = image.height
   ctx.drawImage(image, 0, 0)
@@ -99,7 +121,39 @@ function showLines() {
   )
   $('toolbar').hidden = false
   const t = result.timing_ms
-  $('timing').textContent = `${result.lines.length} lines · ${t.total.toFixed(0)} ms (decode ${t.decode.toFixed(0)}, det ${t.det.toFixed(0)}, cls ${t.cls.toFixed(0)}, rec ${t.rec.toFixed(0)})${result.rotation ? ` · page turned ${result.rotation}°` : ''}`
+  const where = doc.pages.length > 1 ? `page ${result.page} (${doc.pages.length} pages) · ` : ''
+  const how = result.source === 'embedded' ? ' · from the PDF text layer' : ''
+  $('timing').textContent = `${where}${result.lines.length} lines · ${t.total.toFixed(0)} ms (decode ${t.decode.toFixed(0)}, det ${t.det.toFixed(0)}, cls ${t.cls.toFixed(0)}, rec ${t.rec.toFixed(0)})${result.rotation ? ` · page turned ${result.rotation}°` : ''}${how}`
+}
+
+/** Shows page i of the document: its lines, its boxes when the browser can draw it. */
+function showPage(i) {
+  result = doc.pages[i]
+  active = -1
+  for (const b of $('pages-nav').children) b.setAttribute('aria-current', String(Number(b.dataset.i) === i))
+  $('doc-note').hidden = Boolean(drawable()) || !doc
+  showLines()
+  draw()
+}
+
+function showDocument(body) {
+  doc = body
+  const nav = $('pages-nav')
+  nav.replaceChildren(
+    ...doc.pages.map((p, i) => {
+      const b = Object.assign(document.createElement('button'), { type: 'button', textContent: String(p.page), title: `page ${p.page}: ${p.lines.length} lines` })
+      b.dataset.i = String(i)
+      b.dataset.lines = String(p.lines.length)
+      b.addEventListener('click', () => showPage(i))
+      return b
+    }),
+  )
+  nav.hidden = doc.pages.length < 2
+  $('downloads').hidden = false
+  const lines = doc.pages.reduce((n, p) => n + p.lines.length, 0)
+  const pages = doc.pages.length > 1 ? ` ${doc.pages.length} pages, ${lines} lines: pick a page above the list.` : ''
+  setStatus(lines ? `Done.${pages} Click a line to find it in the image, or a box to find its line.` : 'No text found.', 'done')
+  showPage(0)
 }
 
 /** Index of the line whose box is under the pointer, or -1. */
@@ -133,37 +187,173 @@ canvas.addEventListener('click', (ev) => {
   }
 })
 
-async function run(file) {
-  if (!file) return
+function reset() {
+  poller?.stop()
+  doc = null
   result = null
   active = -1
+  source = null
   linesEl.replaceChildren()
   $('toolbar').hidden = true
+  $('downloads').hidden = true
+  $('pages-nav').hidden = true
+  $('pages-nav').replaceChildren()
+  $('progress-box').hidden = true
+  $('doc-note').hidden = true
   canvas.dataset.boxes = '0'
+  delete document.body.dataset.via
+}
+
+function readQuery() {
+  const q = new URLSearchParams({ cls: String($('cls').checked) })
+  const pages = $('pages').value.trim()
+  if (pages) q.set('pages', pages)
+  return q
+}
+
+/** The Content-Type to send a file with: its own when the browser knows it, else by extension. */
+function contentType(file) {
+  if (file.type && (file.type.startsWith('image/') || file.type === 'application/pdf')) return file.type
+  if (/\.pdf$/i.test(file.name || '')) return 'application/pdf'
+  return 'application/octet-stream'
+}
+
+async function run(file) {
+  if (!file) return
+  reset()
   setStatus(`Reading ${file.name || 'pasted image'} (${(file.size / 1024).toFixed(0)} KiB)…`, 'busy')
   try {
     // EXIF orientation applied by the browser matches the server's coordinates
     image = await createImageBitmap(file, { imageOrientation: 'from-image' }).catch(() => null)
-    $('drop-hint').hidden = Boolean(image)
+    $('drop-hint').hidden = true
+    $('doc-note').hidden = Boolean(image)
     canvas.hidden = !image
     if (image) draw()
-    const headers = { 'Content-Type': file.type && file.type.startsWith('image/') ? file.type : 'application/octet-stream' }
-    if (apiKey.value) headers.Authorization = `Bearer ${apiKey.value}`
-    const res = await fetch(`/v1/ocr?cls=${$('cls').checked}`, { method: 'POST', headers, body: file })
-    const body = await res.json().catch(() => null)
-    if (!res.ok) {
-      const err = body?.error ?? { code: `HTTP ${res.status}`, message: res.statusText || 'request failed' }
-      showError(err.code, err.message)
-      return
+    const query = readQuery()
+    source = { file, query, jobId: null }
+    const headers = { 'Content-Type': contentType(file), ...authHeaders() }
+    const res = await fetch(`/v1/ocr?${query}`, { method: 'POST', headers, body: file })
+    if (res.ok) {
+      document.body.dataset.via = 'sync'
+      return showDocument(await res.json())
     }
-    result = body
-    setStatus(result.lines.length ? 'Done. Click a line to find it in the image, or a box to find its line.' : 'No text found.', 'done')
-    showLines()
-    draw()
+    const err = await errorOf(res)
+    // a document longer than one call reads: an async job, with progress page by page
+    if (err.code === 'TOO_MANY_PAGES' && /\/v1\/jobs/.test(err.message)) return runJob(file, query, headers)
+    showError(err.code, err.message)
   } catch (err) {
     showError('Network error', err.message)
   }
 }
+
+async function runJob(file, query, headers) {
+  document.body.dataset.via = 'job'
+  const res = await fetch(`/v1/jobs?${query}`, { method: 'POST', headers, body: file })
+  if (res.status !== 202) {
+    const err = await errorOf(res)
+    return showError(err.code, err.message)
+  }
+  const job = await res.json()
+  source.jobId = job.id
+  setStatus(`${file.name || 'The document'} is long: reading it as a background job…`, 'busy')
+  $('progress-box').hidden = false
+  let stopped = false
+  let timer = null
+  poller = { id: job.id, stop: () => { stopped = true; clearTimeout(timer) } }
+  const tick = async () => {
+    if (stopped) return
+    try {
+      const r = await fetch(job.status_url, { headers: authHeaders() })
+      if (!r.ok) {
+        const err = await errorOf(r)
+        return showError(err.code, err.message)
+      }
+      const s = await r.json()
+      if (stopped) return
+      const progress = $('progress')
+      progress.max = s.pages_total ?? 1
+      progress.value = s.pages_done
+      $('progress-text').textContent = s.pages_total === null ? `${s.status}…` : `${s.pages_done} / ${s.pages_total} pages`
+      if (s.status === 'queued' || s.status === 'running') {
+        timer = setTimeout(tick, POLL_MS)
+        return
+      }
+      $('progress-box').hidden = true
+      poller = null
+      if (s.status !== 'succeeded') return showError(s.error?.code ?? s.status, s.error?.message ?? `the job is ${s.status}`)
+      const out = await fetch(job.result_url, { headers: authHeaders() })
+      if (!out.ok) {
+        const err = await errorOf(out)
+        return showError(err.code, err.message)
+      }
+      showDocument(await out.json())
+    } catch (err) {
+      showError('Network error', err.message)
+    }
+  }
+  tick()
+}
+
+$('cancel').addEventListener('click', async () => {
+  if (!poller) return
+  const { id } = poller
+  poller.stop()
+  poller = null
+  $('progress-box').hidden = true
+  await fetch(`/v1/jobs/${id}`, { method: 'DELETE', headers: authHeaders() }).catch(() => null)
+  setStatus('Cancelled.', 'idle')
+})
+
+/** The formats the server writes, from its own OpenAPI document (no list to keep in step here). */
+async function loadFormats() {
+  const spec = await fetch('/docs/json').then((r) => (r.ok ? r.json() : null)).catch(() => null)
+  const param = spec?.paths?.['/v1/ocr']?.post?.parameters?.find((p) => p.name === 'format')
+  const formats = param?.schema?.enum ?? ['json', 'text']
+  $('downloads').append(
+    ...formats.map((f) => {
+      const b = Object.assign(document.createElement('button'), { type: 'button', textContent: f })
+      b.dataset.format = f
+      b.addEventListener('click', () => download(f))
+      return b
+    }),
+  )
+}
+
+/** The file name a download gets: the server's Content-Disposition, else the upload's name. */
+function downloadName(res, format) {
+  const m = /filename="?([^";]+)"?/i.exec(res.headers.get('content-disposition') ?? '')
+  if (m) return m[1]
+  const stem = (source.file.name || 'ocr').replace(/\.[^.]+$/, '')
+  return `${stem}.${format === 'text' ? 'txt' : format}`
+}
+
+/** A job's result is fetched in the format; a sync result is read again in it (small files). */
+async function download(format) {
+  if (!source) return
+  try {
+    const res = source.jobId
+      ? await fetch(`/v1/jobs/${source.jobId}/result?format=${format}`, { headers: authHeaders() })
+      : await fetch(`/v1/ocr?${source.query}&format=${format}`, {
+          method: 'POST',
+          headers: { 'Content-Type': contentType(source.file), ...authHeaders() },
+          body: source.file,
+        })
+    if (!res.ok) {
+      const err = await errorOf(res)
+      return showError(err.code, err.message)
+    }
+    const url = URL.createObjectURL(await res.blob())
+    const a = Object.assign(document.createElement('a'), { href: url, download: downloadName(res, format) })
+    document.body.append(a)
+    a.click()
+    a.remove()
+    setTimeout(() => URL.revokeObjectURL(url), 10_000)
+  } catch (err) {
+    showError('Download failed', err.message)
+  }
+}
+
+loadFormats()
 
 fileInput.addEventListener('change', () => {
   const file = fileInput.files[0]
@@ -201,10 +391,11 @@ async function copyText(text) {
 }
 
 $('copy').addEventListener('click', async () => {
-  if (!result) return
+  if (!doc) return
   try {
-    await copyText(result.lines.map((l) => l.text).join('\n'))
-    setStatus(`Copied ${result.lines.length} lines to the clipboard.`, 'done')
+    const lines = doc.pages.flatMap((p) => p.lines.map((l) => l.text))
+    await copyText(doc.pages.map((p) => p.lines.map((l) => l.text).join('\n')).join('\n\n'))
+    setStatus(`Copied ${lines.length} lines to the clipboard.`, 'done')
   } catch (err) {
     showError('Copy failed', err.message)
   }

@@ -3,7 +3,8 @@
  * read the lines shown, check the boxes drawn on the canvas, highlight, API-key handling.
  * Screenshot: test-artifacts/web.png.
  */
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
+import sharp from 'sharp'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadServiceConfig } from '../../src/config.js'
@@ -17,11 +18,18 @@ let svc: Service
 let browser: Browser
 let page: Page
 let img: TextImage
+/** A 3-page TIFF (over the service's sync page limit of 2: read as an async job) and a 2-page one. */
+let doc3: Buffer
+let doc2: Buffer
+const docText = (i: number) => [`SCAN PAGE ${i}`, `ITEM ${i}${i} PAID`]
 
 beforeAll(async () => {
   img = await textImage(['INVOICE 2024', 'TOTAL 42.50 EUR', 'THANK YOU'], 44)
+  const scans = await Promise.all([1, 2, 3].map((i) => textImage(docText(i), 40)))
+  doc3 = await sharp(scans.map((p) => p.png), { join: { animated: true } }).tiff({ compression: 'lzw' }).toBuffer()
+  doc2 = await sharp(scans.slice(0, 2).map((p) => p.png), { join: { animated: true } }).tiff({ compression: 'lzw' }).toBuffer()
   svc = await startService(
-    loadServiceConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OCR_WORKERS: '1', OCR_API_KEYS: KEY }),
+    loadServiceConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OCR_WORKERS: '1', OCR_API_KEYS: KEY, OCR_SYNC_MAX_PAGES: '2' }),
   )
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -138,6 +146,56 @@ describe('web page (headless Chromium)', () => {
     await page.screenshot({ path: new URL('web.png', ARTIFACTS).pathname, fullPage: true })
   })
 
+  it('a document over the sync page limit is read as a job, with progress, and shown page by page', async () => {
+    await page.setInputFiles('#file', { name: 'scan.tiff', mimeType: 'image/tiff', buffer: doc3 })
+    await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 })
+    expect(await page.getAttribute('body', 'data-via')).toBe('job')
+    // the progress the page showed last: every page read
+    expect(await page.textContent('#progress-text')).toBe('3 / 3 pages')
+    expect(await page.$$eval('#pages-nav button', (els) => els.map((e) => e.textContent))).toEqual(['1', '2', '3'])
+    expect(await page.isVisible('#pages-nav')).toBe(true)
+    const shown = () => page.$$eval('#lines li .t', (els) => els.map((e) => e.textContent ?? ''))
+    expect((await shown()).map(squash)).toEqual(docText(1).map(squash))
+    // the browser cannot draw a TIFF: text only, and it says so
+    expect(await page.isVisible('#canvas')).toBe(false)
+    expect(await page.isVisible('#doc-note')).toBe(true)
+    await page.click('#pages-nav button:nth-child(3)')
+    expect((await shown()).map(squash)).toEqual(docText(3).map(squash))
+    expect(await page.getAttribute('#pages-nav button:nth-child(3)', 'aria-current')).toBe('true')
+    expect(await page.textContent('#timing')).toMatch(/^page 3 \(3 pages\) · 2 lines/)
+    await page.screenshot({ path: new URL('web-document.png', ARTIFACTS).pathname, fullPage: true })
+  })
+
+  it('the job result downloads in the formats the server offers', async () => {
+    const offered = await page.$$eval('#downloads button', (els) => els.map((e) => e.textContent))
+    expect(offered).toEqual(expect.arrayContaining(['json', 'jsonl', 'text']))
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#downloads button[data-format="text"]')])
+    expect(download.suggestedFilename()).toMatch(/^scan\.(txt|text)$/)
+    const text = readFileSync(await download.path(), 'utf8')
+    expect(text.split('\f').map((p) => p.split('\n').map(squash).filter(Boolean))).toEqual([1, 2, 3].map((i) => docText(i).map(squash)))
+  })
+
+  it('a document within the limit is read in one call, pages selectable; the pages box selects pages', async () => {
+    await page.setInputFiles('#file', { name: 'short.tiff', mimeType: 'image/tiff', buffer: doc2 })
+    await page.waitForSelector('body[data-state="done"]', { timeout: 60_000 })
+    expect(await page.getAttribute('body', 'data-via')).toBe('sync')
+    expect(await page.$$eval('#pages-nav button', (els) => els.map((e) => e.textContent))).toEqual(['1', '2'])
+
+    await page.fill('#pages', '3')
+    await page.setInputFiles('#file', { name: 'scan.tiff', mimeType: 'image/tiff', buffer: doc3 })
+    await page.waitForSelector('body[data-state="done"]', { timeout: 60_000 })
+    expect(await page.getAttribute('body', 'data-via')).toBe('sync')
+    expect(await page.isVisible('#pages-nav')).toBe(false)
+    expect((await page.$$eval('#lines li .t', (els) => els.map((e) => e.textContent ?? ''))).map(squash)).toEqual(docText(3).map(squash))
+    expect(await page.textContent('#timing')).toMatch(/^2 lines/)
+
+    await page.fill('#pages', '9-')
+    await page.setInputFiles('#file', { name: 'scan.tiff', mimeType: 'image/tiff', buffer: doc3 })
+    await page.waitForSelector('body[data-state="error"]', { timeout: 60_000 })
+    expect(await page.textContent('#status')).toContain('BAD_PAGE_RANGE')
+    await page.fill('#pages', '')
+  })
+
   it('Swagger UI at /docs renders the API offline (its assets come from the service)', async () => {
     const docs = await browser.newPage()
     const outside: string[] = []
@@ -148,7 +206,7 @@ describe('web page (headless Chromium)', () => {
     })
     expect((await docs.goto(`${svc.url}/docs`))?.status()).toBe(200)
     await docs.waitForSelector('.opblock-summary-path[data-path="/v1/ocr"]', { timeout: 30_000 })
-    expect(await docs.$$eval('.opblock-summary-path', (els) => els.map((e) => e.getAttribute('data-path')).sort())).toEqual(['/healthz', '/metrics', '/readyz', '/v1/ocr'])
+    expect(await docs.$$eval('.opblock-summary-path', (els) => els.map((e) => e.getAttribute('data-path')).sort())).toEqual(['/healthz', '/metrics', '/readyz', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}', '/v1/jobs/{id}/result', '/v1/ocr'])
     expect(outside).toEqual([])
     await docs.close()
   })
