@@ -339,6 +339,19 @@ describe('TTL expiry', () => {
   })
 })
 
+describe('shutdown', () => {
+  it('closing the service cancels running and queued jobs instead of finishing them', async () => {
+    const closing = await startService(config())
+    const running = await submitted(closing.url, tiff30)
+    await pollUntil(closing.url, running.id, (s) => s.pages_done >= 1)
+    const queued = await submitted(closing.url, tiff30)
+    expect(queued.status).toBe('queued')
+    await closing.close()
+    // the running job was stopped part-way (a cancelled job counts as failed), the queued one never reached the engine
+    expect(closing.ocr.stats()).toMatchObject({ completed: 0, failed: 1, queued: 0, running: 0 })
+  })
+})
+
 describe('API keys on job routes', () => {
   let keyed: Service
   beforeAll(async () => {
