@@ -339,6 +339,27 @@ describe('TTL expiry', () => {
   })
 })
 
+describe('an engine queue full of interactive requests', () => {
+  it('does not fail a job: it waits in the job queue and is handed over again', async () => {
+    const busy = await startService(config({ OCR_WORKERS: '1', OCR_MAX_QUEUE: '0' }))
+    try {
+      // the only worker is busy with an interactive request, and the engine queues nothing
+      const sync = fetch(`${busy.url}/v1/ocr`, { method: 'POST', headers: { 'content-type': 'image/tiff' }, body: tiff4, signal: AbortSignal.timeout(60_000) }).catch(() => null)
+      for (let i = 0; i < 200 && busy.ocr.stats().running === 0; i++) await sleep(10)
+      expect(busy.ocr.stats().running).toBe(1)
+      const job = await submitted(busy.url, tiff4, '?pages=2')
+      const seen = await pollUntil(busy.url, job.id, finished)
+      // refused by the engine, it went back to queued (progress reset) instead of failing
+      expect(seen.some((s) => s.status === 'queued' && s.started_at !== null)).toBe(true)
+      const last = seen.at(-1)!
+      expect([last.status, last.pages_done, last.error]).toEqual(['succeeded', 1, null])
+      await sync
+    } finally {
+      await busy.close()
+    }
+  })
+})
+
 describe('shutdown', () => {
   it('closing the service cancels running and queued jobs instead of finishing them', async () => {
     const closing = await startService(config())
