@@ -45,6 +45,9 @@ export interface DecodeOptions {
   allPages?: boolean
 }
 
+/** What ocrserve reads, for messages: these images, and PDF (opened by src/document/, not here). */
+const READABLE = [...SUPPORTED_FORMATS, 'pdf'].join(', ')
+
 sharp.cache(false)
 
 /**
@@ -64,11 +67,11 @@ export async function openImage(bytes: Uint8Array, options: DecodeOptions): Prom
     // the signature of a supported format with an unreadable header is a damaged file, not a wrong type
     const sniffed = sniffFormat(bytes)
     if (sniffed) throw new OcrError('UNDECODABLE_IMAGE', `${sniffed} image cannot be decoded: ${(err as Error).message}`, { cause: err })
-    throw new OcrError('UNSUPPORTED_MEDIA', `not an image in a supported format (${SUPPORTED_FORMATS.join(', ')}): ${(err as Error).message}`, { cause: err })
+    throw new OcrError('UNSUPPORTED_MEDIA', `not an image or PDF in a supported format (${READABLE}): ${(err as Error).message}`, { cause: err })
   }
   const format: string = meta.format ?? 'unknown'
   if (!(SUPPORTED_FORMATS as readonly string[]).includes(format === 'jpg' ? 'jpeg' : format)) {
-    throw new OcrError('UNSUPPORTED_MEDIA', `image format "${format}" is not supported; supported: ${SUPPORTED_FORMATS.join(', ')}`)
+    throw new OcrError('UNSUPPORTED_MEDIA', `image format "${format}" is not supported; supported: ${READABLE}`)
   }
   const width = meta.width ?? 0
   const height = meta.pageHeight ?? meta.height ?? 0

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { OcrError, serializeError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { selectPages } from '../document/pages.js'
-import { openImage } from '../image/decode.js'
+import { openDocument } from '../document/document.js'
 import { createBackendSet } from '../inference/factory.js'
 import type { Backend, ModelRole } from '../inference/backend.js'
 import { resolveModelPaths } from '../models/assets.js'
@@ -86,26 +86,39 @@ async function runJob(job: JobMessage): Promise<OcrResult> {
         throw new OcrError('NOT_FOUND', `cannot read ${job.input}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
       }
     } else bytes = job.input
-    // pages are decoded one at a time, so a long TIFF never sits in memory whole
-    const image = await openImage(bytes, { maxPixels: settings.maxPixels, maxPages: settings.maxPages })
-    const indices = selectPages(job.pages, image.pageCount)
-    if (indices.length > job.maxPages) {
-      throw new OcrError('TOO_MANY_PAGES', `the document has ${indices.length} pages to read; this call reads at most ${job.maxPages}`)
-    }
+    // pages are decoded (a PDF: rendered or read from its text layer) one at a time, so a long
+    // document never sits in memory whole
+    const doc = await openDocument(bytes, { maxPixels: settings.maxPixels, maxPages: settings.maxPages, dpi: job.dpi, pdfText: job.pdfText })
     const timing = { decode: 0, det: 0, cls: 0, rec: 0, total: 0 }
     const pages: PageResult[] = []
-    for (const i of indices) {
-      if (ac.signal.aborted) throw new OcrError('CANCELLED', 'job cancelled')
-      const td = performance.now()
-      const img = await image.page(i)
-      // the first page's decode includes reading and opening the file
-      const decode = performance.now() - td + (pages.length === 0 ? td - t0 : 0)
-      const out = await pipeline.readPage(img, { useCls: job.useCls, signal: ac.signal })
-      const pageTiming: StageTiming = { decode, det: out.timing.det, cls: out.timing.cls, rec: out.timing.rec, total: performance.now() - td + (pages.length === 0 ? td - t0 : 0) }
-      for (const k of STAGES) timing[k] += pageTiming[k]
-      const page: PageResult = { page: i + 1, width: img.width, height: img.height, rotation: out.rotation, lines: out.lines, source: 'ocr', timing_ms: roundTiming(pageTiming) }
-      pages.push(page)
-      if (job.progress) port.postMessage({ type: 'page', id: job.id, page, done: pages.length, total: indices.length } satisfies ToMain)
+    try {
+      const indices = selectPages(job.pages, doc.pageCount)
+      if (indices.length > job.maxPages) {
+        throw new OcrError('TOO_MANY_PAGES', `the document has ${indices.length} pages to read; this call reads at most ${job.maxPages}`)
+      }
+      for (const i of indices) {
+        if (ac.signal.aborted) throw new OcrError('CANCELLED', 'job cancelled')
+        const td = performance.now()
+        const src = await doc.page(i, ac.signal)
+        // the first page's decode includes reading and opening the file
+        const decode = performance.now() - td + (pages.length === 0 ? td - t0 : 0)
+        let page: PageResult
+        if (src.kind === 'text') {
+          // a PDF page read from its own text layer: nothing rendered, no model run
+          const pageTiming: StageTiming = { decode, det: 0, cls: 0, rec: 0, total: decode }
+          page = { page: i + 1, width: src.width, height: src.height, rotation: src.rotation, lines: src.lines, source: 'embedded', dpi: src.dpi, timing_ms: roundTiming(pageTiming) }
+        } else {
+          const img = src.image
+          const out = await pipeline.readPage(img, { useCls: job.useCls, signal: ac.signal })
+          const pageTiming: StageTiming = { decode, det: out.timing.det, cls: out.timing.cls, rec: out.timing.rec, total: performance.now() - td + (pages.length === 0 ? td - t0 : 0) }
+          page = { page: i + 1, width: img.width, height: img.height, rotation: out.rotation, lines: out.lines, source: 'ocr', ...(src.dpi !== undefined ? { dpi: src.dpi } : {}), timing_ms: roundTiming(pageTiming) }
+        }
+        for (const k of STAGES) timing[k] += page.timing_ms[k]
+        pages.push(page)
+        if (job.progress) port.postMessage({ type: 'page', id: job.id, page, done: pages.length, total: indices.length } satisfies ToMain)
+      }
+    } finally {
+      await doc.close()
     }
     timing.total = performance.now() - t0
     const first = pages[0]!
