@@ -9,6 +9,7 @@ import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ERRORS, loadServiceConfig } from '../../src/index.js'
 import { startService, type Service } from '../../src/server/index.js'
+import { longPdf, longPdfLine } from '../fixtures/pdfs.js'
 import { squash as squashText, textImage, type TextImage } from '../helpers/images.js'
 
 /** Compared text: squashed, and O read as 0 (the recogniser may read either in "10"). */
@@ -30,7 +31,7 @@ interface JobStatus {
   result_url: string
 }
 interface Result {
-  pages: { page: number; lines: { text: string }[] }[]
+  pages: { page: number; lines: { text: string }[]; source: string; dpi?: number }[]
   lines: { text: string }[]
 }
 
@@ -40,6 +41,8 @@ let pages: TextImage[]
 /** 30 pages, page i (1-based) reads pageText(i). */
 let tiff30: Buffer
 let tiff4: Buffer
+/** 30 born-digital pages, page n's text layer reads longPdfLine(n). */
+let pdf30: Buffer
 let svc: Service
 
 function config(env: Record<string, string> = {}) {
@@ -96,6 +99,7 @@ beforeAll(async () => {
   tiff30 = await sharp(pages.map((p) => p.png), { join: { animated: true } }).tiff({ compression: 'lzw' }).toBuffer()
   tiff4 = await sharp(pages.slice(0, 4).map((p) => p.png), { join: { animated: true } }).tiff({ compression: 'lzw' }).toBuffer()
   expect((await sharp(tiff30).metadata()).pages).toBe(30)
+  pdf30 = await longPdf(30)
   svc = await startService(config({ OCR_SYNC_MAX_PAGES: '3', OCR_JOBS_CONCURRENCY: '1', OCR_JOBS_MAX_QUEUED: '1', OCR_MAX_BODY_BYTES: String(1024 * 1024), OCR_JOBS_MAX_BODY_BYTES: String(4 * 1024 * 1024) }))
 })
 afterAll(async () => svc?.close())
@@ -191,6 +195,49 @@ describe('job lifecycle', () => {
     expect(partial.pages.map((p) => p.page)).toEqual(Array.from({ length: partial.pages.length }, (_, i) => i + 1))
     expect(partial.pages[1]!.lines.map((l) => squash(l.text))).toEqual(pageText(2).map(squash))
     await fetch(svc.url + job.status_url, { method: 'DELETE' })
+  })
+})
+
+describe('PDF documents', () => {
+  const pdfJob = (query = '') =>
+    fetch(`${svc.url}/v1/jobs${query}`, { method: 'POST', headers: { 'content-type': 'application/pdf' }, body: pdf30 }).then(async (res) => {
+      expect(res.status).toBe(202)
+      return (await res.json()) as JobStatus
+    })
+
+  it('a 30-page PDF job: every page, from its text layer (pdf_text=auto)', async () => {
+    const job = await pdfJob()
+    const last = (await pollUntil(svc.url, job.id, finished)).at(-1)!
+    expect([last.status, last.pages_done, last.pages_total]).toEqual(['succeeded', 30, 30])
+    const result = (await (await fetch(svc.url + job.result_url)).json()) as Result
+    expect(result.pages.map((p) => p.page)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1))
+    expect(new Set(result.pages.map((p) => p.source))).toEqual(new Set(['embedded']))
+    result.pages.forEach((p, i) => expect(p.lines.map((l) => l.text)).toEqual([longPdfLine(i + 1)]))
+  })
+
+  it('pdf_text=ocr, dpi and pages on a PDF job: those pages rendered at that dpi and OCRed', async () => {
+    const job = await pdfJob('?pdf_text=ocr&dpi=100&pages=2-3')
+    const last = (await pollUntil(svc.url, job.id, finished)).at(-1)!
+    expect(last.status).toBe('succeeded')
+    expect(last.options).toEqual({ pages: '2-3', dpi: 100, pdf_text: 'ocr' })
+    const result = (await (await fetch(svc.url + job.result_url)).json()) as Result
+    expect(result.pages.map((p) => [p.page, p.source, p.dpi])).toEqual([[2, 'ocr', 100], [3, 'ocr', 100]])
+    expect(result.pages.map((p) => p.lines.map((l) => squash(l.text)))).toEqual([[squash(longPdfLine(2))], [squash(longPdfLine(3))]])
+  })
+
+  it('/v1/ocr: a PDF over the sync limit → 413 pointing to /v1/jobs; pages, dpi and pdf_text as multipart fields', async () => {
+    const over = await fetch(`${svc.url}/v1/ocr`, { method: 'POST', headers: { 'content-type': 'application/pdf' }, body: pdf30 })
+    expect(await expectError(over, 413, 'TOO_MANY_PAGES')).toMatch(/30 pages.*POST \/v1\/jobs/)
+    const form = new FormData()
+    form.append('image', new Blob([pdf30], { type: 'application/pdf' }), 'long.pdf')
+    form.append('pages', '5,9')
+    form.append('pdf_text', 'ocr')
+    form.append('dpi', '90')
+    const res = await fetch(`${svc.url}/v1/ocr`, { method: 'POST', body: form })
+    expect(res.status).toBe(200)
+    const r = (await res.json()) as Result
+    expect(r.pages.map((p) => [p.page, p.source, p.dpi])).toEqual([[5, 'ocr', 90], [9, 'ocr', 90]])
+    expect(r.pages[1]!.lines.map((l) => squash(l.text))).toEqual([squash(longPdfLine(9))])
   })
 })
 

@@ -9,6 +9,7 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadServiceConfig } from '../../src/config.js'
 import { startService, type Service } from '../../src/server/index.js'
+import { makePdf, textPage } from '../fixtures/pdfs.js'
 import { squash, textImage, type TextImage } from '../helpers/images.js'
 
 const KEY = 'web-test-key'
@@ -21,6 +22,8 @@ let img: TextImage
 /** A 3-page TIFF (over the service's sync page limit of 2: read as an async job) and a 2-page one. */
 let doc3: Buffer
 let doc2: Buffer
+/** A 4-page born-digital PDF: page i's text layer reads docText(i). */
+let pdf4: Buffer
 const docText = (i: number) => [`SCAN PAGE ${i}`, `ITEM ${i}${i} PAID`]
 
 beforeAll(async () => {
@@ -28,6 +31,7 @@ beforeAll(async () => {
   const scans = await Promise.all([1, 2, 3].map((i) => textImage(docText(i), 40)))
   doc3 = await sharp(scans.map((p) => p.png), { join: { animated: true } }).tiff({ compression: 'lzw' }).toBuffer()
   doc2 = await sharp(scans.slice(0, 2).map((p) => p.png), { join: { animated: true } }).tiff({ compression: 'lzw' }).toBuffer()
+  pdf4 = await makePdf([1, 2, 3, 4].map((i) => textPage(docText(i))))
   svc = await startService(
     loadServiceConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OCR_WORKERS: '1', OCR_API_KEYS: KEY, OCR_SYNC_MAX_PAGES: '2' }),
   )
@@ -173,6 +177,21 @@ describe('web page (headless Chromium)', () => {
     expect(download.suggestedFilename()).toMatch(/^scan\.(txt|text)$/)
     const text = readFileSync(await download.path(), 'utf8')
     expect(text.split('\f').map((p) => p.split('\n').map(squash).filter(Boolean))).toEqual([1, 2, 3].map((i) => docText(i).map(squash)))
+  })
+
+  it('a PDF over the sync page limit: a job, then its pages one by one, read from the text layer', async () => {
+    await page.setInputFiles('#file', { name: 'report.pdf', mimeType: 'application/pdf', buffer: pdf4 })
+    await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 })
+    expect(await page.getAttribute('body', 'data-via')).toBe('job')
+    expect(await page.textContent('#progress-text')).toBe('4 / 4 pages')
+    expect(await page.$$eval('#pages-nav button', (els) => els.map((e) => e.textContent))).toEqual(['1', '2', '3', '4'])
+    expect(await page.isVisible('#canvas')).toBe(false)
+    for (const i of [1, 2, 3, 4]) {
+      await page.click(`#pages-nav button:nth-child(${i})`)
+      expect(await page.$$eval('#lines li .t', (els) => els.map((e) => e.textContent ?? ''))).toEqual(docText(i))
+      expect(await page.textContent('#timing')).toMatch(new RegExp(`^page ${i} \\(4 pages\\) · 2 lines .* from the PDF text layer$`))
+    }
+    await page.screenshot({ path: new URL('web-pdf.png', ARTIFACTS).pathname, fullPage: true })
   })
 
   it('a document within the limit is read in one call, pages selectable; the pages box selects pages', async () => {
