@@ -202,6 +202,7 @@ function reset() {
   $('doc-note').hidden = true
   canvas.dataset.boxes = '0'
   delete document.body.dataset.via
+  delete document.body.dataset.job
 }
 
 function readQuery() {
@@ -255,6 +256,7 @@ async function runJob(file, query, headers) {
   }
   const job = await res.json()
   source.jobId = job.id
+  document.body.dataset.job = job.id
   setStatus(`${file.name || 'The document'} is long: reading it as a background job…`, 'busy')
   $('progress-box').hidden = false
   let stopped = false

@@ -24,6 +24,8 @@ let doc3: Buffer
 let doc2: Buffer
 /** A 4-page born-digital PDF: page i's text layer reads docText(i). */
 let pdf4: Buffer
+/** 12 pages: long enough to cancel part-way. */
+let doc12: Buffer
 const docText = (i: number) => [`SCAN PAGE ${i}`, `ITEM ${i}${i} PAID`]
 
 beforeAll(async () => {
@@ -31,6 +33,7 @@ beforeAll(async () => {
   const scans = await Promise.all([1, 2, 3].map((i) => textImage(docText(i), 40)))
   doc3 = await sharp(scans.map((p) => p.png), { join: { animated: true } }).tiff({ compression: 'lzw' }).toBuffer()
   doc2 = await sharp(scans.slice(0, 2).map((p) => p.png), { join: { animated: true } }).tiff({ compression: 'lzw' }).toBuffer()
+  doc12 = await sharp(Array.from({ length: 12 }, (_, i) => scans[i % 3]!.png), { join: { animated: true } }).tiff({ compression: 'lzw' }).toBuffer()
   pdf4 = await makePdf([1, 2, 3, 4].map((i) => textPage(docText(i))))
   svc = await startService(
     loadServiceConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OCR_WORKERS: '1', OCR_API_KEYS: KEY, OCR_SYNC_MAX_PAGES: '2' }),
@@ -192,6 +195,19 @@ describe('web page (headless Chromium)', () => {
       expect(await page.textContent('#timing')).toMatch(new RegExp(`^page ${i} \\(4 pages\\) · 2 lines .* from the PDF text layer$`))
     }
     await page.screenshot({ path: new URL('web-pdf.png', ARTIFACTS).pathname, fullPage: true })
+  })
+
+  it('Cancel stops the running job on the server', async () => {
+    await page.setInputFiles('#file', { name: 'long.tiff', mimeType: 'image/tiff', buffer: doc12 })
+    await page.waitForSelector('#progress-box:not([hidden])', { timeout: 60_000 })
+    const id = await page.getAttribute('body', 'data-job')
+    expect(id).toMatch(/^[0-9a-f-]{36}$/)
+    await page.click('#cancel')
+    await page.waitForSelector('body[data-state="idle"]')
+    expect(await page.textContent('#status')).toBe('Cancelled.')
+    const job = (await (await fetch(`${svc.url}/v1/jobs/${id}`, { headers: { 'x-api-key': KEY } })).json()) as { status: string; pages_done: number }
+    expect(job.status).toBe('cancelled')
+    expect(job.pages_done).toBeLessThan(12)
   })
 
   it('a document within the limit is read in one call, pages selectable; the pages box selects pages', async () => {
