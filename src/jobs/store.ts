@@ -92,7 +92,7 @@ export function assembleResult(pages: readonly PageResult[]): OcrResult {
 export class JobStore {
   readonly #o: JobStoreOptions
   readonly #jobs = new Map<string, Job>()
-  /** Ids of queued jobs, oldest first. */
+  /** Queued jobs, oldest first (a job refused by a full engine queue waits at the head on its retry timer). */
   readonly #queue: Job[] = []
   #active = 0
   #storedBytes = 0
