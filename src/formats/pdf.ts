@@ -26,8 +26,11 @@ import type { OcrResult, PageResult, Point, Quad } from '../types.js'
 import { lineFrame } from './geometry.js'
 import { GLYPHLESS_EM, glyphlessFont } from './glyphless-font.js'
 
-/** Resolution assumed for an image with no (or an implausible) density in its header. */
-export const DEFAULT_IMAGE_DPI = 300
+/**
+ * Resolution assumed for an image with no (or an implausible) density in its header: 72, so one
+ * pixel is one point. libvips reports 72 for an image that records none, so the two agree.
+ */
+export const DEFAULT_IMAGE_DPI = 72
 /** Densities outside this range are treated as missing (headers often say 1 or 72 by accident of the tool). */
 const PLAUSIBLE_DPI: readonly [number, number] = [50, 4800]
 /** JPEG quality when a rotated JPEG has to be re-encoded. */

@@ -5,7 +5,9 @@
 import { execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
+import { createCanvas } from '@napi-rs/canvas'
 import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs'
+import sharp from 'sharp'
 import type { OcrLine, OcrResult, PageResult, Point, Quad } from '../../src/types.js'
 
 const timing = { decode: 1, det: 2, cls: 3, rec: 4, total: 10 }
@@ -76,26 +78,107 @@ export interface TextItem {
 }
 
 export interface ExtractedPage {
-  width: number
-  height: number
+  /** The page's view (CropBox) in user space: [x0, y0, x1, y1]. */
+  view: number[]
   rotate: number
+  /** All runs joined, a newline where pdf.js ends a line. */
+  text: string
+  /** The runs holding visible characters. */
   items: TextItem[]
 }
 
-/** Every page's text runs, as pdf.js's getTextContent reports them (empty runs dropped). */
+async function openPdf(bytes: Uint8Array) {
+  return getDocument({ data: new Uint8Array(bytes), standardFontDataUrl, isEvalSupported: false, verbosity: 0 }).promise
+}
+
+/** Every page's text runs, as pdf.js's getTextContent reports them. */
 export async function extractPdf(bytes: Uint8Array): Promise<ExtractedPage[]> {
-  const doc = await getDocument({ data: new Uint8Array(bytes), standardFontDataUrl, isEvalSupported: false, verbosity: 0 }).promise
+  const doc = await openPdf(bytes)
   try {
     const pages: ExtractedPage[] = []
     for (let i = 1; i <= doc.numPages; i++) {
       const p = await doc.getPage(i)
-      const [x0, y0, x1, y1] = p.view as [number, number, number, number]
       const content = await p.getTextContent()
-      const items = content.items.flatMap((it) => ('str' in it && it.str.trim() !== '' ? [{ str: it.str, transform: it.transform as number[], width: it.width, height: it.height }] : []))
-      pages.push({ width: x1 - x0, height: y1 - y0, rotate: p.rotate, items })
+      let text = ''
+      const items: TextItem[] = []
+      for (const it of content.items) {
+        if (!('str' in it)) continue
+        text += it.str + (it.hasEOL ? '\n' : '')
+        if (it.str.trim() !== '') items.push({ str: it.str, transform: it.transform as number[], width: it.width, height: it.height })
+      }
+      pages.push({ view: [...p.view], rotate: p.rotate, text, items })
     }
     return pages
   } finally {
     await doc.destroy()
   }
 }
+
+/** Page `n` (1-based) rasterised by pdf.js at `dpi` (its /Rotate applied): RGBA pixels. */
+export async function rasterPdfPage(bytes: Uint8Array, n: number, dpi: number): Promise<{ data: Uint8ClampedArray; width: number; height: number }> {
+  const doc = await openPdf(bytes)
+  try {
+    const p = await doc.getPage(n)
+    const viewport = p.getViewport({ scale: dpi / 72 })
+    const canvas = createCanvas(Math.round(viewport.width), Math.round(viewport.height))
+    const ctx = canvas.getContext('2d')
+    await p.render({ canvas: canvas as never, canvasContext: ctx as never, viewport }).promise
+    return { data: ctx.getImageData(0, 0, canvas.width, canvas.height).data, width: canvas.width, height: canvas.height }
+  } finally {
+    await doc.destroy()
+  }
+}
+
+/**
+ * Checks that pdf.js finds `line` where it should: a run starting within `tol` points of the
+ * quad's bottom-left corner mapped by `map`, and the runs along that baseline ending within `tol`
+ * of its bottom-right corner, with a height within `tol` of the quad's.
+ */
+export function expectPlaced(items: readonly TextItem[], line: OcrLine, map: (p: Point) => Point, tol = 1): void {
+  const [tl, , br, bl] = line.box.map(map) as Quad
+  const dx = br[0] - bl[0]
+  const dy = br[1] - bl[1]
+  const len = Math.hypot(dx, dy)
+  const along = (p: number[]): number => ((p[0]! - bl[0]) * dx + (p[1]! - bl[1]) * dy) / len
+  const off = (p: number[]): number => Math.abs((p[0]! - bl[0]) * dy - (p[1]! - bl[1]) * dx) / len
+  const onLine = items.filter((it) => off(it.transform.slice(4)) < tol && along(it.transform.slice(4)) > -tol && along(it.transform.slice(4)) < len + tol)
+  if (onLine.length === 0) throw new Error(`no text run on the baseline of "${line.text}"`)
+  const start = Math.min(...onLine.map((it) => along(it.transform.slice(4))))
+  const end = Math.max(...onLine.map((it) => along(it.transform.slice(4)) + it.width))
+  if (Math.abs(start) > tol || Math.abs(end - len) > tol) throw new Error(`"${line.text}": runs span ${start.toFixed(2)}..${end.toFixed(2)} pt, expected 0..${len.toFixed(2)}`)
+  const height = Math.hypot(tl[0] - bl[0], tl[1] - bl[1])
+  for (const it of onLine) if (Math.abs(it.height - height) > tol) throw new Error(`"${line.text}": run height ${it.height}, expected ${height}`)
+}
+
+export interface Drawn {
+  png: Buffer
+  rgb: Buffer
+  lines: OcrLine[]
+}
+
+/** A white page (fonts: registerFonts() from test/fixtures/fonts.ts first) with each text drawn in black at (x, baseline y); each line's quad from the font's measured extent. */
+export function drawPage(width: number, height: number, texts: { text: string; x: number; y: number; size: number; deg?: number }[]): Promise<Drawn> {
+  const canvas = createCanvas(width, height)
+  const ctx = canvas.getContext('2d')
+  ctx.fillStyle = '#fff'
+  ctx.fillRect(0, 0, width, height)
+  ctx.fillStyle = '#000'
+  const lines: OcrLine[] = []
+  for (const t of texts) {
+    ctx.font = `${t.size}px gen-noto-sans-sc`
+    const w = ctx.measureText(t.text).width
+    const deg = t.deg ?? 0
+    ctx.save()
+    ctx.translate(t.x, t.y)
+    ctx.rotate((-deg * Math.PI) / 180)
+    ctx.fillText(t.text, 0, 0)
+    ctx.restore()
+    // the quad's top-left is one em above the baseline start, turned with the text
+    const a = (deg * Math.PI) / 180
+    const top: Point = [t.x - Math.sin(a) * t.size, t.y - Math.cos(a) * t.size]
+    lines.push({ text: t.text, score: 0.9, box: rotatedRect(top[0], top[1], w, t.size * 1.25, deg) })
+  }
+  const png = canvas.toBuffer('image/png')
+  return sharp(png).removeAlpha().raw().toBuffer().then((raw) => ({ png, rgb: raw, lines }))
+}
+
