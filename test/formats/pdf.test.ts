@@ -106,6 +106,18 @@ describe('searchable PDF from images', () => {
     expectPlaced(pages[1]!.items, b.lines[0]!, ptMap(DEFAULT_IMAGE_DPI, h * s))
   })
 
+  it('decodes other formats (lossless WebP) and embeds the page losslessly', async () => {
+    const drawn = await drawPage(300, 120, [{ text: 'WebP 页面', x: 20, y: 70, size: 36 }])
+    const webp = await sharp(drawn.png).webp({ lossless: true }).toBuffer()
+    const pdf = await renderPdf(result([page(1, 300, 120, drawn.lines)]), { source: webp })
+    const [p] = await extractPdf(pdf)
+    expect(squashNl(p!.text)).toBe('WebP 页面')
+    const raster = await rasterPdfPage(pdf, 1, 72)
+    let diff = 0
+    for (let i = 0; i < 300 * 120; i++) diff = Math.max(diff, Math.abs(raster.data[i * 4]! - drawn.rgb[i * 3]!))
+    expect(diff).toBeLessThanOrEqual(2) // pdf.js draws the embedded PNG at 1:1: same pixels
+  })
+
   it('refuses without a source, and for a page the source does not have', async () => {
     const r = result([page(1, 10, 10, [])])
     await expect(renderPdf(r, {})).rejects.toSatisfy((e: unknown) => e instanceof OcrError && e.code === 'BAD_REQUEST')
@@ -149,15 +161,20 @@ describe('searchable PDF from a PDF', () => {
     expect(luma(raster, 55, 290 - 235, 90, 30)).toBeLessThan(30)
   })
 
-  it('maps pixels through /Rotate 90 (checked against where pdf.js draws a mark)', async () => {
+  it.each([
+    [0, [1, 0]],
+    [90, [0, 1]],
+    [180, [-1, 0]],
+    [270, [0, -1]],
+  ] as const)('maps pixels through /Rotate %i (checked against where pdf.js draws a mark)', async (angle, dir) => {
     const src = await PDFDocument.create()
     const pg = src.addPage([200, 100])
-    pg.setRotation(degrees(90))
-    // a mark in user space x 30..42, y 20..80: on the turned page, a bar 60 wide and 12 tall
-    pg.drawRectangle({ x: 30, y: 20, width: 12, height: 60, color: rgb(0, 0, 0) })
+    pg.setRotation(degrees(angle))
+    // a mark that shows as a bar 60 wide and 12 tall once the page is turned
+    const mark = angle % 180 === 0 ? { x: 30, y: 20, width: 60, height: 12 } : { x: 30, y: 20, width: 12, height: 60 }
+    pg.drawRectangle({ ...mark, color: rgb(0, 0, 0) })
     const source = await src.save()
     const raster = await rasterPdfPage(source, 1, 72)
-    expect([raster.width, raster.height]).toEqual([100, 200])
     let [u0, v0, u1, v1] = [Infinity, Infinity, -Infinity, -Infinity]
     for (let v = 0; v < raster.height; v++) for (let u = 0; u < raster.width; u++) {
       if (raster.data[(v * raster.width + u) * 4]! < 128) [u0, v0, u1, v1] = [Math.min(u0, u), Math.min(v0, v), Math.max(u1, u + 1), Math.max(v1, v + 1)]
@@ -165,22 +182,23 @@ describe('searchable PDF from a PDF', () => {
     expect([u1 - u0, v1 - v0]).toEqual([60, 12])
     // "OCR" the mark: a line on the bar as it appears in the rendered image
     const line: OcrLine = { text: 'rotated page', score: 1, box: rect(u0, v0, u1 - u0, v1 - v0) }
-    const pages = await extractPdf(await renderPdf(result([page(1, 100, 200, [line], { dpi: 72 })]), { source }))
-    expect(pages[0]!.rotate).toBe(90)
+    const pages = await extractPdf(await renderPdf(result([page(1, raster.width, raster.height, [line], { dpi: 72 })]), { source }))
+    expect(pages[0]!.rotate).toBe(angle)
     expect(squashNl(pages[0]!.text)).toBe('rotated page')
-    // the text sits on the mark: runs start inside it and read along user-space +y, 60 pt in all
-    const items = pages[0]!.items
-    for (const it of items) {
+    // every run starts and ends on the mark, reads in the turned page's left-to-right direction, 60 pt in all
+    const along: number[] = []
+    for (const it of pages[0]!.items) {
       const [a, b, , , x, y] = it.transform as [number, number, number, number, number, number]
-      expect(Math.abs(a)).toBeLessThan(1e-6)
-      expect(b).toBeGreaterThan(0)
-      expect(x).toBeGreaterThanOrEqual(29)
-      expect(x).toBeLessThanOrEqual(43)
-      expect(y).toBeGreaterThanOrEqual(19)
-      expect(y + it.width).toBeLessThanOrEqual(81)
+      const n = Math.hypot(a, b)
+      expect([a / n, b / n].map((v) => Math.round(v * 1000) / 1000)).toEqual([dir[0] + 0, dir[1] + 0])
+      for (const [px, py] of [[x, y], [x + dir[0] * it.width, y + dir[1] * it.width]] as const) {
+        expect(px).toBeGreaterThanOrEqual(mark.x - 1)
+        expect(px).toBeLessThanOrEqual(mark.x + mark.width + 1)
+        expect(py).toBeGreaterThanOrEqual(mark.y - 1)
+        expect(py).toBeLessThanOrEqual(mark.y + mark.height + 1)
+        along.push(px * dir[0] + py * dir[1])
+      }
     }
-    const ys = items.map((it) => it.transform[5]!)
-    expect(Math.min(...ys)).toBeCloseTo(20, 0)
-    expect(Math.max(...items.map((it) => it.transform[5]! + it.width))).toBeCloseTo(80, 0)
+    expect(Math.max(...along) - Math.min(...along)).toBeCloseTo(60, 0)
   })
 })
