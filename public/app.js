@@ -321,12 +321,15 @@ async function loadFormats() {
   )
 }
 
-/** The file name a download gets: the server's Content-Disposition, else the upload's name. */
+/** File extensions of the text formats (the server names only binary downloads). */
+const EXTENSIONS = { text: 'txt', alto: 'xml' }
+
+/** The upload's name with the extension the server gives the format (its Content-Disposition), else .format. */
 function downloadName(res, format) {
-  const m = /filename="?([^";]+)"?/i.exec(res.headers.get('content-disposition') ?? '')
-  if (m) return m[1]
-  const stem = (source.file.name || 'ocr').replace(/\.[^.]+$/, '')
-  return `${stem}.${format === 'text' ? 'txt' : format}`
+  const served = /filename="?([^";]+)"?/i.exec(res.headers.get('content-disposition') ?? '')?.[1]
+  const ext = served ? served.slice(served.lastIndexOf('.')) : `.${EXTENSIONS[format] ?? format}`
+  const stem = (source.file.name || '').replace(/\.[^.]+$/, '')
+  return stem ? stem + ext : served ?? `ocr${ext}`
 }
 
 /** A job's result is fetched in the format; a sync result is read again in it (small files). */

@@ -52,7 +52,32 @@ describe('POST /v1/ocr input styles', () => {
     const res = await fetch(`${svc.url}/v1/ocr?format=text&cls=false`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: img.png })
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toMatch(/text\/plain/)
-    expect((await res.text()).split('\n').map(squash)).toEqual(img.lines.map(squash))
+    expect((await res.text()).trimEnd().split('\n').map(squash)).toEqual(img.lines.map(squash))
+  })
+  it('every output format with its own Content-Type; Accept chooses when format= is absent; format= wins', async () => {
+    const post = (query: string, headers: Record<string, string> = {}) =>
+      fetch(`${svc.url}/v1/ocr${query}`, { method: 'POST', headers: { 'content-type': 'image/png', ...headers }, body: img.png })
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ['?format=jsonl', {}, /^application\/x-ndjson/],
+      ['?format=hocr', {}, /^text\/vnd\.hocr\+html/],
+      ['?format=alto', {}, /^application\/alto\+xml/],
+      ['', { accept: 'text/plain' }, /^text\/plain/],
+      ['', { accept: 'application/alto+xml;q=0.9, text/vnd.hocr+html' }, /^text\/vnd\.hocr\+html/],
+      ['', { accept: 'image/png' }, /^application\/json/],
+      ['?format=json', { accept: 'text/plain' }, /^application\/json/],
+    ]
+    for (const [query, headers, type] of cases) {
+      const res = await post(query, headers)
+      expect(res.status).toBe(200)
+      expect(res.headers.get('content-type')).toMatch(type)
+      const body = await res.text()
+      // every word read, whatever the markup around it (hOCR and ALTO split lines into words)
+      for (const word of img.lines.join(' ').split(' ')) expect(squash(body)).toContain(squash(word))
+    }
+    const pdf = await post('?format=pdf')
+    expect(pdf.headers.get('content-type')).toBe('application/pdf')
+    expect(pdf.headers.get('content-disposition')).toBe(`attachment; filename="ocr.pdf"; filename*=UTF-8''ocr.pdf`)
+    expect(Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString()).toBe('%PDF-')
   })
 })
 

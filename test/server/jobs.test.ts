@@ -5,6 +5,7 @@
  * Documents: multi-page TIFFs made here with sharp, each page with its own text.
  */
 import { randomUUID } from 'node:crypto'
+import { PDFDocument } from 'pdf-lib'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ERRORS, loadServiceConfig } from '../../src/index.js'
@@ -141,14 +142,29 @@ describe('job lifecycle', () => {
 
     const text = await fetch(`${svc.url}${accepted.result_url}?format=text`)
     expect(text.headers.get('content-type')).toMatch(/^text\/plain/)
-    const byPage = (await text.text()).split('\f')
+    const byPage = (await text.text()).trimEnd().split('\n\n')
     expect(byPage).toHaveLength(30)
     expect(byPage[6]!.split('\n').map(squash).filter(Boolean)).toEqual(pageText(7).map(squash))
 
     const jsonl = await fetch(`${svc.url}${accepted.result_url}?format=jsonl`)
     expect(jsonl.headers.get('content-type')).toMatch(/^application\/x-ndjson/)
-    const records = (await jsonl.text()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
-    expect(records.length).toBeGreaterThan(0)
+    const records = (await jsonl.text()).trim().split('\n').map((l) => JSON.parse(l) as Result)
+    expect(records).toHaveLength(1)
+    expect(records[0]!.pages).toHaveLength(30)
+
+    // the document formats: each with its own media type; Accept works when format= is absent
+    const hocr = await fetch(`${svc.url}${accepted.result_url}?format=hocr`)
+    expect(hocr.headers.get('content-type')).toMatch(/^text\/vnd\.hocr\+html/)
+    expect(((await hocr.text()).match(/class=['"]ocr_page['"]/g) ?? []).length).toBe(30)
+    const alto = await fetch(svc.url + accepted.result_url, { headers: { accept: 'application/alto+xml' } })
+    expect(alto.headers.get('content-type')).toMatch(/^application\/alto\+xml/)
+    expect(((await alto.text()).match(/<Page /g) ?? []).length).toBe(30)
+    const pdf = await fetch(`${svc.url}${accepted.result_url}?format=pdf`, { headers: { accept: 'text/plain' } })
+    expect(pdf.headers.get('content-type')).toBe('application/pdf')
+    expect(pdf.headers.get('content-disposition')).toMatch(/^attachment; filename="ocr\.pdf"/)
+    const bytes = Buffer.from(await pdf.arrayBuffer())
+    expect(bytes.subarray(0, 5).toString()).toBe('%PDF-')
+    expect((await PDFDocument.load(bytes)).getPageCount()).toBe(30)
 
     // a finished job is deleted: 204, then 404
     expect((await fetch(svc.url + accepted.status_url, { method: 'DELETE' })).status).toBe(204)
@@ -183,6 +199,9 @@ describe('job lifecycle', () => {
       expect(result.pages.map((p) => p.page)).toEqual([page])
     }
     expect((await status(svc.url, viaForm.id)).file_name).toBe('scan.tiff')
+    // downloads are named after the upload
+    const pdf = await fetch(`${svc.url}${viaForm.result_url}?format=pdf`)
+    expect(pdf.headers.get('content-disposition')).toMatch(/^attachment; filename="scan\.pdf"/)
   })
 
   it('a partial result of a running job has the pages read so far', async () => {
@@ -338,7 +357,7 @@ describe('limits', () => {
     const img = pages[11]!
     const res = await fetch(`${svc.url}/v1/ocr?format=text`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: img.png })
     expect(res.status).toBe(200)
-    expect((await res.text()).split('\n').map(squash)).toEqual(pageText(12).map(squash))
+    expect((await res.text()).trimEnd().split('\n').map(squash)).toEqual(pageText(12).map(squash))
     const s = await status(svc.url, job.id)
     expect(s.status).toBe('running')
     expect(s.pages_done).toBeLessThan(30)

@@ -38,7 +38,7 @@ describe('OpenAPI document', () => {
     expect(Object.keys(op.requestBody.content['multipart/form-data'].schema.properties).sort()).toEqual(['cls', 'dpi', 'format', 'image', 'pages', 'pdf_text'])
     expect(op.requestBody.content['multipart/form-data'].schema.properties.image).toMatchObject({ type: 'string', format: 'binary' })
     expect(Object.fromEntries(op.parameters.map((p: { name: string; in: string }) => [p.name, p.in]))).toEqual({ cls: 'query', format: 'query', pages: 'query', dpi: 'query', pdf_text: 'query' })
-    expect(Object.keys(op.responses['200'].content).sort()).toEqual(['application/json', 'text/plain'])
+    expect(Object.keys(op.responses['200'].content).sort()).toEqual(['application/alto+xml', 'application/json', 'application/pdf', 'application/x-ndjson', 'text/plain', 'text/vnd.hocr+html'])
     expect(op.security).toEqual([{ bearer: [] }, { apiKey: [] }])
     expect(doc.components.securitySchemes).toMatchObject({ bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } })
     // the error schema lists every code of the catalogue

@@ -175,11 +175,15 @@ describe('web page (headless Chromium)', () => {
 
   it('the job result downloads in the formats the server offers', async () => {
     const offered = await page.$$eval('#downloads button', (els) => els.map((e) => e.textContent))
-    expect(offered).toEqual(expect.arrayContaining(['json', 'jsonl', 'text']))
+    expect(offered).toEqual(['json', 'jsonl', 'text', 'hocr', 'alto', 'pdf'])
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#downloads button[data-format="text"]')])
     expect(download.suggestedFilename()).toMatch(/^scan\.(txt|text)$/)
     const text = readFileSync(await download.path(), 'utf8')
-    expect(text.split('\f').map((p) => p.split('\n').map(squash).filter(Boolean))).toEqual([1, 2, 3].map((i) => docText(i).map(squash)))
+    expect(text.trimEnd().split('\n\n').map((p) => p.split('\n').map(squash))).toEqual([1, 2, 3].map((i) => docText(i).map(squash)))
+    // a binary format: the name comes from the server's Content-Disposition
+    const [pdf] = await Promise.all([page.waitForEvent('download'), page.click('#downloads button[data-format="pdf"]')])
+    expect(pdf.suggestedFilename()).toBe('scan.pdf')
+    expect(readFileSync(await pdf.path()).subarray(0, 5).toString()).toBe('%PDF-')
   })
 
   it('a PDF over the sync page limit: a job, then its pages one by one, read from the text layer', async () => {

@@ -12,7 +12,7 @@ import { JOB_STATES, JobStore, notFound, type JobSnapshot } from '../../jobs/sto
 import { readDocument, type WireOptions } from '../document-input.js'
 import type { ServerMetrics } from '../metrics.js'
 import { chooseFormat, sendResult } from '../result-reply.js'
-import { jobAcceptedSchema, jobJsonBodySchema, jobParamsSchema, jobQuerySchema, jobResultQuerySchema, jobStatusSchema } from '../schemas.js'
+import { jobAcceptedSchema, jobJsonBodySchema, jobParamsSchema, jobQuerySchema, jobResultQuerySchema, jobStatusSchema, resultResponseContent } from '../schemas.js'
 
 export interface JobRouteOptions {
   ocr: Ocr
@@ -145,7 +145,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteOptions): 
         response: {
           200: {
             description: 'The result (pages in order)',
-            content: { 'application/json': { schema: { $ref: 'OcrResult#' } }, 'text/plain': { schema: { type: 'string' } } },
+            content: resultResponseContent,
           },
           ...ERRORS,
         },

@@ -5,7 +5,7 @@ import { OcrError, toOcrError } from '../../errors.js'
 import { readDocument, type WireOptions } from '../document-input.js'
 import type { ServerMetrics } from '../metrics.js'
 import { chooseFormat, sendResult } from '../result-reply.js'
-import { ocrJsonBodySchema, ocrQuerySchema } from '../schemas.js'
+import { ocrJsonBodySchema, ocrQuerySchema, resultResponseContent } from '../schemas.js'
 
 export { decodeBase64Image } from '../document-input.js'
 
@@ -38,7 +38,7 @@ export function registerOcrRoute(app: FastifyInstance, deps: OcrRouteOptions): v
         response: {
           200: {
             description: 'The text lines with their boxes, page by page, in the format asked for (`format=` or `Accept`)',
-            content: { 'application/json': { schema: { $ref: 'OcrResult#' } }, 'text/plain': { schema: { type: 'string' } } },
+            content: resultResponseContent,
           },
           '4xx': { description: 'Client error (see docs/ERRORS.md)', $ref: 'Error#' },
           '5xx': { description: 'Overloaded, not ready, timed out, or a model-server failure', $ref: 'Error#' },
