@@ -439,6 +439,20 @@ describe('shutdown', () => {
   })
 })
 
+describe('OCR_JOBS_TIMEOUT_MS', () => {
+  it('a job over its time limit fails with TIMEOUT', async () => {
+    const hurried = await startService(config({ OCR_JOBS_TIMEOUT_MS: '1' }))
+    try {
+      const job = await submitted(hurried.url, tiff4)
+      const last = (await pollUntil(hurried.url, job.id, finished)).at(-1)!
+      expect([last.status, last.error?.code]).toEqual(['failed', 'TIMEOUT'])
+      expect(await expectError(await fetch(hurried.url + job.result_url), 409, 'JOB_FAILED')).toMatch(/TIMEOUT/)
+    } finally {
+      await hurried.close()
+    }
+  })
+})
+
 describe('API keys on job routes', () => {
   let keyed: Service
   beforeAll(async () => {
