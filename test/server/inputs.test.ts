@@ -104,7 +104,8 @@ describe('broken input is a 4xx with the catalogue code, never a 500', () => {
         return fetch(`${svc.url}/v1/ocr`, { method: 'POST', body: f })
       },
     ],
-    ['base64 of something that is not an image', 415, 'UNSUPPORTED_MEDIA', () => post(JSON.stringify({ image: Buffer.from('%PDF-1.7 not an image').toString('base64') }), 'application/json')],
+    ['base64 of something that is not an image', 415, 'UNSUPPORTED_MEDIA', () => post(JSON.stringify({ image: Buffer.from('just some words, not an image').toString('base64') }), 'application/json')],
+    ['base64 of a PDF header and nothing else', 422, 'UNDECODABLE_IMAGE', () => post(JSON.stringify({ image: Buffer.from('%PDF-1.7 not a document').toString('base64') }), 'application/json')],
     ['an unknown JSON field', 400, 'BAD_REQUEST', () => post(JSON.stringify({ image: img.png.toString('base64'), lang: 'en' }), 'application/json')],
     ['a JSON option of the wrong type', 400, 'BAD_REQUEST', () => post(JSON.stringify({ image: img.png.toString('base64'), format: 'xml' }), 'application/json')],
     ['an XML body', 415, 'UNSUPPORTED_MEDIA', () => post('<image/>', 'application/xml')],
