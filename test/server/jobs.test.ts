@@ -439,6 +439,24 @@ describe('shutdown', () => {
   })
 })
 
+describe('OCR_JOBS_MAX_STORED_BYTES', () => {
+  it('a new job past the budget expires the oldest finished job early; a document over the whole budget is 413', async () => {
+    const small = await startService(config({ OCR_JOBS_MAX_STORED_BYTES: String(Math.floor(tiff4.length * 2.5)) }))
+    try {
+      const [a, b] = [await submitted(small.url, tiff4, '?pages=1'), await submitted(small.url, tiff4, '?pages=1')]
+      for (const job of [a, b]) expect((await pollUntil(small.url, job.id, finished)).at(-1)!.status).toBe('succeeded')
+      const c = await submitted(small.url, tiff4, '?pages=1')
+      expect((await status(small.url, a.id)).status).toBe('expired')
+      expect((await status(small.url, b.id)).status).toBe('succeeded')
+      await expectError(await fetch(small.url + a.result_url), 410, 'JOB_EXPIRED')
+      expect((await pollUntil(small.url, c.id, finished)).at(-1)!.status).toBe('succeeded')
+      expect(await expectError(await submit(small.url, tiff30), 413, 'PAYLOAD_TOO_LARGE')).toMatch(/OCR_JOBS_MAX_STORED_BYTES/)
+    } finally {
+      await small.close()
+    }
+  })
+})
+
 describe('OCR_JOBS_TIMEOUT_MS', () => {
   it('a job over its time limit fails with TIMEOUT', async () => {
     const hurried = await startService(config({ OCR_JOBS_TIMEOUT_MS: '1' }))
