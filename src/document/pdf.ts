@@ -75,8 +75,9 @@ function pdfjsData(): { standardFontDataUrl: string; cMapUrl: string; wasmUrl: s
 export async function openPdf(bytes: Uint8Array, options: PdfOptions): Promise<OpenedDocument> {
   const pdfjs = await loadPdfJs()
   const task = pdfjs.getDocument({
-    // a plain Uint8Array view (pdf.js warns about Buffer); pdf.js may keep it, never copies it twice
-    data: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    // a copy: pdf.js transfers (detaches) the ArrayBuffer it is given, which may be shared (a
+    // Buffer from Node's pool, a view the caller still holds)
+    data: new Uint8Array(bytes),
     ...pdfjsData(),
     cMapPacked: true,
     isEvalSupported: false,
@@ -97,6 +98,8 @@ export async function openPdf(bytes: Uint8Array, options: PdfOptions): Promise<O
     throw pdfError(err)
   }
   try {
+    // a damaged or empty page tree: pdf.js reports 0 pages
+    if (doc.numPages < 1) throw new OcrError('UNDECODABLE_IMAGE', 'PDF has no pages (an empty or damaged page tree)')
     if (doc.numPages > options.maxPages) {
       throw new OcrError('IMAGE_TOO_LARGE', `PDF has ${doc.numPages} pages; the limit is ${options.maxPages}`)
     }

@@ -274,6 +274,8 @@ describe('limits and bad PDFs', () => {
     ['truncated', () => truncated(digital, 0.5)],
     ['cut to its header', () => truncated(digital, 0.02)],
     ['a header and garbage', async () => Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.alloc(4000, 0x41)])],
+    ['an empty page tree', async () => Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n')],
+    ['a page tree claiming pages it does not have', async () => Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 5 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n')],
   ])('%s → UNDECODABLE_IMAGE (422), and the engine goes on reading', async (_name, make) => {
     const e = await expectOcrError(ocr.read(await make()), 'UNDECODABLE_IMAGE')
     expect(e.status).toBe(422)
