@@ -18,6 +18,8 @@ import type { DocumentPage, OpenedDocument } from './document.js'
 
 /** Lowest resolution a page is rendered at: the floor of the `dpi` option (OCR_PDF_DPI). */
 export const MIN_DPI = 36
+/** Largest image inside a PDF that is decoded, as a multiple of maxPixels (see openPdf). */
+export const EMBEDDED_IMAGE_FACTOR = 2
 /** PDF user space is in points: 72 per inch. */
 const POINTS_PER_INCH = 72
 /** Readers accept junk before the header; like them we look for `%PDF-` in the first KiB. */
@@ -85,8 +87,10 @@ export async function openPdf(bytes: Uint8Array, options: PdfOptions): Promise<O
     useSystemFonts: false,
     useWorkerFetch: false,
     isOffscreenCanvasSupported: false,
-    // an embedded image larger than a decoded page may be is not decoded (a decompression bomb)
-    maxImageSize: options.maxPixels,
+    // an embedded image over this is not decoded (a decompression bomb: a few KiB of Flate can
+    // claim gigapixels). Twice the page limit: a scan is often stored above the resolution it is
+    // rendered at (A3 at 600 dpi is 70 MP), and pdf.js scales it down while drawing
+    maxImageSize: EMBEDDED_IMAGE_FACTOR * options.maxPixels,
     enableXfa: false,
     verbosity: pdfjs.VerbosityLevel.ERRORS,
   })

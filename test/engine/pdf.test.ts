@@ -7,7 +7,7 @@ import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createOcr, type Ocr } from '../../src/index.js'
 import type { OcrLine, PageResult } from '../../src/types.js'
-import { cjkPdf, encryptedPdf, longPdf, longPdfLine, makePdf, textPage, truncated } from '../fixtures/pdfs.js'
+import { cjkPdf, encryptedPdf, imageBombPdf, longPdf, longPdfLine, makePdf, textPage, truncated } from '../fixtures/pdfs.js'
 import { expectLines, expectOcrError, quadBounds, renderPage, squash, type Page } from './support.js'
 
 let ocr: Ocr
@@ -248,6 +248,14 @@ describe('limits and bad PDFs', () => {
   it('a page too large even at 36 dpi → IMAGE_TOO_LARGE', async () => {
     const huge = await makePdf([textPage(['HUGE'], { width: 14_400, height: 14_400 })])
     expect((await expectOcrError(small.read(huge), 'IMAGE_TOO_LARGE')).message).toMatch(/even at 36 dpi/)
+  })
+
+  it('an embedded image claiming 1.6 gigapixels (195 KB of Flate) is not decoded; the rest of the page is read', async () => {
+    const bomb = await imageBombPdf(40_000, 40_000)
+    expect(bomb.length).toBeLessThan(300_000)
+    const r = await small.read(bomb, { pdfText: 'ocr' })
+    // rendered without the (black, full-page) image: the line on top of it is legible
+    expect(r.pages[0]!.lines.map((l) => squash(l.text))).toEqual(['HELLOBOMB'])
   })
 
   it('password-protected → ENCRYPTED_DOCUMENT (the fixture really is encrypted: it opens with its password)', async () => {
