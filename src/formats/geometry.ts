@@ -1,0 +1,98 @@
+/**
+ * Line geometry shared by the document formats: a line's quad (4 points clockwise from the text's
+ * own top-left) reduced to an axis-aligned box, or to a frame (origin on the bottom-left corner,
+ * direction along the text, length and height).
+ */
+import type { Point, Quad } from '../types.js'
+
+/** Axis-aligned integer bounds [x0, y0, x1, y1] of points, clipped to the page when given. */
+export function bounds(points: readonly Point[], page?: { width: number; height: number }): [number, number, number, number] {
+  let x0 = Infinity
+  let y0 = Infinity
+  let x1 = -Infinity
+  let y1 = -Infinity
+  for (const [x, y] of points) {
+    x0 = Math.min(x0, x)
+    y0 = Math.min(y0, y)
+    x1 = Math.max(x1, x)
+    y1 = Math.max(y1, y)
+  }
+  const r: [number, number, number, number] = [Math.floor(x0), Math.floor(y0), Math.ceil(x1), Math.ceil(y1)]
+  if (page) {
+    r[0] = Math.max(0, Math.min(page.width, r[0]))
+    r[1] = Math.max(0, Math.min(page.height, r[1]))
+    r[2] = Math.max(r[0], Math.min(page.width, r[2]))
+    r[3] = Math.max(r[1], Math.min(page.height, r[3]))
+  }
+  return r
+}
+
+const len = (a: Point, b: Point): number => Math.hypot(b[0] - a[0], b[1] - a[1])
+
+export interface LineFrame {
+  /** The text's bottom-left corner (quad point 3). */
+  origin: Point
+  /** Unit vector along the text (mean of the top and bottom edges' directions). */
+  dir: Point
+  /** Mean length of the top and bottom edges. */
+  length: number
+  /** Mean length of the left and right edges. */
+  height: number
+}
+
+/** The frame of a line's quad, in the quad's own coordinates (any y orientation). */
+export function lineFrame(q: Quad): LineFrame {
+  const [tl, tr, br, bl] = q
+  const dx = tr[0] - tl[0] + (br[0] - bl[0])
+  const dy = tr[1] - tl[1] + (br[1] - bl[1])
+  const d = Math.hypot(dx, dy)
+  return {
+    origin: bl,
+    dir: d > 0 ? [dx / d, dy / d] : [1, 0],
+    length: (len(tl, tr) + len(bl, br)) / 2,
+    height: (len(tl, bl) + len(tr, br)) / 2,
+  }
+}
+
+/** Angle of the text in degrees, counter-clockwise from the image's x axis (image y points down). */
+export function textAngle(q: Quad): number {
+  const { dir } = lineFrame(q)
+  return (Math.atan2(-dir[1], dir[0]) * 180) / Math.PI
+}
+
+export interface WordSpan {
+  text: string
+  /** Character offsets of the word in the line (code points). */
+  start: number
+  end: number
+  quad: Quad
+}
+
+/**
+ * Words of a line (split on whitespace) with ESTIMATED quads: the line quad is cut along its length
+ * in proportion to code-point counts (every character, spaces included, gets the same advance).
+ * The recogniser gives no per-character positions, so these boxes are an estimate, good for
+ * proportional fonts only to within a character or two.
+ */
+export function estimateWords(text: string, q: Quad): WordSpan[] {
+  const chars = Array.from(text)
+  const n = chars.length
+  if (n === 0) return []
+  const [tl, tr, br, bl] = q
+  const at = (a: Point, b: Point, t: number): Point => [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t]
+  const words: WordSpan[] = []
+  let i = 0
+  while (i < n) {
+    if (/\s/u.test(chars[i]!)) {
+      i++
+      continue
+    }
+    let j = i
+    while (j < n && !/\s/u.test(chars[j]!)) j++
+    const t0 = i / n
+    const t1 = j / n
+    words.push({ text: chars.slice(i, j).join(''), start: i, end: j, quad: [at(tl, tr, t0), at(tl, tr, t1), at(bl, br, t1), at(bl, br, t0)] })
+    i = j
+  }
+  return words
+}
