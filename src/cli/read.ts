@@ -1,6 +1,6 @@
 /** `ocrserve read`: OCR files and directories (images and PDFs) from the command line. */
-import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
-import { basename, dirname, extname, join, relative } from 'node:path'
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { basename, dirname, extname, join, relative, resolve } from 'node:path'
 import type { Writable } from 'node:stream'
 import { MultiBar, Presets, type SingleBar } from 'cli-progress'
 import { Command, InvalidArgumentError, Option } from 'commander'
@@ -8,14 +8,14 @@ import { parsePageRanges } from '../document/pages.js'
 import { toOcrError } from '../errors.js'
 import { createOcr } from '../ocr.js'
 import type { OcrResult, PdfTextMode } from '../types.js'
-import { formatResult, FORMATS, type Format } from '../formats/index.js'
+import { FORMAT_INFO, formatResult, FORMATS, renderResult, type Format } from '../formats/index.js'
 
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff'])
 /** What a directory walk picks up: the images above and PDFs. */
 export const INPUT_EXTENSIONS = new Set([...IMAGE_EXTENSIONS, '.pdf'])
 
-/** File extension of each output format, for --out-dir. */
-const OUTPUT_EXTENSIONS: Record<Format, string> = { json: '.json', jsonl: '.jsonl', text: '.txt' }
+/** Formats whose outputs for several files can share one stream (stdout, --out); the others (hOCR, ALTO, PDF) are one document per file. */
+const STREAMABLE: readonly Format[] = ['json', 'jsonl', 'text']
 
 export interface InputFile {
   path: string
@@ -54,7 +54,7 @@ async function walk(dir: string): Promise<string[]> {
 /** The output path of `rel` under --out-dir: the input's name with the format's extension. */
 export function outputPath(outDir: string, rel: string, format: Format): string {
   const ext = extname(rel)
-  return join(outDir, (ext ? rel.slice(0, -ext.length) : rel) + OUTPUT_EXTENSIONS[format])
+  return join(outDir, (ext ? rel.slice(0, -ext.length) : rel) + FORMAT_INFO[format].extension)
 }
 
 function positiveInt(v: string): number {
@@ -129,7 +129,7 @@ export function register(program: Command): void {
 }
 
 /** A file's end: read, failed, or cancelled by Ctrl-C (neither output nor a failure). */
-type Outcome = { ok: true; result: OcrResult } | { ok: false; code: string; message: string } | { ok: 'interrupted' }
+type Outcome = { ok: true; output: string | Uint8Array } | { ok: false; code: string; message: string } | { ok: 'interrupted' }
 
 /**
  * Page progress across all files on stderr (a TTY only). Each file counts as one page until its
@@ -195,7 +195,19 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
     return 2
   }
   const files = inputs.map((f) => f.path)
+  const many = files.length > 1
+  if (many && !flags.outDir && !STREAMABLE.includes(flags.format)) {
+    process.stderr.write(`ocrserve read: --format ${flags.format} writes one document per input; with several inputs use --out-dir\n`)
+    return 2
+  }
   const targets = flags.outDir ? inputs.map((f) => outputPath(flags.outDir!, f.rel, flags.format)) : []
+  // --out-dir next to the inputs with --format pdf must not replace a PDF it reads
+  const inputSet = new Set(files.map((f) => resolve(f)))
+  const clobbered = targets.find((t) => inputSet.has(resolve(t)))
+  if (clobbered) {
+    process.stderr.write(`ocrserve read: ${clobbered} is an input; it would be overwritten (choose another --out-dir)\n`)
+    return 2
+  }
   // two inputs that would write the same output file (a.png and a.pdf) are a usage error
   const seen = new Map<string, string>()
   for (const [i, t] of targets.entries()) {
@@ -259,7 +271,6 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
     let nextToPrint = 0
     let nextToStart = 0
     let jsonItems = 0
-    const many = files.length > 1
     const fail = (file: string, code: string, message: string): void => {
       failed++
       progress.log(`ocrserve read: ${file}: ${code}: ${message}\n`)
@@ -273,7 +284,7 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
           // nothing to print
         } else if (r.ok) {
           const sep = flags.format === 'json' && many ? (jsonItems++ > 0 ? ',\n' : '') : ''
-          out.write(sep + formatResult(flags.format, file, r.result, many))
+          out.write(typeof r.output === 'string' ? sep + r.output : r.output)
         } else {
           fail(file, r.code, r.message)
           if (flags.format === 'jsonl') out.write(JSON.stringify({ file, error: { code: r.code, message: r.message } }) + '\n')
@@ -291,12 +302,19 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
       const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.part`)
       try {
         await mkdir(dirname(target), { recursive: true })
-        await writeFile(tmp, formatResult(flags.format, file, r.result, false))
+        await writeFile(tmp, r.output)
         await rename(tmp, target)
       } catch (err) {
         await rm(tmp, { force: true })
         fail(file, 'WRITE_FAILED', `cannot write ${target}: ${(err as Error).message}`)
       }
+    }
+    /** A result as the output wants it: one document per file (--out-dir, binary formats), or a piece of the shared stream. */
+    const render = async (file: string, result: OcrResult): Promise<string | Uint8Array> => {
+      if (!flags.outDir && !FORMAT_INFO[flags.format].binary) return formatResult(flags.format, file, result, many)
+      // a searchable PDF is built on the input's own pages
+      const source = FORMAT_INFO[flags.format].binary ? await readFile(file) : undefined
+      return renderResult(flags.format, result, { fileName: file, ...(source ? { source } : {}) })
     }
     if (!flags.outDir && flags.format === 'json' && many) out.write('[\n')
     const worker = async (): Promise<void> => {
@@ -312,8 +330,13 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
             ...(flags.dpi !== undefined ? { dpi: flags.dpi } : {}),
             ...(flags.pdfText !== undefined ? { pdfText: flags.pdfText } : {}),
           })
-          outcome = { ok: true, result }
           progress.fileDone(i, result.pages.length)
+          try {
+            outcome = { ok: true, output: await render(file, result) }
+          } catch (err) {
+            const e = toOcrError(err)
+            outcome = { ok: false, code: e.code, message: `cannot write --format ${flags.format}: ${e.message}` }
+          }
         } catch (err) {
           const e = toOcrError(err)
           progress.fileDone(i, 0)

@@ -220,7 +220,8 @@ describe('ocrserve read: PDFs, --out-dir, --pages/--dpi/--pdf-text, Ctrl-C', () 
     expect(r.stderr).toContain('UNDECODABLE_IMAGE')
     // files given by name: their own names; no temporary files left
     expect(readdirSync(outDir).sort()).toEqual(['b.txt', 'long.txt'])
-    expect(readFileSync(join(outDir, 'long.txt'), 'utf8').split('\n\f\n').map((t) => t.trim())).toEqual([longPdfLine(1), longPdfLine(2), longPdfLine(3)])
+    // pages separated by a blank line
+    expect(readFileSync(join(outDir, 'long.txt'), 'utf8').split('\n\n').map((t) => t.trim())).toEqual([longPdfLine(1), longPdfLine(2), longPdfLine(3)])
     expect(squash(readFileSync(join(outDir, 'b.txt'), 'utf8'))).toBe(pageB.lines.map(squash).join(''))
   })
 
@@ -260,6 +261,53 @@ describe('ocrserve read: PDFs, --out-dir, --pages/--dpi/--pdf-text, Ctrl-C', () 
     expect(recs[0]!.pages!.map((p) => p.page)).toEqual([3])
     expect(recs[1]!.error!.code).toBe('BAD_PAGE_RANGE')
     expect(recs[1]!.error!.message).toContain('2 pages')
+  })
+
+  it('--out-dir with hocr, alto and pdf: one document per input with the format\'s extension; the PDF keeps its pages and gains a text layer where OCR read it', async () => {
+    const outDir = join(dir, 'out-formats')
+    for (const format of ['hocr', 'alto', 'pdf']) {
+      const r = await ocrserve(['read', '--workers', '1', '--format', format, '--out-dir', outDir, pdf.mixed, files.a])
+      expect(r.code, r.stderr).toBe(0)
+    }
+    expect(readdirSync(outDir).sort()).toEqual(['a.hocr', 'a.pdf', 'a.xml', 'mixed.hocr', 'mixed.pdf', 'mixed.xml'])
+    const hocr = readFileSync(join(outDir, 'mixed.hocr'), 'utf8')
+    expect(hocr.match(/class=.ocr_page/g)).toHaveLength(2)
+    expect(hocr).toContain('FIRST PAGE TEXT')
+    const alto = readFileSync(join(outDir, 'a.xml'), 'utf8')
+    expect(alto).toContain('<alto')
+    const words = [...alto.matchAll(/<String [^>]*CONTENT="([^"]*)"/g)].map((m) => m[1]!)
+    expect(squash(words.join(''))).toBe(pageA.lines.map(squash).join(''))
+    // the searchable PDFs, read back with pdf.js: every page's text is there
+    const pdfjs = await import('pdfjs-dist/legacy/build/pdf.mjs')
+    const pageTexts = async (path: string): Promise<string[]> => {
+      const doc = await pdfjs.getDocument({ data: new Uint8Array(readFileSync(path)), verbosity: 0 }).promise
+      try {
+        const out: string[] = []
+        for (let n = 1; n <= doc.numPages; n++) {
+          const content = await (await doc.getPage(n)).getTextContent()
+          out.push(squash(content.items.map((i) => ('str' in i ? i.str : '')).join('')))
+        }
+        return out
+      } finally {
+        await doc.destroy()
+      }
+    }
+    expect(await pageTexts(join(outDir, 'mixed.pdf'))).toEqual([squash('FIRST PAGE TEXT'), pageB.lines.map(squash).join('')])
+    expect(await pageTexts(join(outDir, 'a.pdf'))).toEqual([pageA.lines.map(squash).join('')])
+  })
+
+  it('hocr/alto/pdf to stdout with several inputs → exit 2 (one document per input: use --out-dir)', async () => {
+    const r = await ocrserve(['read', '--format', 'alto', files.a, files.b])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/--format alto writes one document per input.*--out-dir/)
+  })
+
+  it('--format pdf with --out-dir next to the input PDF would overwrite it → exit 2, input untouched', async () => {
+    const before = readFileSync(pdf.mixed)
+    const r = await ocrserve(['read', '--format', 'pdf', '--out-dir', docs, pdf.mixed])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/is an input; it would be overwritten/)
+    expect(readFileSync(pdf.mixed).equals(before)).toBe(true)
   })
 
   it('two inputs that would write the same output file → exit 2 before any work', async () => {
