@@ -5,9 +5,10 @@
  */
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createOcr, type Ocr } from '../../src/index.js'
+import { createOcr, OcrError, type Ocr } from '../../src/index.js'
 import type { OcrLine, PageResult } from '../../src/types.js'
 import { cjkPdf, encryptedPdf, imageBombPdf, longPdf, longPdfLine, makePdf, textPage, truncated } from '../fixtures/pdfs.js'
+import { createRng } from '../fixtures/prng.js'
 import { expectLines, expectOcrError, quadBounds, renderPage, squash, type Page } from './support.js'
 
 let ocr: Ocr
@@ -288,6 +289,27 @@ describe('limits and bad PDFs', () => {
     const e = await expectOcrError(ocr.read(await make()), 'UNDECODABLE_IMAGE')
     expect(e.status).toBe(422)
     expect(e.message).toMatch(/PDF/)
+    expect(texts((await ocr.read(digital)).pages[0]!)).toEqual(DIGITAL_LINES)
+  })
+
+  it('damaged PDFs (seeded random byte changes, text and scan pages): each is read or refused with 422, never a crash', async () => {
+    const rng = createRng(8)
+    const outcomes: string[] = []
+    for (let n = 0; n < 16; n++) {
+      const bytes = Buffer.from(n % 2 ? digital : scan)
+      for (let k = rng.int(1, 12); k > 0; k--) bytes[rng.int(8, bytes.length - 1)] = rng.int(0, 255)
+      try {
+        const r = await ocr.read(bytes, { dpi: 50, pdfText: n % 3 === 0 ? 'ocr' : 'auto' })
+        expect(r.pages.length).toBeGreaterThan(0)
+        outcomes.push('read')
+      } catch (err) {
+        expect(err).toBeInstanceOf(OcrError)
+        expect((err as OcrError).status, (err as OcrError).message).toBe(422)
+        outcomes.push((err as OcrError).code)
+      }
+    }
+    // both kinds of outcome occur, and the engine still reads a good PDF
+    expect(new Set(outcomes)).toEqual(new Set(['read', 'UNDECODABLE_IMAGE']))
     expect(texts((await ocr.read(digital)).pages[0]!)).toEqual(DIGITAL_LINES)
   })
 })
