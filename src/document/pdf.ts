@@ -98,6 +98,7 @@ export async function openPdf(bytes: Uint8Array, options: PdfOptions): Promise<O
   try {
     doc = await task.promise
   } catch (err) {
+    // the load failure is what the caller needs; a failure to tear down the half-open task adds nothing
     await task.destroy().catch(() => undefined)
     throw pdfError(err)
   }

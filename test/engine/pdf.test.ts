@@ -79,6 +79,22 @@ describe('born-digital PDF (text layer)', () => {
     expect(bottom).toBeLessThan(266.7 + 0.3 * 66.7)
   })
 
+  it('word-by-word runs merge into one line; far-apart runs on one baseline (columns) stay apart, as OCR sees them', async () => {
+    const pdf = await makePdf([
+      {
+        height: 300,
+        lines: [
+          { text: 'Quick brown fox jumps', x: 72, y: 220, size: 24, wordByWord: true },
+          { text: 'LEFT COLUMN', x: 72, y: 150, size: 24 },
+          { text: 'RIGHT COLUMN', x: 360, y: 150, size: 24 },
+        ],
+      },
+    ])
+    const [emb, ocrd] = await Promise.all([ocr.read(pdf), ocr.read(pdf, { pdfText: 'ocr' })])
+    expect(texts(emb.pages[0]!)).toEqual(['Quick brown fox jumps', 'LEFT COLUMN', 'RIGHT COLUMN'])
+    expectSameLines(emb.pages[0]!.lines, ocrd.pages[0]!.lines, (24 * 200) / 72 / 4)
+  })
+
   it('dpi: pixel size and boxes scale with it', async () => {
     const [at200, at100] = await Promise.all([ocr.read(digital), ocr.read(digital, { dpi: 100 })])
     const p = at100.pages[0]!
