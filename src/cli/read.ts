@@ -112,7 +112,7 @@ export function register(program: Command): void {
     .addOption(new Option('-o, --out <file>', 'write the output to FILE instead of stdout').conflicts('outDir'))
     .option('--out-dir <dir>', 'write one output file per input into DIR (input name, format extension; sub-directories mirrored)')
     .option('--pages <ranges>', 'pages of each document to read, e.g. 1-3,7 or 5- (default all)', pageRanges)
-    .option('--dpi <n>', 'PDF pages are rendered at this resolution (36-1200, default OCR_PDF_DPI or 200)', dpiValue)
+    .option('--dpi <n>', 'PDF pages are rendered at this resolution (36-1200, default 200)', dpiValue)
     .addOption(new Option('--pdf-text <mode>', 'PDF pages with a text layer: auto uses it, ocr always OCRs, embedded never OCRs (default auto)').choices(['auto', 'ocr', 'embedded']))
     .option('-c, --concurrency <n>', 'files in flight at once (default: the number of workers)', positiveInt)
     .option('--workers <n>', 'pipeline worker threads (default: one per core)', positiveInt)
