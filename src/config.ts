@@ -95,7 +95,7 @@ export const EngineSettingsSchema = z.strictObject({
   timeoutMs: positiveInt.default(30_000),
   /** Largest decoded image (width × height) accepted, per page. */
   maxPixels: positiveInt.default(40_000_000),
-  /** Most pages of a multi-page TIFF accepted (they are decoded and read one at a time). */
+  /** Most pages of a multi-page TIFF or a PDF accepted (they are decoded and read one at a time). */
   maxPages: positiveInt.max(10_000).default(100),
   /** PDF pages are rendered at this resolution (dots per inch) before OCR. */
   pdfDpi: z.number().int().min(36).max(1200).default(200),
@@ -173,7 +173,7 @@ export const ENV_VARS = [
   { name: 'OCR_THREADS_PER_WORKER', default: 'auto', doc: 'ONNX Runtime intra-op threads per worker (auto = cores / workers).' },
   { name: 'OCR_MAX_BODY_BYTES', default: '20971520', doc: 'Largest request body (bytes); larger → 413 PAYLOAD_TOO_LARGE.' },
   { name: 'OCR_MAX_PIXELS', default: '40000000', doc: 'Largest decoded image (width × height); larger → 413 IMAGE_TOO_LARGE.' },
-  { name: 'OCR_MAX_PAGES', default: '100', doc: 'Most pages of a multi-page TIFF; more → 413 IMAGE_TOO_LARGE.' },
+  { name: 'OCR_MAX_PAGES', default: '100', doc: 'Most pages of a multi-page TIFF or a PDF; more → 413 IMAGE_TOO_LARGE.' },
   { name: 'OCR_PDF_DPI', default: '200', doc: 'PDF pages are rendered at this resolution (36-1200 dpi) before OCR; per-request `dpi` overrides.' },
   { name: 'OCR_PDF_TEXT', default: 'auto', doc: 'PDF pages that carry a text layer: `auto` uses it and OCRs only pages without one, `ocr` always OCRs, `embedded` never OCRs.' },
   { name: 'OCR_REQUEST_TIMEOUT_MS', default: '30000', doc: 'Per-request time limit including queueing; exceeded → 504 TIMEOUT.' },

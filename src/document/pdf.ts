@@ -18,6 +18,8 @@ import type { DocumentPage, OpenedDocument } from './document.js'
 
 /** Lowest resolution a page is rendered at: the floor of the `dpi` option (OCR_PDF_DPI). */
 export const MIN_DPI = 36
+/** Largest image inside a PDF that is decoded, as a multiple of maxPixels (see openPdf). */
+export const EMBEDDED_IMAGE_FACTOR = 2
 /** PDF user space is in points: 72 per inch. */
 const POINTS_PER_INCH = 72
 /** Readers accept junk before the header; like them we look for `%PDF-` in the first KiB. */
@@ -75,8 +77,9 @@ function pdfjsData(): { standardFontDataUrl: string; cMapUrl: string; wasmUrl: s
 export async function openPdf(bytes: Uint8Array, options: PdfOptions): Promise<OpenedDocument> {
   const pdfjs = await loadPdfJs()
   const task = pdfjs.getDocument({
-    // a plain Uint8Array view (pdf.js warns about Buffer); pdf.js may keep it, never copies it twice
-    data: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    // a copy: pdf.js transfers (detaches) the ArrayBuffer it is given, which may be shared (a
+    // Buffer from Node's pool, a view the caller still holds)
+    data: new Uint8Array(bytes),
     ...pdfjsData(),
     cMapPacked: true,
     isEvalSupported: false,
@@ -84,8 +87,10 @@ export async function openPdf(bytes: Uint8Array, options: PdfOptions): Promise<O
     useSystemFonts: false,
     useWorkerFetch: false,
     isOffscreenCanvasSupported: false,
-    // an embedded image larger than a decoded page may be is not decoded (a decompression bomb)
-    maxImageSize: options.maxPixels,
+    // an embedded image over this is not decoded (a decompression bomb: a few KiB of Flate can
+    // claim gigapixels). Twice the page limit: a scan is often stored above the resolution it is
+    // rendered at (A3 at 600 dpi is 70 MP), and pdf.js scales it down while drawing
+    maxImageSize: EMBEDDED_IMAGE_FACTOR * options.maxPixels,
     enableXfa: false,
     verbosity: pdfjs.VerbosityLevel.ERRORS,
   })
@@ -93,10 +98,13 @@ export async function openPdf(bytes: Uint8Array, options: PdfOptions): Promise<O
   try {
     doc = await task.promise
   } catch (err) {
+    // the load failure is what the caller needs; a failure to tear down the half-open task adds nothing
     await task.destroy().catch(() => undefined)
     throw pdfError(err)
   }
   try {
+    // a damaged or empty page tree: pdf.js reports 0 pages
+    if (doc.numPages < 1) throw new OcrError('UNDECODABLE_IMAGE', 'PDF has no pages (an empty or damaged page tree)')
     if (doc.numPages > options.maxPages) {
       throw new OcrError('IMAGE_TOO_LARGE', `PDF has ${doc.numPages} pages; the limit is ${options.maxPages}`)
     }

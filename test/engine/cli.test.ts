@@ -3,12 +3,14 @@
  * on files and directories made in the test.
  */
 import { execFile, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildOnce } from '../helpers/build.js'
+import { longPdf, longPdfLine, makePdf, textPage } from '../fixtures/pdfs.js'
 import { renderPage, squash, type Page } from './support.js'
 
 interface Run {
@@ -32,11 +34,20 @@ interface JsonLine {
   score: number
   box: [number, number][]
 }
+interface JsonPage {
+  page: number
+  width: number
+  height: number
+  dpi?: number
+  source: string
+  lines: JsonLine[]
+}
 interface JsonRecord {
   file: string
   width?: number
   height?: number
   lines?: JsonLine[]
+  pages?: JsonPage[]
   error?: { code: string; message: string }
 }
 
@@ -125,7 +136,7 @@ describe('ocrserve read', () => {
     const r = await ocrserve(['read', join(dir, 'empty')])
     expect(r.code).toBe(2)
     expect(r.stdout).toBe('')
-    expect(r.stderr).toMatch(/no image files/)
+    expect(r.stderr).toMatch(/no image or PDF files/)
   })
 
   it('a bad option value → usage error, non-zero exit', async () => {
@@ -165,5 +176,193 @@ describe('ocrserve read', () => {
     expect(stderr).not.toMatch(/EPIPE|Unhandled|node:events/)
     // the corrupt file may or may not have been reached; either way no crash
     expect([0, 1]).toContain(code)
+  })
+})
+
+describe('ocrserve read: PDFs, --out-dir, --pages/--dpi/--pdf-text, Ctrl-C', () => {
+  let docs: string
+  const pdf = { mixed: '', long: '' }
+  beforeAll(async () => {
+    docs = join(dir, 'docs')
+    mkdirSync(join(docs, 'sub'), { recursive: true })
+    pdf.mixed = join(docs, 'mixed.pdf')
+    pdf.long = join(docs, 'sub', 'long.pdf')
+    // page 1: a text layer; page 2: a scan of pageB at 200 dpi
+    writeFileSync(pdf.mixed, await makePdf([textPage(['FIRST PAGE TEXT'], { height: 200 }), { image: pageB.png, dpi: 200 }]))
+    writeFileSync(pdf.long, await longPdf(3))
+    writeFileSync(join(docs, 'sub', 'a.png'), pageA.png)
+  })
+
+  it('--out-dir: one output file per input (PDFs found in directories), sub-directories mirrored, nothing on stdout', async () => {
+    const outDir = join(dir, 'out-json')
+    const r = await ocrserve(['read', '--workers', '1', '--out-dir', outDir, docs])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toBe('')
+    expect(readdirSync(outDir).sort()).toEqual(['mixed.json', 'sub'])
+    expect(readdirSync(join(outDir, 'sub')).sort()).toEqual(['a.json', 'long.json'])
+    const mixed = JSON.parse(readFileSync(join(outDir, 'mixed.json'), 'utf8')) as JsonRecord
+    expect(mixed.pages!.map((p) => [p.page, p.source, p.dpi])).toEqual([
+      [1, 'embedded', 200],
+      [2, 'ocr', 200],
+    ])
+    expect(mixed.pages![0]!.lines.map((l) => l.text)).toEqual(['FIRST PAGE TEXT'])
+    expect(mixed.pages![1]!.lines.map((l) => squash(l.text))).toEqual(pageB.lines.map(squash))
+    const long = JSON.parse(readFileSync(join(outDir, 'sub', 'long.json'), 'utf8')) as JsonRecord
+    expect(long.pages!.map((p) => p.lines.map((l) => l.text))).toEqual([[longPdfLine(1)], [longPdfLine(2)], [longPdfLine(3)]])
+    expectRecord(JSON.parse(readFileSync(join(outDir, 'sub', 'a.json'), 'utf8')) as JsonRecord, pageA)
+  })
+
+  it('--out-dir --format text: .txt files; a failed input gets no file, the others are written, exit 1', async () => {
+    const outDir = join(dir, 'out-text')
+    const r = await ocrserve(['read', '--workers', '1', '--format', 'text', '--out-dir', outDir, files.corrupt, pdf.long, files.b])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(files.corrupt)
+    expect(r.stderr).toContain('UNDECODABLE_IMAGE')
+    // files given by name: their own names; no temporary files left
+    expect(readdirSync(outDir).sort()).toEqual(['b.txt', 'long.txt'])
+    // pages separated by a blank line
+    expect(readFileSync(join(outDir, 'long.txt'), 'utf8').split('\n\n').map((t) => t.trim())).toEqual([longPdfLine(1), longPdfLine(2), longPdfLine(3)])
+    expect(squash(readFileSync(join(outDir, 'b.txt'), 'utf8'))).toBe(pageB.lines.map(squash).join(''))
+  })
+
+  it('--pages, --dpi, --pdf-text reach the engine', async () => {
+    const r = await ocrserve(['read', '--workers', '1', '--pages', '2-', '--dpi', '100', '--pdf-text', 'embedded', pdf.long])
+    expect(r.code, r.stderr).toBe(0)
+    const rec = JSON.parse(r.stdout) as JsonRecord
+    // 612 × 200 pt at 100 dpi
+    expect(rec.pages!.map((p) => [p.page, p.source, p.dpi, p.width, p.height])).toEqual([
+      [2, 'embedded', 100, 850, 278],
+      [3, 'embedded', 100, 850, 278],
+    ])
+    const ocr = await ocrserve(['read', '--workers', '1', '--pages', '1', '--pdf-text', 'ocr', pdf.long])
+    const page = (JSON.parse(ocr.stdout) as JsonRecord).pages!
+    expect(page.map((p) => [p.page, p.source])).toEqual([[1, 'ocr']])
+    expect(squash(page[0]!.lines.map((l) => l.text).join(''))).toBe(squash(longPdfLine(1)))
+  })
+
+  it.each([
+    [['--pages', '3-1'], /--pages.*runs backwards/],
+    [['--pages', 'x'], /--pages.*not a page or a range/],
+    [['--dpi', '20'], /--dpi.*36 to 1200/],
+    [['--dpi', '1.5'], /--dpi/],
+    [['--pdf-text', 'never'], /--pdf-text.*never/],
+    [['--out', 'x.json', '--out-dir', 'y'], /cannot be used with/],
+  ])('%j → usage error naming the option, non-zero exit, nothing read', async (args, msg) => {
+    const r = await ocrserve(['read', ...args, pdf.long])
+    expect(r.code).not.toBe(0)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toMatch(msg)
+  })
+
+  it('a page range past the end of one document fails that file only', async () => {
+    const r = await ocrserve(['read', '--workers', '1', '--format', 'jsonl', '--pages', '3', pdf.long, pdf.mixed])
+    expect(r.code).toBe(1)
+    const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as JsonRecord)
+    expect(recs[0]!.pages!.map((p) => p.page)).toEqual([3])
+    expect(recs[1]!.error!.code).toBe('BAD_PAGE_RANGE')
+    expect(recs[1]!.error!.message).toContain('2 pages')
+  })
+
+  it('--out-dir with hocr, alto and pdf: one document per input with the format\'s extension; the PDF keeps its pages and gains a text layer where OCR read it', async () => {
+    const outDir = join(dir, 'out-formats')
+    for (const format of ['hocr', 'alto', 'pdf']) {
+      const r = await ocrserve(['read', '--workers', '1', '--format', format, '--out-dir', outDir, pdf.mixed, files.a])
+      expect(r.code, r.stderr).toBe(0)
+    }
+    expect(readdirSync(outDir).sort()).toEqual(['a.hocr', 'a.pdf', 'a.xml', 'mixed.hocr', 'mixed.pdf', 'mixed.xml'])
+    const hocr = readFileSync(join(outDir, 'mixed.hocr'), 'utf8')
+    expect(hocr.match(/class=.ocr_page/g)).toHaveLength(2)
+    expect(hocr).toContain('FIRST PAGE TEXT')
+    const alto = readFileSync(join(outDir, 'a.xml'), 'utf8')
+    expect(alto).toContain('<alto')
+    const words = [...alto.matchAll(/<String [^>]*CONTENT="([^"]*)"/g)].map((m) => m[1]!)
+    expect(squash(words.join(''))).toBe(pageA.lines.map(squash).join(''))
+    // the searchable PDFs, read back with pdf.js: every page's text is there
+    const pdfjs = await import('pdfjs-dist/legacy/build/pdf.mjs')
+    const pageTexts = async (path: string): Promise<string[]> => {
+      const doc = await pdfjs.getDocument({ data: new Uint8Array(readFileSync(path)), verbosity: 0 }).promise
+      try {
+        const out: string[] = []
+        for (let n = 1; n <= doc.numPages; n++) {
+          const content = await (await doc.getPage(n)).getTextContent()
+          out.push(squash(content.items.map((i) => ('str' in i ? i.str : '')).join('')))
+        }
+        return out
+      } finally {
+        await doc.destroy()
+      }
+    }
+    expect(await pageTexts(join(outDir, 'mixed.pdf'))).toEqual([squash('FIRST PAGE TEXT'), pageB.lines.map(squash).join('')])
+    expect(await pageTexts(join(outDir, 'a.pdf'))).toEqual([pageA.lines.map(squash).join('')])
+  })
+
+  it('hocr/alto/pdf to stdout with several inputs → exit 2 (one document per input: use --out-dir)', async () => {
+    const r = await ocrserve(['read', '--format', 'alto', files.a, files.b])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/--format alto writes one document per input.*--out-dir/)
+  })
+
+  it('--format pdf with --out-dir next to the input PDF would overwrite it → exit 2, input untouched', async () => {
+    const before = readFileSync(pdf.mixed)
+    const r = await ocrserve(['read', '--format', 'pdf', '--out-dir', docs, pdf.mixed])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/is an input; it would be overwritten/)
+    expect(readFileSync(pdf.mixed).equals(before)).toBe(true)
+  })
+
+  it('two inputs that would write the same output file → exit 2 before any work', async () => {
+    const twin = join(dir, 'twin')
+    mkdirSync(twin, { recursive: true })
+    writeFileSync(join(twin, 'a.png'), pageA.png)
+    writeFileSync(join(twin, 'a.pdf'), await makePdf([textPage(['TWIN'])]))
+    const r = await ocrserve(['read', '--out-dir', join(dir, 'out-twin'), twin])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/a\.pdf and .*a\.png would both be written to .*a\.json/)
+  })
+
+  it.skipIf(!existsSync('/usr/bin/script'))('on a terminal: one progress bar counting pages across files, its total growing as documents open', async () => {
+    const outDir = join(dir, 'out-tty')
+    // script(1) gives the child a pseudo-terminal, so stderr.isTTY is true as for a user
+    const cmd = [process.execPath, 'bin/ocrserve.js', 'read', '--workers', '1', '--out-dir', outDir, pdf.long, files.a].map((a) => `'${a}'`).join(' ')
+    const r = await new Promise<Run>((resolve, reject) =>
+      execFile('script', ['-qec', cmd, '/dev/null'], { timeout: 120_000, env: { ...process.env, COLUMNS: '200' } }, (err, stdout, stderr) => {
+        if (err && typeof err.code !== 'number') return reject(err)
+        resolve({ code: err ? (err.code as number) : 0, stdout, stderr })
+      }),
+    )
+    expect(r.code, r.stdout).toBe(0)
+    // 3 pages of the PDF + 1 image; before the PDF was opened the total counted it as 1 page
+    expect(r.stdout).toMatch(/4\/4 pages \| 2\/2 files/)
+    expect(r.stdout).toMatch(/\b\d\/2 pages/)
+  })
+
+  it('Ctrl-C (SIGINT): stops starting files, cancels the one in flight, keeps finished files complete, exit 130', async () => {
+    const outDir = join(dir, 'out-sigint')
+    const slow = join(dir, 'slow.pdf')
+    writeFileSync(slow, await longPdf(30))
+    // a.png and b.jpg first; then 30 pages OCRed one by one (many seconds); then a.png again under another name
+    const last = join(dir, 'last.png')
+    writeFileSync(last, pageA.png)
+    const child = spawn(process.execPath, ['bin/ocrserve.js', 'read', '--workers', '1', '--pdf-text', 'ocr', '--out-dir', outDir, files.a, files.b, slow, last], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)))
+    // wait until the two images are written and the PDF is being read
+    const deadline = Date.now() + 90_000
+    while (!existsSync(join(outDir, 'b.json')) && Date.now() < deadline) await sleep(100)
+    expect(existsSync(join(outDir, 'b.json'))).toBe(true)
+    await sleep(1500)
+    const t0 = Date.now()
+    child.kill('SIGINT')
+    const code = await closed
+    expect(code, stderr).toBe(130)
+    // it stopped within the page being read, not after the 30 pages
+    expect(Date.now() - t0).toBeLessThan(30_000)
+    expect(stderr).toMatch(/interrupted: 2 of 4 files done/)
+    expect(readdirSync(outDir).sort()).toEqual(['a.json', 'b.json'])
+    expectRecord(JSON.parse(readFileSync(join(outDir, 'a.json'), 'utf8')) as JsonRecord, pageA)
+    expectRecord(JSON.parse(readFileSync(join(outDir, 'b.json'), 'utf8')) as JsonRecord, pageB)
   })
 })

@@ -5,9 +5,10 @@
  */
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createOcr, type Ocr } from '../../src/index.js'
+import { createOcr, OcrError, type Ocr } from '../../src/index.js'
 import type { OcrLine, PageResult } from '../../src/types.js'
-import { cjkPdf, encryptedPdf, longPdf, longPdfLine, makePdf, textPage, truncated } from '../fixtures/pdfs.js'
+import { cjkPdf, encryptedPdf, imageBombPdf, longPdf, longPdfLine, makePdf, textPage, truncated } from '../fixtures/pdfs.js'
+import { createRng } from '../fixtures/prng.js'
 import { expectLines, expectOcrError, quadBounds, renderPage, squash, type Page } from './support.js'
 
 let ocr: Ocr
@@ -76,6 +77,22 @@ describe('born-digital PDF (text layer)', () => {
     const [, , , bottom] = quadBounds(p.lines[0]!.box)
     expect(bottom).toBeGreaterThan(266.7)
     expect(bottom).toBeLessThan(266.7 + 0.3 * 66.7)
+  })
+
+  it('word-by-word runs merge into one line; far-apart runs on one baseline (columns) stay apart, as OCR sees them', async () => {
+    const pdf = await makePdf([
+      {
+        height: 300,
+        lines: [
+          { text: 'Quick brown fox jumps', x: 72, y: 220, size: 24, wordByWord: true },
+          { text: 'LEFT COLUMN', x: 72, y: 150, size: 24 },
+          { text: 'RIGHT COLUMN', x: 360, y: 150, size: 24 },
+        ],
+      },
+    ])
+    const [emb, ocrd] = await Promise.all([ocr.read(pdf), ocr.read(pdf, { pdfText: 'ocr' })])
+    expect(texts(emb.pages[0]!)).toEqual(['Quick brown fox jumps', 'LEFT COLUMN', 'RIGHT COLUMN'])
+    expectSameLines(emb.pages[0]!.lines, ocrd.pages[0]!.lines, (24 * 200) / 72 / 4)
   })
 
   it('dpi: pixel size and boxes scale with it', async () => {
@@ -250,6 +267,14 @@ describe('limits and bad PDFs', () => {
     expect((await expectOcrError(small.read(huge), 'IMAGE_TOO_LARGE')).message).toMatch(/even at 36 dpi/)
   })
 
+  it('an embedded image claiming 1.6 gigapixels (195 KB of Flate) is not decoded; the rest of the page is read', async () => {
+    const bomb = await imageBombPdf(40_000, 40_000)
+    expect(bomb.length).toBeLessThan(300_000)
+    const r = await small.read(bomb, { pdfText: 'ocr' })
+    // rendered without the (black, full-page) image: the line on top of it is legible
+    expect(r.pages[0]!.lines.map((l) => squash(l.text))).toEqual(['HELLOBOMB'])
+  })
+
   it('password-protected → ENCRYPTED_DOCUMENT (the fixture really is encrypted: it opens with its password)', async () => {
     const enc = encryptedPdf('secret')
     const e = await expectOcrError(ocr.read(enc), 'ENCRYPTED_DOCUMENT')
@@ -274,10 +299,33 @@ describe('limits and bad PDFs', () => {
     ['truncated', () => truncated(digital, 0.5)],
     ['cut to its header', () => truncated(digital, 0.02)],
     ['a header and garbage', async () => Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.alloc(4000, 0x41)])],
+    ['an empty page tree', async () => Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n')],
+    ['a page tree claiming pages it does not have', async () => Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 5 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n')],
   ])('%s → UNDECODABLE_IMAGE (422), and the engine goes on reading', async (_name, make) => {
     const e = await expectOcrError(ocr.read(await make()), 'UNDECODABLE_IMAGE')
     expect(e.status).toBe(422)
     expect(e.message).toMatch(/PDF/)
+    expect(texts((await ocr.read(digital)).pages[0]!)).toEqual(DIGITAL_LINES)
+  })
+
+  it('damaged PDFs (seeded random byte changes, text and scan pages): each is read or refused with 422, never a crash', async () => {
+    const rng = createRng(8)
+    const outcomes: string[] = []
+    for (let n = 0; n < 16; n++) {
+      const bytes = Buffer.from(n % 2 ? digital : scan)
+      for (let k = rng.int(1, 12); k > 0; k--) bytes[rng.int(8, bytes.length - 1)] = rng.int(0, 255)
+      try {
+        const r = await ocr.read(bytes, { dpi: 50, pdfText: n % 3 === 0 ? 'ocr' : 'auto' })
+        expect(r.pages.length).toBeGreaterThan(0)
+        outcomes.push('read')
+      } catch (err) {
+        expect(err).toBeInstanceOf(OcrError)
+        expect((err as OcrError).status, (err as OcrError).message).toBe(422)
+        outcomes.push((err as OcrError).code)
+      }
+    }
+    // both kinds of outcome occur, and the engine still reads a good PDF
+    expect(new Set(outcomes)).toEqual(new Set(['read', 'UNDECODABLE_IMAGE']))
     expect(texts((await ocr.read(digital)).pages[0]!)).toEqual(DIGITAL_LINES)
   })
 })
