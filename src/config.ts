@@ -173,6 +173,12 @@ export const ENV_VARS = [
   { name: 'OCR_REQUEST_TIMEOUT_MS', default: '30000', doc: 'Per-request time limit including queueing; exceeded → 504 TIMEOUT.' },
   { name: 'OCR_MAX_QUEUE', default: '64', doc: 'Waiting jobs beyond which requests get 503 OVERLOADED + Retry-After at once.' },
   { name: 'OCR_API_KEYS', default: '', doc: 'Comma-separated API keys (`Authorization: Bearer KEY` or `X-API-Key: KEY`); empty = no auth.' },
+  { name: 'OCR_RATE_LIMIT', default: '0', doc: 'Requests per OCR_RATE_LIMIT_WINDOW_MS allowed per API key (per client address without keys); more → 429 TOO_MANY_REQUESTS + Retry-After. 0 = off.' },
+  { name: 'OCR_RATE_LIMIT_WINDOW_MS', default: '60000', doc: 'The rate-limit window.' },
+  { name: 'OCR_BODY_TIMEOUT_MS', default: '30000', doc: 'Time allowed to receive a whole request (headers and body); slower uploads (slow-loris) → 408 REQUEST_TIMEOUT and the connection is closed.' },
+  { name: 'OCR_URL_ALLOWLIST', default: '', doc: 'Hosts that JSON `{"url": ...}` may fetch images from (`example.com`, `*.example.com`); empty = URL fetching off.' },
+  { name: 'OCR_URL_ALLOW_PRIVATE', default: 'false', doc: 'Let allow-listed hosts resolve to private, loopback or link-local addresses (off: refused, against SSRF).' },
+  { name: 'OCR_URL_TIMEOUT_MS', default: '10000', doc: 'Time limit for fetching an image URL, redirects included (bytes are limited by OCR_MAX_BODY_BYTES).' },
   { name: 'OCR_DET_LIMIT_SIDE_LEN', default: '960', doc: 'Detector input bound on the longer side (PaddleOCR det_limit_side_len).' },
   { name: 'OCR_DROP_SCORE', default: '0.5', doc: 'Lines with a recognition score below this are dropped (PaddleOCR drop_score).' },
   { name: 'OCR_USE_CLS', default: 'true', doc: 'Run the 0/180° angle classifier by default (per-request `cls` overrides).' },
@@ -205,6 +211,12 @@ const EnvSchema = z.object({
   OCR_REQUEST_TIMEOUT_MS: intFromEnv.positive().default(30_000),
   OCR_MAX_QUEUE: intFromEnv.min(0).default(64),
   OCR_API_KEYS: z.string().default(''),
+  OCR_RATE_LIMIT: intFromEnv.min(0).default(0),
+  OCR_RATE_LIMIT_WINDOW_MS: intFromEnv.positive().default(60_000),
+  OCR_BODY_TIMEOUT_MS: intFromEnv.positive().default(30_000),
+  OCR_URL_ALLOWLIST: z.string().default(''),
+  OCR_URL_ALLOW_PRIVATE: boolFromEnv.default(false),
+  OCR_URL_TIMEOUT_MS: intFromEnv.positive().default(10_000),
   OCR_DET_LIMIT_SIDE_LEN: intFromEnv.positive().default(960),
   OCR_DROP_SCORE: z.coerce.number().min(0).max(1).default(0.5),
   OCR_USE_CLS: boolFromEnv.default(true),
@@ -231,6 +243,12 @@ export interface ServiceConfig {
   mode: Mode
   maxBodyBytes: number
   apiKeys: string[]
+  /** Requests per window per API key (or client address); null = no rate limit. */
+  rateLimit: { max: number; windowMs: number } | null
+  /** Time to receive a whole request (slow uploads → 408). */
+  bodyTimeoutMs: number
+  /** Image URL fetching (JSON {"url"}); null = off. */
+  urlFetch: { allow: string[]; allowPrivate: boolean; timeoutMs: number } | null
   logLevel: (typeof LOG_LEVELS)[number]
   engine: EngineSettings
 }
@@ -282,12 +300,16 @@ export function loadServiceConfig(env: Record<string, string | undefined> = proc
     autoRotate: e.OCR_AUTO_ROTATE,
     ...(remote ? { remote } : {}),
   })
+  const urlAllowList = e.OCR_URL_ALLOWLIST.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean)
   return {
     port: e.PORT,
     host: e.HOST,
     mode,
     maxBodyBytes: e.OCR_MAX_BODY_BYTES,
     apiKeys: e.OCR_API_KEYS.split(',').map((s) => s.trim()).filter(Boolean),
+    rateLimit: e.OCR_RATE_LIMIT > 0 ? { max: e.OCR_RATE_LIMIT, windowMs: e.OCR_RATE_LIMIT_WINDOW_MS } : null,
+    bodyTimeoutMs: e.OCR_BODY_TIMEOUT_MS,
+    urlFetch: urlAllowList.length > 0 ? { allow: urlAllowList, allowPrivate: e.OCR_URL_ALLOW_PRIVATE, timeoutMs: e.OCR_URL_TIMEOUT_MS } : null,
     logLevel: e.LOG_LEVEL,
     engine,
   }

@@ -1,8 +1,12 @@
-/** POST /v1/ocr: the image as the raw body, a multipart field `image`, or JSON {"image": base64}. */
+/**
+ * POST /v1/ocr: the image as the raw body, a multipart field `image`, JSON {"image": base64}, or
+ * (only when OCR_URL_ALLOWLIST is set) JSON {"url": "https://..."} fetched within the limits.
+ */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Ocr } from '../../engine.js'
 import { OcrError } from '../../errors.js'
 import { resultText } from '../../formats/index.js'
+import { fetchImageUrl, type UrlFetchOptions } from '../fetch-url.js'
 import type { ServerMetrics } from '../metrics.js'
 import { ocrJsonBodySchema, ocrQuerySchema } from '../schemas.js'
 
@@ -12,7 +16,8 @@ interface Query {
 }
 
 interface JsonBody {
-  image: string
+  image?: string
+  url?: string
   cls?: boolean
   format?: 'json' | 'text'
 }
@@ -37,15 +42,40 @@ export function decodeBase64Image(s: string): Buffer {
   return Buffer.from(b64, /[-_]/.test(b64) ? 'base64url' : 'base64')
 }
 
-export function registerOcrRoute(app: FastifyInstance, deps: { ocr: Ocr; metrics: ServerMetrics; maxBodyBytes: number }): void {
+/** JSON fields and the only type each may have (ajv would coerce [x] → x, null → false, 1 → "1"). */
+const JSON_FIELD_TYPES: Record<string, 'string' | 'boolean'> = { image: 'string', url: 'string', cls: 'boolean', format: 'string' }
+
+/**
+ * Runs before schema validation: the JSON body's values must already have the right types. The
+ * service coerces types for the query string (where everything is text), never for JSON.
+ */
+export function checkJsonTypes(body: unknown): void {
+  if (body === undefined || Buffer.isBuffer(body)) return
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new OcrError('BAD_REQUEST', 'the JSON body must be an object: {"image": "<base64>"}')
+  for (const [field, value] of Object.entries(body)) {
+    const want = JSON_FIELD_TYPES[field]
+    if (want && typeof value !== want) throw new OcrError('BAD_REQUEST', `"${field}" must be a ${want}, not ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`)
+  }
+}
+
+export interface OcrRouteDeps {
+  ocr: Ocr
+  metrics: ServerMetrics
+  maxBodyBytes: number
+  /** Image URL fetching; null = JSON {"url"} is refused with URL_NOT_ALLOWED. */
+  urlFetch: Omit<UrlFetchOptions, 'maxBytes'> | null
+}
+
+export function registerOcrRoute(app: FastifyInstance, deps: OcrRouteDeps): void {
   const { ocr, metrics } = deps
+  const urlFetch = deps.urlFetch ? { ...deps.urlFetch, maxBytes: deps.maxBodyBytes } : null
   app.post<{ Querystring: Query }>(
     '/v1/ocr',
     {
       schema: {
         summary: 'Read the text in an image',
         description:
-          'Send the image as the raw body (`Content-Type: image/*` or `application/octet-stream`), as a `multipart/form-data` field named `image`, or as JSON `{"image": "<base64>"}`. JPEG, PNG, WebP, GIF (first frame), BMP and TIFF (every page).',
+          'Send the image as the raw body (`Content-Type: image/*` or `application/octet-stream`), as a `multipart/form-data` field named `image`, or as JSON `{"image": "<base64>"}`; JSON `{"url": "https://..."}` only when the server allows URL fetching (`OCR_URL_ALLOWLIST`). JPEG, PNG, WebP, GIF (first frame), BMP and TIFF (every page).',
         tags: ['ocr'],
         querystring: ocrQuerySchema,
         // validated: the JSON form; the raw and multipart forms are added to the OpenAPI document
@@ -61,10 +91,11 @@ export function registerOcrRoute(app: FastifyInstance, deps: { ocr: Ocr; metrics
           '5xx': { description: 'Overloaded, not ready, timed out, or a model-server failure', $ref: 'Error#' },
         },
       },
+      preValidation: async (request) => {
+        if ((request.headers['content-type'] ?? '').toLowerCase().startsWith('application/json')) checkJsonTypes(request.body)
+      },
     },
     async (request, reply) => {
-      const { image, cls, format } = await readImage(request)
-      request.bytesIn = image.length
       // a client that goes away cancels its job (dropped from the queue, or stopped at the next stage)
       const ac = new AbortController()
       const onClose = (): void => {
@@ -74,6 +105,8 @@ export function registerOcrRoute(app: FastifyInstance, deps: { ocr: Ocr; metrics
       // gone already while we read the body: 'close' has fired before we listened
       if (request.raw.socket?.destroyed) ac.abort()
       try {
+        const { image, cls, format } = await readImage(request, urlFetch, ac.signal)
+        request.bytesIn = image.length
         const result = await ocr.read(image, { signal: ac.signal, ...(cls !== undefined ? { cls } : {}) })
         metrics.observeTiming(result.timing_ms)
         metrics.lines.inc(result.lines.length)
@@ -87,7 +120,11 @@ export function registerOcrRoute(app: FastifyInstance, deps: { ocr: Ocr; metrics
   )
 }
 
-async function readImage(request: FastifyRequest<{ Querystring: Query }>): Promise<{ image: Buffer; cls?: boolean; format: 'json' | 'text' }> {
+async function readImage(
+  request: FastifyRequest<{ Querystring: Query }>,
+  urlFetch: UrlFetchOptions | null,
+  signal: AbortSignal,
+): Promise<{ image: Buffer; cls?: boolean; format: 'json' | 'text' }> {
   const q = request.query
   let cls = q.cls
   let format = q.format ?? 'json'
@@ -102,7 +139,13 @@ async function readImage(request: FastifyRequest<{ Querystring: Query }>): Promi
     image = request.body
   } else if (request.body && typeof request.body === 'object') {
     const body = request.body as JsonBody
-    image = decodeBase64Image(body.image)
+    if ((body.image === undefined) === (body.url === undefined)) throw new OcrError('BAD_REQUEST', 'send exactly one of "image" (base64) and "url"')
+    if (body.url !== undefined) {
+      if (!urlFetch) throw new OcrError('URL_NOT_ALLOWED', 'this server does not fetch image URLs (OCR_URL_ALLOWLIST is empty); send the image itself')
+      image = await fetchImageUrl(body.url, urlFetch, signal)
+    } else {
+      image = decodeBase64Image(body.image!)
+    }
     if (body.cls !== undefined) cls = body.cls
     if (body.format !== undefined) format = body.format
   } else {
