@@ -17,7 +17,7 @@ import { registerHealthRoutes } from './routes/health.js'
 import { registerOcrRoute } from './routes/ocr.js'
 import { registerWebRoutes } from './routes/web.js'
 import { ocrResultSchema } from './schemas.js'
-import { registerSecurity } from './security.js'
+import { DOCS_CSP, registerSecurity } from './security.js'
 
 export interface BuildServerOptions {
   config: ServiceConfig
@@ -87,7 +87,15 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
       },
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiHooks: {
+      onRequest: (_request, reply, done) => {
+        reply.header('content-security-policy', DOCS_CSP)
+        done()
+      },
+    },
+  })
 
   // requests that reach us on a kept-alive connection while we drain: 503 SHUTTING_DOWN, not queued
   let closing = false

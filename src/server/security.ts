@@ -35,6 +35,14 @@ export const CSP_DIRECTIVES = {
   frameAncestors: ["'none'"],
 }
 
+/**
+ * Swagger UI (/docs, third-party) injects one inline <style>; its pages alone also allow inline
+ * styles. Scripts stay 'self' only.
+ */
+export const DOCS_CSP = Object.entries({ ...CSP_DIRECTIVES, styleSrc: ["'self'", "'unsafe-inline'"] })
+  .map(([name, values]) => `${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${values.join(' ')}`)
+  .join(';')
+
 function keyDigest(k: string): Buffer {
   return createHash('sha256').update(k).digest()
 }
