@@ -34,7 +34,9 @@ describe('OpenAPI document', () => {
   it('POST /v1/ocr: the three body forms, the options, the result and the error shape', () => {
     const op = doc.paths['/v1/ocr'].post
     expect(Object.keys(op.requestBody.content).sort()).toEqual(['application/json', 'application/octet-stream', 'image/*', 'multipart/form-data'])
-    expect(op.requestBody.content['application/json'].schema.required).toEqual(['image'])
+    // JSON: exactly one of image (base64) and url (fetched only when the server allow-lists hosts)
+    expect(Object.keys(op.requestBody.content['application/json'].schema.properties).sort()).toEqual(['cls', 'format', 'image', 'url'])
+    expect(op.requestBody.content['application/json'].schema.additionalProperties).toBe(false)
     expect(op.requestBody.content['multipart/form-data'].schema.properties.image).toMatchObject({ type: 'string', format: 'binary' })
     expect(Object.fromEntries(op.parameters.map((p: { name: string; in: string }) => [p.name, p.in]))).toEqual({ cls: 'query', format: 'query' })
     expect(Object.keys(op.responses['200'].content).sort()).toEqual(['application/json', 'text/plain'])
@@ -45,6 +47,7 @@ describe('OpenAPI document', () => {
       (s) => s.properties?.error,
     )
     expect(errorSchema?.properties?.error?.properties?.code?.enum?.sort()).toEqual(Object.keys(ERRORS).sort())
+    expect(Object.keys(errorSchema?.properties?.error?.properties ?? {}).sort()).toEqual(['code', 'message', 'request_id'])
   })
 
   it('/readyz documents its 503', () => {
