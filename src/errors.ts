@@ -10,7 +10,7 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, doc: 'No such route or file.' },
   REQUEST_TIMEOUT: { status: 408, doc: 'The request (headers and body) did not arrive within OCR_BODY_TIMEOUT_MS.' },
   PAYLOAD_TOO_LARGE: { status: 413, doc: 'The request body is larger than OCR_MAX_BODY_BYTES.' },
-  IMAGE_TOO_LARGE: { status: 413, doc: 'The decoded image has more pixels than OCR_MAX_PIXELS.' },
+  IMAGE_TOO_LARGE: { status: 413, doc: 'The image has more pixels than OCR_MAX_PIXELS, more pages than OCR_MAX_PAGES, or one side over 1000 times the other.' },
   UNSUPPORTED_MEDIA: { status: 415, doc: 'The content type or image format is not one ocrserve reads (JPEG, PNG, WebP, GIF, BMP, TIFF).' },
   UNDECODABLE_IMAGE: { status: 422, doc: 'The bytes claim a supported format but cannot be decoded (truncated or corrupt).' },
   URL_FETCH_FAILED: { status: 422, doc: 'The image URL could not be fetched: error status, unreachable, too slow, or too many redirects.' },

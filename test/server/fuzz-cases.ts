@@ -276,15 +276,18 @@ export async function generateCases(seed: number, limits: FuzzLimits): Promise<F
   add('bomb', 'body over OCR_MAX_BODY_BYTES', raw(Buffer.alloc(limits.maxBodyBytes + 1), 'image/png'), ['PAYLOAD_TOO_LARGE'])
   add('bomb', 'Content-Length over OCR_MAX_BODY_BYTES, body never sent', httpRequest('', { 'content-type': 'image/png', 'content-length': String(limits.maxBodyBytes * 100) }), ['PAYLOAD_TOO_LARGE'])
 
-  // extreme but valid sizes: read (no text) or refused, never a crash
-  for (const [w, h] of [
-    [1, 1],
-    [1, 20_000],
-    [20_000, 1],
+  // extreme sizes: 1×1 and a 1:1000 strip are read (no text); thinner strips are refused from the
+  // header (the detector would scale a 1×20000 strip to 64×1,280,000 px)
+  for (const [w, h, expect] of [
+    [1, 1, OK],
+    [1, 1000, OK],
+    [1, 20_000, 'IMAGE_TOO_LARGE'],
+    [20_000, 1, 'IMAGE_TOO_LARGE'],
   ] as const) {
     const img = await sharp({ create: { width: w, height: h, channels: 3, background: '#fff' } }).png().toBuffer()
-    add('extreme-size', `${w}×${h}`, raw(img, 'image/png'), [OK, 'IMAGE_TOO_LARGE'])
+    add('extreme-size', `${w}×${h}`, raw(img, 'image/png'), [expect], expect !== OK)
   }
+  add('extreme-size', 'BMP 1×20000', raw(await toBmp(await sharp({ create: { width: 1, height: 20_000, channels: 3, background: '#fff' } }).png().toBuffer()), 'image/bmp'), ['IMAGE_TOO_LARGE'], true)
 
   // malformed multipart
   const r3 = rng.fork(3)

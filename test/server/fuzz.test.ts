@@ -36,6 +36,8 @@ beforeAll(async () => {
     OCR_MAX_PAGES: String(LIMITS.maxPages),
     OCR_MAX_BODY_BYTES: String(LIMITS.maxBodyBytes),
     OCR_BODY_TIMEOUT_MS: String(BODY_TIMEOUT_MS),
+    // input handling is under test, not deadlines: a busy CI machine must not turn a slow read into a 504
+    OCR_REQUEST_TIMEOUT_MS: '120000',
     LOG_LEVEL: 'warn',
   })
 })

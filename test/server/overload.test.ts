@@ -85,7 +85,7 @@ describe('sustained overload', () => {
       expect(a.code).toBe('OVERLOADED')
       expect(Number(a.retryAfter)).toBeGreaterThanOrEqual(1)
     }
-    expect(health.length).toBeGreaterThan(10)
+    expect(health.length).toBeGreaterThan(3)
     expect(new Set(health)).toEqual(new Set([200]))
     // the queue bound bounds memory: nothing piles up
     expect(rssPeak).toBeLessThan(rssStart * 1.5 + 100)
