@@ -186,6 +186,12 @@ export const ENV_VARS = [
   { name: 'OCR_JOBS_MAX_BODY_BYTES', default: '104857600', doc: 'Largest document `POST /v1/jobs` accepts (bytes); larger → 413 PAYLOAD_TOO_LARGE.' },
   { name: 'OCR_JOBS_MAX_STORED_BYTES', default: '1073741824', doc: 'Memory budget for the documents jobs keep (until they expire, for `format=pdf`); a new job past it expires the oldest finished jobs early, or gets 503 OVERLOADED.' },
   { name: 'OCR_API_KEYS', default: '', doc: 'Comma-separated API keys (`Authorization: Bearer KEY` or `X-API-Key: KEY`); empty = no auth.' },
+  { name: 'OCR_RATE_LIMIT', default: '0', doc: 'Requests per OCR_RATE_LIMIT_WINDOW_MS allowed per API key (per client address without keys); more → 429 TOO_MANY_REQUESTS + Retry-After. 0 = off.' },
+  { name: 'OCR_RATE_LIMIT_WINDOW_MS', default: '60000', doc: 'The rate-limit window.' },
+  { name: 'OCR_BODY_TIMEOUT_MS', default: '30000', doc: 'Time allowed to receive a whole request (headers and body); slower uploads (slow-loris) → 408 REQUEST_TIMEOUT and the connection is closed.' },
+  { name: 'OCR_URL_ALLOWLIST', default: '', doc: 'Hosts that JSON `{"url": ...}` may fetch images from (`example.com`, `*.example.com`); empty = URL fetching off.' },
+  { name: 'OCR_URL_ALLOW_PRIVATE', default: 'false', doc: 'Let allow-listed hosts resolve to private, loopback or link-local addresses (off: refused, against SSRF).' },
+  { name: 'OCR_URL_TIMEOUT_MS', default: '10000', doc: 'Time limit for fetching an image URL, redirects included (bytes are limited by OCR_MAX_BODY_BYTES).' },
   { name: 'OCR_DET_LIMIT_SIDE_LEN', default: '960', doc: 'Detector input bound on the longer side (PaddleOCR det_limit_side_len).' },
   { name: 'OCR_DROP_SCORE', default: '0.5', doc: 'Lines with a recognition score below this are dropped (PaddleOCR drop_score).' },
   { name: 'OCR_USE_CLS', default: 'true', doc: 'Run the 0/180° angle classifier by default (per-request `cls` overrides).' },
@@ -227,6 +233,12 @@ const EnvSchema = z.object({
   OCR_JOBS_MAX_BODY_BYTES: intFromEnv.positive().default(100 * 1024 * 1024),
   OCR_JOBS_MAX_STORED_BYTES: intFromEnv.positive().default(1024 * 1024 * 1024),
   OCR_API_KEYS: z.string().default(''),
+  OCR_RATE_LIMIT: intFromEnv.min(0).default(0),
+  OCR_RATE_LIMIT_WINDOW_MS: intFromEnv.positive().default(60_000),
+  OCR_BODY_TIMEOUT_MS: intFromEnv.positive().default(30_000),
+  OCR_URL_ALLOWLIST: z.string().default(''),
+  OCR_URL_ALLOW_PRIVATE: boolFromEnv.default(false),
+  OCR_URL_TIMEOUT_MS: intFromEnv.positive().default(10_000),
   OCR_DET_LIMIT_SIDE_LEN: intFromEnv.positive().default(960),
   OCR_DROP_SCORE: z.coerce.number().min(0).max(1).default(0.5),
   OCR_USE_CLS: boolFromEnv.default(true),
@@ -266,6 +278,12 @@ export interface ServiceConfig {
   syncMaxPages: number
   jobs: JobsConfig
   apiKeys: string[]
+  /** Requests per window per API key (or client address); null = no rate limit. */
+  rateLimit: { max: number; windowMs: number } | null
+  /** Time to receive a whole request (slow uploads → 408). */
+  bodyTimeoutMs: number
+  /** Image URL fetching (JSON {"url"}); null = off. */
+  urlFetch: { allow: string[]; allowPrivate: boolean; timeoutMs: number } | null
   logLevel: (typeof LOG_LEVELS)[number]
   engine: EngineSettings
 }
@@ -319,6 +337,7 @@ export function loadServiceConfig(env: Record<string, string | undefined> = proc
     autoRotate: e.OCR_AUTO_ROTATE,
     ...(remote ? { remote } : {}),
   })
+  const urlAllowList = e.OCR_URL_ALLOWLIST.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean)
   return {
     port: e.PORT,
     host: e.HOST,
@@ -334,6 +353,9 @@ export function loadServiceConfig(env: Record<string, string | undefined> = proc
       maxStoredBytes: e.OCR_JOBS_MAX_STORED_BYTES,
     },
     apiKeys: e.OCR_API_KEYS.split(',').map((s) => s.trim()).filter(Boolean),
+    rateLimit: e.OCR_RATE_LIMIT > 0 ? { max: e.OCR_RATE_LIMIT, windowMs: e.OCR_RATE_LIMIT_WINDOW_MS } : null,
+    bodyTimeoutMs: e.OCR_BODY_TIMEOUT_MS,
+    urlFetch: urlAllowList.length > 0 ? { allow: urlAllowList, allowPrivate: e.OCR_URL_ALLOW_PRIVATE, timeoutMs: e.OCR_URL_TIMEOUT_MS } : null,
     logLevel: e.LOG_LEVEL,
     engine,
   }

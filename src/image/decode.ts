@@ -37,8 +37,18 @@ export interface OpenedImage {
   page(index: number): Promise<RgbImage>
 }
 
+/**
+ * Longest side / shortest side beyond which an image is refused from its header. The detector
+ * scales the shorter side up to `detMinSideLen` (64 px) whatever the longer side becomes, so a
+ * 1×20000 PNG of a few hundred bytes asks for a 64×1,280,000 input (about 1 GB of floats) and
+ * seconds of CPU. No readable page is a thousand times longer than it is wide.
+ */
+export const MAX_ASPECT_RATIO = 1000
+
 export interface DecodeOptions {
   maxPixels: number
+  /** Longest / shortest side accepted (default MAX_ASPECT_RATIO; more → IMAGE_TOO_LARGE). */
+  maxAspectRatio?: number
   /** Most pages of a multi-page TIFF accepted (more → IMAGE_TOO_LARGE). */
   maxPages?: number
   /** Decode every page of a multi-page TIFF (default true); other formats give one page. */
@@ -58,6 +68,7 @@ export async function openImage(bytes: Uint8Array, options: DecodeOptions): Prom
   if (bytes.length === 0) throw new OcrError('UNSUPPORTED_MEDIA', 'empty image')
   if (isBmp(bytes)) {
     const img = decodeBmp(bytes, options.maxPixels)
+    checkAspect(img.width, img.height, options)
     return { format: 'bmp', pageCount: 1, page: async () => img }
   }
   let meta: Metadata
@@ -79,11 +90,19 @@ export async function openImage(bytes: Uint8Array, options: DecodeOptions): Prom
   if (width * height > options.maxPixels) {
     throw new OcrError('IMAGE_TOO_LARGE', `image is ${width}×${height} = ${width * height} pixels; the limit is ${options.maxPixels}`)
   }
+  checkAspect(width, height, options)
   const pageCount = format === 'tiff' && options.allPages !== false ? Math.max(1, meta.pages ?? 1) : 1
   if (options.maxPages !== undefined && pageCount > options.maxPages) {
     throw new OcrError('IMAGE_TOO_LARGE', `image has ${pageCount} pages; the limit is ${options.maxPages}`)
   }
   return { format, pageCount, page: (i) => decodePage(bytes, i, options.maxPixels) }
+}
+
+function checkAspect(width: number, height: number, options: DecodeOptions): void {
+  const limit = options.maxAspectRatio ?? MAX_ASPECT_RATIO
+  if (Math.max(width, height) > limit * Math.min(width, height)) {
+    throw new OcrError('IMAGE_TOO_LARGE', `image is ${width}×${height}: one side is more than ${limit} times the other; the limit is 1:${limit}`)
+  }
 }
 
 /** Every page decoded at once (the pipeline decodes page by page through openImage instead). */

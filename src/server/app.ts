@@ -2,7 +2,6 @@
  * The HTTP service: fastify with schema-first routes, one error shape, API-key auth, metrics,
  * OpenAPI + Swagger UI, and the web page. Built around an Ocr engine it does not own.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
 import multipart from '@fastify/multipart'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
@@ -12,12 +11,14 @@ import type { ServiceConfig } from '../config.js'
 import type { Ocr } from '../engine.js'
 import { OcrError } from '../errors.js'
 import { errorBody, errorSchema, retryAfterSec, toHttpError } from './errors.js'
+import { requestIdOptions, sendClientError, trackRequestId } from './request-id.js'
 import { createMetrics } from './metrics.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerJobRoutes } from './routes/jobs.js'
 import { registerOcrRoute } from './routes/ocr.js'
 import { registerWebRoutes } from './routes/web.js'
 import { jobStatusSchema, ocrQuerySchema, ocrResultSchema } from './schemas.js'
+import { DOCS_CSP, registerSecurity } from './security.js'
 
 export interface BuildServerOptions {
   config: ServiceConfig
@@ -43,46 +44,31 @@ function rawBodyDoc(withFormat: boolean): Record<string, unknown> {
 }
 const RAW_BODY_DOC: Record<string, Record<string, unknown>> = { '/v1/ocr': rawBodyDoc(true), '/v1/jobs': rawBodyDoc(false) }
 
-/** Routes that stay open when API keys are set: probes, metrics, docs and the page itself. */
-const OPEN_PREFIXES = ['/healthz', '/readyz', '/metrics', '/docs', '/static/']
-
-function keyDigest(k: string): Buffer {
-  return createHash('sha256').update(k).digest()
-}
-
-/** Constant-time check of a presented key against every configured key. */
-export function keyMatches(presented: string, digests: readonly Buffer[]): boolean {
-  const d = keyDigest(presented)
-  let ok = false
-  for (const k of digests) ok = timingSafeEqual(d, k) || ok
-  return ok
-}
-
-function presentedKey(headers: Record<string, string | string[] | undefined>): string | null {
-  const auth = headers.authorization
-  if (typeof auth === 'string') {
-    const m = /^Bearer\s+(.+)$/i.exec(auth.trim())
-    if (m) return m[1]!
-  }
-  const x = headers['x-api-key']
-  return typeof x === 'string' && x ? x : null
-}
-
 export async function buildServer({ config, ocr, logger }: BuildServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // fastify's own request lines are off: the onResponse hook below writes one line per request
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,
-    requestIdHeader: 'x-request-id',
+    ...requestIdOptions(),
+    // slow-loris: the whole request (headers and body) must arrive within OCR_BODY_TIMEOUT_MS;
+    // node checks every second (its default is every 30 s) and we answer 408 REQUEST_TIMEOUT
+    requestTimeout: config.bodyTimeoutMs,
+    http: { connectionsCheckingInterval: Math.min(1000, config.bodyTimeoutMs) },
+    clientErrorHandler: (err, socket) => sendClientError(logger, err, socket),
     // we answer requests that arrive while closing ourselves, in the catalogue's shape
     return503OnClosing: false,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
   })
+  app.server.headersTimeout = Math.min(app.server.headersTimeout, config.bodyTimeoutMs)
+  trackRequestId(app)
   const metrics = createMetrics(ocr)
   app.addSchema(errorSchema)
   app.addSchema(ocrResultSchema)
   app.addSchema(jobStatusSchema)
+
+  // security headers, API keys, rate limits: before every route, /docs included
+  await registerSecurity(app, config)
 
   // raw image bodies; anything else that is not JSON or multipart is 415
   app.removeContentTypeParser('text/plain')
@@ -111,7 +97,15 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
       },
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiHooks: {
+      onRequest: (_request, reply, done) => {
+        reply.header('content-security-policy', DOCS_CSP)
+        done()
+      },
+    },
+  })
 
   // requests that reach us on a kept-alive connection while we drain: 503 SHUTTING_DOWN, not queued
   let closing = false
@@ -122,18 +116,6 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
     if (closing) throw new OcrError('SHUTTING_DOWN', 'the service is shutting down', { retryAfterSec: 5 })
   })
 
-  const digests = config.apiKeys.map(keyDigest)
-  if (digests.length > 0) {
-    app.addHook('onRequest', async (request) => {
-      const path = request.url.split('?')[0]!
-      if (path === '/' || OPEN_PREFIXES.some((p) => path.startsWith(p))) return
-      const key = presentedKey(request.headers)
-      if (!key || !keyMatches(key, digests)) {
-        throw new OcrError('UNAUTHORIZED', key ? 'wrong API key' : 'missing API key: send Authorization: Bearer <key> or X-API-Key')
-      }
-    })
-  }
-
   app.setErrorHandler((err, request, reply) => {
     const e = toHttpError(err)
     // a 5xx gets its own line with the stack; every error's code and message go on the request line
@@ -141,10 +123,10 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
     request.failure = { code: e.code, message: e.message }
     const retryAfter = retryAfterSec(e)
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
-    return reply.code(e.status).type('application/json; charset=utf-8').send(errorBody(e))
+    return reply.code(e.status).type('application/json; charset=utf-8').send(errorBody(e, request.id))
   })
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(errorBody(new OcrError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`))),
+    reply.code(404).send(errorBody(new OcrError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`), request.id)),
   )
 
   // while shutting down, answer in-flight requests with Connection: close so their keep-alive
@@ -174,8 +156,8 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
   })
 
   registerHealthRoutes(app, { ocr, metrics })
-  registerOcrRoute(app, { ocr, metrics, maxBodyBytes: config.maxBodyBytes, syncMaxPages: config.syncMaxPages })
-  registerJobRoutes(app, { ocr, metrics, jobs: config.jobs })
+  registerOcrRoute(app, { ocr, metrics, maxBodyBytes: config.maxBodyBytes, syncMaxPages: config.syncMaxPages, urlFetch: config.urlFetch })
+  registerJobRoutes(app, { ocr, metrics, jobs: config.jobs, urlFetch: config.urlFetch })
   registerWebRoutes(app)
   return app
 }

@@ -1,13 +1,15 @@
 /**
  * The document and its read options from a request, for POST /v1/ocr and POST /v1/jobs alike:
  * the raw body (image/*, application/pdf, application/octet-stream), a multipart file field
- * `image` with option fields beside it, or JSON {"image": base64, ...options}. Query options come
+ * `image` with option fields beside it, JSON {"image": base64, ...options}, or (only when
+ * OCR_URL_ALLOWLIST is set) JSON {"url": "https://...", ...options} fetched within the limits. Query options come
  * first; body options (multipart fields, JSON fields) override them.
  */
 import type { FastifyRequest } from 'fastify'
 import { OcrError } from '../errors.js'
 import { FORMATS, type Format } from '../formats/index.js'
 import type { PdfTextMode, ReadOptions } from '../types.js'
+import { fetchImageUrl, type UrlFetchOptions } from './fetch-url.js'
 
 export const PDF_TEXT_MODES = ['auto', 'ocr', 'embedded'] as const satisfies readonly PdfTextMode[]
 export const DPI_RANGE = { min: 36, max: 1200 } as const
@@ -34,10 +36,40 @@ export interface DocumentRequest {
 }
 
 export interface ReadDocumentLimits {
-  /** Largest multipart file (raw and JSON bodies are bounded by the route's bodyLimit). */
+  /** Largest multipart file or fetched URL body (raw and JSON bodies are bounded by the route's bodyLimit). */
   maxBytes: number
   /** Whether `format` is an option of this route (not of POST /v1/jobs: formats are chosen at download). */
   allowFormat: boolean
+  /** Image URL fetching (JSON {"url"}); null = refused with URL_NOT_ALLOWED. */
+  urlFetch: Omit<UrlFetchOptions, 'maxBytes'> | null
+  /** Aborts a URL fetch when the client goes away. */
+  signal?: AbortSignal
+}
+
+/** JSON fields and the only type each may have (ajv would coerce [x] → x, null → false, 1 → "1"). */
+const JSON_FIELD_TYPES: Record<string, 'string' | 'boolean' | 'number'> = {
+  image: 'string',
+  url: 'string',
+  cls: 'boolean',
+  format: 'string',
+  pages: 'string',
+  dpi: 'number',
+  pdf_text: 'string',
+}
+
+/**
+ * For a route's preValidation: the JSON body's values must already have the right types. The
+ * service coerces types for the query string (where everything is text), never for JSON.
+ */
+export function checkJsonTypes(request: FastifyRequest): void {
+  if (!(request.headers['content-type'] ?? '').toLowerCase().startsWith('application/json')) return
+  const body = request.body
+  if (body === undefined || Buffer.isBuffer(body)) return
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new OcrError('BAD_REQUEST', 'the JSON body must be an object: {"image": "<base64>"}')
+  for (const [field, value] of Object.entries(body)) {
+    const want = JSON_FIELD_TYPES[field]
+    if (want && typeof value !== want) throw new OcrError('BAD_REQUEST', `"${field}" must be a ${want}, not ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`)
+  }
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
@@ -95,8 +127,14 @@ export async function readDocument(request: FastifyRequest, limits: ReadDocument
   } else if (Buffer.isBuffer(request.body)) {
     bytes = request.body
   } else if (request.body && typeof request.body === 'object') {
-    const { image, ...fields } = request.body as WireOptions & { image: string }
-    bytes = decodeBase64Image(image)
+    const { image, url, ...fields } = request.body as WireOptions & { image?: string; url?: string }
+    if ((image === undefined) === (url === undefined)) throw new OcrError('BAD_REQUEST', 'send exactly one of "image" (base64) and "url"')
+    if (url !== undefined) {
+      if (!limits.urlFetch) throw new OcrError('URL_NOT_ALLOWED', 'this server does not fetch image URLs (OCR_URL_ALLOWLIST is empty); send the image itself')
+      bytes = await fetchImageUrl(url, { ...limits.urlFetch, maxBytes: limits.maxBytes }, limits.signal)
+    } else {
+      bytes = decodeBase64Image(image!)
+    }
     wire = { ...wire, ...fields }
   } else {
     throw new OcrError('BAD_REQUEST', 'no image: send it as the body, a multipart field "image", or JSON {"image": base64}')

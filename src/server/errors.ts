@@ -1,13 +1,13 @@
 /**
  * Maps every failure to the catalogue (src/errors.ts) and the one error body:
- * {"error": {"code", "message"}}. Fastify's own errors (body too large, bad content type,
+ * {"error": {"code", "message", "request_id"}}. Fastify's own errors (body too large, bad content type,
  * validation) are translated, so clients never see a different shape. Bad input is never a 500.
  */
 import type { FastifyError } from 'fastify'
 import { ERRORS, OcrError, type ErrorCode } from '../errors.js'
 
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string }
+  error: { code: ErrorCode; message: string; request_id?: string }
 }
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -51,8 +51,9 @@ export function retryAfterSec(err: OcrError): number | undefined {
   return err.status === 429 || err.status === 503 ? 1 : undefined
 }
 
-export function errorBody(err: OcrError): ErrorBody {
-  return { error: { code: err.code, message: err.message } }
+/** The one error body; never a stack (INTERNAL errors say only "internal error" unless ours). */
+export function errorBody(err: OcrError, requestId?: string): ErrorBody {
+  return { error: { code: err.code, message: err.message, ...(requestId !== undefined ? { request_id: requestId } : {}) } }
 }
 
 /** JSON schema of the error body, shared by every route's responses. */
@@ -67,6 +68,7 @@ export const errorSchema = {
       properties: {
         code: { type: 'string', enum: Object.keys(ERRORS) },
         message: { type: 'string' },
+        request_id: { type: 'string', description: 'The request id (also the X-Request-Id response header and `reqId` in the logs)' },
       },
     },
   },

@@ -81,9 +81,10 @@ export const ocrQuerySchema = {
 
 export const ocrJsonBodySchema = {
   type: 'object',
-  required: ['image'],
+  description: 'Exactly one of `image` and `url`',
   properties: {
     image: { type: 'string', description: 'The image or document, base64 (or a data: URL)' },
+    url: { type: 'string', maxLength: 2048, description: 'An http(s) URL to fetch the image from; only hosts on the server\'s OCR_URL_ALLOWLIST (off by default)' },
     ...readOptions,
     format,
   },
@@ -98,9 +99,10 @@ export const jobQuerySchema = {
 
 export const jobJsonBodySchema = {
   type: 'object',
-  required: ['image'],
+  description: 'Exactly one of `image` and `url`',
   properties: {
     image: { type: 'string', description: 'The document or image, base64 (or a data: URL)' },
+    url: { type: 'string', maxLength: 2048, description: 'An http(s) URL to fetch the image from; only hosts on the server\'s OCR_URL_ALLOWLIST (off by default)' },
     ...readOptions,
   },
   additionalProperties: false,

@@ -23,3 +23,29 @@ export async function textImage(lines: string[] = ['HELLO WORLD 2024', 'QUICK BR
 
 /** Uppercase, no whitespace: how tests compare recognised text. */
 export const squash = (s: string): string => s.normalize('NFKC').replace(/\s+/g, '').toUpperCase()
+
+/** A 24-bit bottom-up BMP of an image (sharp does not write BMP). */
+export async function toBmp(image: Buffer): Promise<Buffer> {
+  const { data, info } = await sharp(image).removeAlpha().raw().toBuffer({ resolveWithObject: true })
+  const stride = Math.ceil((info.width * 3) / 4) * 4
+  const out = Buffer.alloc(54 + stride * info.height)
+  out.write('BM', 0, 'ascii')
+  out.writeUInt32LE(out.length, 2)
+  out.writeUInt32LE(54, 10)
+  out.writeUInt32LE(40, 14)
+  out.writeInt32LE(info.width, 18)
+  out.writeInt32LE(info.height, 22)
+  out.writeUInt16LE(1, 26)
+  out.writeUInt16LE(24, 28)
+  out.writeUInt32LE(stride * info.height, 34)
+  for (let y = 0; y < info.height; y++) {
+    const row = 54 + (info.height - 1 - y) * stride
+    for (let x = 0; x < info.width; x++) {
+      const s = (y * info.width + x) * 3
+      out[row + x * 3] = data[s + 2]!
+      out[row + x * 3 + 1] = data[s + 1]!
+      out[row + x * 3 + 2] = data[s]!
+    }
+  }
+  return out
+}

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { ERRORS, OcrError } from '../../src/errors.js'
-import { keyMatches } from '../../src/server/app.js'
+import { keyMatches } from '../../src/server/security.js'
 import { errorBody, retryAfterSec, toHttpError } from '../../src/server/errors.js'
 import { decodeBase64Image } from '../../src/server/routes/ocr.js'
 

@@ -6,7 +6,7 @@ import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadServiceConfig } from '../../src/config.js'
 import { startService, type Service } from '../../src/server/index.js'
-import { squash, textImage, type TextImage } from '../helpers/images.js'
+import { squash, textImage, toBmp, type TextImage } from '../helpers/images.js'
 
 let svc: Service
 let img: TextImage
@@ -18,32 +18,6 @@ beforeAll(async () => {
 afterAll(async () => svc?.close())
 
 const post = (body: Uint8Array | string, type: string) => fetch(`${svc.url}/v1/ocr`, { method: 'POST', headers: { 'content-type': type }, body })
-
-/** A 24-bit bottom-up BMP (sharp does not write BMP). */
-async function toBmp(png: Buffer): Promise<Buffer> {
-  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true })
-  const stride = Math.ceil((info.width * 3) / 4) * 4
-  const out = Buffer.alloc(54 + stride * info.height)
-  out.write('BM', 0, 'ascii')
-  out.writeUInt32LE(out.length, 2)
-  out.writeUInt32LE(54, 10)
-  out.writeUInt32LE(40, 14)
-  out.writeInt32LE(info.width, 18)
-  out.writeInt32LE(info.height, 22)
-  out.writeUInt16LE(1, 26)
-  out.writeUInt16LE(24, 28)
-  out.writeUInt32LE(stride * info.height, 34)
-  for (let y = 0; y < info.height; y++) {
-    const row = 54 + (info.height - 1 - y) * stride
-    for (let x = 0; x < info.width; x++) {
-      const s = (y * info.width + x) * 3
-      out[row + x * 3] = data[s + 2]!
-      out[row + x * 3 + 1] = data[s + 1]!
-      out[row + x * 3 + 2] = data[s]!
-    }
-  }
-  return out
-}
 
 async function errorCode(res: Response): Promise<string> {
   expect(res.headers.get('content-type')).toMatch(/application\/json/)

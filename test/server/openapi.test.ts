@@ -34,7 +34,9 @@ describe('OpenAPI document', () => {
   it('POST /v1/ocr: the three body forms, the options, the result and the error shape', () => {
     const op = doc.paths['/v1/ocr'].post
     expect(Object.keys(op.requestBody.content).sort()).toEqual(['application/json', 'application/octet-stream', 'application/pdf', 'image/*', 'multipart/form-data'])
-    expect(op.requestBody.content['application/json'].schema.required).toEqual(['image'])
+    // JSON: exactly one of image (base64) and url (fetched only when the server allow-lists hosts)
+    expect(Object.keys(op.requestBody.content['application/json'].schema.properties).sort()).toEqual(['cls', 'dpi', 'format', 'image', 'pages', 'pdf_text', 'url'])
+    expect(op.requestBody.content['application/json'].schema.additionalProperties).toBe(false)
     expect(Object.keys(op.requestBody.content['multipart/form-data'].schema.properties).sort()).toEqual(['cls', 'dpi', 'format', 'image', 'pages', 'pdf_text'])
     expect(op.requestBody.content['multipart/form-data'].schema.properties.image).toMatchObject({ type: 'string', format: 'binary' })
     expect(Object.fromEntries(op.parameters.map((p: { name: string; in: string }) => [p.name, p.in]))).toEqual({ cls: 'query', format: 'query', pages: 'query', dpi: 'query', pdf_text: 'query' })
@@ -46,6 +48,7 @@ describe('OpenAPI document', () => {
       (s) => s.properties?.error,
     )
     expect(errorSchema?.properties?.error?.properties?.code?.enum?.sort()).toEqual(Object.keys(ERRORS).sort())
+    expect(Object.keys(errorSchema?.properties?.error?.properties ?? {}).sort()).toEqual(['code', 'message', 'request_id'])
   })
 
   it('the job routes: body forms as /v1/ocr (no format), 202, status schema, result formats, delete', () => {

@@ -4,22 +4,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { squash, textImage, type TextImage } from '../helpers/images.js'
 import { buildOnce } from '../helpers/build.js'
+import { freePort } from './serve-child.js'
 
 let img: TextImage
 const children: ChildProcess[] = []
-
-async function freePort(): Promise<number> {
-  const s = createServer()
-  s.listen(0, '127.0.0.1')
-  await once(s, 'listening')
-  const port = (s.address() as { port: number }).port
-  s.close()
-  return port
-}
 
 async function startServe(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const port = await freePort()

@@ -43,6 +43,7 @@ beforeAll(async () => {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   })
   page = await browser.newPage({ viewport: { width: 1280, height: 720 } })
+  watchCsp(page)
   // the page must not reach anything but the service (works offline, no CDN)
   await page.route('**/*', (route) => (route.request().url().startsWith(svc.url) ? route.continue() : route.abort()))
 })
@@ -68,6 +69,13 @@ interface BrowserGlobals {
   localStorage: { getItem(key: string): string | null }
 }
 
+/** Console messages about the Content-Security-Policy, on every page of the test. */
+const cspViolations: string[] = []
+const watchCsp = (p: Page) =>
+  p.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text())
+  })
+
 const upload = (p: Page) => p.setInputFiles('#file', { name: 'invoice.png', mimeType: 'image/png', buffer: img.png })
 
 /** Pixels of the canvas close to an RGB colour (the box strokes). */
@@ -89,11 +97,15 @@ const ORANGE: [number, number, number] = [0xd9, 0x48, 0x0f]
 const BLUE: [number, number, number] = [0x19, 0x71, 0xc2]
 
 describe('web page (headless Chromium)', () => {
-  it('loads with its assets and no console errors', async () => {
+  it('loads with its assets and no console errors, under its strict CSP', async () => {
     const errors: string[] = []
     page.on('pageerror', (e) => errors.push(e.message))
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text())
+    })
     const res = await page.goto(svc.url + '/')
     expect(res?.status()).toBe(200)
+    expect(res?.headers()['content-security-policy']).toMatch(/script-src 'self'/)
     expect(await page.title()).toBe('ocrserve')
     await expect(page.locator('#drop-hint').isVisible()).resolves.toBe(true)
     expect(errors).toEqual([])
@@ -124,6 +136,8 @@ describe('web page (headless Chromium)', () => {
     expect(await countColour(page, ORANGE)).toBeGreaterThan(500)
     expect(await countColour(page, BLUE)).toBe(0)
     expect(await page.textContent('#timing')).toMatch(/3 lines · \d+ ms/)
+    // drawing, fetching and the blob image stayed within the CSP (violations are console errors)
+    expect(cspViolations).toEqual([])
     // the key is remembered for the next visit
     expect(await page.evaluate(() => (globalThis as unknown as BrowserGlobals).localStorage.getItem('ocrserve.apikey'))).toBe(KEY)
   })
@@ -237,6 +251,7 @@ describe('web page (headless Chromium)', () => {
 
   it('Swagger UI at /docs renders the API offline (its assets come from the service)', async () => {
     const docs = await browser.newPage()
+    watchCsp(docs)
     const outside: string[] = []
     await docs.route('**/*', (route) => {
       if (route.request().url().startsWith(svc.url)) return route.continue()
@@ -247,6 +262,8 @@ describe('web page (headless Chromium)', () => {
     await docs.waitForSelector('.opblock-summary-path[data-path="/v1/ocr"]', { timeout: 30_000 })
     expect(await docs.$$eval('.opblock-summary-path', (els) => els.map((e) => e.getAttribute('data-path')).sort())).toEqual(['/healthz', '/metrics', '/readyz', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}', '/v1/jobs/{id}/result', '/v1/ocr'])
     expect(outside).toEqual([])
+    // Swagger UI runs under the same strict CSP without a violation
+    expect(cspViolations).toEqual([])
     await docs.close()
   })
 })

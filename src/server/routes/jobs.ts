@@ -9,7 +9,8 @@ import type { JobsConfig } from '../../config.js'
 import type { Ocr } from '../../engine.js'
 import type { Format } from '../../formats/index.js'
 import { JOB_STATES, JobStore, notFound, type JobSnapshot } from '../../jobs/store.js'
-import { readDocument, type WireOptions } from '../document-input.js'
+import { checkJsonTypes, readDocument, type WireOptions } from '../document-input.js'
+import type { UrlFetchOptions } from '../fetch-url.js'
 import type { ServerMetrics } from '../metrics.js'
 import { chooseFormat, sendResult } from '../result-reply.js'
 import { jobAcceptedSchema, jobJsonBodySchema, jobParamsSchema, jobQuerySchema, jobResultQuerySchema, jobStatusSchema, resultResponseContent } from '../schemas.js'
@@ -18,6 +19,8 @@ export interface JobRouteOptions {
   ocr: Ocr
   metrics: ServerMetrics
   jobs: JobsConfig
+  /** Image URL fetching for JSON {"url"} (null = refused), as on POST /v1/ocr. */
+  urlFetch: Omit<UrlFetchOptions, 'maxBytes'> | null
 }
 
 const ERRORS = {
@@ -101,9 +104,10 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteOptions): 
         security: SECURITY,
         response: { 202: { description: 'Accepted: the job is queued', ...jobAcceptedSchema }, ...ERRORS },
       },
+      preValidation: async (request) => checkJsonTypes(request),
     },
     async (request, reply) => {
-      const doc = await readDocument(request, { maxBytes: cfg.maxBodyBytes, allowFormat: false })
+      const doc = await readDocument(request, { maxBytes: cfg.maxBodyBytes, allowFormat: false, urlFetch: deps.urlFetch })
       request.bytesIn = doc.bytes.length
       const job = store.submit(doc.bytes, doc.options, doc.fileName)
       return reply

@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify'
 import type { Ocr } from '../../engine.js'
 import { OcrError, toOcrError } from '../../errors.js'
-import { readDocument, type WireOptions } from '../document-input.js'
+import { checkJsonTypes, readDocument, type WireOptions } from '../document-input.js'
+import type { UrlFetchOptions } from '../fetch-url.js'
 import type { ServerMetrics } from '../metrics.js'
 import { chooseFormat, sendResult } from '../result-reply.js'
 import { ocrJsonBodySchema, ocrQuerySchema, resultResponseContent } from '../schemas.js'
@@ -15,6 +16,8 @@ export interface OcrRouteOptions {
   maxBodyBytes: number
   /** Most (selected) pages one call reads; more → TOO_MANY_PAGES pointing to POST /v1/jobs. */
   syncMaxPages: number
+  /** Image URL fetching; null = JSON {"url"} is refused with URL_NOT_ALLOWED. */
+  urlFetch: Omit<UrlFetchOptions, 'maxBytes'> | null
 }
 
 export function registerOcrRoute(app: FastifyInstance, deps: OcrRouteOptions): void {
@@ -28,6 +31,7 @@ export function registerOcrRoute(app: FastifyInstance, deps: OcrRouteOptions): v
         summary: 'Read the text in an image or a short document',
         description:
           'Send the image as the raw body (`Content-Type: image/*`, `application/pdf` or `application/octet-stream`), as a `multipart/form-data` field named `image`, or as JSON `{"image": "<base64>"}`. JPEG, PNG, WebP, GIF (first frame), BMP, TIFF and PDF (every page, or those `pages=` selects). ' +
+          'JSON `{"url": "https://..."}` only when the server allows URL fetching (`OCR_URL_ALLOWLIST`). ' +
           `Documents with more selected pages than OCR_SYNC_MAX_PAGES get 413 TOO_MANY_PAGES: send them to POST /v1/jobs.`,
         tags: ['ocr'],
         querystring: ocrQuerySchema,
@@ -44,11 +48,9 @@ export function registerOcrRoute(app: FastifyInstance, deps: OcrRouteOptions): v
           '5xx': { description: 'Overloaded, not ready, timed out, or a model-server failure', $ref: 'Error#' },
         },
       },
+      preValidation: async (request) => checkJsonTypes(request),
     },
     async (request, reply) => {
-      const doc = await readDocument(request, { maxBytes: deps.maxBodyBytes, allowFormat: true })
-      const format = chooseFormat(doc.format, request.headers.accept)
-      request.bytesIn = doc.bytes.length
       // a client that goes away cancels its job (dropped from the queue, or stopped at the next stage)
       const ac = new AbortController()
       const onClose = (): void => {
@@ -58,6 +60,9 @@ export function registerOcrRoute(app: FastifyInstance, deps: OcrRouteOptions): v
       // gone already while we read the body: 'close' has fired before we listened
       if (request.raw.socket?.destroyed) ac.abort()
       try {
+        const doc = await readDocument(request, { maxBytes: deps.maxBodyBytes, allowFormat: true, urlFetch: deps.urlFetch, signal: ac.signal })
+        const format = chooseFormat(doc.format, request.headers.accept)
+        request.bytesIn = doc.bytes.length
         const result = await ocr.read(doc.bytes, { ...doc.options, maxPages, signal: ac.signal }).catch((err: unknown) => {
           throw pointToJobs(toOcrError(err), maxPages, ocr.settings.maxPages)
         })

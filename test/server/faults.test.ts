@@ -1,0 +1,75 @@
+/**
+ * A pipeline worker thread that dies mid-job (simulated: the thread running the job is terminated
+ * from outside, as an abort() in native code would end it). Its job fails with a clear 500
+ * INTERNAL (no stack), the jobs queued behind it still succeed, the worker is replaced, and the
+ * service keeps answering throughout.
+ */
+import { Worker } from 'node:worker_threads'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadServiceConfig } from '../../src/config.js'
+import { startService, type Service } from '../../src/server/index.js'
+import { squash, textImage, type TextImage } from '../helpers/images.js'
+
+/** Every worker thread that has been handed a job, most recent last. */
+const jobWorkers: Worker[] = []
+const postMessage = Worker.prototype.postMessage
+let svc: Service
+let img: TextImage
+
+beforeAll(async () => {
+  Worker.prototype.postMessage = function (this: Worker, ...args: Parameters<Worker['postMessage']>) {
+    if ((args[0] as { type?: string } | null)?.type === 'job') jobWorkers.push(this)
+    return postMessage.apply(this, args)
+  }
+  img = await textImage(['WORKER DIED 404', 'AND CAME BACK'], 40)
+  svc = await startService(loadServiceConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OCR_WORKERS: '1', OCR_MAX_QUEUE: '8' }))
+})
+afterAll(async () => {
+  Worker.prototype.postMessage = postMessage
+  await svc?.close()
+})
+
+const read = () => fetch(`${svc.url}/v1/ocr`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: img.png })
+
+async function until(what: string, test: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+describe('a worker thread that dies', () => {
+  it('fails only its own job with 500 INTERNAL; queued jobs finish; the worker is replaced', async () => {
+    expect((await read()).status).toBe(200) // warm
+    jobWorkers.length = 0
+    const victim = read()
+    await until('the job to reach a worker', () => jobWorkers.length === 1 && svc.ocr.stats().running === 1)
+    const queued = [read(), read()]
+    await until('two jobs queued', () => svc.ocr.stats().queued === 2)
+
+    const [dying] = jobWorkers
+    await dying!.terminate()
+    // the service answers while the worker is being replaced
+    expect((await fetch(`${svc.url}/healthz`)).status).toBe(200)
+
+    const failed = await victim
+    expect(failed.status).toBe(500)
+    const body = (await failed.json()) as { error: { code: string; message: string; request_id: string } }
+    expect(body.error.code).toBe('INTERNAL')
+    expect(body.error.message).toMatch(/worker exited .* while running the job/)
+    expect(body.error.request_id).toBe(failed.headers.get('x-request-id'))
+    expect(JSON.stringify(body)).not.toMatch(/\n\s+at |\.[jt]s:\d+/)
+
+    // the jobs queued behind it run on the replacement
+    for (const res of await Promise.all(queued)) {
+      expect(res.status).toBe(200)
+      const result = (await res.json()) as { lines: { text: string }[] }
+      expect(result.lines.map((l) => squash(l.text))).toEqual(img.lines.map(squash))
+    }
+    expect(jobWorkers.at(-1)).not.toBe(dying)
+    expect(svc.ocr.stats().workers).toBe(1)
+    expect((await fetch(`${svc.url}/readyz`)).status).toBe(200)
+    expect((await read()).status).toBe(200)
+  })
+})
