@@ -10,6 +10,7 @@ import { deflateSync } from 'node:zlib'
 import sharp from 'sharp'
 import type { ErrorCode } from '../../src/errors.js'
 import { createRng, type Rng } from '../fixtures/prng.js'
+import { imageBombPdf, makePdf } from '../fixtures/pdfs.js'
 import { toBmp } from '../helpers/images.js'
 
 export const OK = 'OK' as const
@@ -31,10 +32,10 @@ export interface FuzzLimits {
   maxBodyBytes: number
 }
 
-const IMAGE_ERRORS: Outcome[] = ['UNSUPPORTED_MEDIA', 'UNDECODABLE_IMAGE', 'IMAGE_TOO_LARGE', 'BAD_REQUEST']
-const FORMATS = ['png', 'jpeg', 'webp', 'tiff', 'bmp', 'gif'] as const
+const IMAGE_ERRORS: Outcome[] = ['UNSUPPORTED_MEDIA', 'UNDECODABLE_IMAGE', 'IMAGE_TOO_LARGE', 'BAD_REQUEST', 'ENCRYPTED_DOCUMENT']
+const FORMATS = ['png', 'jpeg', 'webp', 'tiff', 'bmp', 'gif', 'pdf'] as const
 type Format = (typeof FORMATS)[number]
-const TYPES: Record<Format, string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp', tiff: 'image/tiff', bmp: 'image/bmp', gif: 'image/gif' }
+const TYPES: Record<Format, string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp', tiff: 'image/tiff', bmp: 'image/bmp', gif: 'image/gif', pdf: 'application/pdf' }
 
 /** The bytes of `POST path` with these headers; Content-Length is added unless given. */
 export function httpRequest(body: Buffer | string, headers: Record<string, string>, path = '/v1/ocr', method = 'POST'): Buffer {
@@ -219,6 +220,8 @@ export async function generateCases(seed: number, limits: FuzzLimits): Promise<F
     tiff: await sharp(png).tiff().toBuffer(),
     bmp: await toBmp(png),
     gif: await sharp(png).gif().toBuffer(),
+    // a one-page scan: the PNG as the page image, no text layer
+    pdf: await makePdf([{ image: png, kind: 'png', dpi: 72 }]),
   }
   const cases: FuzzCase[] = []
   const add = (family: string, name: string, request: Buffer, expect: readonly Outcome[], fromHeader = false) =>
@@ -258,6 +261,8 @@ export async function generateCases(seed: number, limits: FuzzLimits): Promise<F
   // decompression bombs: tiny files declaring huge images or page counts
   const bomb = (name: string, bytes: Buffer, type: string) => add('bomb', name, raw(bytes, type), ['IMAGE_TOO_LARGE'], true)
   bomb('PNG 100000×100000', pngDeclaring(100_000, 100_000), 'image/png')
+  // a PDF page holding a 40000×40000 image in 195 KB of Flate: the image is never decoded, the page is read
+  add('bomb', 'PDF with a 1.6-gigapixel embedded image', raw(await imageBombPdf(40_000, 40_000), 'application/pdf'), [OK])
   // libpng itself refuses a height this large while reading the header: 422, still before decoding
   add('bomb', 'PNG 1×2147483647', raw(pngDeclaring(1, 2 ** 31 - 1), 'image/png'), ['IMAGE_TOO_LARGE', 'UNDECODABLE_IMAGE'], true)
   bomb('PNG just over OCR_MAX_PIXELS', pngDeclaring(limits.maxPixels + 1, 1), 'image/png')
@@ -377,7 +382,7 @@ export async function generateCases(seed: number, limits: FuzzLimits): Promise<F
 
   // wrong Content-Type
   const r6 = rng.fork(6)
-  const badTypes = ['text/plain', 'application/xml', 'text/html', 'application/x-www-form-urlencoded', 'application/pdf', 'video/mp4', 'text/csv; charset=utf-8', 'foo/bar', 'application/javascript']
+  const badTypes = ['text/plain', 'application/xml', 'text/html', 'application/x-www-form-urlencoded', 'video/mp4', 'text/csv; charset=utf-8', 'foo/bar', 'application/javascript']
   for (let i = 0; i < 54; i++) {
     const body = r6.chance(0.5) ? png : randomBytes(r6, r6.int(1, 2000))
     add('content-type', `${badTypes[i % badTypes.length]} #${i}`, raw(body, badTypes[i % badTypes.length]), ['UNSUPPORTED_MEDIA'])
