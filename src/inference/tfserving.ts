@@ -268,7 +268,11 @@ export class TfServingClient implements RemoteClient {
     const inputs = Object.entries(feeds)
       .map(([name, t]) => `${JSON.stringify(name)}:${nestedJson(t)}`)
       .join(',')
-    const body = Buffer.from(`{"signature_name":${JSON.stringify(this.#remote.tfSignature)},"inputs":{${inputs}}}`, 'utf8')
+    // fewer outputs than the signature has: name them in `output_filter` (an ocrserve model-server
+    // extension; TF Serving's REST API has no output selection, so it is only sent when needed)
+    const all = this.#outputTypes.get(model)
+    const filter = all && outputNames.length < all.size ? `,"output_filter":${JSON.stringify(outputNames)}` : ''
+    const body = Buffer.from(`{"signature_name":${JSON.stringify(this.#remote.tfSignature)},"inputs":{${inputs}}${filter}}`, 'utf8')
     const url = `${this.#base}${this.#modelPath(model)}:predict`
     return callWithRetries(what, this.#remote, this.#logger, options?.signal, async (signal) => {
       const res = await httpCall(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }, signal)

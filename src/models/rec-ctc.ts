@@ -46,6 +46,45 @@ export function ctcDecode(probs: Float32Array, steps: number, classes: number, s
   return { text, score: kept === 0 ? 0 : sum / kept }
 }
 
+/** Output names of the reduced recogniser (rec-reduced.ts): per-step best class and its probability. */
+export const REC_ARGMAX_OUTPUT = 'argmax'
+export const REC_MAXPROB_OUTPUT = 'maxprob'
+
+/** True when a recogniser has the reduced outputs (then only those need to be fetched). */
+export function hasReducedRecOutputs(outputNames: readonly string[]): boolean {
+  return outputNames.includes(REC_ARGMAX_OUTPUT) && outputNames.includes(REC_MAXPROB_OUTPUT)
+}
+
+/**
+ * The same decoding from the per-step best class and its probability ([n, steps] each), as the
+ * reduced recogniser (rec-reduced.ts: ArgMax / ReduceMax in the graph) gives them. Same text and
+ * score as ctcDecode() on the softmax they come from. An index outside the charset is an error.
+ */
+export function ctcDecodeBest(
+  index: BigInt64Array | Int32Array,
+  prob: Float32Array,
+  steps: number,
+  sample: number,
+  charset: readonly string[],
+): Decoded {
+  let text = ''
+  let sum = 0
+  let kept = 0
+  let prev = -1
+  const base = sample * steps
+  for (let t = 0; t < steps; t++) {
+    const best = Number(index[base + t]!)
+    if (!(best >= 0 && best < charset.length)) throw new RangeError(`class index ${best} outside the dictionary (${charset.length} classes)`)
+    if (best !== 0 && best !== prev) {
+      text += charset[best]
+      sum += prob[base + t]!
+      kept++
+    }
+    prev = best
+  }
+  return { text, score: kept === 0 ? 0 : sum / kept }
+}
+
 /**
  * Indices of `ratios` sorted ascending (PaddleOCR sorts crops by width/height before batching so
  * each batch pads little), cut into batches of `batchSize`.
