@@ -70,6 +70,11 @@ export const EngineSettingsSchema = z.strictObject({
   recBatchSize: positiveInt.default(6),
   recImageHeight: positiveInt.default(48),
   recImageWidth: positiveInt.default(320),
+  /**
+   * Beyond the reference: most zero padding (fraction of the batch width) a recogniser batch may
+   * put on its narrowest crop; a wider crop starts a new batch. 1 = PaddleOCR's full batches.
+   */
+  recBatchMaxPad: z.number().gt(0).max(1).default(1),
   /** drop_score: lines whose recognition score is below this are dropped. */
   dropScore: z.number().min(0).max(1).default(0.5),
   // ---- beyond the reference (measured; see docs/ACCURACY.md)

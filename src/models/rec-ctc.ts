@@ -85,13 +85,36 @@ export function ctcDecodeBest(
   return { text, score: kept === 0 ? 0 : sum / kept }
 }
 
+export interface RatioBatchOptions {
+  /** Every batch is at least this wide (ratio units: width / height); PaddleOCR: 320 / 48. */
+  minRatio?: number
+  /**
+   * Most padding a batch may put on its narrowest crop, as a fraction of the batch's width: a
+   * batch stops taking crops once the next one would make it wider than narrowest / (1 − maxPad).
+   * 1 (default) = PaddleOCR's batching: full batches whatever the widths.
+   */
+  maxPad?: number
+}
+
 /**
  * Indices of `ratios` sorted ascending (PaddleOCR sorts crops by width/height before batching so
- * each batch pads little), cut into batches of `batchSize`.
+ * each batch pads little), cut into batches of at most `batchSize` (see RatioBatchOptions.maxPad).
  */
-export function ratioBatches(ratios: readonly number[], batchSize: number): number[][] {
+export function ratioBatches(ratios: readonly number[], batchSize: number, options: RatioBatchOptions = {}): number[][] {
+  const { minRatio = 0, maxPad = 1 } = options
   const order = ratios.map((_, i) => i).sort((a, b) => ratios[a]! - ratios[b]! || a - b)
   const out: number[][] = []
-  for (let i = 0; i < order.length; i += batchSize) out.push(order.slice(i, i + batchSize))
+  let batch: number[] = []
+  let limit = Infinity
+  for (const i of order) {
+    const width = Math.max(minRatio, ratios[i]!)
+    if (batch.length === batchSize || width > limit) {
+      out.push(batch)
+      batch = []
+    }
+    if (batch.length === 0) limit = maxPad >= 1 ? Infinity : width / (1 - maxPad)
+    batch.push(i)
+  }
+  if (batch.length > 0) out.push(batch)
   return out
 }

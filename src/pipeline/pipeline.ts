@@ -243,7 +243,7 @@ export class Pipeline {
     const outputs = reduced ? [REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT] : [rec.outputNames[0]!]
     const H = this.#s.recImageHeight
     const ratios = crops.map((c) => c.image.width / c.image.height)
-    for (const batch of ratioBatches(ratios, this.#s.recBatchSize)) {
+    for (const batch of ratioBatches(ratios, this.#s.recBatchSize, { minRatio: this.#s.recImageWidth / H, maxPad: this.#s.recBatchMaxPad })) {
       checkAbort(signal)
       let maxRatio = this.#s.recImageWidth / H
       for (const i of batch) maxRatio = Math.max(maxRatio, ratios[i]!)
