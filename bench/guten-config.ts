@@ -3,7 +3,8 @@
  * the bench set (--quick: core set) read by N worker threads, each with its own @gutenye/ocr-node
  * instance and T ONNX Runtime intra-op threads (Guten's onnxOptions), all submitted at once after
  * a warm-up pass. Configurations are measured in turn, rounds interleaved; reports the median
- * images/s per configuration.
+ * images/s per configuration, and for the first configuration where its time goes: per image, the
+ * time inside ONNX Runtime's run() for the detector and the recogniser (bench/lib/guten-worker.mjs).
  *
  *   node --import tsx bench/guten-config.ts [--quick] [--rounds 2] [--configs 1x0,1x2,2x1]
  *
@@ -20,10 +21,19 @@ import { markdownTable, median } from './lib/stats.js'
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const WORKER = new URL('./lib/guten-worker.mjs', import.meta.url)
 
+interface ModelTimes {
+  det: number
+  rec: number
+  detCalls: number
+  recCalls: number
+}
+
 interface Pool {
   name: string
   workers: Worker[]
+  /** images/s, and per-image answers (lines, ms, ONNX Runtime time per network) by path. */
   run(paths: readonly string[]): Promise<number>
+  last: Map<string, { lines: number; ms: number; model: ModelTimes }>
   close(): Promise<void>
 }
 
@@ -39,15 +49,20 @@ async function createPool(n: number, threads: number): Promise<Pool> {
       return w
     }),
   )
+  const last = new Map<string, { lines: number; ms: number; model: ModelTimes }>()
   const readOn = (w: Worker, path: string): Promise<void> =>
     new Promise((ok, fail) => {
-      w.once('message', () => ok())
+      w.once('message', (m: { lines: number; ms: number; model: ModelTimes }) => {
+        last.set(path, m)
+        ok()
+      })
       w.once('error', fail)
       w.postMessage(path)
     })
   return {
     name: `${n} × ${threads || 'default'}`,
     workers,
+    last,
     async run(paths) {
       const t0 = performance.now()
       let next = 0
@@ -83,8 +98,21 @@ async function main(): Promise<void> {
       process.stderr.write(`round ${r + 1}: ${pools[k]!.name} ${rates[k]!.at(-1)!.toFixed(3)} images/s\n`)
     }
   }
-  process.stdout.write(`${markdownTable(['workers × ORT threads', 'images/s (median)', 'per round'], pools.map((p, k) => [p.name, median(rates[k]!).toFixed(3), rates[k]!.map((x) => x.toFixed(3)).join(' ')]))}\n`)
-  process.stdout.write(`${JSON.stringify({ images: paths.length, load: os.loadavg(), rows: pools.map((p, k) => ({ config: p.name, imagesPerSecond: median(rates[k]!), rounds: rates[k] })) })}\n`)
+  process.stdout.write(`${markdownTable(['workers × ORT threads', 'images/s (median)', 'per round'], pools.map((p, k) => [p.name, median(rates[k]!).toFixed(3), rates[k]!.map((x) => x.toFixed(3)).join(' ')]))}\n\n`)
+  // where Guten's time goes (last round of the first configuration): per image, ONNX Runtime run() per network
+  const first = pools[0]!
+  const per = images.map((img) => ({ name: img.name, ...first.last.get(img.path)! }))
+  const mean = (f: (x: (typeof per)[number]) => number): string => (per.reduce((n, x) => n + f(x), 0) / per.length).toFixed(1)
+  process.stdout.write(
+    `${markdownTable(
+      ['image', 'lines', 'ms', 'det run() ms', 'rec run() ms', 'rec calls'],
+      [
+        ...per.map((x) => [x.name, String(x.lines), x.ms.toFixed(0), x.model.det.toFixed(0), x.model.rec.toFixed(0), String(x.model.recCalls)]),
+        ['mean', mean((x) => x.lines), mean((x) => x.ms), mean((x) => x.model.det), mean((x) => x.model.rec), mean((x) => x.model.recCalls)],
+      ],
+    )}\n`,
+  )
+  process.stdout.write(`${JSON.stringify({ images: paths.length, load: os.loadavg(), rows: pools.map((p, k) => ({ config: p.name, imagesPerSecond: median(rates[k]!), rounds: rates[k] })), perImage: per })}\n`)
   for (const p of pools) await p.close()
 }
 
