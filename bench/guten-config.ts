@@ -14,70 +14,11 @@ import os from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { Worker } from 'node:worker_threads'
+import { createPool, type Pool } from './lib/guten-pool.js'
 import { loadBenchSet } from './lib/images.js'
 import { markdownTable, median } from './lib/stats.js'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
-const WORKER = new URL('./lib/guten-worker.mjs', import.meta.url)
-
-interface ModelTimes {
-  det: number
-  rec: number
-  detCalls: number
-  recCalls: number
-}
-
-interface Pool {
-  name: string
-  workers: Worker[]
-  /** images/s, and per-image answers (lines, ms, ONNX Runtime time per network) by path. */
-  run(paths: readonly string[]): Promise<number>
-  last: Map<string, { lines: number; ms: number; model: ModelTimes }>
-  close(): Promise<void>
-}
-
-async function createPool(n: number, threads: number): Promise<Pool> {
-  const onnxOptions = threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}
-  const workers = await Promise.all(
-    Array.from({ length: n }, async () => {
-      const w = new Worker(WORKER, { workerData: { onnxOptions } })
-      await new Promise<void>((ok, fail) => {
-        w.once('message', () => ok())
-        w.once('error', fail)
-      })
-      return w
-    }),
-  )
-  const last = new Map<string, { lines: number; ms: number; model: ModelTimes }>()
-  const readOn = (w: Worker, path: string): Promise<void> =>
-    new Promise((ok, fail) => {
-      w.once('message', (m: { lines: number; ms: number; model: ModelTimes }) => {
-        last.set(path, m)
-        ok()
-      })
-      w.once('error', fail)
-      w.postMessage(path)
-    })
-  return {
-    name: `${n} × ${threads || 'default'}`,
-    workers,
-    last,
-    async run(paths) {
-      const t0 = performance.now()
-      let next = 0
-      await Promise.all(
-        workers.map(async (w) => {
-          while (next < paths.length) await readOn(w, paths[next++]!)
-        }),
-      )
-      return paths.length / ((performance.now() - t0) / 1000)
-    },
-    async close() {
-      await Promise.all(workers.map((w) => w.terminate()))
-    },
-  }
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string', default: '2' }, configs: { type: 'string', default: '1x0,2x1' } } })
