@@ -56,13 +56,19 @@ async function createVariant(name: string, spec: VariantSpec, threads: number): 
     rec: await createLocalBackend(rec, { device: 'cpu', threads }),
   }
   const log: RecordedCall[] = []
-  const recRecording = new RecordingBackend('rec', inner.rec, log)
-  const provider = (role: ModelRole): Promise<Backend> => Promise.resolve(role === 'rec' ? recRecording : inner[role])
+  const recording: Record<ModelRole, Backend> = {
+    det: new RecordingBackend('det', inner.det, log),
+    cls: new RecordingBackend('cls', inner.cls, log),
+    rec: new RecordingBackend('rec', inner.rec, log),
+  }
+  const provider = (role: ModelRole): Promise<Backend> => Promise.resolve(recording[role])
   return { name, settings, pipeline: new Pipeline(provider, charset, settings), log, backends: Object.values(inner) }
 }
 
 interface Reading {
   ms: number
+  /** Time inside run() per network. */
+  runMs: Record<ModelRole, number>
   recRunMs: number
   recColumns: number
   recPadded: number
@@ -76,10 +82,14 @@ async function read(v: Variant, img: BenchImage): Promise<Reading> {
   const lines: OcrLine[] = []
   for (const page of decoded.pages) lines.push(...(await v.pipeline.readPage(page, { useCls: v.settings.useCls })).lines)
   const ms = performance.now() - t0
-  const calls = v.log.splice(0)
+  const all = v.log.splice(0)
+  const calls = all.filter((c) => c.role === 'rec')
+  const runMs = { det: 0, cls: 0, rec: 0 }
+  for (const c of all) runMs[c.role] += c.ms
   return {
     ms,
-    recRunMs: calls.reduce((n, c) => n + c.ms, 0),
+    runMs,
+    recRunMs: runMs.rec,
     recColumns: calls.reduce((n, c) => n + c.columns, 0),
     recPadded: calls.reduce((n, c) => n + c.paddedColumns, 0),
     lines,
@@ -164,7 +174,20 @@ async function main(): Promise<void> {
       rows.map((r) => [r.variant, r.ms.toFixed(0), r.ratio.toFixed(3), r.recRunMs.toFixed(0), r.padPct.toFixed(1), String(r.lines), `${r.identical}/${images.length}`, String(r.textDiffs)]),
     )}\n`,
   )
-  process.stdout.write(`${JSON.stringify({ images: images.length, rounds, threads, load: os.loadavg(), rows })}\n`)
+  // per image, the first variant's warm-up reading: time inside run() per network (for comparing
+  // with another engine's model time on the same images, e.g. bench/guten-config.ts)
+  const perImage = images.map((img, i) => ({ name: img.name, ms: first[0]![i]!.ms, lines: first[0]![i]!.lines.length, ...first[0]![i]!.runMs }))
+  const mean = (f: (x: (typeof perImage)[number]) => number): string => (perImage.reduce((n, x) => n + f(x), 0) / perImage.length).toFixed(1)
+  process.stdout.write(
+    `\n${markdownTable(
+      ['image', 'lines', 'ms', 'det run() ms', 'cls run() ms', 'rec run() ms'],
+      [
+        ...perImage.map((x) => [x.name, String(x.lines), x.ms.toFixed(0), x.det.toFixed(0), x.cls.toFixed(0), x.rec.toFixed(0)]),
+        ['mean', mean((x) => x.lines), mean((x) => x.ms), mean((x) => x.det), mean((x) => x.cls), mean((x) => x.rec)],
+      ],
+    )}\n`,
+  )
+  process.stdout.write(`${JSON.stringify({ images: images.length, rounds, threads, load: os.loadavg(), rows, perImage })}\n`)
   for (const v of variants) for (const b of v.backends) await b.dispose()
 }
 

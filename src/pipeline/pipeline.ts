@@ -247,7 +247,7 @@ export class Pipeline {
       checkAbort(signal)
       let maxRatio = this.#s.recImageWidth / H
       for (const i of batch) maxRatio = Math.max(maxRatio, ratios[i]!)
-      const W = Math.trunc(H * maxRatio)
+      const W = Math.trunc(H * maxRatio) + this.#s.recMinRightPad
       const data = packRecBatch(batch.map((i) => crops[i]!.image), H, W)
       const res = await rec.run({ [rec.inputNames[0]!]: { type: 'float32', dims: [batch.length, 3, H, W], data } }, { outputs, ...(signal ? { signal } : {}) })
       const decoded = reduced ? this.#decodeBest(res, batch.length) : this.#decodeProbs(res[outputs[0]!], batch.length)
