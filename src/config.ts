@@ -67,7 +67,7 @@ export const EngineSettingsSchema = z.strictObject({
   clsThresh: z.number().min(0).max(1).default(0.9),
   clsBatchSize: positiveInt.default(6),
   // ---- recognition (CTC). Beyond the reference by default (measured: docs/ACCURACY.md, docs/BENCHMARKS.md):
-  // each line is read alone at its own width plus a 24 px right margin, instead of PaddleOCR's
+  // each line is read alone at its own width plus a 32 px right margin, instead of PaddleOCR's
   // batches of 6 padded to the widest line and to at least 320 px (rec_batch_num 6,
   // rec_image_shape 3,48,320: recBatchSize 6, recImageWidth 320, recMinRightPad 0 restore it).
   /** rec_batch_num: crops per recogniser run (PaddleOCR: 6). */
@@ -84,7 +84,7 @@ export const EngineSettingsSchema = z.strictObject({
    * Beyond the reference: every recogniser crop gets at least this many px (at recImageHeight) of
    * zero padding on its right (PaddleOCR: 0, so a batch's widest crop ends at the tensor's edge).
    */
-  recMinRightPad: z.number().int().min(0).max(1024).default(24),
+  recMinRightPad: z.number().int().min(0).max(1024).default(32),
   /** drop_score: lines whose recognition score is below this are dropped. */
   dropScore: z.number().min(0).max(1).default(0.5),
   // ---- beyond the reference (measured; see docs/ACCURACY.md)
