@@ -66,10 +66,25 @@ export const EngineSettingsSchema = z.strictObject({
   /** cls_thresh: rotate a crop 180° when the classifier says '180' with more than this score. */
   clsThresh: z.number().min(0).max(1).default(0.9),
   clsBatchSize: positiveInt.default(6),
-  // ---- recognition (CTC)
-  recBatchSize: positiveInt.default(6),
+  // ---- recognition (CTC). Beyond the reference by default (measured: docs/ACCURACY.md, docs/BENCHMARKS.md):
+  // each line is read alone at its own width plus a 32 px right margin, instead of PaddleOCR's
+  // batches of 6 padded to the widest line and to at least 320 px (rec_batch_num 6,
+  // rec_image_shape 3,48,320: recBatchSize 6, recImageWidth 320, recMinRightPad 0 restore it).
+  /** rec_batch_num: crops per recogniser run (PaddleOCR: 6). */
+  recBatchSize: positiveInt.default(1),
   recImageHeight: positiveInt.default(48),
-  recImageWidth: positiveInt.default(320),
+  /** Least recogniser input width, px (PaddleOCR: 320, rec_image_shape). */
+  recImageWidth: positiveInt.default(48),
+  /**
+   * Beyond the reference: most zero padding (fraction of the batch width) a recogniser batch may
+   * put on its narrowest crop; a wider crop starts a new batch. 1 = PaddleOCR's full batches.
+   */
+  recBatchMaxPad: z.number().gt(0).max(1).default(1),
+  /**
+   * Beyond the reference: every recogniser crop gets at least this many px (at recImageHeight) of
+   * zero padding on its right (PaddleOCR: 0, so a batch's widest crop ends at the tensor's edge).
+   */
+  recMinRightPad: z.number().int().min(0).max(1024).default(32),
   /** drop_score: lines whose recognition score is below this are dropped. */
   dropScore: z.number().min(0).max(1).default(0.5),
   // ---- beyond the reference (measured; see docs/ACCURACY.md)

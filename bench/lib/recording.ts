@@ -19,6 +19,8 @@ export interface RecordedCall {
   outBytes: number
   /** Dims of the first input. */
   dims: number[]
+  /** The outputs the pipeline asked for (replayed the same way). */
+  outputs?: readonly string[]
 }
 
 /**
@@ -92,6 +94,7 @@ export class RecordingBackend implements Backend {
       inBytes: bytes(copy),
       outBytes: bytes(out),
       dims: first ? [...first.dims] : [],
+      ...(options?.outputs ? { outputs: [...options.outputs] } : {}),
     })
     return out
   }
@@ -112,7 +115,7 @@ export async function replay(calls: readonly RecordedCall[], backends: Record<Mo
   const times = zeroRoleTimes()
   for (const c of calls) {
     const t0 = performance.now()
-    await backends[c.role].run(c.feeds)
+    await backends[c.role].run(c.feeds, c.outputs ? { outputs: c.outputs } : {})
     times[c.role] += performance.now() - t0
   }
   return times

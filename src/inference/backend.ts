@@ -15,6 +15,11 @@ export type Feeds = Record<string, Tensor>
 
 export interface RunOptions {
   signal?: AbortSignal
+  /**
+   * The outputs to compute and return (default: all of outputNames). A remote model server then
+   * sends only these; ONNX Runtime fetches only these.
+   */
+  outputs?: readonly string[]
 }
 
 export interface Backend {

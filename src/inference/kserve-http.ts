@@ -9,6 +9,8 @@
  *
  * The codec functions are shared with the built-in model server (src/model-server).
  */
+import http from 'node:http'
+import https from 'node:https'
 import type { RemoteSettings } from '../config.js'
 import { OcrError, isOcrError } from '../errors.js'
 import type { Logger } from '../logger.js'
@@ -229,29 +231,68 @@ export function httpServerError(status: number, body: string, what: string): Ocr
   return new OcrError('MODEL_ERROR', `${what}: model server answered HTTP ${status}: ${text}`)
 }
 
+export interface HttpAnswer {
+  status: number
+  headers: { get(name: string): string | null }
+  body: Buffer
+}
+
+/** Keep-alive agents for a client's calls (destroy them in close()). */
+export function createHttpAgents(): { http: http.Agent; https: https.Agent } {
+  return { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) }
+}
+
 /**
- * fetch() + body read with transport failures (refused, reset, socket closed mid-answer) turned
- * into ConnectionFailure. Abort rejections pass through for callWithRetries to classify.
+ * One HTTP request on node:http with its whole answer read, transport failures (refused, reset,
+ * socket closed mid-answer) turned into ConnectionFailure; abort rejections pass through for
+ * callWithRetries to classify. node:http rather than fetch(): fetch moves bodies through web
+ * streams, which copied every multi-megabyte tensor twice more and cost ~100 ms of CPU per image
+ * in remote mode (profile in docs/BENCHMARKS.md).
  */
-export async function httpCall(
+export function httpCall(
   url: string,
   init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: Uint8Array },
   signal: AbortSignal,
-): Promise<{ status: number; headers: Headers; body: Buffer }> {
-  let res: Response
-  try {
-    res = await fetch(url, { ...init, signal })
-  } catch (err) {
-    if (signal.aborted) throw err
-    throw new ConnectionFailure(transportMessage(err), { cause: err })
-  }
-  try {
-    const body = Buffer.from(await res.arrayBuffer())
-    return { status: res.status, headers: res.headers, body }
-  } catch (err) {
-    if (signal.aborted) throw err
-    throw new ConnectionFailure(`connection lost while reading the answer: ${transportMessage(err)}`, { cause: err })
-  }
+  agents?: { http: http.Agent; https: https.Agent },
+): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason)
+    const u = new URL(url)
+    const secure = u.protocol === 'https:'
+    const headers: Record<string, string | number> = { ...init.headers }
+    if (init.body) headers['content-length'] = init.body.byteLength
+    let settled = false
+    const fail = (err: unknown, what = ''): void => {
+      if (settled) return
+      settled = true
+      if (signal.aborted) return reject(signal.reason)
+      reject(new ConnectionFailure(`${what}${transportMessage(err)}`, { cause: err }))
+    }
+    const req = (secure ? https : http).request(
+      u,
+      { method: init.method, headers, signal, ...(agents ? { agent: secure ? agents.https : agents.http } : {}) },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('error', (err) => fail(err, 'connection lost while reading the answer: '))
+        res.on('close', () => {
+          if (!res.complete) fail(Object.assign(new Error('socket closed mid-answer'), { code: 'ECONNRESET' }), 'connection lost while reading the answer: ')
+        })
+        res.on('end', () => {
+          if (settled) return
+          settled = true
+          const h = res.headers
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: { get: (name) => { const v = h[name.toLowerCase()]; return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v } },
+            body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+          })
+        })
+      },
+    )
+    req.on('error', (err) => fail(err))
+    req.end(init.body)
+  })
 }
 
 function transportMessage(err: unknown): string {
@@ -265,6 +306,7 @@ export class KserveHttpClient implements RemoteClient {
   readonly #remote: RemoteSettings
   readonly #logger: Logger
   readonly #base: string
+  readonly #agents = createHttpAgents()
 
   constructor(remote: RemoteSettings, logger: Logger) {
     this.#remote = remote
@@ -281,7 +323,7 @@ export class KserveHttpClient implements RemoteClient {
   async #probe(path: string, caller?: AbortSignal): Promise<boolean> {
     const scope = new CallScope(probeTimeoutMs(this.#remote), caller)
     try {
-      const res = await httpCall(this.#base + path, { method: 'GET' }, scope.signal)
+      const res = await httpCall(this.#base + path, { method: 'GET' }, scope.signal, this.#agents)
       return res.status === 200
     } catch (err) {
       if (caller?.aborted) throw scope.abortError(`GET ${path}`)
@@ -303,7 +345,7 @@ export class KserveHttpClient implements RemoteClient {
   modelMetadata(model: string): Promise<ModelMetadata> {
     const what = `metadata of model "${model}"`
     return callWithRetries(what, this.#remote, this.#logger, undefined, async (signal) => {
-      const res = await httpCall(this.#base + this.#modelPath(model), { method: 'GET' }, signal)
+      const res = await httpCall(this.#base + this.#modelPath(model), { method: 'GET' }, signal, this.#agents)
       const text = res.body.toString('utf8')
       if (res.status !== 200) throw httpServerError(res.status, text, what)
       let json: unknown
@@ -321,7 +363,7 @@ export class KserveHttpClient implements RemoteClient {
     const { body, headers } = encodeInferRequest(feeds, outputNames, this.#remote.binary)
     const url = `${this.#base}${this.#modelPath(model)}/infer`
     return callWithRetries(what, this.#remote, this.#logger, options?.signal, async (signal) => {
-      const res = await httpCall(url, { method: 'POST', headers, body }, signal)
+      const res = await httpCall(url, { method: 'POST', headers, body }, signal, this.#agents)
       if (res.status !== 200) throw httpServerError(res.status, res.body.toString('utf8'), what)
       let outputs: Record<string, Tensor>
       try {
@@ -337,6 +379,7 @@ export class KserveHttpClient implements RemoteClient {
   }
 
   async close(): Promise<void> {
-    // fetch's global dispatcher pools the connections; nothing is held per client.
+    this.#agents.http.destroy()
+    this.#agents.https.destroy()
   }
 }

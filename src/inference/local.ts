@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node'
 import type { Device } from '../config.js'
 import { OcrError } from '../errors.js'
 import { silentLogger, type Logger } from '../logger.js'
-import type { Backend, Feeds, Tensor, TensorType } from './backend.js'
+import type { Backend, Feeds, RunOptions, Tensor, TensorType } from './backend.js'
 
 export interface LocalBackendOptions {
   device: Device
@@ -62,14 +62,14 @@ class LocalBackend implements Backend {
     this.outputNames = session.outputNames
   }
 
-  async run(feeds: Feeds): Promise<Record<string, Tensor>> {
+  async run(feeds: Feeds, options: RunOptions = {}): Promise<Record<string, Tensor>> {
     const session = this.#session
     if (!session) throw new OcrError('INTERNAL', 'backend used after dispose()')
     const ortFeeds: Record<string, ort.Tensor> = {}
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims)
     let out: ort.InferenceSession.ReturnType
     try {
-      out = await session.run(ortFeeds)
+      out = options.outputs ? await session.run(ortFeeds, [...options.outputs]) : await session.run(ortFeeds)
     } catch (err) {
       throw new OcrError('MODEL_ERROR', `inference failed: ${(err as Error).message}`, { cause: err })
     }

@@ -88,7 +88,7 @@ export async function createRemoteBackend(
     outputNames,
     run(feeds: Feeds, runOptions?: RunOptions): Promise<Record<string, Tensor>> {
       if (disposed) return Promise.reject(new OcrError('INTERNAL', 'backend used after dispose()'))
-      return client.infer(model, matchFeedNames(feeds, inputNames), outputNames, runOptions)
+      return client.infer(model, matchFeedNames(feeds, inputNames), runOptions?.outputs ?? outputNames, runOptions)
     },
     async dispose(): Promise<void> {
       if (disposed) return

@@ -15,7 +15,7 @@ import type { RemoteSettings } from '../config.js'
 import { OcrError, isOcrError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { Feeds, RunOptions, Tensor, TensorType } from './backend.js'
-import { httpCall, httpServerError } from './kserve-http.js'
+import { createHttpAgents, httpCall, httpServerError } from './kserve-http.js'
 import {
   CallScope,
   callWithRetries,
@@ -186,6 +186,7 @@ export class TfServingClient implements RemoteClient {
   readonly #remote: RemoteSettings
   readonly #logger: Logger
   readonly #base: string
+  readonly #agents = createHttpAgents()
   /** Output datatypes per model, from metadata (JSON carries no types). */
   readonly #outputTypes = new Map<string, Map<string, TensorType>>()
 
@@ -203,7 +204,7 @@ export class TfServingClient implements RemoteClient {
   async #get(path: string, caller: AbortSignal | undefined): Promise<{ status: number; json: unknown } | undefined> {
     const scope = new CallScope(probeTimeoutMs(this.#remote), caller)
     try {
-      const res = await httpCall(this.#base + path, { method: 'GET' }, scope.signal)
+      const res = await httpCall(this.#base + path, { method: 'GET' }, scope.signal, this.#agents)
       let json: unknown
       try {
         json = parseTfJson(res.body.toString('utf8'))
@@ -237,7 +238,7 @@ export class TfServingClient implements RemoteClient {
   modelMetadata(model: string): Promise<ModelMetadata> {
     const what = `metadata of model "${model}"`
     return callWithRetries(what, this.#remote, this.#logger, undefined, async (signal) => {
-      const res = await httpCall(`${this.#base}${this.#modelPath(model)}/metadata`, { method: 'GET' }, signal)
+      const res = await httpCall(`${this.#base}${this.#modelPath(model)}/metadata`, { method: 'GET' }, signal, this.#agents)
       const text = res.body.toString('utf8')
       if (res.status !== 200) throw httpServerError(res.status, text, what)
       let json: unknown
@@ -268,10 +269,14 @@ export class TfServingClient implements RemoteClient {
     const inputs = Object.entries(feeds)
       .map(([name, t]) => `${JSON.stringify(name)}:${nestedJson(t)}`)
       .join(',')
-    const body = Buffer.from(`{"signature_name":${JSON.stringify(this.#remote.tfSignature)},"inputs":{${inputs}}}`, 'utf8')
+    // fewer outputs than the signature has: name them in `output_filter` (an ocrserve model-server
+    // extension; TF Serving's REST API has no output selection, so it is only sent when needed)
+    const all = this.#outputTypes.get(model)
+    const filter = all && outputNames.length < all.size ? `,"output_filter":${JSON.stringify(outputNames)}` : ''
+    const body = Buffer.from(`{"signature_name":${JSON.stringify(this.#remote.tfSignature)},"inputs":{${inputs}}${filter}}`, 'utf8')
     const url = `${this.#base}${this.#modelPath(model)}:predict`
     return callWithRetries(what, this.#remote, this.#logger, options?.signal, async (signal) => {
-      const res = await httpCall(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }, signal)
+      const res = await httpCall(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }, signal, this.#agents)
       const text = res.body.toString('utf8')
       if (res.status !== 200) throw httpServerError(res.status, text, what)
       try {
@@ -305,6 +310,8 @@ export class TfServingClient implements RemoteClient {
 
   async close(): Promise<void> {
     this.#outputTypes.clear()
+    this.#agents.http.destroy()
+    this.#agents.https.destroy()
   }
 }
 

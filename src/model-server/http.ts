@@ -351,7 +351,13 @@ export function createHttpHandler(store: ModelStore, metrics: ModelServerMetrics
         inputs.push({ name: single, tensor: tensorFromNested(rows, typeOf(single), `input "${single}"`) })
       }
     }
-    const outputs = await store.infer(model, version, inputs, undefined, signal)
+    // ocrserve extension (TF Serving's gRPC PredictRequest.output_filter, which its REST API lacks):
+    // compute and send only these outputs; absent = all outputs of the signature, as TF Serving does
+    const filter = json.output_filter
+    if (filter !== undefined && (!Array.isArray(filter) || !filter.every((f) => typeof f === 'string'))) {
+      throw new OcrError('BAD_REQUEST', '"output_filter" must be a list of output names')
+    }
+    const outputs = await store.infer(model, version, inputs, filter as string[] | undefined, signal)
     let text: string
     if (hasInputs) {
       text =

@@ -68,7 +68,7 @@ port.on('message', (msg: ToWorker) => {
     return
   }
   backend
-    .run(msg.feeds as Feeds)
+    .run(msg.feeds as Feeds, { outputs: msg.outputNames })
     .then((outputs) => {
       const { outputs: picked, transfer } = pick(outputs, msg.outputNames)
       post({ type: 'result', id: msg.id, outputs: picked }, transfer)

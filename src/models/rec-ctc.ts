@@ -46,13 +46,75 @@ export function ctcDecode(probs: Float32Array, steps: number, classes: number, s
   return { text, score: kept === 0 ? 0 : sum / kept }
 }
 
+/** Output names of the reduced recogniser (rec-reduced.ts): per-step best class and its probability. */
+export const REC_ARGMAX_OUTPUT = 'argmax'
+export const REC_MAXPROB_OUTPUT = 'maxprob'
+
+/** True when a recogniser has the reduced outputs (then only those need to be fetched). */
+export function hasReducedRecOutputs(outputNames: readonly string[]): boolean {
+  return outputNames.includes(REC_ARGMAX_OUTPUT) && outputNames.includes(REC_MAXPROB_OUTPUT)
+}
+
+/**
+ * The same decoding from the per-step best class and its probability ([n, steps] each), as the
+ * reduced recogniser (rec-reduced.ts: ArgMax / ReduceMax in the graph) gives them. Same text and
+ * score as ctcDecode() on the softmax they come from. An index outside the charset is an error.
+ */
+export function ctcDecodeBest(
+  index: BigInt64Array | Int32Array,
+  prob: Float32Array,
+  steps: number,
+  sample: number,
+  charset: readonly string[],
+): Decoded {
+  let text = ''
+  let sum = 0
+  let kept = 0
+  let prev = -1
+  const base = sample * steps
+  for (let t = 0; t < steps; t++) {
+    const best = Number(index[base + t]!)
+    if (!(best >= 0 && best < charset.length)) throw new RangeError(`class index ${best} outside the dictionary (${charset.length} classes)`)
+    if (best !== 0 && best !== prev) {
+      text += charset[best]
+      sum += prob[base + t]!
+      kept++
+    }
+    prev = best
+  }
+  return { text, score: kept === 0 ? 0 : sum / kept }
+}
+
+export interface RatioBatchOptions {
+  /** Every batch is at least this wide (ratio units: width / height); PaddleOCR: 320 / 48. */
+  minRatio?: number
+  /**
+   * Most padding a batch may put on its narrowest crop, as a fraction of the batch's width: a
+   * batch stops taking crops once the next one would make it wider than narrowest / (1 − maxPad).
+   * 1 (default) = PaddleOCR's batching: full batches whatever the widths.
+   */
+  maxPad?: number
+}
+
 /**
  * Indices of `ratios` sorted ascending (PaddleOCR sorts crops by width/height before batching so
- * each batch pads little), cut into batches of `batchSize`.
+ * each batch pads little), cut into batches of at most `batchSize` (see RatioBatchOptions.maxPad).
  */
-export function ratioBatches(ratios: readonly number[], batchSize: number): number[][] {
+export function ratioBatches(ratios: readonly number[], batchSize: number, options: RatioBatchOptions = {}): number[][] {
+  const { minRatio = 0, maxPad = 1 } = options
   const order = ratios.map((_, i) => i).sort((a, b) => ratios[a]! - ratios[b]! || a - b)
   const out: number[][] = []
-  for (let i = 0; i < order.length; i += batchSize) out.push(order.slice(i, i + batchSize))
+  let batch: number[] = []
+  let limit = Infinity
+  for (const i of order) {
+    const width = Math.max(minRatio, ratios[i]!)
+    if (batch.length === batchSize || width > limit) {
+      out.push(batch)
+      batch = []
+    }
+    if (batch.length === 0) limit = maxPad >= 1 ? Infinity : width / (1 - maxPad)
+    batch.push(i)
+  }
+  if (batch.length > 0) out.push(batch)
   return out
 }

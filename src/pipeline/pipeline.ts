@@ -9,10 +9,10 @@ import { readingOrder } from '../geometry/reading-order.js'
 import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../image/image.js'
 import { packDetInput, packRecBatch } from '../image/tensor.js'
 import { cropText } from '../image/warp.js'
-import type { Backend, ModelRole } from '../inference/backend.js'
+import type { Backend, ModelRole, Tensor } from '../inference/backend.js'
 import { clsDecode, type ClsDecision } from '../models/cls.js'
 import { dbPostprocess, detInputSize, filterBox } from '../models/det-db.js'
-import { ctcDecode, ratioBatches, type Decoded } from '../models/rec-ctc.js'
+import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, ctcDecode, ctcDecodeBest, hasReducedRecOutputs, ratioBatches, type Decoded } from '../models/rec-ctc.js'
 import type { OcrLine, Quad } from '../types.js'
 
 export interface PageOutput {
@@ -237,25 +237,48 @@ export class Pipeline {
     const out: Decoded[] = new Array(crops.length)
     if (crops.length === 0) return out
     const rec = await this.#backend('rec')
+    // a recogniser with ArgMax/ReduceMax in its graph (models-repo writes one) gives [n, steps]
+    // best classes and probabilities instead of the [n, steps, classes] softmax: ask for those only
+    const reduced = hasReducedRecOutputs(rec.outputNames)
+    const outputs = reduced ? [REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT] : [rec.outputNames[0]!]
     const H = this.#s.recImageHeight
     const ratios = crops.map((c) => c.image.width / c.image.height)
-    for (const batch of ratioBatches(ratios, this.#s.recBatchSize)) {
+    for (const batch of ratioBatches(ratios, this.#s.recBatchSize, { minRatio: this.#s.recImageWidth / H, maxPad: this.#s.recBatchMaxPad })) {
       checkAbort(signal)
       let maxRatio = this.#s.recImageWidth / H
       for (const i of batch) maxRatio = Math.max(maxRatio, ratios[i]!)
-      const W = Math.trunc(H * maxRatio)
+      const W = Math.trunc(H * maxRatio) + this.#s.recMinRightPad
       const data = packRecBatch(batch.map((i) => crops[i]!.image), H, W)
-      const res = await rec.run({ [rec.inputNames[0]!]: { type: 'float32', dims: [batch.length, 3, H, W], data } }, signal ? { signal } : {})
-      const probs = res[rec.outputNames[0]!]
-      if (!probs || probs.dims.length !== 3) throw new OcrError('MODEL_ERROR', 'recogniser returned no [n, steps, classes] output')
-      const [, steps, classes] = probs.dims as [number, number, number]
-      if (classes !== this.#charset.length) {
-        throw new OcrError('MODEL_ERROR', `recogniser has ${classes} classes but the dictionary has ${this.#charset.length}`)
-      }
-      batch.forEach((idx, j) => (out[idx] = ctcDecode(probs.data as Float32Array, steps, classes, j, this.#charset)))
+      const res = await rec.run({ [rec.inputNames[0]!]: { type: 'float32', dims: [batch.length, 3, H, W], data } }, { outputs, ...(signal ? { signal } : {}) })
+      const decoded = reduced ? this.#decodeBest(res, batch.length) : this.#decodeProbs(res[outputs[0]!], batch.length)
+      batch.forEach((idx, j) => (out[idx] = decoded[j]!))
     }
     timing.rec += now() - t0
     return out
+  }
+
+  #decodeProbs(probs: Tensor | undefined, n: number): Decoded[] {
+    if (!probs || probs.dims.length !== 3) throw new OcrError('MODEL_ERROR', 'recogniser returned no [n, steps, classes] output')
+    const [, steps, classes] = probs.dims as [number, number, number]
+    if (classes !== this.#charset.length) {
+      throw new OcrError('MODEL_ERROR', `recogniser has ${classes} classes but the dictionary has ${this.#charset.length}`)
+    }
+    return Array.from({ length: n }, (_, j) => ctcDecode(probs.data as Float32Array, steps, classes, j, this.#charset))
+  }
+
+  #decodeBest(res: Record<string, Tensor>, n: number): Decoded[] {
+    const index = res[REC_ARGMAX_OUTPUT]
+    const prob = res[REC_MAXPROB_OUTPUT]
+    const ok = (t: Tensor | undefined): t is Tensor => !!t && t.dims.length === 2 && t.dims[0] === n
+    if (!ok(index) || !ok(prob) || index.dims[1] !== prob.dims[1] || !(prob.data instanceof Float32Array) || !(index.data instanceof BigInt64Array || index.data instanceof Int32Array)) {
+      throw new OcrError('MODEL_ERROR', `recogniser returned no [n, steps] ${REC_ARGMAX_OUTPUT} (int64) and ${REC_MAXPROB_OUTPUT} (float32) outputs`)
+    }
+    const steps = index.dims[1]!
+    try {
+      return Array.from({ length: n }, (_, j) => ctcDecodeBest(index.data as BigInt64Array | Int32Array, prob.data as Float32Array, steps, j, this.#charset))
+    } catch (err) {
+      throw new OcrError('MODEL_ERROR', `recogniser output does not fit the dictionary: ${(err as Error).message}`, { cause: err })
+    }
   }
 }
 

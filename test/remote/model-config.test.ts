@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { afterAll, describe, expect, it } from 'vitest'
-import { REPOSITORY_MODELS } from '../../src/cli/models-repo.js'
-import { resolveModelPaths } from '../../src/models/assets.js'
+import { REPOSITORY_MODELS, repositoryModelBytes } from '../../src/cli/models-repo.js'
+import type { ModelRole } from '../../src/inference/backend.js'
 import { ModelConfigError, instanceCount, parseModelConfig, selectVersions, type VersionPolicy } from '../../src/model-server/model-config.js'
 import { PbtxtError, parsePbtxt, type PbMessage } from '../../src/model-server/pbtxt.js'
 import { scanRepository, validateInputs } from '../../src/model-server/repository.js'
@@ -121,7 +121,8 @@ describe('the shipped model repository', () => {
     expect(config.maxBatchSize).toBeGreaterThan(0)
     expect(config.dynamicBatching).toBeDefined()
     expect(config.instanceGroups.length).toBeGreaterThan(0)
-    const session = await ort.InferenceSession.create(resolveModelPaths()[role as 'det' | 'cls' | 'rec'])
+    // the model file models-repo writes (the recogniser with its reduced outputs)
+    const session = await ort.InferenceSession.create(await repositoryModelBytes(role as ModelRole))
     try {
       const check = (tensors: typeof config.inputs, meta: readonly ort.InferenceSession.ValueMetadata[]): void => {
         expect(tensors.map((t) => t.name)).toEqual(meta.map((m) => m.name))

@@ -1,9 +1,10 @@
 /**
  * `ocrserve model-server` as a real second process on loopback ports, exercised by every client:
  * readiness, metadata, inference on a real detection tensor compared with ONNX Runtime in this
- * process (within 1e-4), concurrent batched requests, TF Serving row format, errors, /metrics.
+ * process (within 1e-4), the recogniser's argmax/maxprob outputs alone, concurrent batched requests, TF Serving row format, errors, /metrics.
  * Needs `npm run build` (npm test runs it first).
  */
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,12 +15,15 @@ import type { Backend, Tensor } from '../../src/inference/backend.js'
 import { createLocalBackend } from '../../src/inference/local.js'
 import { createRemoteBackend, createRemoteClient, remoteReady, type RemoteClient } from '../../src/inference/remote.js'
 import { resolveModelPaths } from '../../src/models/assets.js'
+import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, buildCharset, ctcDecode, ctcDecodeBest, hasReducedRecOutputs } from '../../src/models/rec-ctc.js'
 import { EVAL_DIR, detTensor, maxAbsDiff, startModelServerProcess, type ModelServerProcess } from './helpers.js'
 
 let repo: string
 let server: ModelServerProcess
 let localDet: Backend
 let localCls: Backend
+let localRec: Backend
+let charset: string[]
 let det: Tensor
 const clients: RemoteClient[] = []
 
@@ -30,6 +34,8 @@ beforeAll(async () => {
   const paths = resolveModelPaths()
   localDet = await createLocalBackend(paths.det, { device: 'cpu', threads: 1 })
   localCls = await createLocalBackend(paths.cls, { device: 'cpu', threads: 1 })
+  localRec = await createLocalBackend(paths.rec, { device: 'cpu', threads: 1 })
+  charset = buildCharset(readFileSync(paths.keys, 'utf8'))
   det = await detTensor(join(EVAL_DIR, 'images/page/cnocr_multi-line_cn2.png'), 576, 256)
 })
 
@@ -38,6 +44,7 @@ afterAll(async () => {
   await server?.stop()
   await localDet?.dispose()
   await localCls?.dispose()
+  await localRec?.dispose()
   if (repo) await rm(repo, { recursive: true, force: true })
 })
 
@@ -51,6 +58,14 @@ function clientFor(protocol: RemoteProtocol, extra: Record<string, unknown> = {}
   const client = createRemoteClient(remote)
   clients.push(client)
   return { client, remote }
+}
+
+/** Two line-like rec inputs (3×48×320): stripes, so that the recogniser's outputs vary per step. */
+function recTensor(): Tensor & { data: Float32Array } {
+  const W = 320
+  const data = new Float32Array(2 * 3 * 48 * W)
+  for (let i = 0; i < data.length; i++) data[i] = Math.sign(Math.sin((i % W) * 0.35 + Math.floor(i / (3 * 48 * W)))) * 0.8
+  return { type: 'float32', dims: [2, 3, 48, W], data }
 }
 
 function clsTensor(seed: number): Tensor & { data: Float32Array } {
@@ -81,6 +96,25 @@ describe('model server over each protocol', () => {
     // the map is not trivially empty: the page has several lines of text
     const textPixels = remoteOut.data.filter((p) => p > 0.3).length
     expect(textPixels).toBeGreaterThan(0.05 * 256 * 576)
+  })
+
+  it.each(cases)('%s: the recogniser sends only argmax/maxprob when asked, decoding as the local softmax does', async (_name, protocol, extra) => {
+    const { client, remote } = clientFor(protocol, extra)
+    const backend = await createRemoteBackend(client, 'ocr_rec', remote)
+    expect(hasReducedRecOutputs(backend.outputNames)).toBe(true)
+    const x = recTensor()
+    const out = await backend.run({ x }, { outputs: [REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT] })
+    expect(Object.keys(out).sort()).toEqual([REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT])
+    const soft = (await localRec.run({ x }))['softmax_11.tmp_0']!
+    const [n, steps, classes] = soft.dims as [number, number, number]
+    expect(out[REC_ARGMAX_OUTPUT]!.dims).toEqual([n, steps])
+    expect(out[REC_ARGMAX_OUTPUT]!.type).toBe('int64')
+    for (let j = 0; j < n; j++) {
+      const local = ctcDecode(soft.data as Float32Array, steps, classes, j, charset)
+      const got = ctcDecodeBest(out[REC_ARGMAX_OUTPUT]!.data as BigInt64Array, out[REC_MAXPROB_OUTPUT]!.data as Float32Array, steps, j, charset)
+      expect(got.text).toBe(local.text)
+      expect(Math.abs(got.score - local.score)).toBeLessThanOrEqual(1e-5)
+    }
   })
 
   it('batches concurrent requests and hands each its own result', async () => {

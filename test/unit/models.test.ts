@@ -130,6 +130,18 @@ describe('ratioBatches (predict_rec batching order)', () => {
     for (const b of ratioBatches(ratios, 2)) for (const i of b) out[i] = `r${ratios[i]}`
     expect(out).toEqual(['r3', 'r1', 'r2'])
   })
+  it('maxPad: a crop that would pad the narrowest one by more than the fraction starts a new batch', () => {
+    const ratios = [2, 2.2, 2.5, 4, 4.4, 9, 9.5, 30]
+    // PaddleOCR (maxPad 1): full batches
+    expect(ratioBatches(ratios, 3)).toEqual([[0, 1, 2], [3, 4, 5], [6, 7]])
+    // at most 25 % padding: width ≤ narrowest / 0.75
+    expect(ratioBatches(ratios, 3, { maxPad: 0.25 })).toEqual([[0, 1, 2], [3, 4], [5, 6], [7]])
+    // below the minimum width every crop is padded to it anyway: they batch together
+    expect(ratioBatches(ratios, 6, { minRatio: 320 / 48, maxPad: 0.25 })).toEqual([[0, 1, 2, 3, 4], [5, 6], [7]])
+    const batches = ratioBatches(ratios, 2, { maxPad: 0.1 })
+    expect(batches.flat().sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
+    expect(batches.every((b) => b.length <= 2)).toBe(true)
+  })
 })
 
 describe('clsDecode', () => {

@@ -1,0 +1,134 @@
+/**
+ * The recogniser's two output forms: the softmax ([n, steps, classes]) decoded by ctcDecode, and
+ * the reduced model's argmax/maxprob ([n, steps]) decoded by ctcDecodeBest must give the same text
+ * and score, on hand-made tables and on the real PP-OCRv4 recogniser reading rendered lines.
+ */
+import { readFileSync } from 'node:fs'
+import * as ort from 'onnxruntime-node'
+import sharp from 'sharp'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { packRecBatch } from '../../src/image/tensor.js'
+import { resolveModelPaths } from '../../src/models/assets.js'
+import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, buildCharset, ctcDecode, ctcDecodeBest, hasReducedRecOutputs } from '../../src/models/rec-ctc.js'
+import { deriveReducedRecModel, readOnnxModelInfo } from '../../src/models/rec-reduced.js'
+import { textImage } from '../helpers/images.js'
+
+/** Arg-max and max per step of a [n, steps, classes] table, as the reduced model computes them. */
+function reduce(probs: Float32Array, n: number, steps: number, classes: number): { index: BigInt64Array; prob: Float32Array } {
+  const index = new BigInt64Array(n * steps)
+  const prob = new Float32Array(n * steps)
+  for (let i = 0; i < n * steps; i++) {
+    let best = 0
+    for (let c = 1; c < classes; c++) if (probs[i * classes + c]! > probs[i * classes + best]!) best = c
+    index[i] = BigInt(best)
+    prob[i] = probs[i * classes + best]!
+  }
+  return { index, prob }
+}
+
+describe('ctcDecodeBest (argmax/maxprob form) equals ctcDecode (softmax form)', () => {
+  const charset = ['', 'a', 'b', 'c']
+  // 2 samples × 6 steps × 4 classes; rows are per-step distributions
+  const rows = [
+    // "a a _ a b b" → "aab"; a tie between b and c at the last step goes to b (first index)
+    [0.1, 0.7, 0.1, 0.1], [0.1, 0.8, 0.05, 0.05], [0.9, 0.05, 0.03, 0.02], [0.2, 0.6, 0.1, 0.1], [0.1, 0.1, 0.7, 0.1], [0.1, 0.1, 0.4, 0.4],
+    // all blank → "" with score 0
+    [0.9, 0.05, 0.03, 0.02], [0.8, 0.1, 0.05, 0.05], [0.7, 0.1, 0.1, 0.1], [0.6, 0.2, 0.1, 0.1], [0.9, 0.05, 0.03, 0.02], [0.5, 0.2, 0.2, 0.1],
+  ]
+  const probs = Float32Array.from(rows.flat())
+  const { index, prob } = reduce(probs, 2, 6, 4)
+
+  it.each([0, 1])('sample %d', (sample) => {
+    const a = ctcDecode(probs, 6, 4, sample, charset)
+    const b = ctcDecodeBest(index, prob, 6, sample, charset)
+    expect(b).toEqual(a)
+  })
+
+  it('decodes the table as PaddleOCR does', () => {
+    expect(ctcDecodeBest(index, prob, 6, 0, charset).text).toBe('aab')
+    expect(ctcDecodeBest(index, prob, 6, 0, charset).score).toBeCloseTo((0.7 + 0.6 + 0.7) / 3, 6)
+    expect(ctcDecodeBest(index, prob, 6, 1, charset)).toEqual({ text: '', score: 0 })
+  })
+
+  it('accepts int32 indices and rejects indices outside the dictionary', () => {
+    const d = ctcDecodeBest(Int32Array.from([1, 1, 0, 2]), Float32Array.from([0.5, 0.5, 0.9, 0.75]), 4, 0, charset)
+    expect(d).toEqual({ text: 'ab', score: 0.625 })
+    expect(() => ctcDecodeBest(BigInt64Array.from([1n, 7n]), Float32Array.from([0.5, 0.5]), 2, 0, charset)).toThrow(/outside the dictionary/)
+  })
+
+  it('hasReducedRecOutputs needs both outputs', () => {
+    expect(hasReducedRecOutputs(['softmax_11.tmp_0', REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT])).toBe(true)
+    expect(hasReducedRecOutputs(['softmax_11.tmp_0', REC_ARGMAX_OUTPUT])).toBe(false)
+    expect(hasReducedRecOutputs(['softmax_11.tmp_0'])).toBe(false)
+  })
+})
+
+describe('deriveReducedRecModel on the PP-OCRv4 recogniser', () => {
+  const paths = resolveModelPaths()
+  const original = readFileSync(paths.rec)
+  const charset = buildCharset(readFileSync(paths.keys, 'utf8'))
+  let derived: Uint8Array
+  let softmaxSession: ort.InferenceSession
+  let reducedSession: ort.InferenceSession
+
+  beforeAll(async () => {
+    derived = deriveReducedRecModel(original)
+    const opts = { intraOpNumThreads: 1, graphOptimizationLevel: 'all' as const }
+    softmaxSession = await ort.InferenceSession.create(original, opts)
+    reducedSession = await ort.InferenceSession.create(derived, opts)
+  })
+  afterAll(async () => {
+    await softmaxSession?.release()
+    await reducedSession?.release()
+  })
+
+  it('adds argmax (int64) and maxprob (float32) [n, steps] outputs and keeps the softmax', () => {
+    expect(reducedSession.inputNames).toEqual(['x'])
+    expect(reducedSession.outputNames).toEqual(['softmax_11.tmp_0', REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT])
+    const info = readOnnxModelInfo(derived)
+    expect(info.opset).toBe(9)
+    const byName = Object.fromEntries(info.outputs.map((o) => [o.name, o.type?.tensor_type]))
+    expect(byName[REC_ARGMAX_OUTPUT]?.elem_type).toBe(7)
+    expect(byName[REC_MAXPROB_OUTPUT]?.elem_type).toBe(1)
+    expect(byName[REC_ARGMAX_OUTPUT]?.shape?.dim).toHaveLength(2)
+    // the original bytes are a prefix: the weights are not rewritten
+    expect(Buffer.from(derived.subarray(0, original.length)).equals(original)).toBe(true)
+    expect(derived.length - original.length).toBeLessThan(1024)
+  })
+
+  it('is idempotent and rejects what is not a recogniser', () => {
+    expect(deriveReducedRecModel(derived)).toBe(derived)
+    expect(() => deriveReducedRecModel(readFileSync(paths.det))).toThrow(/float32 \[n, steps, classes\]/)
+    expect(() => deriveReducedRecModel(Buffer.from('not a model at all'))).toThrow(/not an ONNX model/)
+  })
+
+  it('reads rendered lines to the same text and score in both forms', async () => {
+    const img = await textImage(['HELLO WORLD 2024', 'Quick brown fox 42', '识别文字 测试'], 36)
+    const { data, info } = await sharp(img.png).removeAlpha().raw().toBuffer({ resolveWithObject: true })
+    const rowH = Math.round(36 * 1.9)
+    const crops = img.lines.map((_, i) => {
+      const top = 30 + i * rowH - 8
+      const h = Math.min(rowH, info.height - top)
+      const px = new Uint8Array(info.width * h * 3)
+      px.set(data.subarray(top * info.width * 3, (top + h) * info.width * 3))
+      return { width: info.width, height: h, data: px }
+    })
+    const H = 48
+    const W = Math.max(320, ...crops.map((c) => Math.trunc((H * c.width) / c.height)))
+    const x = new ort.Tensor('float32', packRecBatch(crops, H, W), [crops.length, 3, H, W])
+    const soft = (await softmaxSession.run({ x }))['softmax_11.tmp_0']!
+    const red = await reducedSession.run({ x }, [REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT])
+    const [n, steps, classes] = soft.dims as [number, number, number]
+    expect(red[REC_ARGMAX_OUTPUT]!.dims).toEqual([n, steps])
+    const index = red[REC_ARGMAX_OUTPUT]!.data as BigInt64Array
+    const prob = red[REC_MAXPROB_OUTPUT]!.data as Float32Array
+    const texts: string[] = []
+    for (let j = 0; j < n; j++) {
+      const a = ctcDecode(soft.data as Float32Array, steps, classes, j, charset)
+      const b = ctcDecodeBest(index, prob, steps, j, charset)
+      expect(b).toEqual(a)
+      texts.push(b.text)
+    }
+    expect(texts[0]).toBe('HELLO WORLD 2024')
+  })
+})
