@@ -20,6 +20,7 @@ export function detInputSize(
   limitSideLen: number,
   limitType: 'max' | 'min',
   minSideLen = 0,
+  maxUpscaledSide = Infinity,
 ): { width: number; height: number } {
   let ratio = 1
   if (limitType === 'max') {
@@ -27,7 +28,12 @@ export function detInputSize(
   } else if (Math.min(width, height) < limitSideLen) {
     ratio = limitSideLen / Math.min(width, height)
   }
-  if (minSideLen > 0 && Math.min(width, height) * ratio < minSideLen) ratio = minSideLen / Math.min(width, height)
+  if (minSideLen > 0 && Math.min(width, height) * ratio < minSideLen) {
+    // raising the short side must not blow up the long one: a 1×20000 strip would otherwise become
+    // a 64×1,280,000 input (gigabytes); the raise stops where the long side reaches maxUpscaledSide
+    const cap = Math.max(ratio, maxUpscaledSide / Math.max(width, height))
+    ratio = Math.min(minSideLen / Math.min(width, height), cap)
+  }
   const rh = Math.trunc(height * ratio)
   const rw = Math.trunc(width * ratio)
   return {

@@ -168,7 +168,7 @@ export class Pipeline {
     const pad = detPadding(img.width, img.height, s.detPadding)
     const page = pad > 0 ? padImage(img, pad, borderColor(img)) : img
     let limit = s.detLimitSideLen
-    let size = detInputSize(page.width, page.height, limit, s.detLimitType, s.detMinSideLen)
+    let size = detInputSize(page.width, page.height, limit, s.detLimitType, s.detMinSideLen, upscaleCap(s))
     let quads = await this.#detect(page, size, signal)
     // a large page shrunk to the limit can lose small text: when the lines found are short at the
     // detector's scale (or none were found), detect again at the resolution that makes them readable
@@ -179,7 +179,7 @@ export class Pipeline {
         const want = quads.length === 0 ? 1 / scale : TARGET_TEXT_MAP_PX / Math.max(median, 1)
         limit = Math.min(s.detMaxSideLen, Math.round(Math.max(page.width, page.height) * Math.min(1, scale * want)))
         if (limit > Math.max(size.width, size.height)) {
-          size = detInputSize(page.width, page.height, limit, 'max', s.detMinSideLen)
+          size = detInputSize(page.width, page.height, limit, 'max', s.detMinSideLen, upscaleCap(s))
           quads = await this.#detect(page, size, signal)
         }
       }
@@ -311,6 +311,11 @@ export const SMALL_TEXT_MAP_PX = 14
 export const TARGET_TEXT_MAP_PX = 24
 
 /** Median height (shorter quad side) of the boxes, in page pixels; 0 when there are none. */
+/** How far raising a thin image's short side to detMinSideLen may stretch its long side. */
+function upscaleCap(s: EngineSettings): number {
+  return Math.max(s.detLimitSideLen, s.detMaxSideLen)
+}
+
 function medianHeight(quads: readonly Quad[]): number {
   if (quads.length === 0) return 0
   const h = quads.map((q) => Math.min(dist(q[0], q[3]), dist(q[0], q[1]))).sort((a, b) => a - b)

@@ -16,6 +16,10 @@ describe('detInputSize (DetResizeForTest, limit_type max 960)', () => {
   it('minSideLen scales thin line crops up instead of squashing them', () => {
     expect(detInputSize(716, 46, 960, 'max', 64)).toEqual({ width: 992, height: 64 })
     expect(detInputSize(716, 46, 960, 'max', 0)).toEqual({ width: 704, height: 32 })
+    // the raise stops where the long side reaches the cap: a 1×20000 strip is not made 64×1,280,000
+    expect(detInputSize(716, 46, 960, 'max', 64, 2560)).toEqual({ width: 992, height: 64 })
+    expect(detInputSize(1, 20000, 960, 'max', 64, 2560)).toEqual({ width: 32, height: 2560 })
+    expect(detInputSize(30, 2000, 960, 'max', 64, 2560)).toEqual({ width: 32, height: 2560 })
   })
 })
 
