@@ -10,6 +10,7 @@
  * far less than latency: on a saturated 2-core machine latency at c=4 follows CPU cost.
  *
  *   npm run build && node --import tsx bench/remote-ab.ts [--rounds 3] [--c 4] [--softmax] [--only kserve-grpc]
+ *     [--remote-env '{"OCR_REC_BATCH_SIZE":"6","OCR_REC_BATCH_MAX_PAD":"0.25"}']
  *
  * The model servers are idle while another service is measured, but they and the services share
  * the machine's cores, as in `npm run bench`'s remote section.
@@ -86,8 +87,11 @@ async function main(): Promise<void> {
       c: { type: 'string', default: '4' },
       softmax: { type: 'boolean', default: false },
       only: { type: 'string' },
+      /** Extra environment for the remote-mode services, JSON (e.g. '{"OCR_REC_BATCH_SIZE":"6"}'). */
+      'remote-env': { type: 'string', default: '{}' },
     },
   })
+  const remoteEnv = JSON.parse(values['remote-env']!) as Record<string, string>
   const rounds = Number(values.rounds)
   const concurrency = Number(values.c)
   const images = await loadBenchSet(join(ROOT, '..', 'shared', 'eval-real'), CACHE, true)
@@ -111,7 +115,7 @@ async function main(): Promise<void> {
       children.push(ms.child)
       for (const protocol of ['kserve-http', 'kserve-grpc'] as const) {
         if (values.only && values.only !== protocol) continue
-        const s = await startServe(`${protocol} (${label})`, { OCR_MODE: 'remote', OCR_REMOTE_URL: protocol === 'kserve-http' ? ms.http : ms.grpc, OCR_REMOTE_PROTOCOL: protocol })
+        const s = await startServe(`${protocol} (${label})`, { OCR_MODE: 'remote', OCR_REMOTE_URL: protocol === 'kserve-http' ? ms.http : ms.grpc, OCR_REMOTE_PROTOCOL: protocol, ...remoteEnv })
         services.push({ ...s, backend: ms.child })
         children.push(s.child)
       }
