@@ -16,10 +16,10 @@ import { errorBody } from './errors.js'
 /** A client-chosen id is kept only if it cannot forge log lines or headers. */
 const CLIENT_ID = /^[\w.:@/+=-]{1,128}$/
 
-export function requestIdOptions(): { requestIdHeader: false; requestIdLogLabel: string; genReqId: (req: IncomingMessage) => string } {
+/** fastify's request-id options (its log label stays the default, `reqId`). */
+export function requestIdOptions(): { requestIdHeader: false; genReqId: (req: IncomingMessage) => string } {
   return {
     requestIdHeader: false,
-    requestIdLogLabel: 'reqId',
     genReqId: (req) => {
       const given = req.headers['x-request-id']
       return typeof given === 'string' && CLIENT_ID.test(given) ? given : randomUUID()
