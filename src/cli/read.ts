@@ -1,9 +1,11 @@
 /** `ocrserve read`: OCR files and directories (images and PDFs) from the command line. */
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, dirname, extname, join, relative, resolve } from 'node:path'
 import type { Writable } from 'node:stream'
 import { MultiBar, Presets, type SingleBar } from 'cli-progress'
 import { Command, InvalidArgumentError, Option } from 'commander'
+import { PDF_DPI_RANGE, PDF_TEXT_MODES } from '../config.js'
+import { readInputFile } from '../document/document.js'
 import { parsePageRanges } from '../document/pages.js'
 import { toOcrError } from '../errors.js'
 import { createOcr } from '../ocr.js'
@@ -66,7 +68,7 @@ function positiveInt(v: string): number {
 /** --dpi: the engine's accepted range (OCR_PDF_DPI). */
 function dpiValue(v: string): number {
   const n = Number(v)
-  if (!Number.isInteger(n) || n < 36 || n > 1200) throw new InvalidArgumentError('must be an integer from 36 to 1200')
+  if (!Number.isInteger(n) || n < PDF_DPI_RANGE.min || n > PDF_DPI_RANGE.max) throw new InvalidArgumentError(`must be an integer from ${PDF_DPI_RANGE.min} to ${PDF_DPI_RANGE.max}`)
   return n
 }
 
@@ -113,7 +115,7 @@ export function register(program: Command): void {
     .option('--out-dir <dir>', 'write one output file per input into DIR (input name, format extension; sub-directories mirrored)')
     .option('--pages <ranges>', 'pages of each document to read, e.g. 1-3,7 or 5- (default all)', pageRanges)
     .option('--dpi <n>', 'PDF pages are rendered at this resolution (36-1200, default 200)', dpiValue)
-    .addOption(new Option('--pdf-text <mode>', 'PDF pages with a text layer: auto uses it, ocr always OCRs, embedded never OCRs (default auto)').choices(['auto', 'ocr', 'embedded']))
+    .addOption(new Option('--pdf-text <mode>', 'PDF pages with a text layer: auto uses it, ocr always OCRs, embedded never OCRs (default auto)').choices(PDF_TEXT_MODES))
     .option('-c, --concurrency <n>', 'files in flight at once (default: the number of workers)', positiveInt)
     .option('--workers <n>', 'pipeline worker threads (default: one per core)', positiveInt)
     .option('--threads-per-worker <n>', 'ONNX Runtime intra-op threads per worker', positiveInt)
@@ -310,10 +312,8 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
       }
     }
     /** A result as the output wants it: one document per file (--out-dir, binary formats), or a piece of the shared stream. */
-    const render = async (file: string, result: OcrResult): Promise<string | Uint8Array> => {
+    const render = async (file: string, result: OcrResult, source: Uint8Array | undefined): Promise<string | Uint8Array> => {
       if (!flags.outDir && !FORMAT_INFO[flags.format].binary) return formatResult(flags.format, file, result, many)
-      // a searchable PDF is built on the input's own pages
-      const source = FORMAT_INFO[flags.format].binary ? await readFile(file) : undefined
       return renderResult(flags.format, result, { fileName: file, ...(source ? { source } : {}) })
     }
     if (!flags.outDir && flags.format === 'json' && many) out.write('[\n')
@@ -323,7 +323,9 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
         const file = files[i]!
         let outcome: Outcome
         try {
-          const result = await ocr.read(file, {
+          // a searchable PDF is built on the input's own pages: read the file once, OCR those bytes
+          const source = FORMAT_INFO[flags.format].binary ? await readInputFile(file) : undefined
+          const result = await ocr.read(source ?? file, {
             signal: interrupt.signal,
             onPage: (_page, { total }) => progress.page(i, file, total),
             ...(flags.pages !== undefined ? { pages: flags.pages } : {}),
@@ -332,7 +334,7 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
           })
           progress.fileDone(i, result.pages.length)
           try {
-            outcome = { ok: true, output: await render(file, result) }
+            outcome = { ok: true, output: await render(file, result, source) }
           } catch (err) {
             const e = toOcrError(err)
             outcome = { ok: false, code: e.code, message: `cannot write --format ${flags.format}: ${e.message}` }

@@ -3,10 +3,12 @@
  * is opened once (header, page count and limits checked), then its pages are produced one at a
  * time, so a long document never sits in memory whole.
  */
+import { readFile } from 'node:fs/promises'
+import { OcrError } from '../errors.js'
 import { isBmp } from '../image/bmp.js'
 import { openImage, sniffFormat } from '../image/decode.js'
 import type { RgbImage } from '../image/image.js'
-import type { OcrLine, PdfTextMode } from '../types.js'
+import type { OcrLine, OcrResult, PageResult, PdfTextMode, StageTiming } from '../types.js'
 import { isPdf, openPdf } from './pdf.js'
 
 /** A page to OCR (pixels), or a PDF page read from its own text layer (lines, no pixels). */
@@ -30,12 +32,53 @@ export interface OpenOptions {
   pdfText: PdfTextMode
 }
 
+const STAGES = ['decode', 'det', 'cls', 'rec', 'total'] as const
+
+/** Stage times rounded to 1/100 ms (sums of page times carry float noise). */
+export function roundTiming(t: StageTiming): StageTiming {
+  const r = (v: number): number => Math.round(v * 100) / 100
+  return { decode: r(t.decode), det: r(t.det), cls: r(t.cls), rec: r(t.rec), total: r(t.total) }
+}
+
+/**
+ * The result of the pages read, in order: the top-level fields are the first page's, the stage
+ * times the pages' sums; `totalMs` (the job's wall time) replaces the summed total when given.
+ */
+export function resultFromPages(pages: readonly PageResult[], totalMs?: number): OcrResult {
+  const first = pages[0]
+  const timing: StageTiming = { decode: 0, det: 0, cls: 0, rec: 0, total: 0 }
+  for (const p of pages) for (const k of STAGES) timing[k] += p.timing_ms[k]
+  if (totalMs !== undefined) timing.total = totalMs
+  return {
+    width: first?.width ?? 0,
+    height: first?.height ?? 0,
+    rotation: first?.rotation ?? 0,
+    lines: first?.lines ?? [],
+    pages: [...pages],
+    timing_ms: roundTiming(timing),
+  }
+}
+
+/** The bytes of an input given by path; an unreadable file is NOT_FOUND naming the path and why. */
+export async function readInputFile(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path)
+  } catch (err) {
+    throw new OcrError('NOT_FOUND', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
+  }
+}
+
+/** Whether openDocument reads `bytes` as a PDF: no image signature, and a `%PDF-` header near the start. */
+export function isPdfDocument(bytes: Uint8Array): boolean {
+  return !sniffFormat(bytes) && !isBmp(bytes) && isPdf(bytes)
+}
+
 /**
  * Opens `bytes` as an image (sharp, BMP) when they start with an image signature, else as a PDF
  * when a `%PDF-` header is near the start, else as an image (whose decoder names the problem).
  */
 export async function openDocument(bytes: Uint8Array, options: OpenOptions): Promise<OpenedDocument> {
-  if (!sniffFormat(bytes) && !isBmp(bytes) && isPdf(bytes)) return openPdf(bytes, options)
+  if (isPdfDocument(bytes)) return openPdf(bytes, options)
   const image = await openImage(bytes, { maxPixels: options.maxPixels, maxPages: options.maxPages })
   return {
     format: image.format,

@@ -3,6 +3,7 @@
  * own top-left) reduced to an axis-aligned box, or to a frame (origin on the bottom-left corner,
  * direction along the text, length and height).
  */
+import { clamp, dist } from '../geometry/point.js'
 import type { Point, Quad } from '../types.js'
 
 /** Axis-aligned integer bounds [x0, y0, x1, y1] of points, clipped to the page when given. */
@@ -19,15 +20,13 @@ export function bounds(points: readonly Point[], page?: { width: number; height:
   }
   const r: [number, number, number, number] = [Math.floor(x0), Math.floor(y0), Math.ceil(x1), Math.ceil(y1)]
   if (page) {
-    r[0] = Math.max(0, Math.min(page.width, r[0]))
-    r[1] = Math.max(0, Math.min(page.height, r[1]))
-    r[2] = Math.max(r[0], Math.min(page.width, r[2]))
-    r[3] = Math.max(r[1], Math.min(page.height, r[3]))
+    r[0] = clamp(r[0], 0, page.width)
+    r[1] = clamp(r[1], 0, page.height)
+    r[2] = clamp(r[2], r[0], page.width)
+    r[3] = clamp(r[3], r[1], page.height)
   }
   return r
 }
-
-const len = (a: Point, b: Point): number => Math.hypot(b[0] - a[0], b[1] - a[1])
 
 export interface LineFrame {
   /** The text's bottom-left corner (quad point 3). */
@@ -49,8 +48,8 @@ export function lineFrame(q: Quad): LineFrame {
   return {
     origin: bl,
     dir: d > 0 ? [dx / d, dy / d] : [1, 0],
-    length: (len(tl, tr) + len(bl, br)) / 2,
-    height: (len(tl, bl) + len(tr, br)) / 2,
+    length: (dist(tl, tr) + dist(bl, br)) / 2,
+    height: (dist(tl, bl) + dist(tr, br)) / 2,
   }
 }
 

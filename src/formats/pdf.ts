@@ -19,6 +19,7 @@
  */
 import { PDFDocument, PDFString, type PDFImage, type PDFPage, type PDFRef } from 'pdf-lib'
 import sharp, { type Metadata } from 'sharp'
+import { isPdfDocument } from '../document/document.js'
 import { OcrError } from '../errors.js'
 import { isBmp } from '../image/bmp.js'
 import { openImage } from '../image/decode.js'
@@ -162,8 +163,6 @@ function addTextLayer(doc: PDFDocument, pdfPage: PDFPage, page: PageResult, map:
   pdfPage.node.addContentStream(ctx.register(ctx.flateStream(content)))
 }
 
-const isPdf = (b: Uint8Array): boolean => Buffer.from(b.subarray(0, 1024)).includes('%PDF-')
-
 /**
  * Pixel → user-space map for a PDF page rendered at `dpi` with its /Rotate applied (pdf.js renders
  * the CropBox, turned clockwise by /Rotate; pixel (0, 0) is the top-left of what is shown).
@@ -266,7 +265,8 @@ export async function renderPdf(result: OcrResult, options: PdfRenderOptions = {
   if (options.fileName) doc.setTitle(options.fileName)
   const cids = new CidMap()
   const fontRef = doc.context.nextRef()
-  if (isPdf(source)) await fromPdf(doc, result, source, cids, fontRef)
+  // the same test the engine used to read the source
+  if (isPdfDocument(source)) await fromPdf(doc, result, source, cids, fontRef)
   else await fromImage(doc, result, source, cids, fontRef)
   assignFont(doc, fontRef, cids)
   return doc.save()

@@ -8,11 +8,12 @@
  * survives the process: a restarted or different instance knows none of the ids (docs/JOBS.md).
  */
 import { randomUUID } from 'node:crypto'
+import { resultFromPages } from '../document/document.js'
 import { parsePageRanges } from '../document/pages.js'
 import type { Ocr } from '../engine.js'
 import { OcrError, toOcrError, type ErrorCode } from '../errors.js'
 import type { Logger } from '../logger.js'
-import type { OcrResult, PageResult, ReadOptions, StageTiming } from '../types.js'
+import type { OcrResult, PageResult, ReadOptions } from '../types.js'
 
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired'] as const
 export type JobState = (typeof JOB_STATES)[number]
@@ -72,21 +73,6 @@ interface Job {
   abort: AbortController
   /** The expiry (finished) or forget (expired) timer, or the retry timer of a refused hand-over. */
   timer: NodeJS.Timeout | null
-}
-
-/** A result made of the pages read so far (partial results of a running job). */
-export function assembleResult(pages: readonly PageResult[]): OcrResult {
-  const first = pages[0]
-  const timing: StageTiming = { decode: 0, det: 0, cls: 0, rec: 0, total: 0 }
-  for (const p of pages) for (const k of Object.keys(timing) as (keyof StageTiming)[]) timing[k] += p.timing_ms[k]
-  return {
-    width: first?.width ?? 0,
-    height: first?.height ?? 0,
-    rotation: first?.rotation ?? 0,
-    lines: first?.lines ?? [],
-    pages: [...pages],
-    timing_ms: timing,
-  }
 }
 
 export class JobStore {
@@ -157,7 +143,7 @@ export class JobStore {
         return { job: this.#snapshot(job), result: job.result!, source: job.source! }
       case 'queued':
       case 'running':
-        if (partial) return { job: this.#snapshot(job), result: assembleResult(job.pages), source: job.source! }
+        if (partial) return { job: this.#snapshot(job), result: resultFromPages(job.pages), source: job.source! }
         throw new OcrError('JOB_NOT_FINISHED', `job ${id} is ${job.state} (${job.pagesDone}${job.pagesTotal === null ? '' : `/${job.pagesTotal}`} pages read); poll GET /v1/jobs/${id}`, { retryAfterSec: 1 })
       case 'failed':
       case 'cancelled':

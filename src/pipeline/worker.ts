@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { OcrError, serializeError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { selectPages } from '../document/pages.js'
-import { openDocument } from '../document/document.js'
+import { openDocument, readInputFile, resultFromPages, roundTiming } from '../document/document.js'
 import { createBackendSet } from '../inference/factory.js'
 import type { Backend, ModelRole } from '../inference/backend.js'
 import { resolveModelPaths } from '../models/assets.js'
@@ -66,30 +66,15 @@ async function warmUp(): Promise<void> {
   await pipeline.readPage({ data, width: w, height: h }, { useCls: true })
 }
 
-const STAGES = ['decode', 'det', 'cls', 'rec'] as const
-
-function roundTiming(t: StageTiming): StageTiming {
-  const r = (v: number) => Math.round(v * 100) / 100
-  return { decode: r(t.decode), det: r(t.det), cls: r(t.cls), rec: r(t.rec), total: r(t.total) }
-}
-
 async function runJob(job: JobMessage): Promise<OcrResult> {
   const ac = new AbortController()
   running.set(job.id, ac)
   try {
     const t0 = performance.now()
-    let bytes: Uint8Array
-    if (typeof job.input === 'string') {
-      try {
-        bytes = await readFile(job.input)
-      } catch (err) {
-        throw new OcrError('NOT_FOUND', `cannot read ${job.input}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
-      }
-    } else bytes = job.input
+    const bytes = typeof job.input === 'string' ? await readInputFile(job.input) : job.input
     // pages are decoded (a PDF: rendered or read from its text layer) one at a time, so a long
     // document never sits in memory whole
     const doc = await openDocument(bytes, { maxPixels: settings.maxPixels, maxPages: settings.maxPages, dpi: job.dpi, pdfText: job.pdfText })
-    const timing = { decode: 0, det: 0, cls: 0, rec: 0, total: 0 }
     const pages: PageResult[] = []
     try {
       const indices = selectPages(job.pages, doc.pageCount)
@@ -100,8 +85,9 @@ async function runJob(job: JobMessage): Promise<OcrResult> {
         if (ac.signal.aborted) throw new OcrError('CANCELLED', 'job cancelled')
         const td = performance.now()
         const src = await doc.page(i, ac.signal)
-        // the first page's decode includes reading and opening the file
-        const decode = performance.now() - td + (pages.length === 0 ? td - t0 : 0)
+        // the first page also carries reading and opening the file
+        const lead = pages.length === 0 ? td - t0 : 0
+        const decode = performance.now() - td + lead
         let page: PageResult
         if (src.kind === 'text') {
           // a PDF page read from its own text layer: nothing rendered, no model run
@@ -110,19 +96,16 @@ async function runJob(job: JobMessage): Promise<OcrResult> {
         } else {
           const img = src.image
           const out = await pipeline.readPage(img, { useCls: job.useCls, signal: ac.signal })
-          const pageTiming: StageTiming = { decode, det: out.timing.det, cls: out.timing.cls, rec: out.timing.rec, total: performance.now() - td + (pages.length === 0 ? td - t0 : 0) }
+          const pageTiming: StageTiming = { decode, det: out.timing.det, cls: out.timing.cls, rec: out.timing.rec, total: performance.now() - td + lead }
           page = { page: i + 1, width: img.width, height: img.height, rotation: out.rotation, lines: out.lines, source: 'ocr', ...(src.dpi !== undefined ? { dpi: src.dpi } : {}), timing_ms: roundTiming(pageTiming) }
         }
-        for (const k of STAGES) timing[k] += page.timing_ms[k]
         pages.push(page)
         if (job.progress) port.postMessage({ type: 'page', id: job.id, page, done: pages.length, total: indices.length } satisfies ToMain)
       }
     } finally {
       await doc.close()
     }
-    timing.total = performance.now() - t0
-    const first = pages[0]!
-    return { width: first.width, height: first.height, rotation: first.rotation, lines: first.lines, pages, timing_ms: roundTiming(timing) }
+    return resultFromPages(pages, performance.now() - t0)
   } finally {
     running.delete(job.id)
   }

@@ -6,13 +6,12 @@
  * first; body options (multipart fields, JSON fields) override them.
  */
 import type { FastifyRequest } from 'fastify'
+import { PDF_DPI_RANGE, PDF_TEXT_MODES } from '../config.js'
 import { OcrError } from '../errors.js'
 import { FORMATS, type Format } from '../formats/index.js'
 import type { PdfTextMode, ReadOptions } from '../types.js'
 import { fetchImageUrl, type UrlFetchOptions } from './fetch-url.js'
 
-export const PDF_TEXT_MODES = ['auto', 'ocr', 'embedded'] as const satisfies readonly PdfTextMode[]
-export const DPI_RANGE = { min: 36, max: 1200 } as const
 
 /** The per-request read options of the API (snake_case on the wire). */
 export type DocumentOptions = Pick<ReadOptions, 'cls' | 'pages' | 'dpi' | 'pdfText'>
@@ -105,7 +104,7 @@ const FIELDS: Record<keyof WireOptions, (v: string) => WireOptions[keyof WireOpt
   pages: (v) => v,
   dpi: (v) => {
     const n = Number(v)
-    if (!/^\d+$/.test(v.trim()) || n < DPI_RANGE.min || n > DPI_RANGE.max) throw new OcrError('BAD_REQUEST', `dpi must be an integer from ${DPI_RANGE.min} to ${DPI_RANGE.max}`)
+    if (!/^\d+$/.test(v.trim()) || n < PDF_DPI_RANGE.min || n > PDF_DPI_RANGE.max) throw new OcrError('BAD_REQUEST', `dpi must be an integer from ${PDF_DPI_RANGE.min} to ${PDF_DPI_RANGE.max}`)
     return n
   },
   pdf_text: (v) => {

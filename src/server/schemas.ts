@@ -1,7 +1,7 @@
 /** JSON schemas of the API (they drive validation, serialisation and the OpenAPI document). */
 import { FORMAT_INFO, FORMATS } from '../formats/index.js'
 import { JOB_STATES } from '../jobs/store.js'
-import { DPI_RANGE, PDF_TEXT_MODES } from './document-input.js'
+import { PDF_DPI_RANGE, PDF_TEXT_MODES } from '../config.js'
 
 const point = { type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2 } as const
 const box = { type: 'array', items: point, minItems: 4, maxItems: 4, description: 'Four [x, y] points, clockwise from the text’s own top-left corner, in image pixels' } as const
@@ -63,7 +63,7 @@ export const ocrResultSchema = {
 const readOptions = {
   cls: { type: 'boolean', description: 'Run the 0/180° angle classifier (default: OCR_USE_CLS)' },
   pages: { type: 'string', maxLength: 200, description: 'Pages of a document to read: `1-3,7`, `5-` (1-based; default all)' },
-  dpi: { type: 'integer', minimum: DPI_RANGE.min, maximum: DPI_RANGE.max, description: 'PDF render resolution (default: OCR_PDF_DPI)' },
+  dpi: { type: 'integer', minimum: PDF_DPI_RANGE.min, maximum: PDF_DPI_RANGE.max, description: 'PDF render resolution (default: OCR_PDF_DPI)' },
   pdf_text: { type: 'string', enum: [...PDF_TEXT_MODES], description: 'PDF pages with a text layer: use it (`auto`), `ocr` anyway, or `embedded` only (default: OCR_PDF_TEXT)' },
 } as const
 
