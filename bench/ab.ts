@@ -22,6 +22,7 @@ import type { Backend, ModelRole } from '../src/inference/backend.js'
 import { createLocalBackend } from '../src/inference/local.js'
 import { resolveModelPaths } from '../src/models/assets.js'
 import { buildCharset } from '../src/models/rec-ctc.js'
+import { localModelSource } from '../src/models/graph-rewrite.js'
 import { deriveReducedRecModel } from '../src/models/rec-reduced.js'
 import { Pipeline } from '../src/pipeline/pipeline.js'
 import type { OcrLine } from '../src/types.js'
@@ -49,10 +50,12 @@ async function createVariant(name: string, spec: VariantSpec, threads: number): 
   const settings = parseEngineSettings(overrides)
   const paths = resolveModelPaths(settings.models)
   const charset = buildCharset(readFileSync(paths.keys, 'utf8'))
-  const rec = recModel === 'reduced' ? deriveReducedRecModel(readFileSync(paths.rec)) : paths.rec
+  const source = (role: ModelRole) => localModelSource(paths[role], settings.modelRewrite)
+  const recSource = await source('rec')
+  const rec = recModel === 'reduced' ? deriveReducedRecModel(typeof recSource === 'string' ? readFileSync(recSource) : recSource) : recSource
   const inner: Record<ModelRole, Backend> = {
-    det: await createLocalBackend(paths.det, { device: 'cpu', threads }),
-    cls: await createLocalBackend(paths.cls, { device: 'cpu', threads }),
+    det: await createLocalBackend(await source('det'), { device: 'cpu', threads }),
+    cls: await createLocalBackend(await source('cls'), { device: 'cpu', threads }),
     rec: await createLocalBackend(rec, { device: 'cpu', threads }),
   }
   const log: RecordedCall[] = []

@@ -130,6 +130,7 @@ type DistDecode = typeof import('../src/image/decode.js')
 type DistLocal = typeof import('../src/inference/local.js')
 type DistAssets = typeof import('../src/models/assets.js')
 type DistRec = typeof import('../src/models/rec-ctc.js')
+type DistRewrite = typeof import('../src/models/graph-rewrite.js')
 
 interface Dist {
   index: DistIndex
@@ -139,6 +140,7 @@ interface Dist {
   local: DistLocal
   assets: DistAssets
   rec: DistRec
+  rewrite: DistRewrite
 }
 
 async function loadDist(): Promise<Dist> {
@@ -153,6 +155,7 @@ async function loadDist(): Promise<Dist> {
     local: await imp<DistLocal>('inference/local.js'),
     assets: await imp<DistAssets>('models/assets.js'),
     rec: await imp<DistRec>('models/rec-ctc.js'),
+    rewrite: await imp<DistRewrite>('models/graph-rewrite.js'),
   }
 }
 
@@ -245,11 +248,10 @@ async function createInProcess(dist: Dist): Promise<InProcess> {
   const { threadsPerWorker: threads } = dist.config.resolveParallelism(settings)
   const paths = dist.assets.resolveModelPaths(settings.models)
   const charset = dist.rec.buildCharset(readFileSync(paths.keys, 'utf8'))
-  const inner: Record<ModelRole, Backend> = {
-    det: await dist.local.createLocalBackend(paths.det, { device: 'cpu', threads }),
-    cls: await dist.local.createLocalBackend(paths.cls, { device: 'cpu', threads }),
-    rec: await dist.local.createLocalBackend(paths.rec, { device: 'cpu', threads }),
-  }
+  // the same model bytes the engine loads (graph rewrites included), so the floor runs the same graphs
+  const load = async (role: ModelRole): Promise<Backend> =>
+    dist.local.createLocalBackend(await dist.rewrite.localModelSource(paths[role], settings.modelRewrite), { device: 'cpu', threads })
+  const inner: Record<ModelRole, Backend> = { det: await load('det'), cls: await load('cls'), rec: await load('rec') }
   const log: RecordedCall[] = []
   const recording: Record<ModelRole, Backend> = {
     det: new RecordingBackend('det', inner.det, log),

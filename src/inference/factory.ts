@@ -5,6 +5,7 @@
 import type { EngineSettings } from '../config.js'
 import type { Logger } from '../logger.js'
 import { resolveModelPaths } from '../models/assets.js'
+import { localModelSource } from '../models/graph-rewrite.js'
 import type { Backend, BackendFactory, ModelRole } from './backend.js'
 import { createLocalBackend } from './local.js'
 
@@ -35,7 +36,10 @@ export async function createBackendSet(ctx: FactoryContext): Promise<BackendSet>
   }
   const paths = resolveModelPaths(settings.models)
   return {
-    factory: (role: ModelRole): Promise<Backend> => createLocalBackend(paths[role], { device: settings.device, threads, logger }),
+    factory: async (role: ModelRole): Promise<Backend> => {
+      const model = await localModelSource(paths[role], settings.modelRewrite, logger)
+      return createLocalBackend(model, { device: settings.device, threads, logger })
+    },
     ready: async () => true,
     close: async () => {},
   }

@@ -35,7 +35,8 @@ const ATTR_INTS = 7
 const REDUCE_AXES_AS_INPUT_OPSET = 18
 
 let root: protobuf.Root | undefined
-function schema(): protobuf.Root {
+/** The schema subset, loaded once (shared with graph-rewrite.ts). */
+export function onnxSchema(): protobuf.Root {
   root ??= new protobuf.Root().loadSync(ONNX_PROTO_PATH, { keepCase: true })
   return root
 }
@@ -62,7 +63,7 @@ export function readOnnxModelInfo(bytes: Uint8Array): OnnxModelInfo {
   try {
     // protobufjs replaces a message field that occurs twice instead of merging it: read `graph`
     // as repeated and merge here (repeated fields concatenate, as protobuf specifies)
-    const t = schema().lookupType('onnx.ModelProtoParts')
+    const t = onnxSchema().lookupType('onnx.ModelProtoParts')
     obj = t.toObject(t.decode(bytes), { longs: Number, oneofs: true }) as typeof obj
   } catch (err) {
     throw new OcrError('MODEL_ERROR', `not an ONNX model: ${(err as Error).message}`, { cause: err })
@@ -114,7 +115,7 @@ export function deriveReducedRecModel(bytes: Uint8Array): Uint8Array {
     ],
     ...(axisInput ? { initializer: [{ name: axesName, data_type: ONNX_INT64, dims: [1], int64_data: [2] }] } : {}),
   }
-  const t = schema().lookupType('onnx.ModelProto')
+  const t = onnxSchema().lookupType('onnx.ModelProto')
   const addition = t.encode(t.fromObject({ graph })).finish()
   const out = new Uint8Array(bytes.byteLength + addition.byteLength)
   out.set(bytes, 0)

@@ -1,5 +1,6 @@
 /** Test images made on the fly with sharp (fonts: DejaVu Sans, installed by .ci/run). */
 import sharp from 'sharp'
+import { packRecBatch } from '../../src/image/tensor.js'
 
 export interface TextImage {
   png: Buffer
@@ -19,6 +20,26 @@ export async function textImage(lines: string[] = ['HELLO WORLD 2024', 'QUICK BR
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="#fff"/>${rows}</svg>`
   const png = await sharp(Buffer.from(svg)).png().toBuffer()
   return { png, lines, width, height }
+}
+
+/**
+ * The text lines of a textImage() as a recogniser batch: each row's RGB pixels, whole width, and
+ * the [n, 3, 48, W] tensor data PP-OCR's recogniser reads (W ≥ 320, fits the widest crop).
+ */
+export async function textLineBatch(lines: string[], size = 36): Promise<{ data: Float32Array; dims: [number, number, number, number] }> {
+  const img = await textImage(lines, size)
+  const { data, info } = await sharp(img.png).removeAlpha().raw().toBuffer({ resolveWithObject: true })
+  const rowH = Math.round(size * 1.9)
+  const crops = img.lines.map((_, i) => {
+    const top = 30 + i * rowH - 8
+    const h = Math.min(rowH, info.height - top)
+    const px = new Uint8Array(info.width * h * 3)
+    px.set(data.subarray(top * info.width * 3, (top + h) * info.width * 3))
+    return { width: info.width, height: h, data: px }
+  })
+  const H = 48
+  const W = Math.max(320, ...crops.map((c) => Math.trunc((H * c.width) / c.height)))
+  return { data: packRecBatch(crops, H, W), dims: [crops.length, 3, H, W] }
 }
 
 /** Uppercase, no whitespace: how tests compare recognised text. */

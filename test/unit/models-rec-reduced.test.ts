@@ -5,13 +5,11 @@
  */
 import { readFileSync } from 'node:fs'
 import * as ort from 'onnxruntime-node'
-import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { packRecBatch } from '../../src/image/tensor.js'
 import { resolveModelPaths } from '../../src/models/assets.js'
 import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, buildCharset, ctcDecode, ctcDecodeBest, hasReducedRecOutputs } from '../../src/models/rec-ctc.js'
 import { deriveReducedRecModel, readOnnxModelInfo } from '../../src/models/rec-reduced.js'
-import { textImage } from '../helpers/images.js'
+import { textLineBatch } from '../helpers/images.js'
 
 /** Arg-max and max per step of a [n, steps, classes] table, as the reduced model computes them. */
 function reduce(probs: Float32Array, n: number, steps: number, classes: number): { index: BigInt64Array; prob: Float32Array } {
@@ -103,19 +101,8 @@ describe('deriveReducedRecModel on the PP-OCRv4 recogniser', () => {
   })
 
   it('reads rendered lines to the same text and score in both forms', async () => {
-    const img = await textImage(['HELLO WORLD 2024', 'Quick brown fox 42', '识别文字 测试'], 36)
-    const { data, info } = await sharp(img.png).removeAlpha().raw().toBuffer({ resolveWithObject: true })
-    const rowH = Math.round(36 * 1.9)
-    const crops = img.lines.map((_, i) => {
-      const top = 30 + i * rowH - 8
-      const h = Math.min(rowH, info.height - top)
-      const px = new Uint8Array(info.width * h * 3)
-      px.set(data.subarray(top * info.width * 3, (top + h) * info.width * 3))
-      return { width: info.width, height: h, data: px }
-    })
-    const H = 48
-    const W = Math.max(320, ...crops.map((c) => Math.trunc((H * c.width) / c.height)))
-    const x = new ort.Tensor('float32', packRecBatch(crops, H, W), [crops.length, 3, H, W])
+    const batch = await textLineBatch(['HELLO WORLD 2024', 'Quick brown fox 42', '识别文字 测试'])
+    const x = new ort.Tensor('float32', batch.data, batch.dims)
     const soft = (await softmaxSession.run({ x }))['softmax_11.tmp_0']!
     const red = await reducedSession.run({ x }, [REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT])
     const [n, steps, classes] = soft.dims as [number, number, number]

@@ -1,0 +1,316 @@
+/**
+ * Graph rewrites that make the shipped PP-OCR models cheaper to run and compute the same function.
+ *
+ * **Hard-swish.** PP-LCNet / PP-HGNet blocks (detector, recogniser, classifier) use hard-swish,
+ * which paddle2onnx exports as four element-wise nodes per activation:
+ *
+ *   y = Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6)        (or Mul(x, Div(Clip(Add(x, 3), 0, 6), 6)))
+ *
+ * ONNX Runtime fuses none of them on the CPU, and each one is a full pass over the feature map
+ * (plus a layout reorder around it when the convolutions run in NCHWc): in the recogniser these
+ * nodes took ~30 % of `run()` (ORT's own profiler, 1 thread, a 320 px line). hard-swish(x) =
+ * x · hard-sigmoid(x) with hard-sigmoid(x) = max(0, min(1, x/6 + 1/2)), and `HardSigmoid`
+ * exists since opset 6, so every match becomes two nodes, `Mul(x, HardSigmoid(x; α=1/6, β=1/2))`,
+ * valid in the models' own opsets (9 and 11: `HardSwish` itself needs opset 14, and raising a
+ * model's opset changes other operators' semantics). The result differs from the original only
+ * by float rounding (clip(x+3)/6 against x/6+1/2: ≤ 2 ulp).
+ *
+ * **How the model is edited.** The wire format is walked with protobufjs's Reader: every field of
+ * the model and of its graph is kept as the original bytes (weights included, never decoded)
+ * except the graph's `node` entries that a rewrite removes; the new nodes are encoded with the
+ * schema subset in proto/onnx.proto and written where the last removed node was, which keeps
+ * the node list topologically sorted. Several `graph` occurrences (e.g. rec-reduced.ts's
+ * appended nodes) are merged first, as protobuf merges them.
+ */
+import { readFile } from 'node:fs/promises'
+import protobuf from 'protobufjs'
+import { OcrError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { onnxSchema } from './rec-reduced.js'
+
+/** Field numbers in onnx.proto. */
+const MODEL_GRAPH = 7
+const GRAPH_NODE = 1
+const GRAPH_INITIALIZER = 5
+const GRAPH_OUTPUT = 12
+const WIRE_LEN = 2
+/** AttributeProto.AttributeType.FLOAT. */
+const ATTR_FLOAT = 1
+const ONNX_FLOAT = 1
+/** Initializers larger than this are weights, not scalar constants: never decoded. */
+const SCALAR_MAX_BYTES = 64
+
+const type = (name: string): protobuf.Type => onnxSchema().lookupType(name)
+
+interface Span {
+  no: number
+  /** The whole field, tag included. */
+  start: number
+  end: number
+  /** The payload of a length-delimited field. */
+  value?: Uint8Array
+}
+
+/** The top-level fields of one protobuf message, in order. */
+function fieldsOf(buf: Uint8Array): Span[] {
+  const r = protobuf.Reader.create(buf)
+  const out: Span[] = []
+  while (r.pos < r.len) {
+    const start = r.pos
+    const tag = r.uint32()
+    const no = tag >>> 3
+    if ((tag & 7) === WIRE_LEN) {
+      const len = r.uint32()
+      const at = r.pos
+      r.skip(len)
+      out.push({ no, start, end: r.pos, value: buf.subarray(at, at + len) })
+    } else {
+      r.skipType(tag & 7)
+      out.push({ no, start, end: r.pos })
+    }
+  }
+  return out
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.byteLength
+  }
+  return out
+}
+
+interface Tensor {
+  dims?: number[]
+  data_type?: number
+  float_data?: number[]
+  raw_data?: Uint8Array
+}
+interface Attribute {
+  name: string
+  f?: number
+  t?: Tensor
+}
+interface Node {
+  input: string[]
+  output: string[]
+  op_type: string
+  domain?: string
+  attribute: Attribute[]
+}
+
+/** The single float value of a tensor of one element, else undefined. */
+function scalarOf(t: Tensor | undefined): number | undefined {
+  if (!t || (t.data_type ?? ONNX_FLOAT) !== ONNX_FLOAT) return undefined
+  if ((t.dims ?? []).reduce((n, d) => n * Number(d), 1) !== 1) return undefined
+  if (t.float_data?.length === 1) return t.float_data[0]
+  const raw = t.raw_data
+  if (raw?.byteLength === 4) return new DataView(raw.buffer, raw.byteOffset, 4).getFloat32(0, true)
+  return undefined
+}
+
+/** A decoded view of a graph: its nodes, who produces and how many consume each value. */
+class GraphView {
+  readonly nodes: Node[]
+  readonly producer = new Map<string, number>()
+  readonly uses = new Map<string, number>()
+  readonly scalars = new Map<string, number>()
+
+  constructor(nodes: Node[], initializers: Tensor[] & Array<{ name?: string }>, outputs: string[]) {
+    this.nodes = nodes
+    nodes.forEach((n, i) => {
+      for (const o of n.output) this.producer.set(o, i)
+      for (const v of n.input) this.uses.set(v, (this.uses.get(v) ?? 0) + 1)
+      if (n.op_type === 'Constant' && !n.domain) {
+        const v = scalarOf(n.attribute.find((a) => a.name === 'value')?.t)
+        if (v !== undefined && n.output[0]) this.scalars.set(n.output[0], v)
+      }
+    })
+    for (const t of initializers) {
+      const v = scalarOf(t)
+      if (v !== undefined && t.name) this.scalars.set(t.name, v)
+    }
+    for (const o of outputs) this.uses.set(o, (this.uses.get(o) ?? 0) + 1)
+  }
+
+  /** The node producing `value` if it is a `op` node whose only output is used once. */
+  soleUse(value: string | undefined, op: string): Node | undefined {
+    if (value === undefined) return undefined
+    const i = this.producer.get(value)
+    const n = i === undefined ? undefined : this.nodes[i]
+    if (!n || n.op_type !== op || n.domain || n.output.length !== 1 || this.uses.get(value) !== 1) return undefined
+    return n
+  }
+
+  isScalar(value: string | undefined, want: number): boolean {
+    const v = value === undefined ? undefined : this.scalars.get(value)
+    return v !== undefined && Math.abs(v - want) <= 1e-6 * Math.abs(want)
+  }
+}
+
+/** A match: the nodes to remove (by index), and the nodes that replace them. */
+interface Replacement {
+  remove: number[]
+  add: Node[]
+}
+
+/** Clip(v, 0, 6), with its bounds as attributes (opset < 11) or constant inputs (opset ≥ 11). */
+function isClip06(g: GraphView, clip: Node): boolean {
+  const attr = (name: string) => clip.attribute.find((a) => a.name === name)?.f
+  if (clip.input.length === 1) return attr('min') === 0 && attr('max') === 6
+  return clip.input.length === 3 && g.isScalar(clip.input[1], 0) && g.isScalar(clip.input[2], 6)
+}
+
+/** `clipOut` = Clip(Add(x, 3), 0, 6) with each intermediate used once: returns x and the nodes. */
+function relu6Plus3(g: GraphView, clipOut: string | undefined): { x: string; nodes: Node[] } | undefined {
+  const clip = g.soleUse(clipOut, 'Clip')
+  if (!clip || !isClip06(g, clip)) return undefined
+  const add = g.soleUse(clip.input[0], 'Add')
+  if (!add || add.input.length !== 2) return undefined
+  const [a, b] = add.input as [string, string]
+  const x = g.isScalar(b, 3) ? a : g.isScalar(a, 3) ? b : undefined
+  return x === undefined ? undefined : { x, nodes: [add, clip] }
+}
+
+function hardSwishAt(g: GraphView, last: Node): Replacement | undefined {
+  if (last.domain || last.output.length !== 1) return undefined
+  let x: string | undefined
+  let matched: Node[] | undefined
+  if (last.op_type === 'Div' && g.isScalar(last.input[1], 6)) {
+    // Div(Mul(x, Clip(Add(x, 3))), 6)
+    const mul = g.soleUse(last.input[0], 'Mul')
+    for (const [i, j] of [[0, 1], [1, 0]] as const) {
+      const inner = mul && relu6Plus3(g, mul.input[j])
+      if (inner && inner.x === mul.input[i]) ({ x, matched } = { x: inner.x, matched: [...inner.nodes, mul] })
+    }
+  } else if (last.op_type === 'Mul' && last.input.length === 2) {
+    // Mul(x, Div(Clip(Add(x, 3)), 6))
+    for (const [i, j] of [[0, 1], [1, 0]] as const) {
+      const div = g.soleUse(last.input[j], 'Div')
+      const inner = div && g.isScalar(div.input[1], 6) ? relu6Plus3(g, div.input[0]) : undefined
+      if (inner && inner.x === last.input[i]) ({ x, matched } = { x: inner.x, matched: [...inner.nodes, div!] })
+    }
+  }
+  if (x === undefined || !matched) return undefined
+  const out = last.output[0]!
+  const hsig = `${out}__ocrserve_hardsigmoid`
+  if (g.producer.has(hsig)) return undefined
+  return {
+    remove: [...matched, last].map((n) => g.nodes.indexOf(n)),
+    add: [
+      { op_type: 'HardSigmoid', input: [x], output: [hsig], attribute: [{ name: 'alpha', f: 1 / 6 }, { name: 'beta', f: 0.5 }] },
+      { op_type: 'Mul', input: [x, hsig], output: [out], attribute: [] },
+    ],
+  }
+}
+
+export interface RewriteReport {
+  /** Hard-swish activations rewritten as Mul(x, HardSigmoid(x)). */
+  hardSwish: number
+}
+
+/**
+ * The model `bytes` with every hard-swish written as two nodes (see the file comment), and how
+ * many were rewritten. A model without the pattern comes back as the same bytes.
+ */
+export function rewriteModel(bytes: Uint8Array): { bytes: Uint8Array; report: RewriteReport } {
+  let modelFields: Span[]
+  let graphFields: Span[]
+  let graphBytes: Uint8Array
+  let nodes: Node[]
+  const initializers: Array<Tensor & { name?: string }> = []
+  const outputs: string[] = []
+  try {
+    modelFields = fieldsOf(bytes)
+    graphBytes = concat(modelFields.filter((f) => f.no === MODEL_GRAPH && f.value).map((f) => f.value!))
+    graphFields = fieldsOf(graphBytes)
+    const N = type('onnx.NodeProto')
+    const T = type('onnx.TensorProto')
+    const V = type('onnx.ValueInfoProto')
+    const opts = { longs: Number, arrays: true, defaults: false }
+    nodes = graphFields.filter((f) => f.no === GRAPH_NODE).map((f) => N.toObject(N.decode(f.value!), opts) as Node)
+    for (const f of graphFields) {
+      if (f.no === GRAPH_INITIALIZER && f.end - f.start <= SCALAR_MAX_BYTES) initializers.push(T.toObject(T.decode(f.value!), opts) as Tensor)
+      if (f.no === GRAPH_OUTPUT) outputs.push((V.decode(f.value!) as unknown as { name: string }).name)
+    }
+  } catch (err) {
+    throw new OcrError('MODEL_ERROR', `not an ONNX model: ${(err as Error).message}`, { cause: err })
+  }
+  const g = new GraphView(nodes, initializers, outputs)
+  const removed = new Set<number>()
+  /** Node index → the nodes written in its place. */
+  const insertAt = new Map<number, Node[]>()
+  for (const node of nodes) {
+    const r = hardSwishAt(g, node)
+    if (!r || r.remove.some((i) => removed.has(i) || i < 0)) continue
+    for (const i of r.remove) removed.add(i)
+    insertAt.set(Math.max(...r.remove), r.add)
+  }
+  const report = { hardSwish: insertAt.size }
+  if (insertAt.size === 0) return { bytes, report }
+  // the constants (3, 0, 6) that only the removed nodes read: dropped too (ONNX Runtime warns
+  // about every unused one it has to clean up)
+  const stillUsed = new Set<string>(outputs)
+  nodes.forEach((n, i) => {
+    if (!removed.has(i)) for (const v of n.input) stillUsed.add(v)
+  })
+  for (const added of insertAt.values()) for (const n of added) for (const v of n.input) stillUsed.add(v)
+  nodes.forEach((n, i) => {
+    if (n.op_type === 'Constant' && !n.domain && g.uses.has(n.output[0] ?? '') && n.output.every((o) => !stillUsed.has(o))) removed.add(i)
+  })
+
+  const N = type('onnx.NodeProto')
+  const encodeNode = (n: Node) => {
+    const w = protobuf.Writer.create()
+    const attribute = n.attribute.map((a) => ({ ...a, type: ATTR_FLOAT }))
+    w.uint32((GRAPH_NODE << 3) | WIRE_LEN).bytes(N.encode(N.fromObject({ ...n, attribute })).finish())
+    return w.finish()
+  }
+  const graphParts: Uint8Array[] = []
+  let nodeIndex = 0
+  for (const f of graphFields) {
+    if (f.no !== GRAPH_NODE) {
+      graphParts.push(graphBytes.subarray(f.start, f.end))
+      continue
+    }
+    const i = nodeIndex++
+    const add = insertAt.get(i)
+    if (add) graphParts.push(...add.map(encodeNode))
+    else if (!removed.has(i)) graphParts.push(graphBytes.subarray(f.start, f.end))
+  }
+  const newGraph = concat(graphParts)
+  const modelParts: Uint8Array[] = []
+  let graphWritten = false
+  for (const f of modelFields) {
+    if (f.no !== MODEL_GRAPH) {
+      modelParts.push(bytes.subarray(f.start, f.end))
+    } else if (!graphWritten) {
+      graphWritten = true
+      modelParts.push(protobuf.Writer.create().uint32((MODEL_GRAPH << 3) | WIRE_LEN).bytes(newGraph).finish())
+    }
+  }
+  return { bytes: concat(modelParts), report }
+}
+
+/** The model file at `path`, rewritten (see rewriteModel); what changed is logged at debug level. */
+export async function readRewrittenModel(path: string, logger?: Logger): Promise<Uint8Array> {
+  let bytes: Uint8Array
+  try {
+    bytes = await readFile(path)
+  } catch (err) {
+    throw new OcrError('MODEL_ERROR', `cannot read model ${path}: ${(err as Error).message}`, { cause: err })
+  }
+  const { bytes: out, report } = rewriteModel(bytes)
+  logger?.debug({ model: path, ...report }, 'model graph rewritten')
+  return out
+}
+
+/**
+ * What to hand ONNX Runtime for the model at `path`: its rewritten bytes, or the path itself when
+ * `rewrite` is off. The engine and the bench's model-only floor both load models through this.
+ */
+export async function localModelSource(path: string, rewrite: boolean, logger?: Logger): Promise<string | Uint8Array> {
+  return rewrite ? readRewrittenModel(path, logger) : path
+}
