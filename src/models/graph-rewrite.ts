@@ -15,11 +15,28 @@
  * model's opset changes other operators' semantics). The result differs from the original only
  * by float rounding (clip(x+3)/6 against x/6+1/2: ≤ 2 ulp).
  *
+ * **Learnable affine blocks into convolutions.** PP-LCNetV3 (detector and recogniser backbones)
+ * follows its convolutions and activations with y = s·x + b, s and b learnt scalars: a `Mul` and
+ * an `Add` by a one-element constant, two more passes over the feature map each. ONNX Runtime's
+ * Conv–Mul / Conv–Add fusions only take per-channel constants of the conv's channel count, so it
+ * fuses none of them (56 + 56 nodes in the recogniser, ~20 % of its kernel time with the
+ * reorders). Folded here, exactly up to float rounding:
+ *
+ *   Conv(x; W, B) → Mul s → Add b     =  Conv(x; s·W, s·B + b)
+ *   Mul s → Add b → Conv(·; W, B)     =  Conv(x; s·W, B + b·ΣW)      (only without padding: the
+ *                                                                     zeros a padded conv adds are
+ *                                                                     not shifted by b)
+ *
+ * The second form covers the blocks before the pointwise (1×1) convolutions; a block before a
+ * padded (depthwise 3×3 / 5×5) convolution is left as it is. Weights must be `Constant` nodes
+ * (as in the shipped models); graphs with weights as initializers are left as they are.
+ *
  * **How the model is edited.** The wire format is walked with protobufjs's Reader: every field of
  * the model and of its graph is kept as the original bytes (weights included, never decoded)
  * except the graph's `node` entries that a rewrite removes; the new nodes are encoded with the
  * schema subset in proto/onnx.proto and written where the last removed node was, which keeps
- * the node list topologically sorted. Several `graph` occurrences (e.g. rec-reduced.ts's
+ * the node list topologically sorted. Each rewrite is one pass over the model; the passes run in
+ * turn (a conv can take a block from either side). Several `graph` occurrences (e.g. rec-reduced.ts's
  * appended nodes) are merged first, as protobuf merges them.
  */
 import { readFile } from 'node:fs/promises'
@@ -34,8 +51,13 @@ const GRAPH_NODE = 1
 const GRAPH_INITIALIZER = 5
 const GRAPH_OUTPUT = 12
 const WIRE_LEN = 2
-/** AttributeProto.AttributeType.FLOAT. */
+/** AttributeProto.AttributeType values the rewrites read or write. */
 const ATTR_FLOAT = 1
+const ATTR_INT = 2
+const ATTR_STRING = 3
+const ATTR_TENSOR = 4
+const ATTR_FLOATS = 6
+const ATTR_INTS = 7
 const ONNX_FLOAT = 1
 /** Initializers larger than this are weights, not scalar constants: never decoded. */
 const SCALAR_MAX_BYTES = 64
@@ -83,6 +105,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 interface Tensor {
+  name?: string
   dims?: number[]
   data_type?: number
   float_data?: number[]
@@ -90,7 +113,12 @@ interface Tensor {
 }
 interface Attribute {
   name: string
+  type?: number
   f?: number
+  i?: number
+  s?: Uint8Array
+  ints?: number[]
+  floats?: number[]
   t?: Tensor
 }
 interface Node {
@@ -117,6 +145,8 @@ class GraphView {
   readonly producer = new Map<string, number>()
   readonly uses = new Map<string, number>()
   readonly scalars = new Map<string, number>()
+  /** Names no new value may take: every node output, initializer and graph input/output. */
+  readonly taken = new Set<string>()
 
   constructor(nodes: Node[], initializers: Tensor[] & Array<{ name?: string }>, outputs: string[]) {
     this.nodes = nodes
@@ -133,6 +163,37 @@ class GraphView {
       if (v !== undefined && t.name) this.scalars.set(t.name, v)
     }
     for (const o of outputs) this.uses.set(o, (this.uses.get(o) ?? 0) + 1)
+    for (const n of nodes) for (const o of [...n.input, ...n.output]) this.taken.add(o)
+    for (const t of initializers) if (t.name) this.taken.add(t.name)
+  }
+
+  /** `base`, or `base_2`, `base_3`…: a value name nothing in the graph uses yet (and reserved). */
+  fresh(base: string): string {
+    let name = base
+    for (let k = 2; this.taken.has(name); k++) name = `${base}_${k}`
+    this.taken.add(name)
+    return name
+  }
+
+  /** The float32 contents and dims of `value` if a Constant node makes it, else undefined. */
+  constantTensor(value: string | undefined): { data: Float32Array; dims: number[] } | undefined {
+    const i = value === undefined ? undefined : this.producer.get(value)
+    const n = i === undefined ? undefined : this.nodes[i]
+    if (!n || n.op_type !== 'Constant' || n.domain) return undefined
+    const t = n.attribute.find((a) => a.name === 'value')?.t
+    if (!t || (t.data_type ?? ONNX_FLOAT) !== ONNX_FLOAT) return undefined
+    const dims = (t.dims ?? []).map(Number)
+    const count = dims.reduce((a, b) => a * b, 1)
+    let data: Float32Array
+    if (t.raw_data && t.raw_data.byteLength === count * 4) {
+      data = new Float32Array(count)
+      new Uint8Array(data.buffer).set(t.raw_data) // copied: raw_data need not be 4-byte aligned
+    } else if (t.float_data?.length === count) {
+      data = Float32Array.from(t.float_data)
+    } else {
+      return undefined
+    }
+    return { data, dims }
   }
 
   /** The node producing `value` if it is a `op` node whose only output is used once. */
@@ -200,22 +261,136 @@ function hardSwishAt(g: GraphView, last: Node): Replacement | undefined {
   return {
     remove: [...matched, last].map((n) => g.nodes.indexOf(n)),
     add: [
-      { op_type: 'HardSigmoid', input: [x], output: [hsig], attribute: [{ name: 'alpha', f: 1 / 6 }, { name: 'beta', f: 0.5 }] },
+      { op_type: 'HardSigmoid', input: [x], output: [hsig], attribute: [{ name: 'alpha', type: ATTR_FLOAT, f: 1 / 6 }, { name: 'beta', type: ATTR_FLOAT, f: 0.5 }] },
       { op_type: 'Mul', input: [x, hsig], output: [out], attribute: [] },
     ],
+  }
+}
+
+/** `node` = Mul(v, s) with s a one-element constant (either side): v and s, else undefined. */
+function byScalar(g: GraphView, node: Node | undefined, op: 'Mul' | 'Add'): { v: string; k: number } | undefined {
+  if (!node || node.op_type !== op || node.domain || node.input.length !== 2) return undefined
+  const [a, b] = node.input as [string, string]
+  const kb = g.scalars.get(b)
+  if (kb !== undefined && !g.scalars.has(a)) return { v: a, k: kb }
+  const ka = g.scalars.get(a)
+  if (ka !== undefined && !g.scalars.has(b)) return { v: b, k: ka }
+  return undefined
+}
+
+/** Attributes a Conv may carry that this file can copy (ints, strings, floats). */
+const COPYABLE_ATTRS = new Set([ATTR_FLOAT, ATTR_INT, ATTR_STRING, ATTR_FLOATS, ATTR_INTS])
+
+/** The Conv's weights [O, I/g, kh, kw] and bias [O] (zeros when it has none), if both are constants. */
+function convParams(g: GraphView, conv: Node): { w: Float32Array; wDims: number[]; bias: Float32Array } | undefined {
+  if (conv.op_type !== 'Conv' || conv.domain || conv.input.length < 2 || conv.output.length !== 1) return undefined
+  if (conv.attribute.some((a) => !COPYABLE_ATTRS.has(a.type ?? 0))) return undefined
+  const w = g.constantTensor(conv.input[1])
+  if (!w || w.dims.length < 3) return undefined
+  const outCh = w.dims[0]!
+  if (conv.input.length < 3 || !conv.input[2]) return { w: w.data, wDims: w.dims, bias: new Float32Array(outCh) }
+  const b = g.constantTensor(conv.input[2])
+  if (!b || b.data.length !== outCh) return undefined
+  return { w: w.data, wDims: w.dims, bias: b.data }
+}
+
+/** A Constant node holding float32 `data` of `dims`. */
+function constantNode(name: string, data: Float32Array, dims: number[]): Node {
+  const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+  return { op_type: 'Constant', input: [], output: [name], attribute: [{ name: 'value', type: ATTR_TENSOR, t: { dims, data_type: ONNX_FLOAT, raw_data: raw } }] }
+}
+
+/** The Conv with new weights and bias (new constants, written just before it). */
+function convWith(g: GraphView, conv: Node, input: string, output: string, w: Float32Array, wDims: number[], bias: Float32Array): Node[] {
+  const wName = g.fresh(`${output}__ocrserve_w`)
+  const bName = g.fresh(`${output}__ocrserve_b`)
+  return [
+    constantNode(wName, w, wDims),
+    constantNode(bName, bias, [bias.length]),
+    { op_type: 'Conv', input: [input, wName, bName], output: [output], attribute: conv.attribute },
+  ]
+}
+
+/** Conv(x; W, B) → Mul s → Add b  ⇒  Conv(x; s·W, s·B + b). `last` is the Add. */
+function convThenAffineAt(g: GraphView, last: Node): Replacement | undefined {
+  const add = byScalar(g, last, 'Add')
+  if (!add || last.output.length !== 1) return undefined
+  const mulNode = g.soleUse(add.v, 'Mul')
+  const mul = byScalar(g, mulNode, 'Mul')
+  if (!mulNode || !mul) return undefined
+  const conv = g.soleUse(mul.v, 'Conv')
+  const p = conv && convParams(g, conv)
+  if (!conv || !p) return undefined
+  const w = p.w.map((v) => v * mul.k)
+  const bias = p.bias.map((v) => v * mul.k + add.k)
+  return {
+    remove: [conv, mulNode, last].map((n) => g.nodes.indexOf(n)),
+    add: convWith(g, conv, conv.input[0]!, last.output[0]!, w, p.wDims, bias),
+  }
+}
+
+/** Conv without padding, Conv(·; W, B) fed by Mul s → Add b of x  ⇒  Conv(x; s·W, B + b·ΣW). `last` is the Conv. */
+function affineThenConvAt(g: GraphView, last: Node): Replacement | undefined {
+  const p = convParams(g, last)
+  if (!p) return undefined
+  const attr = (name: string) => last.attribute.find((a) => a.name === name)
+  const autoPad = attr('auto_pad')?.s
+  if (autoPad && !['NOTSET', 'VALID'].includes(Buffer.from(autoPad).toString())) return undefined
+  if ((attr('pads')?.ints ?? []).some((v) => Number(v) !== 0)) return undefined
+  const addNode = g.soleUse(last.input[0], 'Add')
+  const add = byScalar(g, addNode, 'Add')
+  if (!addNode || !add) return undefined
+  const mulNode = g.soleUse(add.v, 'Mul')
+  const mul = byScalar(g, mulNode, 'Mul')
+  if (!mulNode || !mul) return undefined
+  const outCh = p.wDims[0]!
+  const per = p.w.length / outCh
+  const bias = new Float32Array(outCh)
+  for (let o = 0; o < outCh; o++) {
+    let sum = 0
+    for (let j = o * per; j < (o + 1) * per; j++) sum += p.w[j]!
+    bias[o] = p.bias[o]! + add.k * sum
+  }
+  const w = p.w.map((v) => v * mul.k)
+  return {
+    remove: [mulNode, addNode, last].map((n) => g.nodes.indexOf(n)),
+    add: convWith(g, last, mul.v, last.output[0]!, w, p.wDims, bias),
   }
 }
 
 export interface RewriteReport {
   /** Hard-swish activations rewritten as Mul(x, HardSigmoid(x)). */
   hardSwish: number
+  /** Scalar affine blocks (Mul s, Add b) folded into the convolution before or after them. */
+  affineIntoConv: number
 }
 
+type Matcher = (g: GraphView, node: Node) => Replacement | undefined
+
+/** The rewrites, one pass each, in this order. */
+const PASSES: ReadonlyArray<{ counts: keyof RewriteReport; match: Matcher }> = [
+  { counts: 'hardSwish', match: hardSwishAt },
+  { counts: 'affineIntoConv', match: convThenAffineAt },
+  { counts: 'affineIntoConv', match: affineThenConvAt },
+]
+
 /**
- * The model `bytes` with every hard-swish written as two nodes (see the file comment), and how
- * many were rewritten. A model without the pattern comes back as the same bytes.
+ * The model `bytes` with the rewrites of the file comment applied, and how many of each were
+ * made. A model without any of the patterns comes back as the same bytes.
  */
 export function rewriteModel(bytes: Uint8Array): { bytes: Uint8Array; report: RewriteReport } {
+  const report: RewriteReport = { hardSwish: 0, affineIntoConv: 0 }
+  let out = bytes
+  for (const pass of PASSES) {
+    const r = applyPass(out, pass.match)
+    report[pass.counts] += r.count
+    out = r.bytes
+  }
+  return { bytes: out, report }
+}
+
+/** One rewrite over the whole graph: every match of `match`, not overlapping. */
+function applyPass(bytes: Uint8Array, match: Matcher): { bytes: Uint8Array; count: number } {
   let modelFields: Span[]
   let graphFields: Span[]
   let graphBytes: Uint8Array
@@ -243,14 +418,14 @@ export function rewriteModel(bytes: Uint8Array): { bytes: Uint8Array; report: Re
   /** Node index → the nodes written in its place. */
   const insertAt = new Map<number, Node[]>()
   for (const node of nodes) {
-    const r = hardSwishAt(g, node)
+    const r = match(g, node)
     if (!r || r.remove.some((i) => removed.has(i) || i < 0)) continue
     for (const i of r.remove) removed.add(i)
     insertAt.set(Math.max(...r.remove), r.add)
   }
-  const report = { hardSwish: insertAt.size }
-  if (insertAt.size === 0) return { bytes, report }
-  // the constants (3, 0, 6) that only the removed nodes read: dropped too (ONNX Runtime warns
+  const count = insertAt.size
+  if (count === 0) return { bytes, count }
+  // the constants (3, 0, 6, old weights) that only the removed nodes read: dropped too (ONNX Runtime warns
   // about every unused one it has to clean up)
   const stillUsed = new Set<string>(outputs)
   nodes.forEach((n, i) => {
@@ -264,8 +439,7 @@ export function rewriteModel(bytes: Uint8Array): { bytes: Uint8Array; report: Re
   const N = type('onnx.NodeProto')
   const encodeNode = (n: Node) => {
     const w = protobuf.Writer.create()
-    const attribute = n.attribute.map((a) => ({ ...a, type: ATTR_FLOAT }))
-    w.uint32((GRAPH_NODE << 3) | WIRE_LEN).bytes(N.encode(N.fromObject({ ...n, attribute })).finish())
+    w.uint32((GRAPH_NODE << 3) | WIRE_LEN).bytes(N.encode(N.fromObject(n)).finish())
     return w.finish()
   }
   const graphParts: Uint8Array[] = []
@@ -291,7 +465,7 @@ export function rewriteModel(bytes: Uint8Array): { bytes: Uint8Array; report: Re
       modelParts.push(protobuf.Writer.create().uint32((MODEL_GRAPH << 3) | WIRE_LEN).bytes(newGraph).finish())
     }
   }
-  return { bytes: concat(modelParts), report }
+  return { bytes: concat(modelParts), count }
 }
 
 /** The model file at `path`, rewritten (see rewriteModel); what changed is logged at debug level. */

@@ -1,7 +1,8 @@
 /**
- * Graph rewrites (src/models/graph-rewrite.ts): hard-swish written as x · HardSigmoid(x) must
- * compute the same function, on small hand-built graphs (both export forms, both Clip forms, and
- * look-alikes that must be left alone) and on the three shipped PP-OCR models.
+ * Graph rewrites (src/models/graph-rewrite.ts): hard-swish written as x · HardSigmoid(x), and
+ * scalar affine blocks folded into convolutions, must compute the same function, on small
+ * hand-built graphs (every form, and look-alikes that must be left alone) and on the three
+ * shipped PP-OCR models.
  */
 import { readFileSync } from 'node:fs'
 import * as ort from 'onnxruntime-node'
@@ -28,11 +29,11 @@ function scalar(name: string, v: number) {
   return { op_type: 'Constant', output: [name], attribute: [{ name: 'value', type: ATTR.TENSOR, t: { data_type: FLOAT, raw_data: raw } }] }
 }
 const node = (op_type: string, input: string[], output: string, attribute: object[] = []) => ({ op_type, input, output: [output], attribute })
-const valueInfo = (name: string) => ({ name, type: { tensor_type: { elem_type: FLOAT, shape: { dim: [{ dim_value: 2 }, { dim_value: 8 }] } } } })
+const valueInfo = (name: string, dims = [2, 8]) => ({ name, type: { tensor_type: { elem_type: FLOAT, shape: { dim: dims.map((d) => ({ dim_value: d })) } } } })
 
 /** A model computing y from x with `nodes`; `extraOutputs` are also graph outputs. */
-function model(opset: number, nodes: object[], extraOutputs: string[] = []): Uint8Array {
-  const graph = { name: 'g', node: nodes, input: [valueInfo('x')], output: [valueInfo('y'), ...extraOutputs.map(valueInfo)] }
+function model(opset: number, nodes: object[], extraOutputs: string[] = [], dims?: { x: number[]; y: number[] }): Uint8Array {
+  const graph = { name: 'g', node: nodes, input: [valueInfo('x', dims?.x)], output: [valueInfo('y', dims?.y), ...extraOutputs.map((o) => valueInfo(o))] }
   return ModelProto.encode(ModelProto.fromObject({ ir_version: 7, opset_import: [{ domain: '', version: opset }], graph })).finish()
 }
 
@@ -56,15 +57,18 @@ function hardSwishModel(opset: number, form: 'div-last' | 'mul-last', mulOrder: 
 
 const hardSwish = (v: number) => (v * Math.min(6, Math.max(0, v + 3))) / 6
 
+/** The graph's operators, Constant nodes left out; fails if a Constant's value is unused. */
 function opTypes(bytes: Uint8Array): string[] {
-  const m = ModelProto.toObject(ModelProto.decode(bytes), { arrays: true }) as { graph: { node: Array<{ op_type: string }> } }
-  return m.graph.node.map((n) => n.op_type)
+  const m = ModelProto.toObject(ModelProto.decode(bytes), { arrays: true }) as { graph: { node: Array<{ op_type: string; input: string[]; output: string[] }> } }
+  const used = new Set(m.graph.node.flatMap((n) => n.input).concat('y'))
+  for (const n of m.graph.node) if (n.op_type === 'Constant') expect(used.has(n.output[0]!), `constant ${n.output[0]} is unused`).toBe(true)
+  return m.graph.node.filter((n) => n.op_type !== 'Constant').map((n) => n.op_type)
 }
 
-async function run(bytes: Uint8Array, x: Float32Array): Promise<Float32Array> {
+async function run(bytes: Uint8Array, x: Float32Array, dims = [2, 8]): Promise<Float32Array> {
   const s = await ort.InferenceSession.create(bytes, opts)
   try {
-    const out = await s.run({ x: new ort.Tensor('float32', x, [2, 8]) })
+    const out = await s.run({ x: new ort.Tensor('float32', x, dims) })
     return out.y!.data as Float32Array
   } finally {
     await s.release()
@@ -151,6 +155,87 @@ describe('rewriteModel: hard-swish on hand-built graphs', () => {
   })
 })
 
+/** A float32 Constant node of `dims` with deterministic values. */
+function tensorConst(name: string, dims: number[], seed: number) {
+  const n = dims.reduce((a, b) => a * b, 1)
+  const data = Float32Array.from({ length: n }, (_, i) => Math.sin(seed + i * 1.37) * 0.8)
+  return { op_type: 'Constant', output: [name], attribute: [{ name: 'value', type: ATTR.TENSOR, t: { dims, data_type: FLOAT, raw_data: new Uint8Array(data.buffer) } }] }
+}
+const ints = (name: string, v: number[]) => ({ name, type: 7, ints: v })
+const conv = (input: string, w: string, b: string | undefined, out: string, k: number, pad: number, group = 1) =>
+  node('Conv', b ? [input, w, b] : [input, w], out, [ints('kernel_shape', [k, k]), ints('pads', [pad, pad, pad, pad]), ints('strides', [1, 1]), { name: 'group', type: 2, i: group }])
+
+describe('rewriteModel: scalar affine blocks folded into convolutions', () => {
+  const xDims = [1, 4, 5, 6]
+  const X4 = Float32Array.from({ length: 4 * 5 * 6 }, (_, i) => Math.cos(i * 0.71) * 3)
+
+  async function expectSame(original: Uint8Array, folds: number, ops: string[]) {
+    const { bytes, report } = rewriteModel(original)
+    expect(report.affineIntoConv).toBe(folds)
+    expect(opTypes(bytes)).toEqual(ops)
+    const [a, b] = [await run(original, X4, xDims), await run(bytes, X4, xDims)]
+    expect(b.length).toBe(a.length)
+    for (let i = 0; i < a.length; i++) expect(Math.abs(b[i]! - a[i]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(a[i]!)))
+    return bytes
+  }
+
+  it('Conv → Mul s → Add b becomes one Conv (with and without a bias input; padded conv)', async () => {
+    const yDims = [1, 3, 5, 6]
+    for (const bias of [true, false]) {
+      const original = model(
+        11,
+        [tensorConst('W', [3, 4, 3, 3], 1), ...(bias ? [tensorConst('B', [3], 2)] : []), conv('x', 'W', bias ? 'B' : undefined, 'c', 3, 1), scalar('s', 0.7), node('Mul', ['c', 's'], 'm'), scalar('b', -0.25), node('Add', ['b', 'm'], 'y')],
+        [],
+        { x: xDims, y: yDims },
+      )
+      await expectSame(original, 1, ['Conv'])
+    }
+  })
+
+  it('Mul s → Add b → Conv without padding becomes one Conv; before a padded conv it stays', async () => {
+    const pre = [node('Relu', ['x'], 'r'), scalar('s', 1.3), node('Mul', ['s', 'r'], 'm'), scalar('b', 0.4), node('Add', ['m', 'b'], 'a')]
+    // 1×1 pointwise, and a grouped 3×3 without padding: both exact
+    const pointwise = model(11, [...pre, tensorConst('W', [3, 4, 1, 1], 3), tensorConst('B', [3], 4), conv('a', 'W', 'B', 'y', 1, 0)], [], { x: xDims, y: [1, 3, 5, 6] })
+    await expectSame(pointwise, 1, ['Relu', 'Conv'])
+    const grouped = model(11, [...pre, tensorConst('W', [4, 2, 3, 3], 5), conv('a', 'W', undefined, 'y', 3, 0, 2)], [], { x: xDims, y: [1, 4, 3, 4] })
+    await expectSame(grouped, 1, ['Relu', 'Conv'])
+    // padded: the zeros the conv pads with are not shifted by b, so folding would change the borders
+    const padded = model(11, [...pre, tensorConst('W', [3, 4, 3, 3], 6), conv('a', 'W', undefined, 'y', 3, 1)], [], { x: xDims, y: [1, 3, 5, 6] })
+    const { bytes, report } = rewriteModel(padded)
+    expect(report.affineIntoConv).toBe(0)
+    expect(bytes).toBe(padded)
+  })
+
+  it('a conv between two blocks takes both (the passes run in turn)', async () => {
+    const original = model(
+      11,
+      [
+        node('Relu', ['x'], 'r'), scalar('s1', 0.5), node('Mul', ['r', 's1'], 'm1'), scalar('b1', 0.1), node('Add', ['m1', 'b1'], 'a1'),
+        tensorConst('W', [3, 4, 1, 1], 7), tensorConst('B', [3], 8), conv('a1', 'W', 'B', 'c', 1, 0),
+        scalar('s2', -1.5), node('Mul', ['c', 's2'], 'm2'), scalar('b2', 2), node('Add', ['m2', 'b2'], 'y'),
+      ],
+      [],
+      { x: xDims, y: [1, 3, 5, 6] },
+    )
+    await expectSame(original, 2, ['Relu', 'Conv'])
+  })
+
+  it('leaves per-channel or shared intermediates alone', () => {
+    const yDims = [1, 3, 5, 6]
+    const variants = [
+      // the Mul's constant has 3 values (ONNX Runtime fuses those itself)
+      model(11, [tensorConst('W', [3, 4, 3, 3], 1), conv('x', 'W', undefined, 'c', 3, 1), tensorConst('s', [3, 1, 1], 9), node('Mul', ['c', 's'], 'm'), scalar('b', 1), node('Add', ['m', 'b'], 'y')], [], { x: xDims, y: yDims }),
+      // the conv's output is also a graph output
+      model(11, [tensorConst('W', [3, 4, 3, 3], 1), conv('x', 'W', undefined, 'c', 3, 1), scalar('s', 2), node('Mul', ['c', 's'], 'm'), scalar('b', 1), node('Add', ['m', 'b'], 'y')], ['c'], { x: xDims, y: yDims }),
+    ]
+    for (const v of variants) {
+      const { bytes, report } = rewriteModel(v)
+      expect(report.affineIntoConv).toBe(0)
+      expect(bytes).toBe(v)
+    }
+  })
+})
+
 describe('rewriteModel on the shipped PP-OCR models', () => {
   const paths = resolveModelPaths()
   const charset = buildCharset(readFileSync(paths.keys, 'utf8'))
@@ -165,22 +250,23 @@ describe('rewriteModel on the shipped PP-OCR models', () => {
   })
 
   it.each([
-    ['det', 24],
-    ['cls', 18],
-    ['rec', 28],
-  ] as const)('%s: every hard-swish rewritten (%d), 2 nodes for 4 and their constants dropped', (role, count) => {
+    ['det', 24, 38],
+    ['cls', 18, 0],
+    ['rec', 28, 40],
+  ] as const)('%s: %d hard-swish as 2 nodes instead of 4, %d affine blocks folded into convs', (role, hardSwish, affine) => {
     const original = readFileSync(paths[role])
     const { bytes, report } = rewriteModel(original)
-    expect(report.hardSwish).toBe(count)
+    expect(report).toEqual({ hardSwish, affineIntoConv: affine })
     const before = opTypes(original)
     const after = opTypes(bytes)
     const n = (ops: string[], op: string) => ops.filter((o) => o === op).length
-    expect(n(after, 'HardSigmoid') - n(before, 'HardSigmoid')).toBe(count)
-    expect(n(before, 'Clip') - n(after, 'Clip')).toBe(count)
-    expect(n(before, 'Div') - n(after, 'Div')).toBe(count)
-    // the weights are untouched: the size drops by the removed nodes only
-    expect(original.length - bytes.length).toBeGreaterThan(0)
-    expect(original.length - bytes.length).toBeLessThan(16 * 1024)
+    expect(n(after, 'HardSigmoid') - n(before, 'HardSigmoid')).toBe(hardSwish)
+    expect(n(before, 'Clip') - n(after, 'Clip')).toBe(hardSwish)
+    expect(n(before, 'Div') - n(after, 'Div')).toBe(hardSwish)
+    expect(n(before, 'Add') - n(after, 'Add')).toBe(hardSwish + affine)
+    expect(n(after, 'Conv')).toBe(n(before, 'Conv'))
+    // weights are rewritten, not added: the size stays within 1 %
+    expect(Math.abs(original.length - bytes.length)).toBeLessThan(original.length / 100)
   })
 
   let recOriginal: ort.InferenceSession
