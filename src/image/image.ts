@@ -111,12 +111,24 @@ export function padImage(img: RgbImage, pad: number, color: readonly [number, nu
   const h = img.height + 2 * pad
   const out = createImage(w, h)
   const d = out.data
-  for (let i = 0; i < w * h * 3; i += 3) {
-    d[i] = color[0]
-    d[i + 1] = color[1]
-    d[i + 2] = color[2]
+  // one row of the colour, then block copies: the border rows, and each image row with its margins
+  const fill = new Uint8Array(w * 3)
+  for (let i = 0; i < fill.length; i += 3) {
+    fill[i] = color[0]
+    fill[i + 1] = color[1]
+    fill[i + 2] = color[2]
+  }
+  const margin = fill.subarray(0, pad * 3)
+  for (let y = 0; y < pad; y++) {
+    d.set(fill, y * w * 3)
+    d.set(fill, (h - 1 - y) * w * 3)
   }
   const rowBytes = img.width * 3
-  for (let y = 0; y < img.height; y++) d.set(img.data.subarray(y * rowBytes, (y + 1) * rowBytes), ((y + pad) * w + pad) * 3)
+  for (let y = 0; y < img.height; y++) {
+    const at = (y + pad) * w * 3
+    d.set(margin, at)
+    d.set(img.data.subarray(y * rowBytes, (y + 1) * rowBytes), at + pad * 3)
+    d.set(margin, at + pad * 3 + rowBytes)
+  }
   return out
 }

@@ -53,26 +53,38 @@ function packResized(
   }
   const tx = linearTable(sw, dstW)
   const ty = linearTable(sh, dstH)
+  // per column: byte offsets of the two source columns and their weights (1 − wx, wx)
+  const c0s = new Int32Array(dstW)
+  const c1s = new Int32Array(dstW)
+  const wx0 = new Float64Array(dstW)
+  const wx1 = new Float64Array(dstW)
+  for (let x = 0; x < dstW; x++) {
+    c0s[x] = tx.i0[x]! * 3
+    c1s[x] = tx.i1[x]! * 3
+    wx1[x] = tx.w[x]!
+    wx0[x] = 1 - tx.w[x]!
+  }
   for (let y = 0; y < dstH; y++) {
     const r0 = ty.i0[y]! * sw * 3
     const r1 = ty.i1[y]! * sw * 3
     const wy = ty.w[y]!
+    const wy0 = 1 - wy
     const row = offset + y * planeW
     for (let x = 0; x < dstW; x++) {
-      const c0 = tx.i0[x]! * 3
-      const c1 = tx.i1[x]! * 3
-      const wx = tx.w[x]!
+      const c0 = c0s[x]!
+      const c1 = c1s[x]!
       const a = r0 + c0
       const b = r0 + c1
       const c = r1 + c0
       const d = r1 + c1
-      const w00 = (1 - wx) * (1 - wy)
-      const w01 = wx * (1 - wy)
-      const w10 = (1 - wx) * wy
-      const w11 = wx * wy
-      const R = Math.round(data[a]! * w00 + data[b]! * w01 + data[c]! * w10 + data[d]! * w11)
-      const G = Math.round(data[a + 1]! * w00 + data[b + 1]! * w01 + data[c + 1]! * w10 + data[d + 1]! * w11)
-      const B = Math.round(data[a + 2]! * w00 + data[b + 2]! * w01 + data[c + 2]! * w10 + data[d + 2]! * w11)
+      const w00 = wx0[x]! * wy0
+      const w01 = wx1[x]! * wy0
+      const w10 = wx0[x]! * wy
+      const w11 = wx1[x]! * wy
+      // the sums are ≥ 0: (v + 0.5) | 0 is Math.round, without the call
+      const R = (data[a]! * w00 + data[b]! * w01 + data[c]! * w10 + data[d]! * w11 + 0.5) | 0
+      const G = (data[a + 1]! * w00 + data[b + 1]! * w01 + data[c + 1]! * w10 + data[d + 1]! * w11 + 0.5) | 0
+      const B = (data[a + 2]! * w00 + data[b + 2]! * w01 + data[c + 2]! * w10 + data[d + 2]! * w11 + 0.5) | 0
       out[row + x] = lb[B]!
       out[row + plane + x] = lg[G]!
       out[row + 2 * plane + x] = lr[R]!

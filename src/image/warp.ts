@@ -71,29 +71,45 @@ export function warpQuad(img: RgbImage, quad: Quad): RgbImage {
   const Hm = perspectiveTransform([[0, 0], [w, 0], [w, h], [0, h]], quad)
   const out = createImage(w, h)
   const { data, width: sw, height: sh } = img
+  const od = out.data
+  const [h0, h1, h2, h3, h4, h5, h6, h7, h8] = Hm as [number, number, number, number, number, number, number, number, number]
   const wx = new Float64Array(4)
   const wy = new Float64Array(4)
   const xs = new Int32Array(4)
+  const rows = new Int32Array(4)
+  const stride = sw * 3
   let di = 0
   for (let y = 0; y < h; y++) {
+    const h1y = h1 * y
+    const h4y = h4 * y
+    const h7y = h7 * y
     for (let x = 0; x < w; x++, di += 3) {
-      const Z = Hm[6]! * x + Hm[7]! * y + Hm[8]!
-      const X = (Hm[0]! * x + Hm[1]! * y + Hm[2]!) / Z
-      const Y = (Hm[3]! * x + Hm[4]! * y + Hm[5]!) / Z
+      const Z = h6 * x + h7y + h8
+      const X = (h0 * x + h1y + h2) / Z
+      const Y = (h3 * x + h4y + h5) / Z
       const ix = Math.floor(X)
       const iy = Math.floor(Y)
       cubicWeights(X - ix, wx)
       cubicWeights(Y - iy, wy)
-      for (let k = 0; k < 4; k++) {
-        const xx = ix - 1 + k
-        xs[k] = (xx < 0 ? 0 : xx >= sw ? sw - 1 : xx) * 3
+      if (ix >= 1 && ix + 2 < sw && iy >= 1 && iy + 2 < sh) {
+        // inside: no clamping (BORDER_REPLICATE only matters within 2 px of the edge)
+        for (let k = 0; k < 4; k++) xs[k] = (ix - 1 + k) * 3
+        for (let j = 0; j < 4; j++) rows[j] = (iy - 1 + j) * stride
+      } else {
+        for (let k = 0; k < 4; k++) {
+          const xx = ix - 1 + k
+          xs[k] = (xx < 0 ? 0 : xx >= sw ? sw - 1 : xx) * 3
+        }
+        for (let j = 0; j < 4; j++) {
+          const yy = iy - 1 + j
+          rows[j] = (yy < 0 ? 0 : yy >= sh ? sh - 1 : yy) * stride
+        }
       }
       let r = 0
       let g = 0
       let b = 0
       for (let j = 0; j < 4; j++) {
-        const yy = iy - 1 + j
-        const row = (yy < 0 ? 0 : yy >= sh ? sh - 1 : yy) * sw * 3
+        const row = rows[j]!
         const wyj = wy[j]!
         for (let k = 0; k < 4; k++) {
           const si = row + xs[k]!
@@ -103,9 +119,10 @@ export function warpQuad(img: RgbImage, quad: Quad): RgbImage {
           b += data[si + 2]! * wgt
         }
       }
-      out.data[di] = r < 0 ? 0 : r > 255 ? 255 : Math.round(r)
-      out.data[di + 1] = g < 0 ? 0 : g > 255 ? 255 : Math.round(g)
-      out.data[di + 2] = b < 0 ? 0 : b > 255 ? 255 : Math.round(b)
+      // clamped to [0, 255] first, so (v + 0.5) | 0 is Math.round
+      od[di] = r < 0 ? 0 : r > 255 ? 255 : (r + 0.5) | 0
+      od[di + 1] = g < 0 ? 0 : g > 255 ? 255 : (g + 0.5) | 0
+      od[di + 2] = b < 0 ? 0 : b > 255 ? 255 : (b + 0.5) | 0
     }
   }
   return out

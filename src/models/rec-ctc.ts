@@ -16,8 +16,21 @@ export interface Decoded {
 }
 
 /**
+ * A class whose probability is above this is the step's arg-max when the step's probabilities sum
+ * to at most 1 + (PROB_SURE − 0.5) · 2: every other class then has less than 0.5. The margin over
+ * 0.5 covers the float error of the model's softmax (its sums are 1 ± ~1e-6).
+ */
+const PROB_SURE = 0.5001
+/** Rows whose sum is this close to 1 are probability distributions (a softmax's output). */
+const SUM_TOLERANCE = 1e-4
+
+/**
  * Decodes `probs` ([n, steps, classes], row-major) for sample `n`: argmax per step, collapse
  * repeats, drop blanks (index 0); score = mean of the kept steps' max probability (0 when empty).
+ *
+ * When the first step's row sums to 1 (the recogniser ends in a softmax), a step's scan stops at
+ * the first class above PROB_SURE, which can only be the arg-max: most steps are a confident blank
+ * or character, so most rows are not read to the end. Logits or other scores are scanned whole.
  */
 export function ctcDecode(probs: Float32Array, steps: number, classes: number, sample: number, charset: readonly string[]): Decoded {
   let text = ''
@@ -25,16 +38,25 @@ export function ctcDecode(probs: Float32Array, steps: number, classes: number, s
   let kept = 0
   let prev = -1
   const base = sample * steps * classes
+  let sure = Infinity // no early stop until the first row is known to be a distribution
   for (let t = 0; t < steps; t++) {
     const off = base + t * classes
     let best = 0
     let bestP = probs[off]!
-    for (let c = 1; c < classes; c++) {
-      const v = probs[off + c]!
-      if (v > bestP) {
-        bestP = v
-        best = c
+    if (bestP <= sure) {
+      for (let c = 1; c < classes; c++) {
+        const v = probs[off + c]!
+        if (v > bestP) {
+          bestP = v
+          best = c
+          if (v > sure) break
+        }
       }
+    }
+    if (t === 0) {
+      let rowSum = 0
+      for (let c = 0; c < classes; c++) rowSum += probs[off + c]!
+      if (Math.abs(rowSum - 1) <= SUM_TOLERANCE) sure = PROB_SURE
     }
     if (best !== 0 && best !== prev) {
       text += charset[best] ?? ''

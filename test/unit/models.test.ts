@@ -115,6 +115,35 @@ describe('ctcDecode', () => {
     const two = new Float32Array([...probs([[1, 0.9], [0, 0.9]]), ...probs([[2, 0.9], [0, 0.9]])])
     expect(ctcDecode(two, 2, 4, 1, charset).text).toBe('b')
   })
+  it('stops a step at a class above 0.5 only when the rows are probabilities, and agrees with a full scan', () => {
+    // 40 classes, 200 steps of softmax-like rows: a dominant class (p 0.3-0.99) among small ones
+    const C = 40
+    const T = 200
+    const soft = new Float32Array(T * C)
+    let seed = 7
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    for (let t = 0; t < T; t++) {
+      const k = Math.floor(rnd() * C)
+      const p = 0.3 + 0.69 * rnd()
+      const rest = Array.from({ length: C }, () => rnd())
+      const restSum = rest.reduce((a, b) => a + b, 0) - rest[k]!
+      for (let c = 0; c < C; c++) soft[t * C + c] = c === k ? p : ((1 - p) * rest[c]!) / restSum
+    }
+    const big = ['', ...Array.from({ length: C - 1 }, (_, i) => String.fromCodePoint(0x4e00 + i))]
+    // the reference: plain arg-max per step, collapse, drop blanks
+    let want = ''
+    let prev = -1
+    for (let t = 0; t < T; t++) {
+      let b = 0
+      for (let c = 1; c < C; c++) if (soft[t * C + c]! > soft[t * C + b]!) b = c
+      if (b !== 0 && b !== prev) want += big[b]
+      prev = b
+    }
+    expect(ctcDecode(soft, T, C, 0, big).text).toBe(want)
+    // logits: 0.6 early in the row is not the arg-max when 3.2 comes later, and nothing sums to 1
+    const logits = new Float32Array([0.1, 0.6, 3.2, 0.2, 0.1, 0.6, 3.2, 0.2, 2.5, 0.9, 0.7, 0.1])
+    expect(ctcDecode(logits, 3, 4, 0, charset).text).toBe('b')
+  })
   it('buildCharset: blank first, keys, then space', () => {
     expect(buildCharset('x\ny\nz\n')).toEqual(['', 'x', 'y', 'z', ' '])
     expect(buildCharset('x\r\ny')).toEqual(['', 'x', 'y', ' '])
