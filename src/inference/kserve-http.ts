@@ -26,6 +26,7 @@ import {
   normalizeHttpBase,
   probeTimeoutMs,
   serverErrorText,
+  markExclusive,
   tensorFromBytes,
   tensorFromValues,
   tensorToBytes,
@@ -75,10 +76,43 @@ export interface NamedTensor {
   tensor: Tensor
 }
 
-/** JSON header + binary sections, in order. */
-export function encodeBinaryMessage(header: unknown, chunks: readonly Uint8Array[]): { body: Buffer; headerLength: number } {
+/**
+ * JSON header + binary sections, in order, as the parts to write one after the other: the tensors'
+ * bytes are not copied into one body (a detection tensor is 5-30 MB, and every copy is garbage).
+ */
+export function encodeBinaryParts(header: unknown, chunks: readonly Uint8Array[]): { parts: Uint8Array[]; headerLength: number; byteLength: number } {
   const json = Buffer.from(JSON.stringify(header), 'utf8')
-  return { body: Buffer.concat([json, ...chunks]), headerLength: json.length }
+  const parts = [json, ...chunks]
+  return { parts, headerLength: json.length, byteLength: parts.reduce((n, p) => n + p.byteLength, 0) }
+}
+
+/** JSON header + binary sections, in order, as one body. */
+export function encodeBinaryMessage(header: unknown, chunks: readonly Uint8Array[]): { body: Buffer; headerLength: number } {
+  const { parts, headerLength } = encodeBinaryParts(header, chunks)
+  return { body: Buffer.concat(parts), headerLength }
+}
+
+/** Alignment of the binary section in bodies read by gatherBody (the widest element: int64). */
+const BINARY_ALIGN = 8
+
+/**
+ * The received `chunks` as one body, laid out so that byte `headerLength` (where the binary
+ * section starts) sits at an 8-byte-aligned address: tensors read from it are then views, not
+ * copies (tensorFromBytes copies only misaligned data). One copy of the bytes in all.
+ */
+export function gatherBody(chunks: readonly Buffer[], total: number, headerLength: string | string[] | null | undefined): Buffer {
+  const h = Array.isArray(headerLength) ? headerLength[0] : headerLength
+  const n = h !== undefined && h !== null && /^\d+$/.test(h.trim()) ? Number(h.trim()) : 0
+  const pad = n <= total ? (BINARY_ALIGN - (n % BINARY_ALIGN)) % BINARY_ALIGN : 0
+  const buffer = new ArrayBuffer(total + pad)
+  markExclusive(buffer)
+  const body = Buffer.from(buffer, pad, total)
+  let at = 0
+  for (const c of chunks) {
+    body.set(c, at)
+    at += c.length
+  }
+  return body
 }
 
 /**
@@ -173,7 +207,7 @@ export function encodeInferRequest(
   outputNames: readonly string[],
   binary: boolean,
   id?: string,
-): { body: Buffer; headers: Record<string, string> } {
+): { parts: Uint8Array[]; headers: Record<string, string> } {
   const inputs: KserveTensorJson[] = []
   const chunks: Buffer[] = []
   for (const [name, t] of Object.entries(feeds)) {
@@ -187,10 +221,10 @@ export function encodeInferRequest(
     outputs: outputNames.map((name) => (binary ? { name, parameters: { binary_data: true } } : { name })),
   }
   if (!binary) {
-    return { body: Buffer.from(JSON.stringify(request), 'utf8'), headers: { 'content-type': 'application/json' } }
+    return { parts: [Buffer.from(JSON.stringify(request), 'utf8')], headers: { 'content-type': 'application/json' } }
   }
-  const { body, headerLength } = encodeBinaryMessage(request, chunks)
-  return { body, headers: { 'content-type': 'application/octet-stream', [INFERENCE_HEADER_CONTENT_LENGTH]: String(headerLength) } }
+  const { parts, headerLength } = encodeBinaryParts(request, chunks)
+  return { parts, headers: { 'content-type': 'application/octet-stream', [INFERENCE_HEADER_CONTENT_LENGTH]: String(headerLength) } }
 }
 
 /** Output tensors from an inference response body. */
@@ -251,7 +285,7 @@ export function createHttpAgents(): { http: http.Agent; https: https.Agent } {
  */
 export function httpCall(
   url: string,
-  init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: Uint8Array },
+  init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: Uint8Array | readonly Uint8Array[] },
   signal: AbortSignal,
   agents?: { http: http.Agent; https: https.Agent },
 ): Promise<HttpAnswer> {
@@ -260,7 +294,8 @@ export function httpCall(
     const u = new URL(url)
     const secure = u.protocol === 'https:'
     const headers: Record<string, string | number> = { ...init.headers }
-    if (init.body) headers['content-length'] = init.body.byteLength
+    const parts = init.body === undefined ? [] : init.body instanceof Uint8Array ? [init.body] : init.body
+    if (init.body) headers['content-length'] = parts.reduce((n, p) => n + p.byteLength, 0)
     let settled = false
     const fail = (err: unknown, what = ''): void => {
       if (settled) return
@@ -273,7 +308,11 @@ export function httpCall(
       { method: init.method, headers, signal, ...(agents ? { agent: secure ? agents.https : agents.http } : {}) },
       (res) => {
         const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
+        let total = 0
+        res.on('data', (c: Buffer) => {
+          chunks.push(c)
+          total += c.length
+        })
         res.on('error', (err) => fail(err, 'connection lost while reading the answer: '))
         res.on('close', () => {
           if (!res.complete) fail(Object.assign(new Error('socket closed mid-answer'), { code: 'ECONNRESET' }), 'connection lost while reading the answer: ')
@@ -285,13 +324,15 @@ export function httpCall(
           resolve({
             status: res.statusCode ?? 0,
             headers: { get: (name) => { const v = h[name.toLowerCase()]; return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v } },
-            body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+            // a binary answer is laid out so that its tensors can be read in place
+            body: h[INFERENCE_HEADER_CONTENT_LENGTH] !== undefined ? gatherBody(chunks, total, h[INFERENCE_HEADER_CONTENT_LENGTH]) : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
           })
         })
       },
     )
     req.on('error', (err) => fail(err))
-    req.end(init.body)
+    for (const p of parts.slice(0, -1)) req.write(p)
+    req.end(parts[parts.length - 1])
   })
 }
 
@@ -360,10 +401,10 @@ export class KserveHttpClient implements RemoteClient {
 
   infer(model: string, feeds: Feeds, outputNames: readonly string[], options?: RunOptions): Promise<Record<string, Tensor>> {
     const what = `inference on model "${model}"`
-    const { body, headers } = encodeInferRequest(feeds, outputNames, this.#remote.binary)
+    const { parts, headers } = encodeInferRequest(feeds, outputNames, this.#remote.binary)
     const url = `${this.#base}${this.#modelPath(model)}/infer`
     return callWithRetries(what, this.#remote, this.#logger, options?.signal, async (signal) => {
-      const res = await httpCall(url, { method: 'POST', headers, body }, signal, this.#agents)
+      const res = await httpCall(url, { method: 'POST', headers, body: parts }, signal, this.#agents)
       if (res.status !== 200) throw httpServerError(res.status, res.body.toString('utf8'), what)
       let outputs: Record<string, Tensor>
       try {

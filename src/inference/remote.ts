@@ -189,8 +189,27 @@ export function tensorToBytes(t: Tensor): Buffer {
 }
 
 /**
+ * Buffers allocated for one received message alone (a body gathered for it, a tensor's aligned
+ * copy). A tensor over one may be handed to another thread by transfer instead of copy (the model
+ * server's pool does), once; any other buffer (a view into a gRPC message, whose memory Node may
+ * share between buffers; a caller's array) must be copied first.
+ */
+const exclusiveBuffers = new WeakSet<ArrayBuffer>()
+
+export function markExclusive(buffer: ArrayBuffer): void {
+  exclusiveBuffers.add(buffer)
+}
+
+/** True (once) if nothing but the tensors over `buffer` will read it: it may be transferred. */
+export function takeExclusive(buffer: ArrayBufferLike): buffer is ArrayBuffer {
+  if (!(buffer instanceof ArrayBuffer) || !exclusiveBuffers.has(buffer)) return false
+  exclusiveBuffers.delete(buffer)
+  return true
+}
+
+/**
  * A tensor over little-endian bytes. The byte length must match dims × element size. Reuses the
- * memory when it is suitably aligned, copies otherwise.
+ * memory when it is suitably aligned, copies otherwise (into a buffer of its own: markExclusive).
  */
 export function tensorFromBytes(type: TensorType, dims: number[], bytes: Uint8Array, what: string): Tensor {
   const size = DATATYPES[type].bytes
@@ -211,6 +230,7 @@ export function tensorFromBytes(type: TensorType, dims: number[], bytes: Uint8Ar
   }
   const aligned = new Uint8Array(count * size)
   aligned.set(src)
+  markExclusive(aligned.buffer)
   return { type, dims, data: new Ctor(aligned.buffer, 0, count) }
 }
 

@@ -9,7 +9,8 @@ import { OcrError, toOcrError, type ErrorCode } from '../errors.js'
 import type { Tensor } from '../inference/backend.js'
 import {
   INFERENCE_HEADER_CONTENT_LENGTH,
-  encodeBinaryMessage,
+  encodeBinaryParts,
+  gatherBody,
   readTensors,
   splitBinaryMessage,
   tensorEntry,
@@ -89,7 +90,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       }
       chunks.push(c)
     })
-    req.on('end', () => resolve(Buffer.concat(chunks)))
+    // a KServe binary body is laid out so that its tensors can be read in place (one copy)
+    req.on('end', () => resolve(gatherBody(chunks, size, req.headers[INFERENCE_HEADER_CONTENT_LENGTH])))
     req.on('error', reject)
     req.on('close', () => {
       if (!req.complete) reject(new OcrError('CANCELLED', 'the client closed the connection before sending the whole body'))
@@ -217,9 +219,10 @@ export function createHttpHandler(store: ModelStore, metrics: ModelServerMetrics
       outputs: entries,
     }
     if (chunks.length === 0) return sendJson(res, 200, answer)
-    const { body: out, headerLength: n } = encodeBinaryMessage(answer, chunks)
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length, [INFERENCE_HEADER_CONTENT_LENGTH]: String(n) })
-    res.end(out)
+    const { parts, headerLength: n, byteLength } = encodeBinaryParts(answer, chunks)
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': byteLength, [INFERENCE_HEADER_CONTENT_LENGTH]: String(n) })
+    for (const p of parts.slice(0, -1)) res.write(p)
+    res.end(parts[parts.length - 1])
   }
 
   // ---- TensorFlow Serving REST

@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads'
 import type { Device } from '../config.js'
 import { OcrError, type SerializedError } from '../errors.js'
 import type { Feeds, Tensor } from '../inference/backend.js'
+import { takeExclusive } from '../inference/remote.js'
 import type { Logger } from '../logger.js'
 import type { WorkerInit } from './worker.js'
 
@@ -145,19 +146,24 @@ export class WorkerPool {
     for (const s of this.#slots) if (s?.ready && (!best || s.jobs.size < best.jobs.size)) best = s
     if (!best) return Promise.reject(new OcrError('NOT_READY', 'no model-server worker is ready', { retryAfterSec: 1 }))
     const id = this.#nextId++
-    // Owned copies: the inputs may be views into a request body, which must not be detached.
+    // Inputs over a buffer this request alone owns (a gathered HTTP body, an aligned copy: see
+    // takeExclusive) go to the worker by transfer; any other input (a view into a gRPC message,
+    // whose memory Node may share with other buffers) is copied first, so nothing that someone
+    // else still reads is ever detached.
     const owned: Feeds = {}
-    const transfer: ArrayBuffer[] = []
+    const transfer = new Set<ArrayBuffer>()
     for (const [name, t] of Object.entries(feeds)) {
-      const data = t.data.slice() as Tensor['data']
+      const buffer = t.data.buffer
+      const inPlace = (buffer instanceof ArrayBuffer && transfer.has(buffer)) || takeExclusive(buffer)
+      const data = inPlace ? t.data : (t.data.slice() as Tensor['data'])
       owned[name] = { type: t.type, dims: [...t.dims], data }
-      transfer.push(data.buffer as ArrayBuffer)
+      transfer.add(data.buffer as ArrayBuffer)
     }
     const slot = best
     return new Promise((resolve, reject) => {
       slot.jobs.set(id, { resolve, reject })
       const msg: ToWorker = { type: 'run', id, key, feeds: owned, outputNames }
-      slot.worker.postMessage(msg, transfer)
+      slot.worker.postMessage(msg, [...transfer])
     })
   }
 

@@ -43,18 +43,24 @@ async function load(): Promise<void> {
   }
 }
 
-/** Owned copies of the requested outputs, so their buffers can be transferred. */
+/**
+ * The requested outputs and the buffers to transfer with them. ONNX Runtime hands each output in a
+ * buffer of its own, which is transferred as it is (no copy); an output that is a view into a
+ * larger or shared buffer is copied first.
+ */
 function pick(outputs: Record<string, Tensor>, names: readonly string[]): { outputs: Record<string, Tensor>; transfer: ArrayBuffer[] } {
   const picked: Record<string, Tensor> = {}
-  const transfer: ArrayBuffer[] = []
+  const transfer = new Set<ArrayBuffer>()
   for (const name of names) {
     const t = outputs[name]
     if (!t) throw new Error(`the model produced no output "${name}"`)
-    const data = t.data.slice() as Tensor['data']
+    const buffer = t.data.buffer
+    const whole = buffer instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === buffer.byteLength && !transfer.has(buffer)
+    const data = whole ? t.data : (t.data.slice() as Tensor['data'])
     picked[name] = { type: t.type, dims: [...t.dims], data }
-    transfer.push(data.buffer as ArrayBuffer)
+    transfer.add(data.buffer as ArrayBuffer)
   }
-  return { outputs: picked, transfer }
+  return { outputs: picked, transfer: [...transfer] }
 }
 
 port.on('message', (msg: ToWorker) => {

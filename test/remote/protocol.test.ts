@@ -12,12 +12,13 @@ import {
   INFERENCE_HEADER_CONTENT_LENGTH,
   decodeInferResponse,
   encodeInferRequest,
+  gatherBody,
   httpServerError,
   parseModelMetadata,
   readTensors,
   splitBinaryMessage,
 } from '../../src/inference/kserve-http.js'
-import { flattenNested, normalizeHttpBase, serverErrorText, tensorFromBytes, tensorToBytes } from '../../src/inference/remote.js'
+import { flattenNested, normalizeHttpBase, serverErrorText, takeExclusive, tensorFromBytes, tensorToBytes } from '../../src/inference/remote.js'
 import { nestedJson, parseTfJson, parseTfMetadata, parseTfStatus, rewriteNonFinite, tensorFromNested } from '../../src/inference/tfserving.js'
 
 const f32 = (dims: number[], values: number[]): Tensor => ({ type: 'float32', dims, data: Float32Array.from(values) })
@@ -82,7 +83,8 @@ describe('KServe v2 JSON (required_api.md examples)', () => {
   })
 
   it('encodes a JSON request (binary off) with flat data arrays and plain requested outputs', () => {
-    const { body, headers } = encodeInferRequest({ input0: f32([3, 2], [1, 1.5, 2, 2.5, 3, 3.5]) }, ['output0'], false, '42')
+    const { parts, headers } = encodeInferRequest({ input0: f32([3, 2], [1, 1.5, 2, 2.5, 3, 3.5]) }, ['output0'], false, '42')
+    const body = Buffer.concat(parts)
     expect(headers['content-type']).toBe('application/json')
     expect(headers[INFERENCE_HEADER_CONTENT_LENGTH]).toBeUndefined()
     expect(JSON.parse(body.toString())).toEqual({
@@ -138,9 +140,13 @@ describe('binary tensor data extension (extension_binary_data.md examples)', () 
   it('encodes requests as the example does: binary_data_size per input, binary_data on outputs, header length', () => {
     const input0 = f32([2, 2], [1, 2, 3, 4])
     const input1: Tensor = { type: 'uint8', dims: [3], data: Uint8Array.from([1, 0, 1]) }
-    const { body, headers } = encodeInferRequest({ input0, input1 }, ['output0'], true)
+    const { parts, headers } = encodeInferRequest({ input0, input1 }, ['output0'], true)
     expect(headers['content-type']).toBe('application/octet-stream')
     const headerLength = Number(headers[INFERENCE_HEADER_CONTENT_LENGTH])
+    // written as parts (header, then each tensor's own bytes: not copied into one body)
+    expect(parts).toHaveLength(3)
+    expect(parts[1]!.buffer).toBe(input0.data.buffer)
+    const body = Buffer.concat(parts)
     // "the total size of the binary data is 19 bytes and that size must be reflected in the content length"
     expect(body.length).toBe(headerLength + 16 + 3)
     const json = JSON.parse(body.subarray(0, headerLength).toString())
@@ -159,6 +165,37 @@ describe('binary tensor data extension (extension_binary_data.md examples)', () 
     const tensors = readTensors((j as { inputs: unknown }).inputs, binary, 'input')
     expect([...tensors[0]!.tensor.data]).toEqual([1, 2, 3, 4])
     expect([...tensors[1]!.tensor.data]).toEqual([1, 0, 1])
+    // gathered as a server receives it (in pieces), the binary section is 8-byte aligned and the
+    // float tensor is read in place, not copied
+    const received = gatherBody([body.subarray(0, 5), body.subarray(5, headerLength + 7), body.subarray(headerLength + 7)], body.length, String(headerLength))
+    expect(received.equals(body)).toBe(true)
+    expect((received.byteOffset + headerLength) % 8).toBe(0)
+    const again = splitBinaryMessage(received, String(headerLength))
+    const inPlace = readTensors((again.json as { inputs: unknown }).inputs, again.binary, 'input')
+    expect(inPlace[0]!.tensor.data.buffer).toBe(received.buffer)
+    expect([...inPlace[0]!.tensor.data]).toEqual([1, 2, 3, 4])
+    // that body belongs to this message alone: it may be transferred, once
+    expect(takeExclusive(received.buffer)).toBe(true)
+    expect(takeExclusive(received.buffer)).toBe(false)
+  })
+
+  it('marks only buffers a message owns alone as transferable', () => {
+    // a misaligned view (as protobufjs gives for gRPC bytes fields) is copied into a buffer of its own
+    const bytes = Buffer.alloc(17)
+    bytes.writeFloatLE(2.5, 1)
+    bytes.writeFloatLE(-1, 5)
+    const t = tensorFromBytes('float32', [2], bytes.subarray(1, 9), 'x')
+    expect([...t.data]).toEqual([2.5, -1])
+    expect(t.data.buffer).not.toBe(bytes.buffer)
+    expect(takeExclusive(t.data.buffer)).toBe(true)
+    // an aligned view into someone else's memory (a caller's array, Node's shared pool) is not
+    const theirs = new Uint8Array(new ArrayBuffer(12), 4, 4)
+    theirs.set([0, 0, 32, 64])
+    const view = tensorFromBytes('float32', [1], theirs, 'y')
+    expect(view.data.buffer).toBe(theirs.buffer)
+    expect(view.data[0]).toBe(2.5)
+    expect(takeExclusive(view.data.buffer)).toBe(false)
+    expect(takeExclusive(new Float32Array(4).buffer)).toBe(false)
   })
 
   it('mixes binary and JSON tensors in one body', () => {
