@@ -42,18 +42,6 @@ function solve(A: number[][], b: number[]): number[] {
   return M.map((row, i) => row[n]! / row[i]!)
 }
 
-/** Catmull-Rom-like cubic weights with OpenCV's A = −0.75. */
-function cubicWeights(t: number, w: Float64Array): void {
-  const A = -0.75
-  const x0 = t + 1
-  const x1 = t
-  const x2 = 1 - t
-  w[0] = ((A * x0 - 5 * A) * x0 + 8 * A) * x0 - 4 * A
-  w[1] = ((A + 2) * x1 - (A + 3)) * x1 * x1 + 1
-  w[2] = ((A + 2) * x2 - (A + 3)) * x2 * x2 + 1
-  w[3] = 1 - w[0] - w[1] - w[2]
-}
-
 /** Crop size PaddleOCR uses for a quad: int() of the longer opposite edges. */
 export function cropSize(q: Quad): { width: number; height: number } {
   return {
@@ -62,7 +50,10 @@ export function cropSize(q: Quad): { width: number; height: number } {
   }
 }
 
-/** The upright crop of `quad` (no 90° turn). */
+/**
+ * The upright crop of `quad` (no 90° turn): cv2.warpPerspective with INTER_CUBIC (OpenCV's
+ * Catmull-Rom-like weights, A = −0.75) and BORDER_REPLICATE.
+ */
 export function warpQuad(img: RgbImage, quad: Quad): RgbImage {
   const { width: cw, height: ch } = cropSize(quad)
   const w = Math.max(1, cw)
@@ -73,10 +64,7 @@ export function warpQuad(img: RgbImage, quad: Quad): RgbImage {
   const { data, width: sw, height: sh } = img
   const od = out.data
   const [h0, h1, h2, h3, h4, h5, h6, h7, h8] = Hm as [number, number, number, number, number, number, number, number, number]
-  const wx = new Float64Array(4)
-  const wy = new Float64Array(4)
-  const xs = new Int32Array(4)
-  const rows = new Int32Array(4)
+  const A = -0.75
   const stride = sw * 3
   let di = 0
   for (let y = 0; y < h; y++) {
@@ -89,35 +77,71 @@ export function warpQuad(img: RgbImage, quad: Quad): RgbImage {
       const Y = (h3 * x + h4y + h5) / Z
       const ix = Math.floor(X)
       const iy = Math.floor(Y)
-      cubicWeights(X - ix, wx)
-      cubicWeights(Y - iy, wy)
+      // cubicWeights(X − ix) and cubicWeights(Y − iy), inlined (same formulas, same order)
+      const tx = X - ix
+      const ax0 = tx + 1
+      const ax2 = 1 - tx
+      const wx0 = ((A * ax0 - 5 * A) * ax0 + 8 * A) * ax0 - 4 * A
+      const wx1 = ((A + 2) * tx - (A + 3)) * tx * tx + 1
+      const wx2 = ((A + 2) * ax2 - (A + 3)) * ax2 * ax2 + 1
+      const wx3 = 1 - wx0 - wx1 - wx2
+      const ty = Y - iy
+      const ay0 = ty + 1
+      const ay2 = 1 - ty
+      const wy0 = ((A * ay0 - 5 * A) * ay0 + 8 * A) * ay0 - 4 * A
+      const wy1 = ((A + 2) * ty - (A + 3)) * ty * ty + 1
+      const wy2 = ((A + 2) * ay2 - (A + 3)) * ay2 * ay2 + 1
+      const wy3 = 1 - wy0 - wy1 - wy2
+      // source columns (bytes) and rows, clamped to the image (BORDER_REPLICATE) near the edges
+      let x0: number, x1: number, x2: number, x3: number, y0: number, y1: number, y2: number, y3: number
       if (ix >= 1 && ix + 2 < sw && iy >= 1 && iy + 2 < sh) {
-        // inside: no clamping (BORDER_REPLICATE only matters within 2 px of the edge)
-        for (let k = 0; k < 4; k++) xs[k] = (ix - 1 + k) * 3
-        for (let j = 0; j < 4; j++) rows[j] = (iy - 1 + j) * stride
+        x0 = (ix - 1) * 3
+        x1 = x0 + 3
+        x2 = x0 + 6
+        x3 = x0 + 9
+        y0 = (iy - 1) * stride
+        y1 = y0 + stride
+        y2 = y1 + stride
+        y3 = y2 + stride
       } else {
-        for (let k = 0; k < 4; k++) {
-          const xx = ix - 1 + k
-          xs[k] = (xx < 0 ? 0 : xx >= sw ? sw - 1 : xx) * 3
-        }
-        for (let j = 0; j < 4; j++) {
-          const yy = iy - 1 + j
-          rows[j] = (yy < 0 ? 0 : yy >= sh ? sh - 1 : yy) * stride
-        }
+        const cx = (v: number) => (v < 0 ? 0 : v >= sw ? sw - 1 : v) * 3
+        const cy = (v: number) => (v < 0 ? 0 : v >= sh ? sh - 1 : v) * stride
+        x0 = cx(ix - 1)
+        x1 = cx(ix)
+        x2 = cx(ix + 1)
+        x3 = cx(ix + 2)
+        y0 = cy(iy - 1)
+        y1 = cy(iy)
+        y2 = cy(iy + 1)
+        y3 = cy(iy + 2)
       }
       let r = 0
       let g = 0
       let b = 0
+      // rows in order, columns in order within each row: the same sums as the 4×4 loop
       for (let j = 0; j < 4; j++) {
-        const row = rows[j]!
-        const wyj = wy[j]!
-        for (let k = 0; k < 4; k++) {
-          const si = row + xs[k]!
-          const wgt = wyj * wx[k]!
-          r += data[si]! * wgt
-          g += data[si + 1]! * wgt
-          b += data[si + 2]! * wgt
-        }
+        const row = j === 0 ? y0 : j === 1 ? y1 : j === 2 ? y2 : y3
+        const wyj = j === 0 ? wy0 : j === 1 ? wy1 : j === 2 ? wy2 : wy3
+        let wgt = wyj * wx0
+        let si = row + x0
+        r += data[si]! * wgt
+        g += data[si + 1]! * wgt
+        b += data[si + 2]! * wgt
+        wgt = wyj * wx1
+        si = row + x1
+        r += data[si]! * wgt
+        g += data[si + 1]! * wgt
+        b += data[si + 2]! * wgt
+        wgt = wyj * wx2
+        si = row + x2
+        r += data[si]! * wgt
+        g += data[si + 1]! * wgt
+        b += data[si + 2]! * wgt
+        wgt = wyj * wx3
+        si = row + x3
+        r += data[si]! * wgt
+        g += data[si + 1]! * wgt
+        b += data[si + 2]! * wgt
       }
       // clamped to [0, 255] first, so (v + 0.5) | 0 is Math.round
       od[di] = r < 0 ? 0 : r > 255 ? 255 : (r + 0.5) | 0
