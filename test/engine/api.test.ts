@@ -230,6 +230,24 @@ describe('maxQueue: 0 (no waiting at all)', () => {
   })
 })
 
+describe('modelRewrite: false (the model files as shipped)', () => {
+  let shipped: Ocr
+  beforeAll(async () => {
+    shipped = await createOcr({ workers: 1, modelRewrite: false })
+  })
+  afterAll(async () => shipped?.close())
+
+  it('reads the same lines, boxes and (to float rounding) scores as the rewritten graphs', async () => {
+    const [a, b] = [await ocr.read(page.png), await shipped.read(page.png)]
+    expectLines(b.lines, page)
+    expect(b.lines.map((l) => l.text)).toEqual(a.lines.map((l) => l.text))
+    expect(b.lines.map((l) => l.box)).toEqual(a.lines.map((l) => l.box))
+    b.lines.forEach((l, i) => expect(Math.abs(l.score - a.lines[i]!.score)).toBeLessThan(1e-4))
+    // and they are other graphs: float rounding differs somewhere
+    expect(b.lines.map((l) => l.score)).not.toEqual(a.lines.map((l) => l.score))
+  })
+})
+
 describe('settings validation', () => {
   it.each([
     [{ boxThresh: 2 }, 'boxThresh'],
