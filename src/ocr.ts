@@ -4,7 +4,7 @@
 import { MAX_PAGES_LIMIT, parseEngineSettings, PDF_DPI_RANGE, PDF_TEXT_MODES, resolveParallelism, type EngineSettingsInput } from './config.js'
 import type { EngineStats, Ocr } from './engine.js'
 import { OcrError } from './errors.js'
-import { createBackendSet } from './inference/factory.js'
+import { createBackendSet, prepareLocalModels } from './inference/factory.js'
 import { silentLogger, type Logger } from './logger.js'
 import { parsePageRanges } from './document/pages.js'
 import { Scheduler, type JobSpec } from './pipeline/scheduler.js'
@@ -27,11 +27,13 @@ export async function createOcr(options: CreateOcrOptions = {}): Promise<Ocr> {
   const { workers, threadsPerWorker } = resolveParallelism(settings)
   // readiness of a remote model server is checked from the main thread with its own client
   const probe = settings.remote ? await createBackendSet({ settings, threads: 1, logger }) : null
+  // read (and rewrite) the models once, for every worker and every replacement of one
+  const models = await prepareLocalModels(settings, logger)
   const scheduler = new Scheduler({
     size: workers,
     maxQueue: settings.maxQueue,
     logger,
-    init: (index) => ({ settings, threads: threadsPerWorker, index }),
+    init: (index) => ({ settings, threads: threadsPerWorker, index, ...(models ? { models } : {}) }),
   })
   await scheduler.start()
   logger.info({ workers, threadsPerWorker, device: settings.device, remote: settings.remote?.url ?? null }, 'ocr engine ready')

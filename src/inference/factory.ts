@@ -6,13 +6,31 @@ import type { EngineSettings } from '../config.js'
 import type { Logger } from '../logger.js'
 import { resolveModelPaths } from '../models/assets.js'
 import { localModelSource } from '../models/graph-rewrite.js'
-import type { Backend, BackendFactory, ModelRole } from './backend.js'
+import { MODEL_ROLES, type Backend, type BackendFactory, type ModelRole } from './backend.js'
 import { createLocalBackend } from './local.js'
+
+/** What each local session loads: a model file's path, or its (rewritten) bytes. */
+export type LocalModels = Partial<Record<ModelRole, string | Uint8Array>>
 
 export interface FactoryContext {
   settings: EngineSettings
   threads: number
   logger: Logger
+  /** Local models prepared by prepareLocalModels (once per engine); absent: prepared per session. */
+  models?: LocalModels
+}
+
+/**
+ * The models an engine's local sessions load, prepared once: with `modelRewrite` the graph
+ * rewrites parse and re-encode ~16 MB of models, which every worker thread would otherwise redo
+ * at start-up (and again when a crashed worker is replaced). Undefined in remote mode.
+ */
+export async function prepareLocalModels(settings: EngineSettings, logger?: Logger): Promise<LocalModels | undefined> {
+  if (settings.remote) return undefined
+  const paths = resolveModelPaths(settings.models)
+  const models: LocalModels = {}
+  for (const role of MODEL_ROLES) models[role] = await localModelSource(paths[role], settings.modelRewrite, logger)
+  return models
 }
 
 export interface BackendSet {
@@ -35,9 +53,12 @@ export async function createBackendSet(ctx: FactoryContext): Promise<BackendSet>
     }
   }
   const paths = resolveModelPaths(settings.models)
+  const prepared = { ...ctx.models }
   return {
     factory: async (role: ModelRole): Promise<Backend> => {
-      const model = await localModelSource(paths[role], settings.modelRewrite, logger)
+      const model = prepared[role] ?? (await localModelSource(paths[role], settings.modelRewrite, logger))
+      // the session holds its own copy: the bytes are not kept here
+      delete prepared[role]
       return createLocalBackend(model, { device: settings.device, threads, logger })
     },
     ready: async () => true,

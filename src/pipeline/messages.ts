@@ -1,6 +1,7 @@
 /** Messages between the scheduler (main thread) and pipeline workers. */
 import type { EngineSettings } from '../config.js'
 import type { SerializedError } from '../errors.js'
+import type { LocalModels } from '../inference/factory.js'
 import type { PageRange } from '../document/pages.js'
 import type { OcrResult, PageResult, PdfTextMode } from '../types.js'
 
@@ -8,6 +9,8 @@ export interface WorkerInit {
   settings: EngineSettings
   threads: number
   index: number
+  /** Model bytes prepared once in the main thread (inference/factory.ts prepareLocalModels). */
+  models?: LocalModels
 }
 
 export interface JobMessage {

@@ -39,7 +39,9 @@ const logger: Logger = {
 }
 
 const settings = init.settings
-const backendSet = await createBackendSet({ settings, threads: init.threads, logger })
+const backendSet = await createBackendSet({ settings, threads: init.threads, logger, ...(init.models ? { models: init.models } : {}) })
+// the backend set holds the model bytes until each session is made; workerData need not keep them
+delete init.models
 const backends = new Map<ModelRole, Promise<Backend>>()
 function backend(role: ModelRole): Promise<Backend> {
   let b = backends.get(role)
