@@ -43,7 +43,7 @@ import { readFile } from 'node:fs/promises'
 import protobuf from 'protobufjs'
 import { OcrError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { onnxSchema } from './rec-reduced.js'
+import { ONNX_ATTR, ONNX_DTYPE, onnxSchema } from './onnx-proto.js'
 
 /** Field numbers in onnx.proto. */
 const MODEL_GRAPH = 7
@@ -51,14 +51,6 @@ const GRAPH_NODE = 1
 const GRAPH_INITIALIZER = 5
 const GRAPH_OUTPUT = 12
 const WIRE_LEN = 2
-/** AttributeProto.AttributeType values the rewrites read or write. */
-const ATTR_FLOAT = 1
-const ATTR_INT = 2
-const ATTR_STRING = 3
-const ATTR_TENSOR = 4
-const ATTR_FLOATS = 6
-const ATTR_INTS = 7
-const ONNX_FLOAT = 1
 /** Initializers larger than this are weights, not scalar constants: never decoded. */
 const SCALAR_MAX_BYTES = 64
 
@@ -131,7 +123,7 @@ interface Node {
 
 /** The single float value of a tensor of one element, else undefined. */
 function scalarOf(t: Tensor | undefined): number | undefined {
-  if (!t || (t.data_type ?? ONNX_FLOAT) !== ONNX_FLOAT) return undefined
+  if (!t || (t.data_type ?? ONNX_DTYPE.FLOAT) !== ONNX_DTYPE.FLOAT) return undefined
   if ((t.dims ?? []).reduce((n, d) => n * Number(d), 1) !== 1) return undefined
   if (t.float_data?.length === 1) return t.float_data[0]
   const raw = t.raw_data
@@ -148,7 +140,7 @@ class GraphView {
   /** Names no new value may take: every node output, initializer and graph input/output. */
   readonly taken = new Set<string>()
 
-  constructor(nodes: Node[], initializers: Tensor[] & Array<{ name?: string }>, outputs: string[]) {
+  constructor(nodes: Node[], initializers: Tensor[], outputs: string[]) {
     this.nodes = nodes
     nodes.forEach((n, i) => {
       for (const o of n.output) this.producer.set(o, i)
@@ -181,7 +173,7 @@ class GraphView {
     const n = i === undefined ? undefined : this.nodes[i]
     if (!n || n.op_type !== 'Constant' || n.domain) return undefined
     const t = n.attribute.find((a) => a.name === 'value')?.t
-    if (!t || (t.data_type ?? ONNX_FLOAT) !== ONNX_FLOAT) return undefined
+    if (!t || (t.data_type ?? ONNX_DTYPE.FLOAT) !== ONNX_DTYPE.FLOAT) return undefined
     const dims = (t.dims ?? []).map(Number)
     const count = dims.reduce((a, b) => a * b, 1)
     let data: Float32Array
@@ -261,7 +253,7 @@ function hardSwishAt(g: GraphView, last: Node): Replacement | undefined {
   return {
     remove: [...matched, last].map((n) => g.nodes.indexOf(n)),
     add: [
-      { op_type: 'HardSigmoid', input: [x], output: [hsig], attribute: [{ name: 'alpha', type: ATTR_FLOAT, f: 1 / 6 }, { name: 'beta', type: ATTR_FLOAT, f: 0.5 }] },
+      { op_type: 'HardSigmoid', input: [x], output: [hsig], attribute: [{ name: 'alpha', type: ONNX_ATTR.FLOAT, f: 1 / 6 }, { name: 'beta', type: ONNX_ATTR.FLOAT, f: 0.5 }] },
       { op_type: 'Mul', input: [x, hsig], output: [out], attribute: [] },
     ],
   }
@@ -279,7 +271,7 @@ function byScalar(g: GraphView, node: Node | undefined, op: 'Mul' | 'Add'): { v:
 }
 
 /** Attributes a Conv may carry that this file can copy (ints, strings, floats). */
-const COPYABLE_ATTRS = new Set([ATTR_FLOAT, ATTR_INT, ATTR_STRING, ATTR_FLOATS, ATTR_INTS])
+const COPYABLE_ATTRS = new Set<number>([ONNX_ATTR.FLOAT, ONNX_ATTR.INT, ONNX_ATTR.STRING, ONNX_ATTR.FLOATS, ONNX_ATTR.INTS])
 
 /** The Conv's weights [O, I/g, kh, kw] and bias [O] (zeros when it has none), if both are constants. */
 function convParams(g: GraphView, conv: Node): { w: Float32Array; wDims: number[]; bias: Float32Array } | undefined {
@@ -297,7 +289,7 @@ function convParams(g: GraphView, conv: Node): { w: Float32Array; wDims: number[
 /** A Constant node holding float32 `data` of `dims`. */
 function constantNode(name: string, data: Float32Array, dims: number[]): Node {
   const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-  return { op_type: 'Constant', input: [], output: [name], attribute: [{ name: 'value', type: ATTR_TENSOR, t: { dims, data_type: ONNX_FLOAT, raw_data: raw } }] }
+  return { op_type: 'Constant', input: [], output: [name], attribute: [{ name: 'value', type: ONNX_ATTR.TENSOR, t: { dims, data_type: ONNX_DTYPE.FLOAT, raw_data: raw } }] }
 }
 
 /** The Conv with new weights and bias (new constants, written just before it). */
@@ -391,17 +383,17 @@ export function rewriteModel(bytes: Uint8Array): { bytes: Uint8Array; report: Re
 
 /** One rewrite over the whole graph: every match of `match`, not overlapping. */
 function applyPass(bytes: Uint8Array, match: Matcher): { bytes: Uint8Array; count: number } {
+  const N = type('onnx.NodeProto')
   let modelFields: Span[]
   let graphFields: Span[]
   let graphBytes: Uint8Array
   let nodes: Node[]
-  const initializers: Array<Tensor & { name?: string }> = []
+  const initializers: Tensor[] = []
   const outputs: string[] = []
   try {
     modelFields = fieldsOf(bytes)
     graphBytes = concat(modelFields.filter((f) => f.no === MODEL_GRAPH && f.value).map((f) => f.value!))
     graphFields = fieldsOf(graphBytes)
-    const N = type('onnx.NodeProto')
     const T = type('onnx.TensorProto')
     const V = type('onnx.ValueInfoProto')
     const opts = { longs: Number, arrays: true, defaults: false }
@@ -436,7 +428,6 @@ function applyPass(bytes: Uint8Array, match: Matcher): { bytes: Uint8Array; coun
     if (n.op_type === 'Constant' && !n.domain && g.uses.has(n.output[0] ?? '') && n.output.every((o) => !stillUsed.has(o))) removed.add(i)
   })
 
-  const N = type('onnx.NodeProto')
   const encodeNode = (n: Node) => {
     const w = protobuf.Writer.create()
     w.uint32((GRAPH_NODE << 3) | WIRE_LEN).bytes(N.encode(N.fromObject(n)).finish())

@@ -16,30 +16,13 @@
  * a ModelProto holding only `graph { node: [...] output: [...] }` parse as the original model with
  * the nodes and outputs added. The big initializers are never decoded or re-encoded.
  */
-import { fileURLToPath } from 'node:url'
-import protobuf from 'protobufjs'
 import { OcrError } from '../errors.js'
+import { ONNX_ATTR, ONNX_DTYPE, onnxSchema } from './onnx-proto.js'
 import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, hasReducedRecOutputs } from './rec-ctc.js'
 
 
-/** The vendored subset of ONNX's schema (proto/onnx.proto). */
-export const ONNX_PROTO_PATH = fileURLToPath(new URL('../../proto/onnx.proto', import.meta.url))
-
-/** TensorProto.DataType values used here. */
-const ONNX_FLOAT = 1
-const ONNX_INT64 = 7
-/** AttributeProto.AttributeType.INT / INTS. */
-const ATTR_INT = 2
-const ATTR_INTS = 7
 /** From this opset on ReduceMax takes its axes as an input, not an attribute. */
 const REDUCE_AXES_AS_INPUT_OPSET = 18
-
-let root: protobuf.Root | undefined
-/** The schema subset, loaded once (shared with graph-rewrite.ts). */
-export function onnxSchema(): protobuf.Root {
-  root ??= new protobuf.Root().loadSync(ONNX_PROTO_PATH, { keepCase: true })
-  return root
-}
 
 interface Dim {
   dim_value?: number
@@ -91,29 +74,29 @@ export function deriveReducedRecModel(bytes: Uint8Array): Uint8Array {
   const probs = info.outputs[0]!
   const tensorType = probs.type?.tensor_type
   const dims = tensorType?.shape?.dim ?? []
-  if (tensorType?.elem_type !== ONNX_FLOAT || dims.length !== 3) {
+  if (tensorType?.elem_type !== ONNX_DTYPE.FLOAT || dims.length !== 3) {
     throw new OcrError('MODEL_ERROR', `recogniser output "${probs.name}" must be float32 [n, steps, classes]`)
   }
   for (const n of [REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT]) {
     if (info.inputs.some((i) => i.name === n)) throw new OcrError('MODEL_ERROR', `recogniser already has a tensor named "${n}"`)
   }
-  const keep = { name: 'keepdims', type: ATTR_INT, i: 0 }
+  const keep = { name: 'keepdims', type: ONNX_ATTR.INT, i: 0 }
   const axisInput = info.opset >= REDUCE_AXES_AS_INPUT_OPSET
   const axesName = 'ocrserve_reduce_axes'
   const nodes = [
-    { op_type: 'ArgMax', name: 'ocrserve_argmax', input: [probs.name], output: [REC_ARGMAX_OUTPUT], attribute: [{ name: 'axis', type: ATTR_INT, i: 2 }, keep] },
+    { op_type: 'ArgMax', name: 'ocrserve_argmax', input: [probs.name], output: [REC_ARGMAX_OUTPUT], attribute: [{ name: 'axis', type: ONNX_ATTR.INT, i: 2 }, keep] },
     axisInput
       ? { op_type: 'ReduceMax', name: 'ocrserve_maxprob', input: [probs.name, axesName], output: [REC_MAXPROB_OUTPUT], attribute: [keep] }
-      : { op_type: 'ReduceMax', name: 'ocrserve_maxprob', input: [probs.name], output: [REC_MAXPROB_OUTPUT], attribute: [{ name: 'axes', type: ATTR_INTS, ints: [2] }, keep] },
+      : { op_type: 'ReduceMax', name: 'ocrserve_maxprob', input: [probs.name], output: [REC_MAXPROB_OUTPUT], attribute: [{ name: 'axes', type: ONNX_ATTR.INTS, ints: [2] }, keep] },
   ]
   const shape = { dim: dims.slice(0, 2) }
   const graph = {
     node: nodes,
     output: [
-      { name: REC_ARGMAX_OUTPUT, type: { tensor_type: { elem_type: ONNX_INT64, shape } } },
-      { name: REC_MAXPROB_OUTPUT, type: { tensor_type: { elem_type: ONNX_FLOAT, shape } } },
+      { name: REC_ARGMAX_OUTPUT, type: { tensor_type: { elem_type: ONNX_DTYPE.INT64, shape } } },
+      { name: REC_MAXPROB_OUTPUT, type: { tensor_type: { elem_type: ONNX_DTYPE.FLOAT, shape } } },
     ],
-    ...(axisInput ? { initializer: [{ name: axesName, data_type: ONNX_INT64, dims: [1], int64_data: [2] }] } : {}),
+    ...(axisInput ? { initializer: [{ name: axesName, data_type: ONNX_DTYPE.INT64, dims: [1], int64_data: [2] }] } : {}),
   }
   const t = onnxSchema().lookupType('onnx.ModelProto')
   const addition = t.encode(t.fromObject({ graph })).finish()

@@ -12,10 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveModelPaths } from '../../src/models/assets.js'
 import { rewriteModel } from '../../src/models/graph-rewrite.js'
 import { buildCharset, ctcDecode } from '../../src/models/rec-ctc.js'
-import { ONNX_PROTO_PATH } from '../../src/models/rec-reduced.js'
+import { onnxSchema } from '../../src/models/onnx-proto.js'
 import { textImage, textLineBatch } from '../helpers/images.js'
 
-const root = new protobuf.Root().loadSync(ONNX_PROTO_PATH, { keepCase: true })
+const root = onnxSchema()
 const ModelProto = root.lookupType('onnx.ModelProto')
 const NodeProto = root.lookupType('onnx.NodeProto')
 

@@ -1,0 +1,20 @@
+/**
+ * The vendored subset of ONNX's schema (proto/onnx.proto), loaded once, and the enum values the
+ * graph edits write (rec-reduced.ts appends nodes, graph-rewrite.ts replaces them).
+ */
+import { fileURLToPath } from 'node:url'
+import protobuf from 'protobufjs'
+
+export const ONNX_PROTO_PATH = fileURLToPath(new URL('../../proto/onnx.proto', import.meta.url))
+
+let root: protobuf.Root | undefined
+export function onnxSchema(): protobuf.Root {
+  root ??= new protobuf.Root().loadSync(ONNX_PROTO_PATH, { keepCase: true })
+  return root
+}
+
+/** TensorProto.DataType values used here. */
+export const ONNX_DTYPE = { FLOAT: 1, INT64: 7 } as const
+
+/** AttributeProto.AttributeType values used here. */
+export const ONNX_ATTR = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const
