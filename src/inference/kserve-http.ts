@@ -92,6 +92,18 @@ export function encodeBinaryMessage(header: unknown, chunks: readonly Uint8Array
   return { body: Buffer.concat(parts), headerLength }
 }
 
+/** An Inference-Header-Content-Length value as a byte count; undefined when absent or not digits. */
+function parseHeaderLength(value: string | null | undefined): number | undefined {
+  const v = value?.trim()
+  return v && /^\d+$/.test(v) ? Number(v) : undefined
+}
+
+/** Writes `parts` to an HTTP request or response, one after the other, and ends it. */
+export function endWithParts(out: { write(chunk: Uint8Array): unknown; end(chunk?: Uint8Array): unknown }, parts: readonly Uint8Array[]): void {
+  for (const p of parts.slice(0, -1)) out.write(p)
+  out.end(parts[parts.length - 1])
+}
+
 /** Alignment of the binary section in bodies read by gatherBody (the widest element: int64). */
 const BINARY_ALIGN = 8
 
@@ -101,8 +113,8 @@ const BINARY_ALIGN = 8
  * copies (tensorFromBytes copies only misaligned data). One copy of the bytes in all.
  */
 export function gatherBody(chunks: readonly Buffer[], total: number, headerLength: string | string[] | null | undefined): Buffer {
-  const h = Array.isArray(headerLength) ? headerLength[0] : headerLength
-  const n = h !== undefined && h !== null && /^\d+$/.test(h.trim()) ? Number(h.trim()) : 0
+  // a missing or malformed length aligns nothing here; splitBinaryMessage rejects it later
+  const n = parseHeaderLength(Array.isArray(headerLength) ? headerLength[0] : headerLength) ?? 0
   const pad = n <= total ? (BINARY_ALIGN - (n % BINARY_ALIGN)) % BINARY_ALIGN : 0
   const buffer = new ArrayBuffer(total + pad)
   markExclusive(buffer)
@@ -122,7 +134,7 @@ export function gatherBody(chunks: readonly Buffer[], total: number, headerLengt
 export function splitBinaryMessage(body: Buffer, headerLength: string | number | null | undefined): { json: unknown; binary: Buffer } {
   let jsonEnd = body.length
   if (headerLength !== undefined && headerLength !== null && headerLength !== '') {
-    const n = typeof headerLength === 'number' ? headerLength : /^\d+$/.test(headerLength.trim()) ? Number(headerLength.trim()) : NaN
+    const n = typeof headerLength === 'number' ? headerLength : (parseHeaderLength(headerLength) ?? NaN)
     if (!Number.isSafeInteger(n) || n < 0 || n > body.length) {
       throw new OcrError('BAD_REQUEST', `Inference-Header-Content-Length ${String(headerLength)} is invalid for a ${body.length}-byte body`)
     }
@@ -331,8 +343,7 @@ export function httpCall(
       },
     )
     req.on('error', (err) => fail(err))
-    for (const p of parts.slice(0, -1)) req.write(p)
-    req.end(parts[parts.length - 1])
+    endWithParts(req, parts)
   })
 }
 

@@ -10,6 +10,7 @@ import type { Tensor } from '../inference/backend.js'
 import {
   INFERENCE_HEADER_CONTENT_LENGTH,
   encodeBinaryParts,
+  endWithParts,
   gatherBody,
   readTensors,
   splitBinaryMessage,
@@ -221,8 +222,7 @@ export function createHttpHandler(store: ModelStore, metrics: ModelServerMetrics
     if (chunks.length === 0) return sendJson(res, 200, answer)
     const { parts, headerLength: n, byteLength } = encodeBinaryParts(answer, chunks)
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': byteLength, [INFERENCE_HEADER_CONTENT_LENGTH]: String(n) })
-    for (const p of parts.slice(0, -1)) res.write(p)
-    res.end(parts[parts.length - 1])
+    endWithParts(res, parts)
   }
 
   // ---- TensorFlow Serving REST
