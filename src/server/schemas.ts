@@ -79,15 +79,16 @@ export const ocrQuerySchema = {
   additionalProperties: false,
 } as const
 
+/** Where a JSON body's input comes from: exactly one of these (checked by document-input.ts). */
+const inputSource = {
+  image: { type: 'string', description: 'The image or document, base64 (or a data: URL)' },
+  url: { type: 'string', maxLength: 2048, description: 'An http(s) URL to fetch the image from; only hosts on the server\'s OCR_URL_ALLOWLIST (off by default)' },
+} as const
+
 export const ocrJsonBodySchema = {
   type: 'object',
   description: 'Exactly one of `image` and `url`',
-  properties: {
-    image: { type: 'string', description: 'The image or document, base64 (or a data: URL)' },
-    url: { type: 'string', maxLength: 2048, description: 'An http(s) URL to fetch the image from; only hosts on the server\'s OCR_URL_ALLOWLIST (off by default)' },
-    ...readOptions,
-    format,
-  },
+  properties: { ...inputSource, ...readOptions, format },
   additionalProperties: false,
 } as const
 
@@ -100,11 +101,7 @@ export const jobQuerySchema = {
 export const jobJsonBodySchema = {
   type: 'object',
   description: 'Exactly one of `image` and `url`',
-  properties: {
-    image: { type: 'string', description: 'The document or image, base64 (or a data: URL)' },
-    url: { type: 'string', maxLength: 2048, description: 'An http(s) URL to fetch the image from; only hosts on the server\'s OCR_URL_ALLOWLIST (off by default)' },
-    ...readOptions,
-  },
+  properties: { ...inputSource, ...readOptions },
   additionalProperties: false,
 } as const
 
