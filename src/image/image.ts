@@ -5,12 +5,32 @@ export interface RgbImage {
   height: number
 }
 
+/**
+ * An image whose pixels are computed on demand (a perspective crop not yet warped). Reading `data`
+ * computes them all; `pixels(rows, cols)` computes only those a resize will read, with the same
+ * values. The rotations below return lazy views of a lazy image.
+ */
+export abstract class LazyImage implements RgbImage {
+  abstract readonly width: number
+  abstract readonly height: number
+  /** Every pixel, computed. */
+  abstract get data(): Uint8Array
+  /**
+   * The pixel buffer (HWC, width × height) with at least the pixels at `rows` × `cols` computed
+   * (indices ascending, unique); the others may still be 0.
+   */
+  abstract pixels(rows: Int32Array, cols: Int32Array): Uint8Array
+  abstract rot90ccw(): LazyImage
+  abstract rot180(): LazyImage
+}
+
 export function createImage(width: number, height: number): RgbImage {
   return { data: new Uint8Array(width * height * 3), width, height }
 }
 
 /** Rotate 90° counter-clockwise (numpy's np.rot90 with k=1). */
 export function rot90ccw(img: RgbImage): RgbImage {
+  if (img instanceof LazyImage) return img.rot90ccw()
   const { width: w, height: h, data } = img
   const out = createImage(h, w)
   // out(x', y') with x' in [0,h), y' in [0,w): out[y'][x'] = in[x'][w-1-y']
@@ -29,6 +49,7 @@ export function rot90ccw(img: RgbImage): RgbImage {
 
 /** Rotate 180° (cv2.rotate(img, ROTATE_180)). */
 export function rot180(img: RgbImage): RgbImage {
+  if (img instanceof LazyImage) return img.rot180()
   const { width: w, height: h, data } = img
   const out = createImage(w, h)
   const n = w * h

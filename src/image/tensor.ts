@@ -4,8 +4,8 @@
  * Images are RGB; PaddleOCR feeds BGR (cv2 decode order), so channel c of the tensor reads
  * image channel 2 − c.
  */
-import type { RgbImage } from './image.js'
-import { linearTable } from './resize.js'
+import { LazyImage, type RgbImage } from './image.js'
+import { linearTable, type LinearTable } from './resize.js'
 
 /** Per-channel lookup: uint8 value → normalised float, for tensor channels B, G, R. */
 function normLut(mean: readonly number[], std: readonly number[], scale: number): Float32Array[] {
@@ -35,11 +35,12 @@ function packResized(
   planeW: number,
   planeH: number,
 ): void {
-  const { data, width: sw, height: sh } = img
+  const { width: sw, height: sh } = img
   const same = sw === dstW && sh === dstH
   const plane = planeW * planeH
   const [lb, lg, lr] = luts as [Float32Array, Float32Array, Float32Array]
   if (same) {
+    const data = img.data
     for (let y = 0; y < dstH; y++) {
       let si = y * sw * 3
       const row = offset + y * planeW
@@ -53,6 +54,8 @@ function packResized(
   }
   const tx = linearTable(sw, dstW)
   const ty = linearTable(sh, dstH)
+  // a lazy crop computes only the rows and columns this resize reads
+  const data = img instanceof LazyImage ? img.pixels(sourceIndices(ty, sh), sourceIndices(tx, sw)) : img.data
   // per column: byte offsets of the two source columns and their weights (1 − wx, wx)
   const c0s = new Int32Array(dstW)
   const c1s = new Int32Array(dstW)
@@ -90,6 +93,21 @@ function packResized(
       out[row + 2 * plane + x] = lr[R]!
     }
   }
+}
+
+/** The source indices a resize table reads (ascending, unique). */
+function sourceIndices(t: LinearTable, n: number): Int32Array {
+  const used = new Uint8Array(n)
+  for (let d = 0; d < t.i0.length; d++) {
+    used[t.i0[d]!] = 1
+    used[t.i1[d]!] = 1
+  }
+  let k = 0
+  for (let i = 0; i < n; i++) k += used[i]!
+  const out = new Int32Array(k)
+  k = 0
+  for (let i = 0; i < n; i++) if (used[i] === 1) out[k++] = i
+  return out
 }
 
 /** The detector input [1, 3, dstH, dstW]. */

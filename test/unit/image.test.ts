@@ -3,7 +3,7 @@ import { decodeBmp } from '../../src/image/bmp.js'
 import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../../src/image/image.js'
 import { linearTable } from '../../src/image/resize.js'
 import { packDetInput, packRecBatch, recResizedWidth } from '../../src/image/tensor.js'
-import { cropSize, cropText, perspectiveTransform, warpQuad } from '../../src/image/warp.js'
+import { cropSize, cropText, lazyCrop, perspectiveTransform, warpQuad } from '../../src/image/warp.js'
 
 /** A w×h image whose pixel (x, y) is (x, y, 7). */
 function coords(w: number, h: number): RgbImage {
@@ -113,6 +113,52 @@ describe('perspective crop (get_rotate_crop_image)', () => {
     const { crop, turned } = cropText(coords(40, 40), [[10, 5], [20, 5], [20, 35], [10, 35]])
     expect(turned).toBe(true)
     expect([crop.width, crop.height]).toEqual([30, 10])
+  })
+})
+
+describe('lazy crops', () => {
+  /** Index of the first element that differs (or the shorter length), −1 when equal: cheap on big arrays. */
+  const firstDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+    const n = Math.min(a.length, b.length)
+    for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i
+    return a.length === b.length ? -1 : n
+  }
+  // a textured page (no pixel 0) and a tilted quad of large text: a 400×240 crop, shrunk to 48 px high
+  const page: RgbImage = { width: 640, height: 480, data: new Uint8Array(640 * 480 * 3) }
+  for (let i = 0; i < page.data.length; i++) page.data[i] = 20 + Math.round(110 * (1 + Math.sin(i * 0.013) * Math.cos(i * 0.0007)))
+  const quad: [number, number][] = [[81.5, 100.2], [477.9, 61.7], [502.3, 300.1], [105.8, 343.6]]
+  const eager = warpQuad(page, quad)
+
+  it('pixels(rows, cols) computes exactly those pixels, with the eager values', () => {
+    const rows = Int32Array.from([0, 1, 7, 50, eager.height - 1])
+    const cols = Int32Array.from([0, 3, 100, eager.width - 1])
+    const buf = lazyCrop(page, quad).pixels(rows, cols)
+    const want = new Uint8Array(eager.data.length)
+    for (const y of rows)
+      for (const x of cols) {
+        const i = (y * eager.width + x) * 3
+        want.set(eager.data.subarray(i, i + 3), i)
+      }
+    expect(firstDiff(buf, want)).toBe(-1)
+  })
+  it('packs the same classifier and recogniser tensors as the eager crop, computing a fraction of it', () => {
+    const lazy = lazyCrop(page, quad)
+    const W = recResizedWidth(eager, 48, 2000)
+    expect(firstDiff(packRecBatch([lazy], 48, 192), packRecBatch([eager], 48, 192))).toBe(-1)
+    expect(firstDiff(packRecBatch([lazy], 48, W + 32), packRecBatch([eager], 48, W + 32))).toBe(-1)
+    const buf = lazy.pixels(new Int32Array(0), new Int32Array(0))
+    let computed = 0
+    for (let i = 0; i < buf.length; i += 3) if (buf[i] !== 0) computed++
+    // rows: ~2 of every 5 (48 of 240, two taps each); columns likewise
+    expect(computed / (eager.width * eager.height)).toBeLessThan(0.25)
+    expect(firstDiff(lazy.data, eager.data)).toBe(-1)
+  })
+  it('turned views are warped in their turned position', () => {
+    expect(firstDiff(rot90ccw(lazyCrop(page, quad)).data, rot90ccw(eager).data)).toBe(-1)
+    expect(firstDiff(rot180(lazyCrop(page, quad)).data, rot180(eager).data)).toBe(-1)
+    expect(firstDiff(rot180(rot90ccw(lazyCrop(page, quad))).data, rot180(rot90ccw(eager)).data)).toBe(-1)
+    const turned = rot90ccw(lazyCrop(page, quad))
+    expect(firstDiff(packRecBatch([rot180(turned)], 48, 64), packRecBatch([rot180(rot90ccw(eager))], 48, 64))).toBe(-1)
   })
 })
 
