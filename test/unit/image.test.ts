@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import type { Quad } from '../../src/types.js'
 import { decodeBmp } from '../../src/image/bmp.js'
 import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../../src/image/image.js'
 import { linearTable } from '../../src/image/resize.js'
@@ -126,7 +127,7 @@ describe('lazy crops', () => {
   // a textured page (no pixel 0) and a tilted quad of large text: a 400×240 crop, shrunk to 48 px high
   const page: RgbImage = { width: 640, height: 480, data: new Uint8Array(640 * 480 * 3) }
   for (let i = 0; i < page.data.length; i++) page.data[i] = 20 + Math.round(110 * (1 + Math.sin(i * 0.013) * Math.cos(i * 0.0007)))
-  const quad: [number, number][] = [[81.5, 100.2], [477.9, 61.7], [502.3, 300.1], [105.8, 343.6]]
+  const quad: Quad = [[81.5, 100.2], [477.9, 61.7], [502.3, 300.1], [105.8, 343.6]]
   const eager = warpQuad(page, quad)
 
   it('pixels(rows, cols) computes exactly those pixels, with the eager values', () => {
