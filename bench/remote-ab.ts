@@ -1,22 +1,23 @@
 /**
  * Remote mode vs single mode, interleaved: `ocrserve serve` in single mode, and `ocrserve serve`
  * in remote mode in front of `ocrserve model-server` (loopback), over kserve-http (binary) and
- * kserve-grpc, each with the repository `ocrserve models-repo` writes (recogniser with argmax/maxprob
- * outputs: the service fetches only those) and, with --softmax, with a repository whose recogniser
- * has only its softmax output (what the service fetched before). All services stay up; every round
+ * kserve-grpc, each with the repository `ocrserve models-repo` writes (uint8 `pixels` inputs,
+ * recogniser with argmax/maxprob outputs: the service sends and fetches only those) and, with
+ * --float-inputs, with `models-repo --float-inputs`'s (the float32 input `x`: what the service sent
+ * before; the service packs whatever the model takes). All services stay up; every round
  * sends the core set (closed loop, concurrency --c) to each in turn, order rotating per round.
  * Reports the median over rounds of each run's p50 and its ratio to single mode's, and the CPU time
  * per request (service + its model server, /proc/PID/stat), which a busy shared machine disturbs
  * far less than latency: on a saturated 2-core machine latency at c=4 follows CPU cost.
  *
- *   npm run build && node --import tsx bench/remote-ab.ts [--rounds 3] [--c 4] [--softmax] [--only kserve-grpc]
+ *   npm run build && node --import tsx bench/remote-ab.ts [--rounds 3] [--c 4] [--float-inputs] [--only kserve-grpc]
  *     [--remote-env '{"OCR_REC_BATCH_SIZE":"6","OCR_REC_BATCH_MAX_PAD":"0.25"}']
  *
  * The model servers are idle while another service is measured, but they and the services share
  * the machine's cores, as in `npm run bench`'s remote section.
  */
 import { execFileSync } from 'node:child_process'
-import { copyFileSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs'
+import { readFileSync, mkdirSync } from 'node:fs'
 import os from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -69,23 +70,12 @@ async function startModelServer(repo: string): Promise<{ http: string; grpc: str
   return { http: `http://127.0.0.1:${httpPort}`, grpc: `127.0.0.1:${grpcPort}`, child }
 }
 
-/** A copy of `repo` whose recogniser is the package's softmax-only model and config. */
-function softmaxRepo(repo: string, out: string): void {
-  rmSync(out, { recursive: true, force: true })
-  execFileSync('cp', ['-r', repo, out])
-  const rec = join(out, 'ocr_rec')
-  copyFileSync(join(ROOT, 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ch_PP-OCRv4_rec_infer.onnx'), join(rec, '1', 'model.onnx'))
-  const config = readFileSync(join(rec, 'config.pbtxt'), 'utf8').replace(/,\s*\{\s*name: "argmax"[\s\S]*?name: "maxprob"[\s\S]*?\}/, '')
-  if (config.includes('"argmax"')) throw new Error('could not strip the reduced outputs from the config')
-  writeFileSync(join(rec, 'config.pbtxt'), config)
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       rounds: { type: 'string', default: '3' },
       c: { type: 'string', default: '4' },
-      softmax: { type: 'boolean', default: false },
+      'float-inputs': { type: 'boolean', default: false },
       only: { type: 'string' },
       /** Extra environment for the remote-mode services, JSON (e.g. '{"OCR_REC_BATCH_SIZE":"6"}'). */
       'remote-env': { type: 'string', default: '{}' },
@@ -104,11 +94,11 @@ async function main(): Promise<void> {
   try {
     services.push(await startServe('single', { OCR_MODE: 'single' }))
     children.push(services[0]!.child)
-    const repos: Array<[string, string]> = [['argmax', repo]]
-    if (values.softmax) {
-      const old = join(CACHE, 'model-repo-ab-softmax')
-      softmaxRepo(repo, old)
-      repos.push(['softmax', old])
+    const repos: Array<[string, string]> = [['uint8 pixels', repo]]
+    if (values['float-inputs']) {
+      const float = join(CACHE, 'model-repo-ab-float')
+      execFileSync(process.execPath, [BIN, 'models-repo', '--out', float, '--force', '--float-inputs'], { cwd: ROOT, stdio: 'ignore' })
+      repos.push(['float32 x', float])
     }
     for (const [label, dir] of repos) {
       const ms = await startModelServer(dir)

@@ -3,6 +3,9 @@
  * normalisation and HWC→CHW in one pass, straight into the Float32Array the model consumes.
  * Images are RGB; PaddleOCR feeds BGR (cv2 decode order), so channel c of the tensor reads
  * image channel 2 − c.
+ *
+ * The *Pixels variants pack the same resized pixels unnormalised, as uint8, for models that
+ * normalise in their graph (src/models/compact-input.ts: a quarter of the bytes to a model server).
  */
 import { LazyImage, type RgbImage } from './image.js'
 import { linearTable, type LinearTable } from './resize.js'
@@ -17,20 +20,22 @@ function normLut(mean: readonly number[], std: readonly number[], scale: number)
 }
 
 /** DB detector: mean [0.485,0.456,0.406], std [0.229,0.224,0.225], scale 1/255, in BGR order. */
-const DET_LUT = normLut([0.485, 0.456, 0.406], [0.229, 0.224, 0.225], 1 / 255)
+export const DET_LUT: readonly Float32Array[] = normLut([0.485, 0.456, 0.406], [0.229, 0.224, 0.225], 1 / 255)
 /** Recogniser and classifier: (x/255 − 0.5) / 0.5. */
-const REC_LUT = normLut([0.5, 0.5, 0.5], [0.5, 0.5, 0.5], 1 / 255)
+export const REC_LUT: readonly Float32Array[] = normLut([0.5, 0.5, 0.5], [0.5, 0.5, 0.5], 1 / 255)
+/** uint8 value → itself: packs pixels unnormalised. */
+const RAW_LUT: readonly Float32Array[] = [0, 1, 2].map(() => Float32Array.from({ length: 256 }, (_, v) => v))
 
 /**
- * Resizes `img` to dstW × dstH and writes it normalised into `out` (CHW, planes of planeW × planeH)
- * at `offset`. Columns beyond dstW stay as they are (zero padding).
+ * Resizes `img` to dstW × dstH and writes it through `luts` into `out` (CHW, planes of
+ * planeW × planeH) at `offset`. Columns beyond dstW stay as they are (zero padding).
  */
 function packResized(
   img: RgbImage,
   dstW: number,
   dstH: number,
-  luts: Float32Array[],
-  out: Float32Array,
+  luts: readonly Float32Array[],
+  out: Float32Array | Uint8Array,
   offset: number,
   planeW: number,
   planeH: number,
@@ -135,4 +140,28 @@ export function packRecBatch(crops: readonly RgbImage[], H: number, W: number): 
     packResized(img, recResizedWidth(img, H, W), H, REC_LUT, out, i * 3 * plane, W, H)
   })
   return out
+}
+
+/** The detector's resized pixels [1, 3, dstH, dstW], BGR, unnormalised. */
+export function packDetPixels(img: RgbImage, dstW: number, dstH: number): Uint8Array {
+  const out = new Uint8Array(3 * dstW * dstH)
+  packResized(img, dstW, dstH, RAW_LUT, out, 0, dstW, dstH)
+  return out
+}
+
+/**
+ * packRecBatch's pixels unnormalised: `pixels` [n, 3, H, W] (0 in the padding) and `valid`
+ * [n, 1, 1, W], 1 for the columns a crop fills and 0 for its padding, which the model's graph
+ * normalises to exactly what packRecBatch writes.
+ */
+export function packRecPixels(crops: readonly RgbImage[], H: number, W: number): { pixels: Uint8Array; valid: Uint8Array } {
+  const plane = H * W
+  const pixels = new Uint8Array(crops.length * 3 * plane)
+  const valid = new Uint8Array(crops.length * W)
+  crops.forEach((img, i) => {
+    const w = recResizedWidth(img, H, W)
+    packResized(img, w, H, RAW_LUT, pixels, i * 3 * plane, W, H)
+    valid.fill(1, i * W, i * W + w)
+  })
+  return { pixels, valid }
 }

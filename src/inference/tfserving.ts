@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto'
 import type { RemoteSettings } from '../config.js'
 import { OcrError, isOcrError } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { hasCompactInput } from '../models/compact-input.js'
 import type { Feeds, RunOptions, Tensor, TensorType } from './backend.js'
 import { createHttpAgents, httpCall, httpServerError } from './kserve-http.js'
 import {
@@ -249,7 +250,8 @@ export class TfServingClient implements RemoteClient {
       }
       const meta = parseTfMetadata(json, model, this.#remote.tfSignature)
       const { tfInputName, tfOutputName } = this.#remote
-      if (tfInputName && meta.inputs.length > 1) {
+      // a model with compact inputs (models-repo's) takes all of them; another signature, the one named
+      if (tfInputName && meta.inputs.length > 1 && !hasCompactInput(meta.inputs.map((t) => t.name))) {
         const input = meta.inputs.find((t) => t.name === tfInputName)
         if (!input) throw new OcrError('MODEL_ERROR', `${what}: signature has no input "${tfInputName}" (has: ${meta.inputs.map((t) => t.name).join(', ')}); set OCR_TF_INPUT`)
         meta.inputs = [input]

@@ -46,17 +46,17 @@ import type { Logger } from '../logger.js'
 import { ONNX_ATTR, ONNX_DTYPE, onnxSchema } from './onnx-proto.js'
 
 /** Field numbers in onnx.proto. */
-const MODEL_GRAPH = 7
-const GRAPH_NODE = 1
+export const MODEL_GRAPH = 7
+export const GRAPH_NODE = 1
 const GRAPH_INITIALIZER = 5
 const GRAPH_OUTPUT = 12
-const WIRE_LEN = 2
+export const WIRE_LEN = 2
 /** Initializers larger than this are weights, not scalar constants: never decoded. */
 const SCALAR_MAX_BYTES = 64
 
 const type = (name: string): protobuf.Type => onnxSchema().lookupType(name)
 
-interface Span {
+export interface Span {
   no: number
   /** The whole field, tag included. */
   start: number
@@ -66,7 +66,7 @@ interface Span {
 }
 
 /** The top-level fields of one protobuf message, in order. */
-function fieldsOf(buf: Uint8Array): Span[] {
+export function fieldsOf(buf: Uint8Array): Span[] {
   const r = protobuf.Reader.create(buf)
   const out: Span[] = []
   while (r.pos < r.len) {
@@ -86,7 +86,7 @@ function fieldsOf(buf: Uint8Array): Span[] {
   return out
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+export function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
   let at = 0
   for (const p of parts) {
@@ -391,8 +391,7 @@ function applyPass(bytes: Uint8Array, match: Matcher): { bytes: Uint8Array; coun
   const initializers: Tensor[] = []
   const outputs: string[] = []
   try {
-    modelFields = fieldsOf(bytes)
-    graphBytes = concat(modelFields.filter((f) => f.no === MODEL_GRAPH && f.value).map((f) => f.value!))
+    ;({ modelFields, graphBytes } = splitModel(bytes))
     graphFields = fieldsOf(graphBytes)
     const T = type('onnx.TensorProto')
     const V = type('onnx.ValueInfoProto')
@@ -445,7 +444,20 @@ function applyPass(bytes: Uint8Array, match: Matcher): { bytes: Uint8Array; coun
     if (add) graphParts.push(...add.map(encodeNode))
     else if (!removed.has(i)) graphParts.push(graphBytes.subarray(f.start, f.end))
   }
-  const newGraph = concat(graphParts)
+  return { bytes: joinModel(bytes, modelFields, concat(graphParts)), count }
+}
+
+/**
+ * A model's top-level fields and its graph's bytes, every `graph` occurrence merged (protobuf
+ * merges a message field seen twice; rec-reduced.ts appends one).
+ */
+export function splitModel(bytes: Uint8Array): { modelFields: Span[]; graphBytes: Uint8Array } {
+  const modelFields = fieldsOf(bytes)
+  return { modelFields, graphBytes: concat(modelFields.filter((f) => f.no === MODEL_GRAPH && f.value).map((f) => f.value!)) }
+}
+
+/** The model of splitModel(bytes) with `graph` as its one graph, every other field as it was. */
+export function joinModel(bytes: Uint8Array, modelFields: readonly Span[], graph: Uint8Array): Uint8Array {
   const modelParts: Uint8Array[] = []
   let graphWritten = false
   for (const f of modelFields) {
@@ -453,10 +465,10 @@ function applyPass(bytes: Uint8Array, match: Matcher): { bytes: Uint8Array; coun
       modelParts.push(bytes.subarray(f.start, f.end))
     } else if (!graphWritten) {
       graphWritten = true
-      modelParts.push(protobuf.Writer.create().uint32((MODEL_GRAPH << 3) | WIRE_LEN).bytes(newGraph).finish())
+      modelParts.push(protobuf.Writer.create().uint32((MODEL_GRAPH << 3) | WIRE_LEN).bytes(graph).finish())
     }
   }
-  return { bytes: concat(modelParts), count }
+  return concat(modelParts)
 }
 
 /** The model file at `path`, rewritten (see rewriteModel); what changed is logged at debug level. */

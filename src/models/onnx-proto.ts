@@ -14,7 +14,17 @@ export function onnxSchema(): protobuf.Root {
 }
 
 /** TensorProto.DataType values used here. */
-export const ONNX_DTYPE = { FLOAT: 1, INT64: 7 } as const
+export const ONNX_DTYPE = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7 } as const
 
 /** AttributeProto.AttributeType values used here. */
 export const ONNX_ATTR = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const
+
+/** TensorShapeProto.Dimension and ValueInfoProto as protobufjs's toObject() gives them (a graph input or output). */
+export interface OnnxDim {
+  dim_value?: number
+  dim_param?: string
+}
+export interface OnnxValueInfo {
+  name: string
+  type?: { tensor_type?: { elem_type?: number; shape?: { dim?: OnnxDim[] } } }
+}

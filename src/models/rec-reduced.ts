@@ -17,21 +17,13 @@
  * the nodes and outputs added. The big initializers are never decoded or re-encoded.
  */
 import { OcrError } from '../errors.js'
-import { ONNX_ATTR, ONNX_DTYPE, onnxSchema } from './onnx-proto.js'
+import { ONNX_ATTR, ONNX_DTYPE, onnxSchema, type OnnxDim as Dim, type OnnxValueInfo as ValueInfo } from './onnx-proto.js'
 import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, hasReducedRecOutputs } from './rec-ctc.js'
 
 
 /** From this opset on ReduceMax takes its axes as an input, not an attribute. */
 const REDUCE_AXES_AS_INPUT_OPSET = 18
 
-interface Dim {
-  dim_value?: number
-  dim_param?: string
-}
-interface ValueInfo {
-  name: string
-  type?: { tensor_type?: { elem_type?: number; shape?: { dim?: Dim[] } } }
-}
 export interface OnnxModelInfo {
   irVersion: number
   /** Version of the default ("ai.onnx") opset. */

@@ -7,10 +7,11 @@ import { OcrError } from '../errors.js'
 import { dist, rotateQuadStart } from '../geometry/point.js'
 import { readingOrder } from '../geometry/reading-order.js'
 import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../image/image.js'
-import { packDetInput, packRecBatch } from '../image/tensor.js'
+import { packDetInput, packDetPixels, packRecBatch, packRecPixels } from '../image/tensor.js'
 import { cropText } from '../image/warp.js'
-import type { Backend, ModelRole, Tensor } from '../inference/backend.js'
+import type { Backend, Feeds, ModelRole, Tensor } from '../inference/backend.js'
 import { clsDecode, type ClsDecision } from '../models/cls.js'
+import { PIXELS_INPUT, PIXELS_VALID_INPUT, hasCompactInput } from '../models/compact-input.js'
 import { dbPostprocess, detInputSize, filterBox } from '../models/det-db.js'
 import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, ctcDecode, ctcDecodeBest, hasReducedRecOutputs, ratioBatches, type Decoded } from '../models/rec-ctc.js'
 import type { OcrLine, Quad } from '../types.js'
@@ -197,10 +198,13 @@ export class Pipeline {
   /** One detector pass at `size`: boxes in page pixels. */
   async #detect(page: RgbImage, size: { width: number; height: number }, signal?: AbortSignal): Promise<Quad[]> {
     const s = this.#s
-    const input = packDetInput(page, size.width, size.height)
     const det = await this.#backend('det')
+    const dims = [1, 3, size.height, size.width]
+    const feeds: Feeds = hasCompactInput(det.inputNames)
+      ? { [PIXELS_INPUT]: { type: 'uint8', dims, data: packDetPixels(page, size.width, size.height) } }
+      : { [det.inputNames[0]!]: { type: 'float32', dims, data: packDetInput(page, size.width, size.height) } }
     checkAbort(signal)
-    const out = await det.run({ [det.inputNames[0]!]: { type: 'float32', dims: [1, 3, size.height, size.width], data: input } }, signal ? { signal } : {})
+    const out = await det.run(feeds, signal ? { signal } : {})
     const map = out[det.outputNames[0]!]
     if (!map) throw new OcrError('MODEL_ERROR', 'detector returned no output')
     const mapH = map.dims[map.dims.length - 2]!
@@ -222,8 +226,8 @@ export class Pipeline {
     const out: ClsDecision[] = new Array(crops.length)
     for (const batch of ratioBatches(crops.map((c) => c.image.width / c.image.height), this.#s.clsBatchSize)) {
       checkAbort(signal)
-      const data = packRecBatch(batch.map((i) => crops[i]!.image), H, W)
-      const res = await cls.run({ [cls.inputNames[0]!]: { type: 'float32', dims: [batch.length, 3, H, W], data } }, signal ? { signal } : {})
+      const feeds = lineFeeds(cls, batch.map((i) => crops[i]!.image), H, W)
+      const res = await cls.run(feeds, signal ? { signal } : {})
       const probs = res[cls.outputNames[0]!]
       if (!probs) throw new OcrError('MODEL_ERROR', 'classifier returned no output')
       batch.forEach((idx, j) => (out[idx] = clsDecode(probs.data as Float32Array, j)))
@@ -248,8 +252,8 @@ export class Pipeline {
       let maxRatio = this.#s.recImageWidth / H
       for (const i of batch) maxRatio = Math.max(maxRatio, ratios[i]!)
       const W = Math.trunc(H * maxRatio) + this.#s.recMinRightPad
-      const data = packRecBatch(batch.map((i) => crops[i]!.image), H, W)
-      const res = await rec.run({ [rec.inputNames[0]!]: { type: 'float32', dims: [batch.length, 3, H, W], data } }, { outputs, ...(signal ? { signal } : {}) })
+      const feeds = lineFeeds(rec, batch.map((i) => crops[i]!.image), H, W)
+      const res = await rec.run(feeds, { outputs, ...(signal ? { signal } : {}) })
       const decoded = reduced ? this.#decodeBest(res, batch.length) : this.#decodeProbs(res[outputs[0]!], batch.length)
       batch.forEach((idx, j) => (out[idx] = decoded[j]!))
     }
@@ -279,6 +283,21 @@ export class Pipeline {
     } catch (err) {
       throw new OcrError('MODEL_ERROR', `recogniser output does not fit the dictionary: ${(err as Error).message}`, { cause: err })
     }
+  }
+}
+
+/**
+ * The classifier's or recogniser's input for a batch of line crops: normalised float32 [n, 3, H, W],
+ * or for a model that normalises in its graph (compact-input.ts) the uint8 pixels and the mask of
+ * their columns: a quarter of the bytes to a model server, the same values inside the model.
+ */
+function lineFeeds(model: Backend, images: readonly RgbImage[], H: number, W: number): Feeds {
+  const n = images.length
+  if (!hasCompactInput(model.inputNames)) return { [model.inputNames[0]!]: { type: 'float32', dims: [n, 3, H, W], data: packRecBatch(images, H, W) } }
+  const { pixels, valid } = packRecPixels(images, H, W)
+  return {
+    [PIXELS_INPUT]: { type: 'uint8', dims: [n, 3, H, W], data: pixels },
+    [PIXELS_VALID_INPUT]: { type: 'uint8', dims: [n, 1, 1, W], data: valid },
   }
 }
 

@@ -2,6 +2,9 @@
  * `ocrserve model-server` as a real second process on loopback ports, exercised by every client:
  * readiness, metadata, inference on a real detection tensor compared with ONNX Runtime in this
  * process (within 1e-4), the recogniser's argmax/maxprob outputs alone, concurrent batched requests, TF Serving row format, errors, /metrics.
+ * The repository is written with `--float-inputs` (the models' float32 input `x`, as shipped), so
+ * the tensors compare with the package's models directly; remote-serve.e2e.test.ts runs the default
+ * repository (uint8 `pixels` inputs) through the whole pipeline.
  * Needs `npm run build` (npm test runs it first).
  */
 import { readFileSync } from 'node:fs'
@@ -29,7 +32,7 @@ const clients: RemoteClient[] = []
 
 beforeAll(async () => {
   repo = await mkdtemp(join(tmpdir(), 'ocrserve-models-'))
-  await buildModelRepository(repo)
+  await buildModelRepository(repo, { compactInputs: false })
   server = await startModelServerProcess(repo, { workers: 1 })
   const paths = resolveModelPaths()
   localDet = await createLocalBackend(paths.det, { device: 'cpu', threads: 1 })
