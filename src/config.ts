@@ -140,12 +140,21 @@ export const EngineSettingsSchema = z.strictObject({
 export type EngineSettings = z.infer<typeof EngineSettingsSchema>
 export type EngineSettingsInput = z.input<typeof EngineSettingsSchema>
 
-/** Worker/thread defaults: measured on the 2-core reference machine (docs/BENCHMARKS.md). */
-export function resolveParallelism(s: Pick<EngineSettings, 'workers' | 'threadsPerWorker'>, cores = availableParallelism()): {
+/**
+ * Worker/thread defaults: measured on the 2-core reference machine (docs/BENCHMARKS.md). In-process
+ * models: one worker per core (up to 8). Remote models: two per core (up to 16): a remote-mode
+ * worker waits for the model server for much of each image, and with one per core the cores and
+ * the model server take turns instead of overlapping.
+ */
+export function resolveParallelism(
+  s: Pick<EngineSettings, 'workers' | 'threadsPerWorker'> & { remote?: unknown },
+  cores = availableParallelism(),
+): {
   workers: number
   threadsPerWorker: number
 } {
-  const workers = s.workers > 0 ? s.workers : Math.max(1, Math.min(cores, 8))
+  const auto = s.remote ? Math.min(2 * cores, 16) : Math.min(cores, 8)
+  const workers = s.workers > 0 ? s.workers : Math.max(1, auto)
   const threadsPerWorker = s.threadsPerWorker > 0 ? s.threadsPerWorker : Math.max(1, Math.floor(cores / workers))
   return { workers, threadsPerWorker }
 }
@@ -197,7 +206,7 @@ export const ENV_VARS = [
   { name: 'HOST', default: '0.0.0.0', doc: 'Listen address.' },
   { name: 'OCR_MODE', default: 'single', doc: '`single` (models in-process) or `remote` (call a model server). Aliases: `tfserving` = remote + tfserving protocol, `triton`/`kserve` = remote + kserve-http.' },
   { name: 'OCR_DEVICE', default: 'cpu', doc: '`cpu` or `cuda` (ONNX Runtime CUDA execution provider; falls back to CPU with a warning if it cannot load).' },
-  { name: 'OCR_WORKERS', default: 'auto', doc: 'Worker threads running the pipeline (auto = one per core).' },
+  { name: 'OCR_WORKERS', default: 'auto', doc: 'Worker threads running the pipeline (auto = one per core, up to 8; in remote mode two per core, up to 16: its workers wait for the model server for much of each image).' },
   { name: 'OCR_THREADS_PER_WORKER', default: 'auto', doc: 'ONNX Runtime intra-op threads per worker (auto = cores / workers).' },
   { name: 'OCR_MAX_BODY_BYTES', default: '20971520', doc: 'Largest request body (bytes); larger → 413 PAYLOAD_TOO_LARGE.' },
   { name: 'OCR_MAX_PIXELS', default: '40000000', doc: 'Largest decoded image (width × height); larger → 413 IMAGE_TOO_LARGE.' },

@@ -137,13 +137,14 @@ describe('web tier', () => {
     expect(webC.startupProbe?.httpGet?.path).toBe('/healthz')
   })
 
-  it('has CPU and memory requests and limits; workers match the CPU limit', () => {
+  it('has CPU and memory requests and limits; remote-mode workers are two per CPU of the limit', () => {
     for (const k of ['requests', 'limits'] as const) {
       expect(webC.resources?.[k]?.cpu, k).toBeDefined()
       expect(webC.resources?.[k]?.memory, k).toBeDefined()
     }
     const cpuLimit = Number(String(webC.resources!.limits!.cpu).replace(/m$/, '')) / (String(webC.resources!.limits!.cpu).endsWith('m') ? 1000 : 1)
-    expect(Number(config.data!.OCR_WORKERS)).toBe(cpuLimit)
+    expect(config.data!.OCR_MODE).toBe('remote')
+    expect(Number(config.data!.OCR_WORKERS)).toBe(2 * cpuLimit)
   })
 
   it('takes its configuration from the ConfigMap, which ocrserve accepts', () => {
