@@ -224,14 +224,15 @@ export class Pipeline {
     const H = 48
     const W = 192
     const out: ClsDecision[] = new Array(crops.length)
-    for (const batch of ratioBatches(crops.map((c) => c.image.width / c.image.height), this.#s.clsBatchSize)) {
+    const batches = ratioBatches(crops.map((c) => c.image.width / c.image.height), this.#s.clsBatchSize)
+    const pack = (batch: number[]) => lineFeeds(cls, batch.map((i) => crops[i]!.image), H, W)
+    await packAhead(batches, pack, async (batch, feeds) => {
       checkAbort(signal)
-      const feeds = lineFeeds(cls, batch.map((i) => crops[i]!.image), H, W)
       const res = await cls.run(feeds, signal ? { signal } : {})
       const probs = res[cls.outputNames[0]!]
       if (!probs) throw new OcrError('MODEL_ERROR', 'classifier returned no output')
       batch.forEach((idx, j) => (out[idx] = clsDecode(probs.data as Float32Array, j)))
-    }
+    })
     timing.cls += now() - t0
     return out
   }
@@ -247,16 +248,19 @@ export class Pipeline {
     const outputs = reduced ? [REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT] : [rec.outputNames[0]!]
     const H = this.#s.recImageHeight
     const ratios = crops.map((c) => c.image.width / c.image.height)
-    for (const batch of ratioBatches(ratios, this.#s.recBatchSize, { minRatio: this.#s.recImageWidth / H, maxPad: this.#s.recBatchMaxPad })) {
-      checkAbort(signal)
+    const batches = ratioBatches(ratios, this.#s.recBatchSize, { minRatio: this.#s.recImageWidth / H, maxPad: this.#s.recBatchMaxPad })
+    const pack = (batch: number[]) => {
       let maxRatio = this.#s.recImageWidth / H
       for (const i of batch) maxRatio = Math.max(maxRatio, ratios[i]!)
       const W = Math.trunc(H * maxRatio) + this.#s.recMinRightPad
-      const feeds = lineFeeds(rec, batch.map((i) => crops[i]!.image), H, W)
+      return lineFeeds(rec, batch.map((i) => crops[i]!.image), H, W)
+    }
+    await packAhead(batches, pack, async (batch, feeds) => {
+      checkAbort(signal)
       const res = await rec.run(feeds, { outputs, ...(signal ? { signal } : {}) })
       const decoded = reduced ? this.#decodeBest(res, batch.length) : this.#decodeProbs(res[outputs[0]!], batch.length)
       batch.forEach((idx, j) => (out[idx] = decoded[j]!))
-    }
+    })
     timing.rec += now() - t0
     return out
   }
@@ -283,6 +287,28 @@ export class Pipeline {
     } catch (err) {
       throw new OcrError('MODEL_ERROR', `recogniser output does not fit the dictionary: ${(err as Error).message}`, { cause: err })
     }
+  }
+}
+
+/** Inputs packed ahead of running them (see packAhead). */
+const PACK_AHEAD_BYTES = 4 << 20
+
+/**
+ * Packs the inputs of several batches (up to PACK_AHEAD_BYTES), then runs them back to back, and
+ * so on: warping and packing crops streams the page through the caches, and a network run right
+ * after finds its weights evicted; runs back to back keep them warm.
+ */
+async function packAhead(batches: readonly number[][], pack: (batch: number[]) => Feeds, run: (batch: number[], feeds: Feeds) => Promise<void>): Promise<void> {
+  for (let next = 0; next < batches.length; ) {
+    const chunk: Array<[number[], Feeds]> = []
+    let bytes = 0
+    while (next < batches.length && (chunk.length === 0 || bytes < PACK_AHEAD_BYTES)) {
+      const batch = batches[next++]!
+      const feeds = pack(batch)
+      for (const t of Object.values(feeds)) bytes += t.data.byteLength
+      chunk.push([batch, feeds])
+    }
+    for (const [batch, feeds] of chunk) await run(batch, feeds)
   }
 }
 
