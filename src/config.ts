@@ -38,6 +38,8 @@ export const RemoteSettingsSchema = z.object({
   retryBackoffMs: positiveInt.default(100),
   /** kserve-http: use Triton's binary tensor data extension (false = plain JSON arrays). */
   binary: z.boolean().default(true),
+  /** Classifier/recogniser calls one page may have in flight at once. */
+  callsInFlight: z.number().int().min(1).max(64).default(4),
   /** tfserving: signature and tensor names of the user's SavedModel. */
   tfSignature: z.string().default('serving_default'),
   tfInputName: z.string().default('x'),
@@ -243,6 +245,7 @@ export const ENV_VARS = [
   { name: 'OCR_REMOTE_TIMEOUT_MS', default: '30000', doc: 'Per-call deadline for model-server requests.' },
   { name: 'OCR_REMOTE_RETRIES', default: '2', doc: 'Retries (exponential backoff) for connection failures to the model server.' },
   { name: 'OCR_REMOTE_BINARY', default: 'true', doc: 'kserve-http: use the binary tensor data extension (false = JSON arrays, for servers without it).' },
+  { name: 'OCR_REMOTE_CALLS_IN_FLIGHT', default: '4', doc: 'Classifier and recogniser calls one page may have in flight at once: a model server with several instances (or a GPU) works on a page\'s lines together instead of one after another.' },
   { name: 'OCR_TF_SIGNATURE', default: 'serving_default', doc: 'tfserving: signature_name of the SavedModel.' },
   { name: 'OCR_TF_INPUT', default: 'x', doc: 'tfserving: input tensor name of the signature.' },
   { name: 'OCR_TF_OUTPUT', default: '', doc: 'tfserving: output tensor name (empty = the only output).' },
@@ -296,6 +299,7 @@ const EnvSchema = z.object({
   OCR_REMOTE_TIMEOUT_MS: intFromEnv.positive().default(30_000),
   OCR_REMOTE_RETRIES: intFromEnv.min(0).max(10).default(2),
   OCR_REMOTE_BINARY: boolFromEnv.default(true),
+  OCR_REMOTE_CALLS_IN_FLIGHT: intFromEnv.min(1).max(64).default(4),
   OCR_TF_SIGNATURE: z.string().default('serving_default'),
   OCR_TF_INPUT: z.string().default('x'),
   OCR_TF_OUTPUT: z.string().default(''),
@@ -359,6 +363,7 @@ export function loadServiceConfig(env: Record<string, string | undefined> = proc
       timeoutMs: e.OCR_REMOTE_TIMEOUT_MS,
       retries: e.OCR_REMOTE_RETRIES,
       binary: e.OCR_REMOTE_BINARY,
+      callsInFlight: e.OCR_REMOTE_CALLS_IN_FLIGHT,
       tfSignature: e.OCR_TF_SIGNATURE,
       tfInputName: e.OCR_TF_INPUT,
       tfOutputName: e.OCR_TF_OUTPUT,

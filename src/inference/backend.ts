@@ -25,6 +25,11 @@ export interface RunOptions {
 export interface Backend {
   readonly inputNames: readonly string[]
   readonly outputNames: readonly string[]
+  /**
+   * How many run() calls are worth having in flight at once (absent = 1: a local session runs
+   * them one after another on its thread anyway; a model server has instances to share them).
+   */
+  readonly concurrentRuns?: number
   run(feeds: Feeds, options?: RunOptions): Promise<Record<string, Tensor>>
   dispose(): Promise<void>
 }

@@ -86,6 +86,7 @@ export async function createRemoteBackend(
   return {
     inputNames,
     outputNames,
+    concurrentRuns: remote.callsInFlight,
     run(feeds: Feeds, runOptions?: RunOptions): Promise<Record<string, Tensor>> {
       if (disposed) return Promise.reject(new OcrError('INTERNAL', 'backend used after dispose()'))
       return client.infer(model, matchFeedNames(feeds, inputNames), runOptions?.outputs ?? outputNames, runOptions)

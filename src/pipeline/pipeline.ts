@@ -232,7 +232,7 @@ export class Pipeline {
       const probs = res[cls.outputNames[0]!]
       if (!probs) throw new OcrError('MODEL_ERROR', 'classifier returned no output')
       batch.forEach((idx, j) => (out[idx] = clsDecode(probs.data as Float32Array, j)))
-    })
+    }, cls.concurrentRuns)
     timing.cls += now() - t0
     return out
   }
@@ -260,7 +260,7 @@ export class Pipeline {
       const res = await rec.run(feeds, { outputs, ...(signal ? { signal } : {}) })
       const decoded = reduced ? this.#decodeBest(res, batch.length) : this.#decodeProbs(res[outputs[0]!], batch.length)
       batch.forEach((idx, j) => (out[idx] = decoded[j]!))
-    })
+    }, rec.concurrentRuns)
     timing.rec += now() - t0
     return out
   }
@@ -296,9 +296,15 @@ const PACK_AHEAD_BYTES = 4 << 20
 /**
  * Packs the inputs of several batches (up to PACK_AHEAD_BYTES), then runs them back to back, and
  * so on: warping and packing crops streams the page through the caches, and a network run right
- * after finds its weights evicted; runs back to back keep them warm.
+ * after finds its weights evicted; runs back to back keep them warm. With `inFlight` > 1 (a model
+ * server) up to that many runs of a chunk are under way at once.
  */
-async function packAhead(batches: readonly number[][], pack: (batch: number[]) => Feeds, run: (batch: number[], feeds: Feeds) => Promise<void>): Promise<void> {
+async function packAhead(
+  batches: readonly number[][],
+  pack: (batch: number[]) => Feeds,
+  run: (batch: number[], feeds: Feeds) => Promise<void>,
+  inFlight = 1,
+): Promise<void> {
   for (let next = 0; next < batches.length; ) {
     const chunk: Array<[number[], Feeds]> = []
     let bytes = 0
@@ -308,7 +314,21 @@ async function packAhead(batches: readonly number[][], pack: (batch: number[]) =
       for (const t of Object.values(feeds)) bytes += t.data.byteLength
       chunk.push([batch, feeds])
     }
-    for (const [batch, feeds] of chunk) await run(batch, feeds)
+    // lanes take the chunk's runs in order; after a failure no lane starts another
+    let taken = 0
+    let failed = false
+    const lane = async (): Promise<void> => {
+      while (!failed && taken < chunk.length) {
+        const [batch, feeds] = chunk[taken++]!
+        try {
+          await run(batch, feeds)
+        } catch (err) {
+          failed = true
+          throw err
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(Math.max(1, inFlight), chunk.length) }, lane))
   }
 }
 
