@@ -91,10 +91,10 @@ class WarpedCrop extends LazyImage {
   readonly #src: RgbImage
   readonly #H: readonly number[]
   readonly #map: readonly [number, number, number, number, number, number]
+  /** The pixels (HWC), allocated on the first fill. */
   #buf: Uint8Array | null = null
-  /** 1 for each pixel computed; null once all are. */
+  /** 1 for each pixel computed; null before the first fill and once all are computed. */
   #done: Uint8Array | null = null
-  #complete = false
 
   constructor(src: RgbImage, H: readonly number[], width: number, height: number, map: readonly [number, number, number, number, number, number]) {
     super()
@@ -105,10 +105,14 @@ class WarpedCrop extends LazyImage {
     this.#map = map
   }
 
+  /** Every pixel computed: a buffer, and no record of which pixels are left. */
+  get #complete(): boolean {
+    return this.#buf !== null && this.#done === null
+  }
+
   get data(): Uint8Array {
     if (!this.#complete) {
       this.#fill(allIndices(this.height), allIndices(this.width))
-      this.#complete = true
       this.#done = null
     }
     return this.#buf!

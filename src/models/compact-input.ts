@@ -19,17 +19,12 @@
  * exactly 0 in the padding), and the outputs are bit-identical. Cast, Add, Mul and Gather exist
  * since opset 1–6, so any model opset works. A client knows such a model by its `pixels` input.
  */
-import protobuf from 'protobufjs'
 import { OcrError } from '../errors.js'
-import { GRAPH_NODE, WIRE_LEN, concat, fieldsOf, joinModel, splitModel } from './graph-rewrite.js'
+import { GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_NODE, concat, fieldsOf, joinModel, lengthDelimited, splitModel, type Span } from './graph-rewrite.js'
 import { ONNX_ATTR, ONNX_DTYPE, onnxSchema, type OnnxDim as Dim, type OnnxValueInfo as ValueInfo } from './onnx-proto.js'
 
 export const PIXELS_INPUT = 'pixels'
 export const PIXELS_VALID_INPUT = 'pixels_valid'
-
-/** GraphProto field numbers. */
-const GRAPH_INITIALIZER = 5
-const GRAPH_INPUT = 11
 
 
 /** True when a model (by its input names) takes compact uint8 pixels. */
@@ -47,10 +42,10 @@ export function deriveCompactInputModel(bytes: Uint8Array, tables: readonly Floa
   const V = onnxSchema().lookupType('onnx.ValueInfoProto')
   const N = onnxSchema().lookupType('onnx.NodeProto')
   const T = onnxSchema().lookupType('onnx.TensorProto')
-  let modelFields: ReturnType<typeof splitModel>['modelFields']
+  let modelFields: Span[]
   let graphBytes: Uint8Array
-  let inputs: Array<{ field: ReturnType<typeof fieldsOf>[number]; info: ValueInfo }>
-  let graphFields: ReturnType<typeof fieldsOf>
+  let inputs: Array<{ field: Span; info: ValueInfo }>
+  let graphFields: Span[]
   try {
     ;({ modelFields, graphBytes } = splitModel(bytes))
     graphFields = fieldsOf(graphBytes)
@@ -98,21 +93,20 @@ export function deriveCompactInputModel(bytes: Uint8Array, tables: readonly Floa
   const uint8 = (name: string, shape: Dim[]): ValueInfo => ({ name, type: { tensor_type: { elem_type: ONNX_DTYPE.UINT8, shape: { dim: shape } } } })
   const newInputs = [uint8(PIXELS_INPUT, dims), ...(masked ? [uint8(PIXELS_VALID_INPUT, [dims[0]!, { dim_value: 1 }, { dim_value: 1 }, dims[3]!])] : [])]
 
-  const field = (no: number, payload: Uint8Array) => protobuf.Writer.create().uint32((no << 3) | WIRE_LEN).bytes(payload).finish()
   const parts: Uint8Array[] = []
   let nodesWritten = false
   for (const f of graphFields) {
     if (f.no === GRAPH_NODE && !nodesWritten) {
       // the new nodes first: the node list stays topologically sorted
       nodesWritten = true
-      for (const n of nodes) parts.push(field(GRAPH_NODE, N.encode(N.fromObject(n)).finish()))
+      for (const n of nodes) parts.push(lengthDelimited(GRAPH_NODE, N.encode(N.fromObject(n)).finish()))
     }
     if (f === x.field) {
-      for (const v of newInputs) parts.push(field(GRAPH_INPUT, V.encode(V.fromObject(v)).finish()))
+      for (const v of newInputs) parts.push(lengthDelimited(GRAPH_INPUT, V.encode(V.fromObject(v)).finish()))
       continue
     }
     parts.push(graphBytes.subarray(f.start, f.end))
   }
-  for (const t of initializers) parts.push(field(GRAPH_INITIALIZER, T.encode(T.fromObject(t)).finish()))
+  for (const t of initializers) parts.push(lengthDelimited(GRAPH_INITIALIZER, T.encode(T.fromObject(t)).finish()))
   return joinModel(bytes, modelFields, concat(parts))
 }

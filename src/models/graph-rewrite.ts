@@ -48,9 +48,10 @@ import { ONNX_ATTR, ONNX_DTYPE, onnxSchema } from './onnx-proto.js'
 /** Field numbers in onnx.proto. */
 export const MODEL_GRAPH = 7
 export const GRAPH_NODE = 1
-const GRAPH_INITIALIZER = 5
+export const GRAPH_INITIALIZER = 5
+export const GRAPH_INPUT = 11
 const GRAPH_OUTPUT = 12
-export const WIRE_LEN = 2
+const WIRE_LEN = 2
 /** Initializers larger than this are weights, not scalar constants: never decoded. */
 const SCALAR_MAX_BYTES = 64
 
@@ -84,6 +85,11 @@ export function fieldsOf(buf: Uint8Array): Span[] {
     }
   }
   return out
+}
+
+/** One length-delimited field (tag + length + `payload`): a message or bytes field, encoded. */
+export function lengthDelimited(no: number, payload: Uint8Array): Uint8Array {
+  return protobuf.Writer.create().uint32((no << 3) | WIRE_LEN).bytes(payload).finish()
 }
 
 export function concat(parts: Uint8Array[]): Uint8Array {
@@ -427,11 +433,7 @@ function applyPass(bytes: Uint8Array, match: Matcher): { bytes: Uint8Array; coun
     if (n.op_type === 'Constant' && !n.domain && g.uses.has(n.output[0] ?? '') && n.output.every((o) => !stillUsed.has(o))) removed.add(i)
   })
 
-  const encodeNode = (n: Node) => {
-    const w = protobuf.Writer.create()
-    w.uint32((GRAPH_NODE << 3) | WIRE_LEN).bytes(N.encode(N.fromObject(n)).finish())
-    return w.finish()
-  }
+  const encodeNode = (n: Node) => lengthDelimited(GRAPH_NODE, N.encode(N.fromObject(n)).finish())
   const graphParts: Uint8Array[] = []
   let nodeIndex = 0
   for (const f of graphFields) {
@@ -465,7 +467,7 @@ export function joinModel(bytes: Uint8Array, modelFields: readonly Span[], graph
       modelParts.push(bytes.subarray(f.start, f.end))
     } else if (!graphWritten) {
       graphWritten = true
-      modelParts.push(protobuf.Writer.create().uint32((MODEL_GRAPH << 3) | WIRE_LEN).bytes(graph).finish())
+      modelParts.push(lengthDelimited(MODEL_GRAPH, graph))
     }
   }
   return concat(modelParts)

@@ -5,6 +5,7 @@ import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint
 import { linearTable } from '../../src/image/resize.js'
 import { packDetInput, packRecBatch, recResizedWidth } from '../../src/image/tensor.js'
 import { cropSize, cropText, lazyCrop, perspectiveTransform, warpQuad } from '../../src/image/warp.js'
+import { firstDiff } from '../helpers/arrays.js'
 
 /** A w×h image whose pixel (x, y) is (x, y, 7). */
 function coords(w: number, h: number): RgbImage {
@@ -118,12 +119,6 @@ describe('perspective crop (get_rotate_crop_image)', () => {
 })
 
 describe('lazy crops', () => {
-  /** Index of the first element that differs (or the shorter length), −1 when equal: cheap on big arrays. */
-  const firstDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-    const n = Math.min(a.length, b.length)
-    for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i
-    return a.length === b.length ? -1 : n
-  }
   // a textured page (no pixel 0) and a tilted quad of large text: a 400×240 crop, shrunk to 48 px high
   const page: RgbImage = { width: 640, height: 480, data: new Uint8Array(640 * 480 * 3) }
   for (let i = 0; i < page.data.length; i++) page.data[i] = 20 + Math.round(110 * (1 + Math.sin(i * 0.013) * Math.cos(i * 0.0007)))

@@ -13,19 +13,13 @@ import { PIXELS_INPUT, PIXELS_VALID_INPUT, deriveCompactInputModel, hasCompactIn
 import { readRewrittenModel } from '../../src/models/graph-rewrite.js'
 import { readOnnxModelInfo } from '../../src/models/rec-reduced.js'
 import type { ModelRole } from '../../src/inference/backend.js'
+import { firstDiff } from '../helpers/arrays.js'
 
 /** A textured image (every channel value 0–255 occurs). */
 function texture(width: number, height: number, seed: number): RgbImage {
   const data = new Uint8Array(width * height * 3)
   for (let i = 0; i < data.length; i++) data[i] = (i * 37 + (i >> 7) * seed + seed) & 255
   return { width, height, data }
-}
-
-/** Index of the first element that differs (or the shorter length), −1 when equal. */
-function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i
-  return a.length === b.length ? -1 : n
 }
 
 const opts: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], intraOpNumThreads: 1 }
