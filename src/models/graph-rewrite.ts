@@ -43,7 +43,7 @@ import { readFile } from 'node:fs/promises'
 import protobuf from 'protobufjs'
 import { OcrError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { ONNX_ATTR, ONNX_DTYPE, onnxSchema } from './onnx-proto.js'
+import { ONNX_ATTR, ONNX_DTYPE, onnxSchema, type OnnxNode as Node, type OnnxTensor as Tensor } from './onnx-proto.js'
 
 /** Field numbers in onnx.proto. */
 export const MODEL_GRAPH = 7
@@ -100,31 +100,6 @@ export function concat(parts: Uint8Array[]): Uint8Array {
     at += p.byteLength
   }
   return out
-}
-
-interface Tensor {
-  name?: string
-  dims?: number[]
-  data_type?: number
-  float_data?: number[]
-  raw_data?: Uint8Array
-}
-interface Attribute {
-  name: string
-  type?: number
-  f?: number
-  i?: number
-  s?: Uint8Array
-  ints?: number[]
-  floats?: number[]
-  t?: Tensor
-}
-interface Node {
-  input: string[]
-  output: string[]
-  op_type: string
-  domain?: string
-  attribute: Attribute[]
 }
 
 /** The single float value of a tensor of one element, else undefined. */

@@ -28,3 +28,29 @@ export interface OnnxValueInfo {
   name: string
   type?: { tensor_type?: { elem_type?: number; shape?: { dim?: OnnxDim[] } } }
 }
+
+/** TensorProto, AttributeProto and NodeProto as protobufjs's toObject() gives them (the fields the graph edits use). */
+export interface OnnxTensor {
+  name?: string
+  dims?: number[]
+  data_type?: number
+  float_data?: number[]
+  raw_data?: Uint8Array
+}
+export interface OnnxAttribute {
+  name: string
+  type?: number
+  f?: number
+  i?: number
+  s?: Uint8Array
+  ints?: number[]
+  floats?: number[]
+  t?: OnnxTensor
+}
+export interface OnnxNode {
+  input: string[]
+  output: string[]
+  op_type: string
+  domain?: string
+  attribute: OnnxAttribute[]
+}
