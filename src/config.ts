@@ -113,6 +113,11 @@ export const EngineSettingsSchema = z.strictObject({
   workers: z.number().int().min(0).max(64).default(0),
   /** ONNX Runtime intra-op threads per worker (0 = choose from the core count). */
   threadsPerWorker: z.number().int().min(0).max(64).default(0),
+  /**
+   * Workers with no job run busy workers' classifier and recogniser calls, so that one page uses
+   * every core while the queue is empty (single mode, ≥ 2 workers; pipeline/assist.ts).
+   */
+  idleAssist: z.boolean().default(true),
   /** Waiting jobs beyond which read() fails at once with OVERLOADED. */
   maxQueue: z.number().int().min(0).default(64),
   /** Per-job time limit, queue wait included. */
@@ -210,6 +215,7 @@ export const ENV_VARS = [
   { name: 'OCR_DEVICE', default: 'cpu', doc: '`cpu` or `cuda` (ONNX Runtime CUDA execution provider; falls back to CPU with a warning if it cannot load).' },
   { name: 'OCR_WORKERS', default: 'auto', doc: 'Worker threads running the pipeline (auto = one per core, up to 8; in remote mode two per core, up to 16: its workers wait for the model server for much of each image).' },
   { name: 'OCR_THREADS_PER_WORKER', default: 'auto', doc: 'ONNX Runtime intra-op threads per worker (auto = cores / workers).' },
+  { name: 'OCR_IDLE_ASSIST', default: 'true', doc: 'Single mode: workers with no job run the classifier and recogniser calls of busy ones, so one page uses every core while nothing waits (results are the same).' },
   { name: 'OCR_MAX_BODY_BYTES', default: '20971520', doc: 'Largest request body (bytes); larger → 413 PAYLOAD_TOO_LARGE.' },
   { name: 'OCR_MAX_PIXELS', default: '40000000', doc: 'Largest decoded image (width × height); larger → 413 IMAGE_TOO_LARGE.' },
   { name: 'OCR_MAX_PAGES', default: '100', doc: 'Most pages of a multi-page TIFF or a PDF; more → 413 IMAGE_TOO_LARGE.' },
@@ -287,6 +293,7 @@ const EnvSchema = z.object({
   OCR_REC_BATCH_MAX_PAD: z.coerce.number().gt(0).max(1).default(1),
   OCR_DROP_SCORE: z.coerce.number().min(0).max(1).default(0.5),
   OCR_USE_CLS: boolFromEnv.default(true),
+  OCR_IDLE_ASSIST: boolFromEnv.default(true),
   OCR_AUTO_ROTATE: boolFromEnv.default(true),
   OCR_MODEL_REWRITE: boolFromEnv.default(true),
   OCR_REMOTE_URL: z.string().default(''),
@@ -373,6 +380,7 @@ export function loadServiceConfig(env: Record<string, string | undefined> = proc
     device: e.OCR_DEVICE,
     workers: e.OCR_WORKERS === 'auto' ? 0 : e.OCR_WORKERS,
     threadsPerWorker: e.OCR_THREADS_PER_WORKER === 'auto' ? 0 : e.OCR_THREADS_PER_WORKER,
+    idleAssist: e.OCR_IDLE_ASSIST,
     maxPixels: e.OCR_MAX_PIXELS,
     maxPages: e.OCR_MAX_PAGES,
     pdfDpi: e.OCR_PDF_DPI,

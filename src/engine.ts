@@ -12,6 +12,8 @@ export interface EngineStats {
   failed: number
   /** Cumulative milliseconds each worker spent running jobs. */
   busyMs: number[]
+  /** Classifier and recogniser calls idle workers ran for busy ones (single mode; pipeline/assist.ts). */
+  assistRuns: number
 }
 
 export interface Ocr {

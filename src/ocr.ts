@@ -29,11 +29,15 @@ export async function createOcr(options: CreateOcrOptions = {}): Promise<Ocr> {
   const probe = settings.remote ? await createBackendSet({ settings, threads: 1, logger }) : null
   // read (and rewrite) the models once, for every worker and every replacement of one
   const models = await prepareLocalModels(settings, logger)
+  // idle workers help busy ones with their own sessions: single mode only (a model server already
+  // shares a page's calls among its instances, OCR_REMOTE_CALLS_IN_FLIGHT)
+  const assist = settings.idleAssist && !settings.remote && workers > 1
   const scheduler = new Scheduler({
     size: workers,
     maxQueue: settings.maxQueue,
     logger,
-    init: (index) => ({ settings, threads: threadsPerWorker, index, ...(models ? { models } : {}) }),
+    assist,
+    init: (index) => ({ settings, threads: threadsPerWorker, index, assist, ...(models ? { models } : {}) }),
   })
   await scheduler.start()
   logger.info({ workers, threadsPerWorker, device: settings.device, remote: settings.remote?.url ?? null }, 'ocr engine ready')

@@ -9,7 +9,8 @@ import { readingOrder } from '../geometry/reading-order.js'
 import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../image/image.js'
 import { packDetInput, packDetPixels, packRecBatch, packRecPixels } from '../image/tensor.js'
 import { cropText } from '../image/warp.js'
-import type { Backend, Feeds, ModelRole, Tensor } from '../inference/backend.js'
+import { canRunEach } from './assist.js'
+import type { Backend, Feeds, ModelRole, RunOptions, Tensor } from '../inference/backend.js'
 import { clsDecode, type ClsDecision } from '../models/cls.js'
 import { PIXELS_INPUT, PIXELS_VALID_INPUT, hasCompactInput } from '../models/compact-input.js'
 import { dbPostprocess, detInputSize, filterBox } from '../models/det-db.js'
@@ -226,13 +227,11 @@ export class Pipeline {
     const out: ClsDecision[] = new Array(crops.length)
     const batches = ratioBatches(crops.map((c) => c.image.width / c.image.height), this.#s.clsBatchSize)
     const pack = (batch: number[]) => lineFeeds(cls, batch.map((i) => crops[i]!.image), H, W)
-    await packAhead(batches, pack, async (batch, feeds) => {
-      checkAbort(signal)
-      const res = await cls.run(feeds, signal ? { signal } : {})
+    await packAhead(cls, batches, pack, signal ? { signal } : {}, (batch, res) => {
       const probs = res[cls.outputNames[0]!]
       if (!probs) throw new OcrError('MODEL_ERROR', 'classifier returned no output')
       batch.forEach((idx, j) => (out[idx] = clsDecode(probs.data as Float32Array, j)))
-    }, cls.concurrentRuns)
+    })
     timing.cls += now() - t0
     return out
   }
@@ -255,12 +254,10 @@ export class Pipeline {
       const W = Math.trunc(H * maxRatio) + this.#s.recMinRightPad
       return lineFeeds(rec, batch.map((i) => crops[i]!.image), H, W)
     }
-    await packAhead(batches, pack, async (batch, feeds) => {
-      checkAbort(signal)
-      const res = await rec.run(feeds, { outputs, ...(signal ? { signal } : {}) })
+    await packAhead(rec, batches, pack, { outputs, ...(signal ? { signal } : {}) }, (batch, res) => {
       const decoded = reduced ? this.#decodeBest(res, batch.length) : this.#decodeProbs(res[outputs[0]!], batch.length)
       batch.forEach((idx, j) => (out[idx] = decoded[j]!))
-    }, rec.concurrentRuns)
+    })
     timing.rec += now() - t0
     return out
   }
@@ -296,14 +293,17 @@ const PACK_AHEAD_BYTES = 4 << 20
 /**
  * Packs the inputs of several batches (up to PACK_AHEAD_BYTES), then runs them back to back, and
  * so on: warping and packing crops streams the page through the caches, and a network run right
- * after finds its weights evicted; runs back to back keep them warm. With `inFlight` > 1 (a model
- * server) up to that many runs of a chunk are under way at once.
+ * after finds its weights evicted; runs back to back keep them warm. A chunk's runs go:
+ * - to a backend that runs lists of calls (assist.ts: idle workers help) as one list;
+ * - else in `model.concurrentRuns` lanes (a model server: that many calls in flight; else one).
+ * `take` gets each batch's outputs as they come.
  */
 async function packAhead(
+  model: Backend,
   batches: readonly number[][],
   pack: (batch: number[]) => Feeds,
-  run: (batch: number[], feeds: Feeds) => Promise<void>,
-  inFlight = 1,
+  options: RunOptions,
+  take: (batch: number[], outputs: Record<string, Tensor>) => void,
 ): Promise<void> {
   for (let next = 0; next < batches.length; ) {
     const chunk: Array<[number[], Feeds]> = []
@@ -314,6 +314,15 @@ async function packAhead(
       for (const t of Object.values(feeds)) bytes += t.data.byteLength
       chunk.push([batch, feeds])
     }
+    checkAbort(options.signal)
+    if (canRunEach(model)) {
+      await model.runEach(
+        chunk.map(([, feeds]) => feeds),
+        options,
+        (i, outputs) => take(chunk[i]![0], outputs),
+      )
+      continue
+    }
     // lanes take the chunk's runs in order; after a failure no lane starts another
     let taken = 0
     let failed = false
@@ -321,14 +330,15 @@ async function packAhead(
       while (!failed && taken < chunk.length) {
         const [batch, feeds] = chunk[taken++]!
         try {
-          await run(batch, feeds)
+          checkAbort(options.signal)
+          take(batch, await model.run(feeds, options))
         } catch (err) {
           failed = true
           throw err
         }
       }
     }
-    await Promise.all(Array.from({ length: Math.min(Math.max(1, inFlight), chunk.length) }, lane))
+    await Promise.all(Array.from({ length: Math.min(Math.max(1, model.concurrentRuns ?? 1), chunk.length) }, lane))
   }
 }
 

@@ -11,13 +11,16 @@ import { Worker } from 'node:worker_threads'
 import { OcrError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { OcrResult, PageCallback } from '../types.js'
-import type { JobMessage, ToMain, WorkerInit } from './messages.js'
+import { tensorBuffers } from './assist.js'
+import type { JobMessage, ToMain, ToWorker, WorkerInit } from './messages.js'
 
 export interface SchedulerOptions {
   size: number
   init: (index: number) => WorkerInit
   maxQueue: number
   logger: Logger
+  /** Workers with no job help busy ones with their classifier and recogniser calls (assist.ts). */
+  assist?: boolean
 }
 
 export interface SubmitOptions {
@@ -51,6 +54,15 @@ interface Slot {
   busyMs: number
   startedAt: number
   onClosed?: () => void
+  /** Another worker's calls this one is taking (assist.ts): 0 or 1. */
+  assisting: number
+}
+
+/** A helper taking a busy worker's calls: offer `reqId` of worker `from`. */
+interface Assist {
+  from: Slot
+  reqId: number
+  helper: Slot
 }
 
 /**
@@ -77,6 +89,12 @@ export class Scheduler {
   #completed = 0
   #failed = 0
   #drained: (() => void) | null = null
+  /** Helpers at work, by assist id. */
+  readonly #assists = new Map<number, Assist>()
+  #nextAssist = 1
+  #assistRuns = 0
+  /** The idle-worker count last sent to the workers. */
+  #idleSent = -1
 
   constructor(opts: SchedulerOptions) {
     this.#opts = opts
@@ -89,7 +107,7 @@ export class Scheduler {
 
   #spawn(index: number): Promise<void> {
     const worker = newWorker(this.#opts.init(index))
-    const slot: Slot = { index, worker, job: null, busyMs: this.#slots[index]?.busyMs ?? 0, startedAt: 0 }
+    const slot: Slot = { index, worker, job: null, busyMs: this.#slots[index]?.busyMs ?? 0, startedAt: 0, assisting: 0 }
     return new Promise<void>((resolve, reject) => {
       let ready = false
       worker.on('message', (msg: ToMain) => {
@@ -97,6 +115,8 @@ export class Scheduler {
           case 'ready':
             ready = true
             this.#slots[index] = slot
+            // a new (or replacing) worker gets the idle count too
+            this.#idleSent = -1
             resolve()
             this.#pump()
             break
@@ -123,6 +143,20 @@ export class Scheduler {
           case 'closed':
             slot.onClosed?.()
             break
+          case 'assist':
+            this.#assist(slot, msg)
+            break
+          case 'assist-done': {
+            const a = this.#assists.get(msg.id)
+            if (!a || a.helper !== slot) break
+            if (msg.outputs) this.#assistRuns++
+            const { type: _type, id: _id, ...outcome } = msg
+            this.#toOfferer(a, { type: 'assist-result', reqId: a.reqId, ...outcome }, msg.outputs ? tensorBuffers(Object.values(msg.outputs)) : [])
+            break
+          }
+          case 'assist-end':
+            this.#assistEnd(msg.id, slot)
+            break
         }
       })
       worker.on('error', (err) => {
@@ -131,9 +165,10 @@ export class Scheduler {
       })
       worker.on('exit', (code) => {
         if (!ready || this.#closing || this.#slots[index] !== slot) return
-        // unexpected exit: fail its job, replace the worker
+        // unexpected exit: fail its job, end the help it was giving, replace the worker
         const job = slot.job
         slot.job = null
+        for (const [id, a] of this.#assists) if (a.helper === slot) this.#assistEnd(id, slot)
         if (job) this.#settle(job, new OcrError('INTERNAL', `worker exited (code ${code}) while running the job`))
         this.#opts.logger.warn({ worker: index, code }, 'restarting pipeline worker')
         this.#spawn(index).catch((err) => this.#opts.logger.error({ worker: index, err }, 'cannot restart pipeline worker'))
@@ -182,12 +217,50 @@ export class Scheduler {
     for (const slot of this.#slots) {
       if (!slot || slot.job !== null) continue
       const job = this.#queue.shift() ?? this.#batchQueue.shift()
-      if (!job) return
+      if (!job) break
       slot.job = job
       job.slot = slot
       slot.startedAt = performance.now()
       slot.worker.postMessage(job.message, job.transfer)
     }
+    this.#sendIdle()
+  }
+
+  /** Tells every worker how many workers have no job, when that changed (assist.ts). */
+  #sendIdle(): void {
+    if (!this.#opts.assist) return
+    const idle = this.#slots.filter((s) => s && s.job === null).length
+    if (idle === this.#idleSent) return
+    this.#idleSent = idle
+    for (const s of this.#slots) s?.worker.postMessage({ type: 'idle', count: idle } satisfies ToWorker)
+  }
+
+  /** A busy worker offers calls: every worker with no job and no other worker's calls takes part. */
+  #assist(from: Slot, msg: Extract<ToMain, { type: 'assist' }>): void {
+    const helpers = this.#closing || this.#slots[from.index] !== from ? [] : this.#slots.filter((s) => s && s !== from && s.job === null && s.assisting === 0)
+    const { type: _type, reqId, ...shared } = msg
+    helpers.forEach((helper, k) => {
+      const id = this.#nextAssist++
+      helper.assisting++
+      this.#assists.set(id, { from, reqId, helper })
+      // the last helper gets the buffers moved, the others copies
+      const transfer = k === helpers.length - 1 ? tensorBuffers(shared.calls.flatMap((f) => Object.values(f))) : []
+      helper.worker.postMessage({ type: 'assist-run', id, ...shared } satisfies ToWorker, transfer)
+    })
+    from.worker.postMessage({ type: 'assist-start', reqId, helpers: helpers.length } satisfies ToWorker)
+  }
+
+  #assistEnd(id: number, helper: Slot): void {
+    const a = this.#assists.get(id)
+    if (!a || a.helper !== helper) return
+    this.#assists.delete(id)
+    helper.assisting--
+    this.#toOfferer(a, { type: 'assist-end', reqId: a.reqId }, [])
+  }
+
+  /** A message to the worker that made an offer, if it is still the one in its slot. */
+  #toOfferer(a: Assist, msg: ToWorker, transfer: ArrayBuffer[]): void {
+    if (this.#slots[a.from.index] === a.from) a.from.worker.postMessage(msg, transfer)
   }
 
   #finish(slot: Slot, msg: Extract<ToMain, { type: 'result' | 'error' }>): void {
@@ -226,7 +299,7 @@ export class Scheduler {
     }
   }
 
-  stats(): { workers: number; queued: number; running: number; completed: number; failed: number; busyMs: number[] } {
+  stats(): { workers: number; queued: number; running: number; completed: number; failed: number; busyMs: number[]; assistRuns: number } {
     const now = performance.now()
     return {
       workers: this.#slots.filter(Boolean).length,
@@ -235,6 +308,7 @@ export class Scheduler {
       completed: this.#completed,
       failed: this.#failed,
       busyMs: this.#slots.map((s) => Math.round(s.busyMs + (s.job ? now - s.startedAt : 0))),
+      assistRuns: this.#assistRuns,
     }
   }
 

@@ -16,7 +16,8 @@ import { resolveModelPaths } from '../models/assets.js'
 import { buildCharset } from '../models/rec-ctc.js'
 import type { OcrResult, PageResult, StageTiming } from '../types.js'
 import { Pipeline } from './pipeline.js'
-import type { JobMessage, ToMain, ToWorker, WorkerInit } from './messages.js'
+import { AssistedBackend, helpWith, type OfferEvents } from './assist.js'
+import type { AssistRole, JobMessage, SharedCalls, ToMain, ToWorker, WorkerInit } from './messages.js'
 
 const port = parentPort!
 const init = workerData as WorkerInit
@@ -54,8 +55,44 @@ function backend(role: ModelRole): Promise<Backend> {
   return b
 }
 
+// idle workers help with this worker's classifier and recogniser calls while it has a job (assist.ts)
+let idleWorkers = 0
+let nextOffer = 1
+const offers = new Map<number, OfferEvents>()
+function offerCalls(calls: SharedCalls, events: OfferEvents): { close(): void } {
+  const reqId = nextOffer++
+  offers.set(reqId, events)
+  // the tensors are copied (a helper may never take them), the counter is shared
+  port.postMessage({ type: 'assist', reqId, ...calls } satisfies ToMain)
+  return { close: () => offers.delete(reqId) }
+}
+const assisted = new Map<AssistRole, Promise<Backend>>()
+function pipelineBackend(role: ModelRole): Promise<Backend> {
+  if (!init.assist || role === 'det') return backend(role)
+  let b = assisted.get(role)
+  if (!b) {
+    b = backend(role).then((inner) => new AssistedBackend(inner, role, offerCalls, () => idleWorkers))
+    assisted.set(role, b)
+    b.catch(() => assisted.delete(role))
+  }
+  return b
+}
+
+/** Takes another worker's calls until they are used up or this worker gets a job. */
+async function help(msg: Extract<ToWorker, { type: 'assist-run' }>): Promise<void> {
+  try {
+    const model = await backend(msg.role)
+    await helpWith(msg, model, () => running.size > 0, (outcome, transfer) => port.postMessage({ type: 'assist-done', id: msg.id, ...outcome } satisfies ToMain, transfer))
+  } catch (err) {
+    // no session: take nothing (the busy worker runs the calls itself)
+    logger.warn({ err: (err as Error).message }, 'cannot help another worker')
+  } finally {
+    port.postMessage({ type: 'assist-end', id: msg.id } satisfies ToMain)
+  }
+}
+
 const charset = buildCharset(await readFile(resolveModelPaths(settings.models).keys, 'utf8'))
-const pipeline = new Pipeline(backend, charset, settings)
+const pipeline = new Pipeline(pipelineBackend, charset, settings)
 const running = new Map<number, AbortController>()
 
 async function warmUp(): Promise<void> {
@@ -119,6 +156,16 @@ port.on('message', (msg: ToWorker) => {
       (result) => port.postMessage({ type: 'result', id: msg.id, result } satisfies ToMain),
       (err: unknown) => port.postMessage({ type: 'error', id: msg.id, error: serializeError(err) } satisfies ToMain),
     )
+  } else if (msg.type === 'assist-run') {
+    void help(msg)
+  } else if (msg.type === 'assist-start') {
+    offers.get(msg.reqId)?.start(msg.helpers)
+  } else if (msg.type === 'assist-result') {
+    offers.get(msg.reqId)?.result(msg)
+  } else if (msg.type === 'assist-end') {
+    offers.get(msg.reqId)?.end()
+  } else if (msg.type === 'idle') {
+    idleWorkers = msg.count
   } else if (msg.type === 'cancel') {
     running.get(msg.id)?.abort()
   } else if (msg.type === 'close') {

@@ -72,6 +72,15 @@ export function createMetrics(ocr: Ocr): ServerMetrics {
       ocr.stats().busyMs.forEach((ms, i) => this.inc({ worker: String(i) }, ms / 1000))
     },
   })
+  new Counter({
+    name: 'ocr_assist_calls_total',
+    help: 'Classifier and recogniser calls that idle workers ran for busy ones (single mode)',
+    registers: [registry],
+    collect() {
+      this.reset()
+      this.inc(ocr.stats().assistRuns)
+    },
+  })
   return {
     registry,
     requests,

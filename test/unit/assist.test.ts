@@ -1,0 +1,185 @@
+/**
+ * AssistedBackend.runEach and helpWith (src/pipeline/assist.ts) with helpers simulated in this
+ * thread: the same shared counter and message shapes as between workers, the scheduler's routing
+ * replaced by direct calls. Every call's outputs must reach onResult exactly once, at its index,
+ * whoever ran it; a helper that goes away leaves its calls to the busy worker; a failure anywhere
+ * fails the list; nobody takes a call after a failure or a cancel.
+ */
+import { describe, expect, it } from 'vitest'
+import { OcrError } from '../../src/errors.js'
+import type { Backend, Feeds, RunOptions, Tensor } from '../../src/inference/backend.js'
+import { AssistedBackend, canRunEach, helpWith, type OfferCalls, type OfferEvents } from '../../src/pipeline/assist.js'
+import type { SharedCalls } from '../../src/pipeline/messages.js'
+
+/** A fake network: output = input × 2 (one float), after `delayMs`; records who ran what. */
+function fakeModel(name: string, log: Array<[string, number]>, delayMs = 1, failOn?: number): Backend {
+  return {
+    inputNames: ['x'],
+    outputNames: ['y'],
+    async run(feeds: Feeds, _options?: RunOptions): Promise<Record<string, Tensor>> {
+      const v = (feeds.x!.data as Float32Array)[0]!
+      await new Promise((r) => setTimeout(r, delayMs))
+      if (v === failOn) throw new OcrError('MODEL_ERROR', `${name} failed on ${v}`)
+      log.push([name, v])
+      return { y: { type: 'float32', dims: [1], data: new Float32Array([v * 2]) } }
+    },
+    dispose: () => Promise.resolve(),
+  }
+}
+
+const calls = (n: number): Feeds[] => Array.from({ length: n }, (_, i) => ({ x: { type: 'float32', dims: [1], data: new Float32Array([i]) } }))
+
+interface HelperPlan {
+  model: Backend
+  /** Stop taking calls after this many (a job arrived). */
+  stopAfter?: number
+  /** Take one call and vanish without answering it (the worker exited). */
+  vanish?: boolean
+}
+
+/** An offer function whose helpers run in this thread, as worker.ts's help() does. */
+function inThreadHelpers(plans: HelperPlan[], offered: SharedCalls[] = []): OfferCalls {
+  return (shared: SharedCalls, events: OfferEvents) => {
+    offered.push(shared)
+    let open = true
+    const deliver = (f: () => void): void => {
+      if (open) f()
+    }
+    queueMicrotask(() => deliver(() => events.start(plans.length)))
+    for (const plan of plans) {
+      // structured clone in real life: the helper gets copies of the calls, the same counter
+      const copy: SharedCalls = { ...shared, calls: shared.calls.map((f) => ({ x: { ...f.x!, data: (f.x!.data as Float32Array).slice() } })) }
+      void (async () => {
+        await new Promise((r) => setTimeout(r, 0))
+        if (plan.vanish) {
+          Atomics.add(copy.next, 0, 1)
+          deliver(() => events.end())
+          return
+        }
+        let ran = 0
+        await helpWith(copy, plan.model, () => plan.stopAfter !== undefined && ran >= plan.stopAfter, (outcome) => {
+          if (outcome.outputs) ran++
+          setTimeout(() => deliver(() => events.result(outcome)), 0)
+        })
+        setTimeout(() => deliver(() => events.end()), 0)
+      })()
+    }
+    return { close: () => (open = false) }
+  }
+}
+
+async function runAll(backend: AssistedBackend, n: number, options: RunOptions = {}): Promise<Map<number, number>> {
+  const got = new Map<number, number>()
+  await backend.runEach(calls(n), options, (i, out) => {
+    expect(got.has(i)).toBe(false)
+    got.set(i, (out.y!.data as Float32Array)[0]!)
+  })
+  return got
+}
+
+const expectAll = (got: Map<number, number>, n: number): void => {
+  expect([...got.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i))
+  for (const [i, v] of got) expect(v).toBe(i * 2)
+}
+
+describe('AssistedBackend.runEach', () => {
+  it('shares the calls with helpers: each runs once, every result lands at its index', async () => {
+    const log: Array<[string, number]> = []
+    const b = new AssistedBackend(fakeModel('own', log, 3), 'rec', inThreadHelpers([{ model: fakeModel('h1', log, 3) }, { model: fakeModel('h2', log, 3) }]), () => 2)
+    expect(canRunEach(b)).toBe(true)
+    const got = await runAll(b, 30)
+    expectAll(got, 30)
+    // every call ran exactly once, and all three took some
+    expect(log.map(([, v]) => v).sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i))
+    for (const who of ['own', 'h1', 'h2']) expect(log.some(([w]) => w === who)).toBe(true)
+  })
+
+  it('runs everything itself when no worker is idle, without offering', async () => {
+    const log: Array<[string, number]> = []
+    const offered: SharedCalls[] = []
+    const b = new AssistedBackend(fakeModel('own', log), 'cls', inThreadHelpers([{ model: fakeModel('h', log) }], offered), () => 0)
+    expectAll(await runAll(b, 5), 5)
+    expect(offered).toHaveLength(0)
+    expect(log.every(([w]) => w === 'own')).toBe(true)
+  })
+
+  it('runs everything itself when the offer finds no helper', async () => {
+    const log: Array<[string, number]> = []
+    const b = new AssistedBackend(fakeModel('own', log), 'rec', inThreadHelpers([]), () => 1)
+    expectAll(await runAll(b, 6), 6)
+    expect(log).toHaveLength(6)
+  })
+
+  it('a helper that gets a job stops taking calls; the rest are run here', async () => {
+    const log: Array<[string, number]> = []
+    const b = new AssistedBackend(fakeModel('own', log, 2), 'rec', inThreadHelpers([{ model: fakeModel('h', log, 2), stopAfter: 1 }]), () => 1)
+    expectAll(await runAll(b, 12), 12)
+    expect(log.filter(([w]) => w === 'h')).toHaveLength(1)
+  })
+
+  it('a helper that exits after taking a call: that call is run here', async () => {
+    const log: Array<[string, number]> = []
+    const b = new AssistedBackend(fakeModel('own', log, 2), 'rec', inThreadHelpers([{ model: fakeModel('h', log), vanish: true }]), () => 1)
+    expectAll(await runAll(b, 8), 8)
+    expect(log.every(([w]) => w === 'own')).toBe(true)
+    expect(log).toHaveLength(8)
+  })
+
+  it("a helper's failure fails the list with its error, and no more calls are taken", async () => {
+    const log: Array<[string, number]> = []
+    const offered: SharedCalls[] = []
+    const b = new AssistedBackend(fakeModel('own', log, 5), 'rec', inThreadHelpers([{ model: fakeModel('h', log, 1, 1) }], offered), () => 1)
+    await expect(runAll(b, 40)).rejects.toMatchObject({ code: 'MODEL_ERROR', message: 'h failed on 1' })
+    expect(Atomics.load(offered[0]!.next, 0)).toBeGreaterThanOrEqual(40)
+    expect(log.length).toBeLessThan(40)
+  })
+
+  it('its own failure fails the list too', async () => {
+    const log: Array<[string, number]> = []
+    const b = new AssistedBackend(fakeModel('own', log, 1, 0), 'rec', inThreadHelpers([{ model: fakeModel('h', log, 5) }]), () => 1)
+    await expect(runAll(b, 20)).rejects.toMatchObject({ code: 'MODEL_ERROR', message: 'own failed on 0' })
+    expect(log.length).toBeLessThan(20)
+  })
+
+  it('a cancelled job stops taking calls (CANCELLED)', async () => {
+    const log: Array<[string, number]> = []
+    const ac = new AbortController()
+    const own = fakeModel('own', log, 2)
+    const counting: Backend = { ...own, run: (f, o) => (log.length === 3 && ac.abort(), own.run(f, o)) }
+    const b = new AssistedBackend(counting, 'rec', inThreadHelpers([{ model: fakeModel('h', log, 2) }]), () => 1)
+    await expect(runAll(b, 50, { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' })
+    expect(log.length).toBeLessThan(20)
+  })
+
+  it('passes the requested outputs on to the helpers', async () => {
+    const offered: SharedCalls[] = []
+    const b = new AssistedBackend(fakeModel('own', []), 'rec', inThreadHelpers([{ model: fakeModel('h', []) }], offered), () => 1)
+    await b.runEach(calls(3), { outputs: ['y'] }, () => undefined)
+    expect(offered[0]).toMatchObject({ role: 'rec', outputs: ['y'] })
+  })
+})
+
+describe('helpWith', () => {
+  it('takes calls until none is left and reports owned copies of the outputs', async () => {
+    const shared: SharedCalls = { role: 'rec', calls: calls(4), next: new Int32Array(new SharedArrayBuffer(4)) }
+    Atomics.store(shared.next, 0, 1) // the busy worker took call 0
+    const seen: number[] = []
+    const transfers: ArrayBuffer[][] = []
+    const ran = await helpWith(shared, fakeModel('h', []), () => false, (o, t) => {
+      seen.push(o.index)
+      transfers.push(t)
+      expect((o.outputs!.y!.data as Float32Array)[0]).toBe(o.index * 2)
+    })
+    expect(ran).toBe(3)
+    expect(seen).toEqual([1, 2, 3])
+    expect(transfers.every((t) => t.length === 1)).toBe(true)
+  })
+
+  it('reports an error and stops', async () => {
+    const shared: SharedCalls = { role: 'cls', calls: calls(5), next: new Int32Array(new SharedArrayBuffer(4)) }
+    const outcomes: Array<{ index: number; code?: string }> = []
+    const ran = await helpWith(shared, fakeModel('h', [], 0, 1), () => false, (o) => outcomes.push({ index: o.index, ...(o.error ? { code: o.error.code } : {}) }))
+    expect(ran).toBe(1)
+    expect(outcomes).toEqual([{ index: 0 }, { index: 1, code: 'MODEL_ERROR' }])
+  })
+})
