@@ -130,7 +130,8 @@ export const GRPC_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 1000,
   // the client's HTTP/2 receive window (the 64 KB default stalls a detector's 2.5 MB output on
-  // window updates; bench/remote-calls.ts: +55 → +28 ms per detector call, medians of 3 and 4 runs)
+  // window updates; bench/remote-calls.ts: +55 → +28 ms per detector call one at a time, medians of
+  // 3 and 4 runs; under load at c=4 (bench/remote-ab.ts) CPU per request did not change)
   'grpc-node.flow_control_window': 16 << 20,
 }
 
