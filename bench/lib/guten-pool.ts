@@ -40,11 +40,18 @@ export async function createPool(n: number, threads: number): Promise<Pool> {
   const last = new Map<string, { lines: number; ms: number; model: ModelTimes }>()
   const readOn = (w: Worker, path: string): Promise<void> =>
     new Promise((ok, fail) => {
-      w.once('message', (m: { lines: number; ms: number; model: ModelTimes }) => {
+      // one listener pair per read, both removed when it ends (no listeners pile up on the worker)
+      const onError = (err: Error): void => {
+        w.off('message', onMessage)
+        fail(err)
+      }
+      const onMessage = (m: { lines: number; ms: number; model: ModelTimes }): void => {
+        w.off('error', onError)
         last.set(path, m)
         ok()
-      })
-      w.once('error', fail)
+      }
+      w.once('message', onMessage)
+      w.once('error', onError)
       w.postMessage(path)
     })
   return {
