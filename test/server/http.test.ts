@@ -153,7 +153,7 @@ describe('health, readiness, metrics, docs, page', () => {
     await fetch(`${svc.url}/v1/ocr`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: img.png })
     const after = await scrape()
     expect(count(after)).toBe(count(before) + 1)
-    for (const name of ['ocr_stage_duration_seconds_bucket{le="0.005",stage="det"}', 'ocr_queue_depth', 'ocr_inflight', 'ocr_worker_busy_seconds_total{worker="0"}', 'http_request_duration_seconds_bucket', 'ocr_lines_total', 'process_resident_memory_bytes']) {
+    for (const name of ['ocr_stage_duration_seconds_bucket{le="0.005",stage="det"}', 'ocr_queue_depth', 'ocr_inflight', 'ocr_worker_busy_seconds_total{worker="0"}', 'ocr_assist_calls_total', 'http_request_duration_seconds_bucket', 'ocr_lines_total', 'process_resident_memory_bytes']) {
       expect(after).toContain(name)
     }
     expect(Number(/^ocr_lines_total (\d+)/m.exec(after)?.[1])).toBeGreaterThanOrEqual(2)
