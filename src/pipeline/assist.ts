@@ -4,7 +4,7 @@
  * classifier and recogniser calls of a packed chunk (pipeline.ts packAhead) to the workers that
  * have no job, and they all take calls from the same list:
  *
- *   busy worker ── 'assist' (calls copied, counter shared) ──▶ main thread ── 'assist-run' ──▶ each idle worker
+ *   busy worker ── 'assist' (calls and counter in shared memory) ──▶ main thread ── 'assist-run' ──▶ each idle worker
  *   busy worker ◀── 'assist-result' per call, 'assist-end' ── main thread ◀── 'assist-done', 'assist-end' ── helper
  *
  * Who runs which call is decided by one shared counter (a SharedArrayBuffer): the busy worker and
@@ -111,7 +111,7 @@ export class AssistedBackend implements Backend, EachRunner {
       wake = undefined
     }
     const offer = this.#offer(
-      { role: this.#role, calls: [...calls], ...(options.outputs ? { outputs: [...options.outputs] } : {}), next },
+      { role: this.#role, calls: inSharedMemory(calls), ...(options.outputs ? { outputs: [...options.outputs] } : {}), next },
       {
         start: (k) => {
           helpers = k
@@ -183,7 +183,7 @@ export async function helpWith(
     const i = Atomics.add(shared.next, 0, 1)
     if (i >= n) break
     try {
-      const out = await model.run(shared.calls[i]!, shared.outputs ? { outputs: shared.outputs } : {})
+      const out = await model.run(ownCopy(shared.calls[i]!), shared.outputs ? { outputs: shared.outputs } : {})
       const { outputs, transfer } = ownedOutputs(out)
       report({ index: i, outputs }, transfer)
       ran++
@@ -193,6 +193,41 @@ export async function helpWith(
     }
   }
   return ran
+}
+
+/**
+ * The calls' tensors copied once into one SharedArrayBuffer: the offer then crosses the main
+ * thread and reaches every helper without another copy (a structured clone of a view on shared
+ * memory shares it), where plain buffers would be copied on the main thread for each helper.
+ */
+export function inSharedMemory(calls: readonly Feeds[]): Feeds[] {
+  const align = (n: number): number => (n + 7) & ~7
+  let bytes = 0
+  for (const feeds of calls) for (const t of Object.values(feeds)) bytes = align(bytes) + t.data.byteLength
+  const memory = new SharedArrayBuffer(Math.max(8, align(bytes)))
+  let at = 0
+  return calls.map((feeds) => {
+    const shared: Feeds = {}
+    for (const [name, t] of Object.entries(feeds)) {
+      at = align(at)
+      const Ctor = t.data.constructor as new (buffer: ArrayBufferLike, offset: number, length: number) => Tensor['data']
+      const view = new Ctor(memory, at, t.data.length)
+      view.set(t.data as never)
+      shared[name] = { type: t.type, dims: [...t.dims], data: view }
+      at += t.data.byteLength
+    }
+    return shared
+  })
+}
+
+/**
+ * A call's tensors copied out of shared memory: onnxruntime-node cannot read a SharedArrayBuffer
+ * on every Node version (Node 20's N-API refuses it), and a call's input must not change under it.
+ */
+function ownCopy(feeds: Feeds): Feeds {
+  const own: Feeds = {}
+  for (const [name, t] of Object.entries(feeds)) own[name] = { type: t.type, dims: [...t.dims], data: t.data.slice() as Tensor['data'] }
+  return own
 }
 
 /**

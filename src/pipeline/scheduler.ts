@@ -237,16 +237,17 @@ export class Scheduler {
 
   /** A busy worker offers calls: every worker with no job and no other worker's calls takes part. */
   #assist(from: Slot, msg: Extract<ToMain, { type: 'assist' }>): void {
-    const helpers = this.#closing || this.#slots[from.index] !== from ? [] : this.#slots.filter((s) => s && s !== from && s.job === null && s.assisting === 0)
+    const idle = this.#closing || this.#slots[from.index] !== from ? [] : this.#slots.filter((s) => s && s !== from && s.job === null && s.assisting === 0)
+    // more helpers than calls besides the busy worker's own would get nothing to do
+    const helpers = idle.slice(0, Math.max(0, msg.calls.length - 1))
     const { type: _type, reqId, ...shared } = msg
-    helpers.forEach((helper, k) => {
+    for (const helper of helpers) {
       const id = this.#nextAssist++
       helper.assisting++
       this.#assists.set(id, { from, reqId, helper })
-      // the last helper gets the buffers moved, the others copies
-      const transfer = k === helpers.length - 1 ? tensorBuffers(shared.calls.flatMap((f) => Object.values(f))) : []
-      helper.worker.postMessage({ type: 'assist-run', id, ...shared } satisfies ToWorker, transfer)
-    })
+      // the tensors are in shared memory (assist.ts inSharedMemory): every helper sees them, uncopied
+      helper.worker.postMessage({ type: 'assist-run', id, ...shared } satisfies ToWorker)
+    }
     from.worker.postMessage({ type: 'assist-start', reqId, helpers: helpers.length } satisfies ToWorker)
   }
 

@@ -62,7 +62,7 @@ const offers = new Map<number, OfferEvents>()
 function offerCalls(calls: SharedCalls, events: OfferEvents): { close(): void } {
   const reqId = nextOffer++
   offers.set(reqId, events)
-  // the tensors are copied (a helper may never take them), the counter is shared
+  // the tensors are in shared memory (copied once, assist.ts inSharedMemory), like the counter
   port.postMessage({ type: 'assist', reqId, ...calls } satisfies ToMain)
   return { close: () => offers.delete(reqId) }
 }

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest'
 import { OcrError } from '../../src/errors.js'
 import type { Backend, Feeds, RunOptions, Tensor } from '../../src/inference/backend.js'
-import { AssistedBackend, canRunEach, helpWith, type OfferCalls, type OfferEvents } from '../../src/pipeline/assist.js'
+import { AssistedBackend, canRunEach, helpWith, inSharedMemory, type OfferCalls, type OfferEvents } from '../../src/pipeline/assist.js'
 import type { SharedCalls } from '../../src/pipeline/messages.js'
 
 /** A fake network: output = input × 2 (one float), after `delayMs`; records who ran what. */
@@ -17,6 +17,8 @@ function fakeModel(name: string, log: Array<[string, number]>, delayMs = 1, fail
     inputNames: ['x'],
     outputNames: ['y'],
     async run(feeds: Feeds, _options?: RunOptions): Promise<Record<string, Tensor>> {
+      // onnxruntime-node on Node 20 refuses SharedArrayBuffer-backed inputs: a model never gets one
+      if (feeds.x!.data.buffer instanceof SharedArrayBuffer) throw new Error('input in shared memory')
       const v = (feeds.x!.data as Float32Array)[0]!
       await new Promise((r) => setTimeout(r, delayMs))
       if (v === failOn) throw new OcrError('MODEL_ERROR', `${name} failed on ${v}`)
@@ -47,8 +49,9 @@ function inThreadHelpers(plans: HelperPlan[], offered: SharedCalls[] = []): Offe
     }
     queueMicrotask(() => deliver(() => events.start(plans.length)))
     for (const plan of plans) {
-      // structured clone in real life: the helper gets copies of the calls, the same counter
-      const copy: SharedCalls = { ...shared, calls: shared.calls.map((f) => ({ x: { ...f.x!, data: (f.x!.data as Float32Array).slice() } })) }
+      // structured clone in real life: the calls and the counter are in shared memory, so the
+      // helper sees the same memory
+      const copy: SharedCalls = { ...shared, calls: shared.calls.map((f) => ({ x: { ...f.x! } })) }
       void (async () => {
         await new Promise((r) => setTimeout(r, 0))
         if (plan.vanish) {
@@ -159,9 +162,36 @@ describe('AssistedBackend.runEach', () => {
   })
 })
 
+describe('inSharedMemory', () => {
+  it('copies every tensor into one SharedArrayBuffer, same types, values and dims, 8-byte aligned', () => {
+    const feeds: Feeds[] = [
+      { pixels: { type: 'uint8', dims: [1, 3], data: new Uint8Array([1, 2, 3]) }, valid: { type: 'float32', dims: [1, 1, 1, 2], data: new Float32Array([0.5, -2]) } },
+      { ids: { type: 'int64', dims: [2], data: new BigInt64Array([7n, -9n]) }, pixels: { type: 'uint8', dims: [1, 1], data: new Uint8Array([255]) } },
+    ]
+    const shared = inSharedMemory(feeds)
+    const memory = shared[0]!.pixels!.data.buffer
+    expect(memory).toBeInstanceOf(SharedArrayBuffer)
+    shared.forEach((f, i) => {
+      expect(Object.keys(f)).toEqual(Object.keys(feeds[i]!))
+      for (const [name, t] of Object.entries(f)) {
+        const original = feeds[i]![name]!
+        expect(t.data.buffer).toBe(memory)
+        expect(t.data.byteOffset % 8).toBe(0)
+        expect(t.data.constructor).toBe(original.data.constructor)
+        expect(t.dims).toEqual(original.dims)
+        expect(t.type).toBe(original.type)
+        expect([...(t.data as Uint8Array)]).toEqual([...(original.data as Uint8Array)])
+      }
+    })
+    // no two tensors overlap
+    const spans = shared.flatMap((f) => Object.values(f).map((t) => [t.data.byteOffset, t.data.byteOffset + t.data.byteLength] as const)).sort((a, b) => a[0] - b[0])
+    for (let k = 1; k < spans.length; k++) expect(spans[k]![0]).toBeGreaterThanOrEqual(spans[k - 1]![1])
+  })
+})
+
 describe('helpWith', () => {
   it('takes calls until none is left and reports owned copies of the outputs', async () => {
-    const shared: SharedCalls = { role: 'rec', calls: calls(4), next: new Int32Array(new SharedArrayBuffer(4)) }
+    const shared: SharedCalls = { role: 'rec', calls: inSharedMemory(calls(4)), next: new Int32Array(new SharedArrayBuffer(4)) }
     Atomics.store(shared.next, 0, 1) // the busy worker took call 0
     const seen: number[] = []
     const transfers: ArrayBuffer[][] = []
@@ -176,7 +206,7 @@ describe('helpWith', () => {
   })
 
   it('reports an error and stops', async () => {
-    const shared: SharedCalls = { role: 'cls', calls: calls(5), next: new Int32Array(new SharedArrayBuffer(4)) }
+    const shared: SharedCalls = { role: 'cls', calls: inSharedMemory(calls(5)), next: new Int32Array(new SharedArrayBuffer(4)) }
     const outcomes: Array<{ index: number; code?: string }> = []
     const ran = await helpWith(shared, fakeModel('h', [], 0, 1), () => false, (o) => outcomes.push({ index: o.index, ...(o.error ? { code: o.error.code } : {}) }))
     expect(ran).toBe(1)
