@@ -85,6 +85,11 @@ export function toOcrError(e: unknown): OcrError {
   return new OcrError('INTERNAL', String(e))
 }
 
+/** Throws CANCELLED when `signal` has been aborted (checked between a job's steps). */
+export function checkCancelled(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new OcrError('CANCELLED', 'job cancelled')
+}
+
 /** Serialise any error for postMessage across a worker boundary (keeps code, message and stack). */
 export function serializeError(e: unknown): SerializedError {
   return toOcrError(e).toJSON()

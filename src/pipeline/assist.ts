@@ -19,7 +19,7 @@
  * Every worker loads the same model bytes with the same settings and thread count, so a call gives
  * the same outputs wherever it runs.
  */
-import { OcrError, serializeError } from '../errors.js'
+import { checkCancelled, OcrError, serializeError } from '../errors.js'
 import type { Backend, Feeds, RunOptions, Tensor } from '../inference/backend.js'
 import type { AssistOutcome, AssistRole, SharedCalls } from './messages.js'
 
@@ -79,7 +79,7 @@ export class AssistedBackend implements Backend, EachRunner {
     const n = calls.length
     if (n < 2 || this.#idleWorkers() === 0) {
       for (let i = 0; i < n; i++) {
-        checkSignal(options.signal)
+        checkCancelled(options.signal)
         onResult(i, await this.#inner.run(calls[i]!, options))
       }
       return
@@ -130,11 +130,8 @@ export class AssistedBackend implements Backend, EachRunner {
     )
     try {
       for (let i = Atomics.add(next, 0, 1); i < n && failure === undefined; i = Atomics.add(next, 0, 1)) {
-        if (options.signal?.aborted) {
-          fail(new OcrError('CANCELLED', 'job cancelled'))
-          break
-        }
         try {
+          checkCancelled(options.signal)
           take(i, await this.#inner.run(calls[i]!, options))
         } catch (err) {
           fail(err)
@@ -151,7 +148,7 @@ export class AssistedBackend implements Backend, EachRunner {
     // a helper that exited took calls it never answered: run them here
     for (let i = 0; i < n; i++) {
       if (!done[i]) {
-        checkSignal(options.signal)
+        checkCancelled(options.signal)
         take(i, await this.#inner.run(calls[i]!, options))
         if (failure !== undefined) throw failure
       }
@@ -161,10 +158,6 @@ export class AssistedBackend implements Backend, EachRunner {
   dispose(): Promise<void> {
     return this.#inner.dispose()
   }
-}
-
-function checkSignal(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new OcrError('CANCELLED', 'job cancelled')
 }
 
 /**

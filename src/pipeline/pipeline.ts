@@ -3,7 +3,7 @@
  * orientation. Stages are preprocess → backend.run → postprocess; the backends may be local or remote.
  */
 import type { EngineSettings } from '../config.js'
-import { OcrError } from '../errors.js'
+import { checkCancelled, OcrError } from '../errors.js'
 import { dist, rotateQuadStart } from '../geometry/point.js'
 import { readingOrder } from '../geometry/reading-order.js'
 import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../image/image.js'
@@ -204,7 +204,7 @@ export class Pipeline {
     const feeds: Feeds = hasCompactInput(det.inputNames)
       ? { [PIXELS_INPUT]: { type: 'uint8', dims, data: packDetPixels(page, size.width, size.height) } }
       : { [det.inputNames[0]!]: { type: 'float32', dims, data: packDetInput(page, size.width, size.height) } }
-    checkAbort(signal)
+    checkCancelled(signal)
     const out = await det.run(feeds, signal ? { signal } : {})
     const map = out[det.outputNames[0]!]
     if (!map) throw new OcrError('MODEL_ERROR', 'detector returned no output')
@@ -314,7 +314,7 @@ async function packAhead(
       for (const t of Object.values(feeds)) bytes += t.data.byteLength
       chunk.push([batch, feeds])
     }
-    checkAbort(options.signal)
+    checkCancelled(options.signal)
     if (canRunEach(model)) {
       await model.runEach(
         chunk.map(([, feeds]) => feeds),
@@ -330,7 +330,7 @@ async function packAhead(
       while (!failed && taken < chunk.length) {
         const [batch, feeds] = chunk[taken++]!
         try {
-          checkAbort(options.signal)
+          checkCancelled(options.signal)
           take(batch, await model.run(feeds, options))
         } catch (err) {
           failed = true
@@ -430,8 +430,3 @@ function weightedVote(crops: readonly Crop[], votes: readonly ClsDecision[]): bo
   })
   return down > up
 }
-
-function checkAbort(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new OcrError('CANCELLED', 'job cancelled')
-}
-

@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import type { EngineStats } from '../engine.js'
 import { OcrError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { OcrResult, PageCallback } from '../types.js'
@@ -54,8 +55,6 @@ interface Slot {
   busyMs: number
   startedAt: number
   onClosed?: () => void
-  /** Another worker's calls this one is taking (assist.ts): 0 or 1. */
-  assisting: number
 }
 
 /** A helper taking a busy worker's calls: offer `reqId` of worker `from`. */
@@ -107,7 +106,7 @@ export class Scheduler {
 
   #spawn(index: number): Promise<void> {
     const worker = newWorker(this.#opts.init(index))
-    const slot: Slot = { index, worker, job: null, busyMs: this.#slots[index]?.busyMs ?? 0, startedAt: 0, assisting: 0 }
+    const slot: Slot = { index, worker, job: null, busyMs: this.#slots[index]?.busyMs ?? 0, startedAt: 0 }
     return new Promise<void>((resolve, reject) => {
       let ready = false
       worker.on('message', (msg: ToMain) => {
@@ -237,13 +236,13 @@ export class Scheduler {
 
   /** A busy worker offers calls: every worker with no job and no other worker's calls takes part. */
   #assist(from: Slot, msg: Extract<ToMain, { type: 'assist' }>): void {
-    const idle = this.#closing || this.#slots[from.index] !== from ? [] : this.#slots.filter((s) => s && s !== from && s.job === null && s.assisting === 0)
+    const helping = new Set([...this.#assists.values()].map((a) => a.helper))
+    const idle = this.#closing || this.#slots[from.index] !== from ? [] : this.#slots.filter((s) => s && s !== from && s.job === null && !helping.has(s))
     // more helpers than calls besides the busy worker's own would get nothing to do
     const helpers = idle.slice(0, Math.max(0, msg.calls.length - 1))
     const { type: _type, reqId, ...shared } = msg
     for (const helper of helpers) {
       const id = this.#nextAssist++
-      helper.assisting++
       this.#assists.set(id, { from, reqId, helper })
       // the tensors are in shared memory (assist.ts inSharedMemory): every helper sees them, uncopied
       helper.worker.postMessage({ type: 'assist-run', id, ...shared } satisfies ToWorker)
@@ -255,7 +254,6 @@ export class Scheduler {
     const a = this.#assists.get(id)
     if (!a || a.helper !== helper) return
     this.#assists.delete(id)
-    helper.assisting--
     this.#toOfferer(a, { type: 'assist-end', reqId: a.reqId }, [])
   }
 
@@ -300,7 +298,7 @@ export class Scheduler {
     }
   }
 
-  stats(): { workers: number; queued: number; running: number; completed: number; failed: number; busyMs: number[]; assistRuns: number } {
+  stats(): EngineStats {
     const now = performance.now()
     return {
       workers: this.#slots.filter(Boolean).length,

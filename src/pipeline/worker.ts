@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
-import { OcrError, serializeError } from '../errors.js'
+import { checkCancelled, OcrError, serializeError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { selectPages } from '../document/pages.js'
 import { openDocument, readInputFile, resultFromPages, roundTiming } from '../document/document.js'
@@ -43,17 +43,26 @@ const settings = init.settings
 const backendSet = await createBackendSet({ settings, threads: init.threads, logger, ...(init.models ? { models: init.models } : {}) })
 // the backend set holds the model bytes until each session is made; workerData need not keep them
 delete init.models
-const backends = new Map<ModelRole, Promise<Backend>>()
-function backend(role: ModelRole): Promise<Backend> {
-  let b = backends.get(role)
-  if (!b) {
-    b = backendSet.factory(role)
-    backends.set(role, b)
-    // a failed creation (model server down) is retried by the next job
-    b.catch(() => backends.delete(role))
-  }
-  return b
+/**
+ * `make(key)` made once per key and kept; a failed creation (model server down) is dropped, so the
+ * next job tries again.
+ */
+function madeOnce<K, V>(make: (key: K) => Promise<V>): Map<K, Promise<V>> & { of(key: K): Promise<V> } {
+  const made = new Map<K, Promise<V>>()
+  return Object.assign(made, {
+    of(key: K): Promise<V> {
+      let v = made.get(key)
+      if (!v) {
+        v = make(key)
+        made.set(key, v)
+        v.catch(() => made.delete(key))
+      }
+      return v
+    },
+  })
 }
+const backends = madeOnce((role: ModelRole) => backendSet.factory(role))
+const backend = (role: ModelRole): Promise<Backend> => backends.of(role)
 
 // idle workers help with this worker's classifier and recogniser calls while it has a job (assist.ts)
 let idleWorkers = 0
@@ -66,16 +75,9 @@ function offerCalls(calls: SharedCalls, events: OfferEvents): { close(): void } 
   port.postMessage({ type: 'assist', reqId, ...calls } satisfies ToMain)
   return { close: () => offers.delete(reqId) }
 }
-const assisted = new Map<AssistRole, Promise<Backend>>()
+const assisted = madeOnce((role: AssistRole): Promise<Backend> => backend(role).then((inner) => new AssistedBackend(inner, role, offerCalls, () => idleWorkers)))
 function pipelineBackend(role: ModelRole): Promise<Backend> {
-  if (!init.assist || role === 'det') return backend(role)
-  let b = assisted.get(role)
-  if (!b) {
-    b = backend(role).then((inner) => new AssistedBackend(inner, role, offerCalls, () => idleWorkers))
-    assisted.set(role, b)
-    b.catch(() => assisted.delete(role))
-  }
-  return b
+  return !init.assist || role === 'det' ? backend(role) : assisted.of(role)
 }
 
 /** Takes another worker's calls until they are used up or this worker gets a job. */
@@ -121,7 +123,7 @@ async function runJob(job: JobMessage): Promise<OcrResult> {
         throw new OcrError('TOO_MANY_PAGES', `the document has ${indices.length} pages to read; this call reads at most ${job.maxPages}`)
       }
       for (const i of indices) {
-        if (ac.signal.aborted) throw new OcrError('CANCELLED', 'job cancelled')
+        checkCancelled(ac.signal)
         const td = performance.now()
         const src = await doc.page(i, ac.signal)
         // the first page also carries reading and opening the file
