@@ -1,11 +1,12 @@
 /**
  * One validated configuration. Engine settings carry PaddleOCR's reference defaults under their
- * PaddleOCR names (det_db_thresh → detThresh, det_db_box_thresh → boxThresh, ...). Environment
- * variables (the service) map onto the same objects in loadServiceConfig(); CLI flags override env.
+ * PaddleOCR names (det_db_thresh → detThresh, det_db_box_thresh → boxThresh, ...). The service's
+ * environment variables are declared once each in SETTINGS, engine ones by the engine setting they set.
  */
 import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 import { OcrError } from './errors.js'
+import { acceptedText, defaultOf, defaultText, kindOf, readSettingText, type Setting, type TextKind } from './setting-text.js'
 import type { PdfTextMode } from './types.js'
 
 /** PDF text-layer modes and the accepted render resolutions: one definition for the engine, the API and the CLI. */
@@ -183,135 +184,28 @@ export function parseEngineSettings(input: EngineSettingsInput = {}): EngineSett
 }
 
 // ---------------------------------------------------------------------------------------------
-// Service configuration from environment variables (CLI flags of `ocrserve serve` mirror them).
+// The service's settings: one declaration per environment variable (SETTINGS). The parser
+// (loadServiceConfig), ENV_VARS, `ocrserve serve`'s flags, the engine flags of `ocrserve read`
+// (src/cli/setting-flags.ts) and the README's table (kept equal by a test) all come from it.
 
 export const MODES = ['single', 'remote'] as const
 export type Mode = (typeof MODES)[number]
-/** The seed's own mode names, accepted as aliases. */
-const MODE_ALIASES: Record<string, { mode: Mode; protocol?: RemoteProtocol }> = {
+/**
+ * OCR_MODE's accepted names: the two modes, `local` for single, and the model server's kind, which
+ * also picks the protocol unless OCR_REMOTE_PROTOCOL does.
+ */
+const MODE_ALIASES = {
   single: { mode: 'single' },
   local: { mode: 'single' },
   remote: { mode: 'remote' },
   tfserving: { mode: 'remote', protocol: 'tfserving' },
   triton: { mode: 'remote', protocol: 'kserve-http' },
   kserve: { mode: 'remote', protocol: 'kserve-http' },
-}
+} as const satisfies Record<string, { mode: Mode; protocol?: RemoteProtocol }>
+type ModeName = keyof typeof MODE_ALIASES
+const MODE_NAMES = Object.keys(MODE_ALIASES) as [ModeName, ...ModeName[]]
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-
-const intFromEnv = z.coerce.number().int()
-const boolFromEnv = z
-  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
-  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v))
-
-/**
- * Every environment variable ocrserve reads, in one table: name, default, description. The README's
- * table is checked against this list by a test.
- */
-export const ENV_VARS = [
-  { name: 'PORT', default: '8080', doc: 'HTTP port of `ocrserve serve`.' },
-  { name: 'HOST', default: '0.0.0.0', doc: 'Listen address.' },
-  { name: 'OCR_MODE', default: 'single', doc: '`single` (models in-process) or `remote` (call a model server). Aliases: `tfserving` = remote + tfserving protocol, `triton`/`kserve` = remote + kserve-http.' },
-  { name: 'OCR_DEVICE', default: 'cpu', doc: '`cpu` or `cuda` (ONNX Runtime CUDA execution provider; falls back to CPU with a warning if it cannot load).' },
-  { name: 'OCR_WORKERS', default: 'auto', doc: 'Worker threads running the pipeline (auto = one per core, up to 8; in remote mode two per core, up to 16: its workers wait for the model server for much of each image).' },
-  { name: 'OCR_THREADS_PER_WORKER', default: 'auto', doc: 'ONNX Runtime intra-op threads per worker (auto = cores / workers).' },
-  { name: 'OCR_IDLE_ASSIST', default: 'true', doc: 'Single mode: workers with no job run the classifier and recogniser calls of busy ones, so one page uses every core while nothing waits (results are the same).' },
-  { name: 'OCR_MAX_BODY_BYTES', default: '20971520', doc: 'Largest request body (bytes); larger → 413 PAYLOAD_TOO_LARGE.' },
-  { name: 'OCR_MAX_PIXELS', default: '40000000', doc: 'Largest decoded image (width × height); larger → 413 IMAGE_TOO_LARGE.' },
-  { name: 'OCR_MAX_PAGES', default: '100', doc: 'Most pages of a multi-page TIFF or a PDF; more → 413 IMAGE_TOO_LARGE.' },
-  { name: 'OCR_PDF_DPI', default: '200', doc: 'PDF pages are rendered at this resolution (36-1200 dpi) before OCR; per-request `dpi` overrides.' },
-  { name: 'OCR_PDF_TEXT', default: 'auto', doc: 'PDF pages that carry a text layer: `auto` uses it and OCRs only pages without one, `ocr` always OCRs, `embedded` never OCRs.' },
-  { name: 'OCR_REQUEST_TIMEOUT_MS', default: '30000', doc: 'Per-request time limit including queueing; exceeded → 504 TIMEOUT.' },
-  { name: 'OCR_MAX_QUEUE', default: '64', doc: 'Waiting jobs beyond which requests get 503 OVERLOADED + Retry-After at once.' },
-  { name: 'OCR_SYNC_MAX_PAGES', default: '10', doc: 'Most (selected) pages `POST /v1/ocr` reads in one call; more → 413 TOO_MANY_PAGES pointing to `POST /v1/jobs`.' },
-  { name: 'OCR_JOBS_CONCURRENCY', default: '1', doc: 'Async jobs (`/v1/jobs`) handed to the engine at once; the rest wait in the job queue. A running job holds one worker for its whole document: keep this below `OCR_WORKERS` so `/v1/ocr` always finds one.' },
-  { name: 'OCR_JOBS_MAX_QUEUED', default: '32', doc: 'Async jobs waiting to start beyond which `POST /v1/jobs` gets 503 OVERLOADED + Retry-After.' },
-  { name: 'OCR_JOBS_TTL_SECONDS', default: '3600', doc: 'How long a finished job keeps its result; then it reads `expired` (result → 410 JOB_EXPIRED) for as long again, then 404.' },
-  { name: 'OCR_JOBS_TIMEOUT_MS', default: '600000', doc: 'Time limit of one async job once it starts (engine queue wait included); exceeded → the job fails with TIMEOUT.' },
-  { name: 'OCR_JOBS_MAX_BODY_BYTES', default: '104857600', doc: 'Largest document `POST /v1/jobs` accepts (bytes); larger → 413 PAYLOAD_TOO_LARGE.' },
-  { name: 'OCR_JOBS_MAX_STORED_BYTES', default: '1073741824', doc: 'Memory budget for the documents jobs keep (until they expire, for `format=pdf`); a new job past it expires the oldest finished jobs early, or gets 503 OVERLOADED.' },
-  { name: 'OCR_API_KEYS', default: '', doc: 'Comma-separated API keys (`Authorization: Bearer KEY` or `X-API-Key: KEY`); empty = no auth.' },
-  { name: 'OCR_RATE_LIMIT', default: '0', doc: 'Requests per OCR_RATE_LIMIT_WINDOW_MS allowed per API key (per client address without keys); more → 429 TOO_MANY_REQUESTS + Retry-After. 0 = off.' },
-  { name: 'OCR_RATE_LIMIT_WINDOW_MS', default: '60000', doc: 'The rate-limit window.' },
-  { name: 'OCR_BODY_TIMEOUT_MS', default: '30000', doc: 'Time allowed to receive a whole request (headers and body); slower uploads (slow-loris) → 408 REQUEST_TIMEOUT and the connection is closed.' },
-  { name: 'OCR_URL_ALLOWLIST', default: '', doc: 'Hosts that JSON `{"url": ...}` may fetch images from (`example.com`, `*.example.com`); empty = URL fetching off.' },
-  { name: 'OCR_URL_ALLOW_PRIVATE', default: 'false', doc: 'Let allow-listed hosts resolve to private, loopback or link-local addresses (off: refused, against SSRF).' },
-  { name: 'OCR_URL_TIMEOUT_MS', default: '10000', doc: 'Time limit for fetching an image URL, redirects included (bytes are limited by OCR_MAX_BODY_BYTES).' },
-  { name: 'OCR_DET_LIMIT_SIDE_LEN', default: '960', doc: 'Detector input bound on the longer side (PaddleOCR det_limit_side_len).' },
-  { name: 'OCR_REC_BATCH_SIZE', default: '1', doc: 'Lines per recogniser call (PaddleOCR: 6). 1 reads each line at its own width (fastest in-process); larger batches mean fewer calls, which pays off against a model server.' },
-  { name: 'OCR_REC_BATCH_MAX_PAD', default: '1', doc: 'Most zero padding (fraction of the batch width) a recogniser batch may give its narrowest line; a wider line starts a new batch (1 = PaddleOCR: no limit).' },
-  { name: 'OCR_DROP_SCORE', default: '0.5', doc: 'Lines with a recognition score below this are dropped (PaddleOCR drop_score).' },
-  { name: 'OCR_USE_CLS', default: 'true', doc: 'Run the 0/180° angle classifier by default (per-request `cls` overrides).' },
-  { name: 'OCR_AUTO_ROTATE', default: 'true', doc: 'Detect pages turned 90/180/270° and read them upright.' },
-  { name: 'OCR_MODEL_REWRITE', default: 'true', doc: 'Load the ONNX models with exact graph rewrites: hard-swish as x·HardSigmoid(x), scalar affine blocks folded into the adjacent convolutions (same function; det and rec ~25 %, cls ~30 % less `run()` time on CPU; docs/BENCHMARKS.md). `false` runs the model files unchanged.' },
-  { name: 'OCR_REMOTE_URL', default: '', doc: 'Model server address (remote mode): `http://triton:8000` (kserve-http), `triton:8001` (kserve-grpc), `http://tfserving:8501` (tfserving).' },
-  { name: 'OCR_REMOTE_PROTOCOL', default: 'kserve-http', doc: '`kserve-http`, `kserve-grpc` or `tfserving`.' },
-  { name: 'OCR_REMOTE_MODELS', default: 'ocr_det,ocr_cls,ocr_rec', doc: 'Model names on the server for det, cls, rec.' },
-  { name: 'OCR_REMOTE_MODEL_VERSION', default: '', doc: 'Model version to call (empty = server default).' },
-  { name: 'OCR_REMOTE_TIMEOUT_MS', default: '30000', doc: 'Per-call deadline for model-server requests.' },
-  { name: 'OCR_REMOTE_RETRIES', default: '2', doc: 'Retries (exponential backoff) for connection failures to the model server.' },
-  { name: 'OCR_REMOTE_BINARY', default: 'true', doc: 'kserve-http: use the binary tensor data extension (false = JSON arrays, for servers without it).' },
-  { name: 'OCR_REMOTE_CALLS_IN_FLIGHT', default: '4', doc: 'Classifier and recogniser calls one page may have in flight at once: a model server with several instances (or a GPU) works on a page\'s lines together instead of one after another.' },
-  { name: 'OCR_TF_SIGNATURE', default: 'serving_default', doc: 'tfserving: signature_name of the SavedModel.' },
-  { name: 'OCR_TF_INPUT', default: 'x', doc: 'tfserving: input tensor name of the signature.' },
-  { name: 'OCR_TF_OUTPUT', default: '', doc: 'tfserving: output tensor name (empty = the only output).' },
-  { name: 'LOG_LEVEL', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace, silent.' },
-] as const
-
-export type EnvVarName = (typeof ENV_VARS)[number]['name']
-
-const EnvSchema = z.object({
-  PORT: intFromEnv.min(0).max(65535).default(8080),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  OCR_MODE: z.enum(Object.keys(MODE_ALIASES) as [string, ...string[]]).default('single'),
-  OCR_DEVICE: z.enum(DEVICES).default('cpu'),
-  OCR_WORKERS: z.union([z.literal('auto'), intFromEnv.min(1).max(64)], { error: 'expected "auto" or an integer from 1 to 64' }).default('auto'),
-  OCR_THREADS_PER_WORKER: z.union([z.literal('auto'), intFromEnv.min(1).max(64)], { error: 'expected "auto" or an integer from 1 to 64' }).default('auto'),
-  OCR_MAX_BODY_BYTES: intFromEnv.positive().default(20 * 1024 * 1024),
-  OCR_MAX_PIXELS: intFromEnv.positive().default(40_000_000),
-  OCR_MAX_PAGES: intFromEnv.positive().max(MAX_PAGES_LIMIT).default(100),
-  OCR_PDF_DPI: intFromEnv.min(PDF_DPI_RANGE.min).max(PDF_DPI_RANGE.max).default(200),
-  OCR_PDF_TEXT: z.enum(PDF_TEXT_MODES).default('auto'),
-  OCR_REQUEST_TIMEOUT_MS: intFromEnv.positive().default(30_000),
-  OCR_MAX_QUEUE: intFromEnv.min(0).default(64),
-  OCR_SYNC_MAX_PAGES: intFromEnv.positive().max(MAX_PAGES_LIMIT).default(10),
-  OCR_JOBS_CONCURRENCY: intFromEnv.min(1).max(64).default(1),
-  OCR_JOBS_MAX_QUEUED: intFromEnv.min(0).default(32),
-  OCR_JOBS_TTL_SECONDS: intFromEnv.positive().default(3600),
-  OCR_JOBS_TIMEOUT_MS: intFromEnv.positive().default(600_000),
-  OCR_JOBS_MAX_BODY_BYTES: intFromEnv.positive().default(100 * 1024 * 1024),
-  OCR_JOBS_MAX_STORED_BYTES: intFromEnv.positive().default(1024 * 1024 * 1024),
-  OCR_API_KEYS: z.string().default(''),
-  OCR_RATE_LIMIT: intFromEnv.min(0).default(0),
-  OCR_RATE_LIMIT_WINDOW_MS: intFromEnv.positive().default(60_000),
-  OCR_BODY_TIMEOUT_MS: intFromEnv.positive().default(30_000),
-  OCR_URL_ALLOWLIST: z.string().default(''),
-  OCR_URL_ALLOW_PRIVATE: boolFromEnv.default(false),
-  OCR_URL_TIMEOUT_MS: intFromEnv.positive().default(10_000),
-  OCR_DET_LIMIT_SIDE_LEN: intFromEnv.positive().default(960),
-  OCR_REC_BATCH_SIZE: intFromEnv.min(1).max(64).default(1),
-  OCR_REC_BATCH_MAX_PAD: z.coerce.number().gt(0).max(1).default(1),
-  OCR_DROP_SCORE: z.coerce.number().min(0).max(1).default(0.5),
-  OCR_USE_CLS: boolFromEnv.default(true),
-  OCR_IDLE_ASSIST: boolFromEnv.default(true),
-  OCR_AUTO_ROTATE: boolFromEnv.default(true),
-  OCR_MODEL_REWRITE: boolFromEnv.default(true),
-  OCR_REMOTE_URL: z.string().default(''),
-  OCR_REMOTE_PROTOCOL: z.enum(REMOTE_PROTOCOLS).optional(),
-  OCR_REMOTE_MODELS: z
-    .string()
-    .default('ocr_det,ocr_cls,ocr_rec')
-    .refine((s) => s.split(',').filter((x) => x.trim()).length === 3, 'must be three comma-separated names: det,cls,rec'),
-  OCR_REMOTE_MODEL_VERSION: z.string().default(''),
-  OCR_REMOTE_TIMEOUT_MS: intFromEnv.positive().default(30_000),
-  OCR_REMOTE_RETRIES: intFromEnv.min(0).max(10).default(2),
-  OCR_REMOTE_BINARY: boolFromEnv.default(true),
-  OCR_REMOTE_CALLS_IN_FLIGHT: intFromEnv.min(1).max(64).default(4),
-  OCR_TF_SIGNATURE: z.string().default('serving_default'),
-  OCR_TF_INPUT: z.string().default('x'),
-  OCR_TF_OUTPUT: z.string().default(''),
-  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
-})
 
 /** Async jobs (`/v1/jobs`, src/jobs/): per-instance, in memory. */
 export interface JobsConfig {
@@ -342,80 +236,278 @@ export interface ServiceConfig {
   engine: EngineSettings
 }
 
+type Leaf = string | number | boolean | readonly unknown[]
+/** The leaves of an object type as dotted paths: 'port', 'jobs.ttlMs', 'rateLimit.max'. */
+type PathsOf<T> = { [K in keyof T & string]: NonNullable<T[K]> extends Leaf ? K : `${K}.${PathsOf<NonNullable<T[K]>>}` }[keyof T & string]
+type ValueAt<T, P extends string> = P extends `${infer K}.${infer Rest}`
+  ? K extends keyof T
+    ? ValueAt<NonNullable<T[K]>, Rest>
+    : never
+  : P extends keyof T
+    ? T[P]
+    : never
+/** Where a service setting (one that is not the engine's) lands in ServiceConfig. */
+type ServicePath = PathsOf<Omit<ServiceConfig, 'engine'>>
+
+interface Declaration {
+  doc: string
+  /** How the value is written; by default what its schema's type implies (number, boolean, choice, text, list). */
+  kind?: TextKind
+}
+
+/** A setting of the service itself: the declaration holds its schema and default. */
+function service<P extends ServicePath>(path: P, d: Declaration & { schema: z.ZodType<ValueAt<ServiceConfig, P>> }): Setting
+function service<P extends ServicePath, V>(
+  path: P,
+  d: Declaration & { schema: z.ZodType<V>; to: (value: V) => ValueAt<ServiceConfig, P>; ignoreCase?: boolean },
+): Setting
+function service(path: string, d: Declaration & { schema: z.ZodType; to?: (value: never) => unknown; ignoreCase?: boolean }): Setting {
+  return { ...d, path, kind: d.kind ?? kindOf(d.schema) }
+}
+
 /**
- * Reads and validates the service configuration once. An invalid value throws OcrError
- * INVALID_CONFIG whose message names the variable and the allowed values.
+ * An engine setting: its schema and default are the engine's (EngineSettingsSchema, the one the
+ * library's createOcr() validates), so the service and the library cannot disagree. `narrow`
+ * accepts less from text than the engine accepts from code.
+ */
+function engine<K extends keyof EngineSettings>(key: K, d: Declaration & { narrow?: z.ZodType<EngineSettings[K]>; read?: Setting['read'] }): Setting {
+  return fieldSetting(`engine.${key}`, EngineSettingsSchema.shape[key], d)
+}
+
+/** A remote model-server setting (remote mode only): its schema and default are RemoteSettingsSchema's. */
+function remote<K extends keyof RemoteSettings>(key: K, d: Declaration): Setting {
+  return fieldSetting(`engine.remote.${key}`, RemoteSettingsSchema.shape[key], d)
+}
+
+function fieldSetting(path: string, field: z.ZodType, { narrow, ...d }: Declaration & { narrow?: z.ZodType; read?: Setting['read'] }): Setting {
+  const schema = narrow ? narrow.default(defaultOf(field) as never) : field
+  return { ...d, path, schema, kind: d.kind ?? kindOf(schema) }
+}
+
+const int = z.number().int()
+
+/**
+ * Every environment variable ocrserve reads, once: doc, schema and default, where the value goes,
+ * and the `ocrserve read` flag of the engine settings a single run may choose. Each also has an
+ * `ocrserve serve` flag named after it (OCR_MAX_QUEUE → --max-queue, PORT → --port).
+ */
+export const SETTINGS = {
+  PORT: service('port', { schema: int.min(0).max(65535).default(8080), doc: 'HTTP port of `ocrserve serve`.' }),
+  HOST: service('host', { schema: z.string().min(1).default('0.0.0.0'), doc: 'Listen address.' }),
+  OCR_MODE: service('mode', {
+    schema: z.enum(MODE_NAMES).default('single'),
+    to: (name) => MODE_ALIASES[name].mode,
+    ignoreCase: true,
+    doc: '`single` (models in-process) or `remote` (call a model server). Aliases: `tfserving` = remote + tfserving protocol, `triton`/`kserve` = remote + kserve-http.',
+  }),
+  OCR_DEVICE: engine('device', {
+    doc: '`cpu` or `cuda` (ONNX Runtime CUDA execution provider; falls back to CPU with a warning if it cannot load).',
+    read: { flag: '--device <device>', help: 'ONNX Runtime execution device; cuda falls back to cpu with a warning' },
+  }),
+  OCR_WORKERS: engine('workers', {
+    kind: 'auto',
+    doc: 'Worker threads running the pipeline (auto = one per core, up to 8; in remote mode two per core, up to 16: its workers wait for the model server for much of each image).',
+    read: { flag: '--workers <n>', help: 'pipeline worker threads; auto: one per core, up to 8' },
+  }),
+  OCR_THREADS_PER_WORKER: engine('threadsPerWorker', {
+    kind: 'auto',
+    doc: 'ONNX Runtime intra-op threads per worker (auto = cores / workers).',
+    read: { flag: '--threads-per-worker <n>', help: 'ONNX Runtime intra-op threads per worker; auto: cores / workers' },
+  }),
+  OCR_IDLE_ASSIST: engine('idleAssist', {
+    doc: 'Single mode: workers with no job run the classifier and recogniser calls of busy ones, so one page uses every core while nothing waits (results are the same).',
+    read: { flag: '--no-idle-assist', help: 'workers with no file do not run the classifier and recogniser calls of busy ones' },
+  }),
+  OCR_MAX_BODY_BYTES: service('maxBodyBytes', { schema: int.positive().default(20 * 1024 * 1024), doc: 'Largest request body (bytes); larger → 413 PAYLOAD_TOO_LARGE.' }),
+  OCR_MAX_PIXELS: engine('maxPixels', {
+    doc: 'Largest decoded image (width × height); larger → 413 IMAGE_TOO_LARGE.',
+    read: { flag: '--max-pixels <n>', help: 'largest image or rendered PDF page accepted, width × height' },
+  }),
+  OCR_MAX_PAGES: engine('maxPages', {
+    doc: 'Most pages of a multi-page TIFF or a PDF (decoded and read one at a time); more → 413 IMAGE_TOO_LARGE.',
+    read: { flag: '--max-pages <n>', help: 'most pages of one document' },
+  }),
+  OCR_PDF_DPI: engine('pdfDpi', {
+    doc: 'PDF pages are rendered at this resolution (36-1200 dpi) before OCR; per-request `dpi` overrides.',
+    read: { flag: '--dpi <n>', help: 'PDF pages are rendered at this resolution' },
+  }),
+  OCR_PDF_TEXT: engine('pdfText', {
+    doc: 'PDF pages that carry a text layer: `auto` uses it and OCRs only pages without one, `ocr` always OCRs, `embedded` never OCRs.',
+    read: { flag: '--pdf-text <mode>', help: 'PDF pages with a text layer: auto uses it, ocr always OCRs, embedded never OCRs' },
+  }),
+  OCR_REQUEST_TIMEOUT_MS: engine('timeoutMs', { doc: 'Per-request time limit including queueing; exceeded → 504 TIMEOUT.' }),
+  OCR_MAX_QUEUE: engine('maxQueue', { doc: 'Waiting jobs beyond which requests get 503 OVERLOADED + Retry-After at once.' }),
+  OCR_SYNC_MAX_PAGES: service('syncMaxPages', {
+    schema: int.positive().max(MAX_PAGES_LIMIT).default(10),
+    doc: 'Most (selected) pages `POST /v1/ocr` reads in one call; more → 413 TOO_MANY_PAGES pointing to `POST /v1/jobs`.',
+  }),
+  OCR_JOBS_CONCURRENCY: service('jobs.concurrency', {
+    schema: int.min(1).max(64).default(1),
+    doc: 'Async jobs (`/v1/jobs`) handed to the engine at once; the rest wait in the job queue. A running job holds one worker for its whole document: keep this below `OCR_WORKERS` so `/v1/ocr` always finds one.',
+  }),
+  OCR_JOBS_MAX_QUEUED: service('jobs.maxQueued', {
+    schema: int.min(0).default(32),
+    doc: 'Async jobs waiting to start beyond which `POST /v1/jobs` gets 503 OVERLOADED + Retry-After.',
+  }),
+  OCR_JOBS_TTL_SECONDS: service('jobs.ttlMs', {
+    schema: int.positive().default(3600),
+    to: (seconds: number) => seconds * 1000,
+    doc: 'How long a finished job keeps its result; then it reads `expired` (result → 410 JOB_EXPIRED) for as long again, then 404.',
+  }),
+  OCR_JOBS_TIMEOUT_MS: service('jobs.timeoutMs', {
+    schema: int.positive().default(600_000),
+    doc: 'Time limit of one async job once it starts (engine queue wait included); exceeded → the job fails with TIMEOUT.',
+  }),
+  OCR_JOBS_MAX_BODY_BYTES: service('jobs.maxBodyBytes', {
+    schema: int.positive().default(100 * 1024 * 1024),
+    doc: 'Largest document `POST /v1/jobs` accepts (bytes); larger → 413 PAYLOAD_TOO_LARGE.',
+  }),
+  OCR_JOBS_MAX_STORED_BYTES: service('jobs.maxStoredBytes', {
+    schema: int.positive().default(1024 * 1024 * 1024),
+    doc: 'Memory budget for the documents jobs keep (until they expire, for `format=pdf`); a new job past it expires the oldest finished jobs early, or gets 503 OVERLOADED.',
+  }),
+  OCR_API_KEYS: service('apiKeys', {
+    schema: z.array(z.string()).default([]),
+    doc: 'Comma-separated API keys (`Authorization: Bearer KEY` or `X-API-Key: KEY`); empty = no auth.',
+  }),
+  OCR_RATE_LIMIT: service('rateLimit.max', {
+    schema: int.min(0).default(0),
+    doc: 'Requests per `OCR_RATE_LIMIT_WINDOW_MS` allowed per API key (per client address without keys); more → 429 TOO_MANY_REQUESTS + Retry-After. 0 = off.',
+  }),
+  OCR_RATE_LIMIT_WINDOW_MS: service('rateLimit.windowMs', { schema: int.positive().default(60_000), doc: 'The rate-limit window.' }),
+  OCR_BODY_TIMEOUT_MS: service('bodyTimeoutMs', {
+    schema: int.positive().default(30_000),
+    doc: 'Time allowed to receive a whole request (headers and body); slower uploads (slow-loris) → 408 REQUEST_TIMEOUT and the connection is closed.',
+  }),
+  OCR_URL_ALLOWLIST: service('urlFetch.allow', {
+    schema: z.array(z.string().toLowerCase()).default([]),
+    doc: 'Hosts that JSON `{"url": ...}` may fetch images from (`example.com`, `*.example.com`); empty = URL fetching off.',
+  }),
+  OCR_URL_ALLOW_PRIVATE: service('urlFetch.allowPrivate', {
+    schema: z.boolean().default(false),
+    doc: 'Let allow-listed hosts resolve to private, loopback or link-local addresses (off: refused, against SSRF).',
+  }),
+  OCR_URL_TIMEOUT_MS: service('urlFetch.timeoutMs', {
+    schema: int.positive().default(10_000),
+    doc: 'Time limit for fetching an image URL, redirects included (bytes are limited by OCR_MAX_BODY_BYTES).',
+  }),
+  OCR_DET_LIMIT_SIDE_LEN: engine('detLimitSideLen', {
+    doc: 'Detector input bound on the longer side (PaddleOCR det_limit_side_len).',
+    read: { flag: '--det-limit-side-len <n>', help: 'detector input bound on the longer side' },
+  }),
+  OCR_REC_BATCH_SIZE: engine('recBatchSize', {
+    narrow: int.min(1).max(64),
+    doc: 'Lines per recogniser call (PaddleOCR: 6). 1 reads each line at its own width (fastest in-process); larger batches mean fewer calls, which pays off against a model server.',
+    read: { flag: '--rec-batch-size <n>', help: 'lines per recogniser call; PaddleOCR: 6' },
+  }),
+  OCR_REC_BATCH_MAX_PAD: engine('recBatchMaxPad', {
+    doc: 'Most zero padding (fraction of the batch width) a recogniser batch may give its narrowest line; a wider line starts a new batch (1 = PaddleOCR: no limit).',
+    read: { flag: '--rec-batch-max-pad <fraction>', help: 'most zero padding a recogniser batch may give its narrowest line' },
+  }),
+  OCR_DROP_SCORE: engine('dropScore', {
+    doc: 'Lines with a recognition score below this are dropped (PaddleOCR drop_score).',
+    read: { flag: '--drop-score <score>', help: 'lines with a recognition score below this are dropped' },
+  }),
+  OCR_USE_CLS: engine('useCls', {
+    doc: 'Run the 0/180° angle classifier by default (per-request `cls` overrides).',
+    read: { flag: '--no-cls', help: 'skip the 0/180° angle classifier' },
+  }),
+  OCR_AUTO_ROTATE: engine('autoRotate', {
+    doc: 'Detect pages turned 90/180/270° and read them upright.',
+    read: { flag: '--no-auto-rotate', help: 'do not detect pages turned 90/180/270°' },
+  }),
+  OCR_MODEL_REWRITE: engine('modelRewrite', {
+    doc: 'Load the ONNX models with exact graph rewrites: hard-swish as x·HardSigmoid(x), scalar affine blocks folded into the adjacent convolutions (the same function in less `run()` time; docs/BENCHMARKS.md). `false` runs the model files unchanged.',
+    read: { flag: '--no-model-rewrite', help: 'run the ONNX model files unchanged, without graph rewrites' },
+  }),
+  OCR_REMOTE_URL: remote('url', {
+    doc: 'Model server address (remote mode): `http://triton:8000` (kserve-http), `triton:8001` (kserve-grpc), `http://tfserving:8501` (tfserving).',
+  }),
+  OCR_REMOTE_PROTOCOL: remote('protocol', { doc: '`kserve-http`, `kserve-grpc` or `tfserving`.' }),
+  OCR_REMOTE_MODELS: remote('models', { kind: 'modelNames', doc: 'Model names on the server for det, cls, rec.' }),
+  OCR_REMOTE_MODEL_VERSION: remote('modelVersion', { doc: 'Model version to call (empty = server default).' }),
+  OCR_REMOTE_TIMEOUT_MS: remote('timeoutMs', { doc: 'Per-call deadline for model-server requests.' }),
+  OCR_REMOTE_RETRIES: remote('retries', { doc: 'Retries (exponential backoff) for connection failures to the model server.' }),
+  OCR_REMOTE_BINARY: remote('binary', { doc: 'kserve-http: use the binary tensor data extension (false = JSON arrays, for servers without it).' }),
+  OCR_REMOTE_CALLS_IN_FLIGHT: remote('callsInFlight', {
+    doc: "Classifier and recogniser calls one page may have in flight at once: a model server with several instances (or a GPU) works on a page's lines together instead of one after another.",
+  }),
+  OCR_TF_SIGNATURE: remote('tfSignature', { doc: 'tfserving: signature_name of the SavedModel.' }),
+  OCR_TF_INPUT: remote('tfInputName', { doc: 'tfserving: input tensor name of the signature.' }),
+  OCR_TF_OUTPUT: remote('tfOutputName', { doc: 'tfserving: output tensor name (empty = the only output).' }),
+  LOG_LEVEL: service('logLevel', { schema: z.enum(LOG_LEVELS).default('info'), doc: 'pino log level: fatal, error, warn, info, debug, trace, silent.' }),
+} as const satisfies Record<string, Setting>
+
+export type EnvVarName = keyof typeof SETTINGS
+
+/** One environment variable as the README's table and --help show it. */
+export interface EnvVar {
+  name: EnvVarName
+  /** As text; '' when there is none. */
+  default: string
+  doc: string
+  /** What the text may be: "an integer from 36 to 1200", "one of cpu, cuda". */
+  accepts: string
+  /** `ocrserve serve`'s flag: the name without OCR_, lower case, '_' → '-' (--max-queue). */
+  flag: string
+  /** Where the value lands in ServiceConfig. */
+  path: string
+}
+
+const SETTING_ENTRIES = Object.entries(SETTINGS) as Array<[EnvVarName, Setting]>
+
+/** Every environment variable ocrserve reads, in the README's order (a test keeps the README equal). */
+export const ENV_VARS: readonly EnvVar[] = SETTING_ENTRIES.map(([name, s]) => ({
+  name,
+  default: defaultText(s),
+  doc: s.doc,
+  accepts: acceptedText(s),
+  flag: `--${name.replace(/^OCR_/, '').toLowerCase().replace(/_/g, '-')}`,
+  path: s.path,
+}))
+
+/** Writes `value` at a dotted path, making the objects on the way. */
+function setPath(tree: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.')
+  const last = keys.pop()!
+  let node = tree
+  for (const k of keys) node = (node[k] ??= {}) as Record<string, unknown>
+  node[last] = value
+}
+
+/**
+ * Reads and validates the service configuration once. An unset (or empty) variable takes its
+ * declared default; an invalid value throws OcrError INVALID_CONFIG whose message names the
+ * variable and what it accepts.
  */
 export function loadServiceConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
-  const raw: Record<string, string> = {}
-  for (const v of ENV_VARS) {
-    const value = env[v.name]
-    if (value !== undefined && value !== '') raw[v.name] = value.trim()
+  const values = new Map<EnvVarName, unknown>()
+  const problems: string[] = []
+  for (const [name, s] of SETTING_ENTRIES) {
+    const text = env[name]?.trim()
+    if (!text) continue
+    const r = readSettingText(s, text)
+    if (r.ok) values.set(name, r.value)
+    else problems.push(`${name}: ${r.message}, got ${JSON.stringify(text)}`)
   }
-  if (raw.OCR_MODE) raw.OCR_MODE = raw.OCR_MODE.toLowerCase()
-  const r = EnvSchema.safeParse(raw)
-  if (!r.success) throw new OcrError('INVALID_CONFIG', `invalid environment: ${formatZodError(r.error)}`)
-  const e = r.data
-  const alias = MODE_ALIASES[e.OCR_MODE]!
-  const mode = alias.mode
-  let remote: EngineSettingsInput['remote']
-  if (mode === 'remote') {
-    if (!e.OCR_REMOTE_URL) throw new OcrError('INVALID_CONFIG', 'invalid environment: OCR_REMOTE_URL is required when OCR_MODE is remote')
-    const [det, cls, rec] = e.OCR_REMOTE_MODELS.split(',').map((s) => s.trim()) as [string, string, string]
-    remote = {
-      url: e.OCR_REMOTE_URL,
-      protocol: e.OCR_REMOTE_PROTOCOL ?? alias.protocol ?? 'kserve-http',
-      models: { det, cls, rec },
-      modelVersion: e.OCR_REMOTE_MODEL_VERSION,
-      timeoutMs: e.OCR_REMOTE_TIMEOUT_MS,
-      retries: e.OCR_REMOTE_RETRIES,
-      binary: e.OCR_REMOTE_BINARY,
-      callsInFlight: e.OCR_REMOTE_CALLS_IN_FLIGHT,
-      tfSignature: e.OCR_TF_SIGNATURE,
-      tfInputName: e.OCR_TF_INPUT,
-      tfOutputName: e.OCR_TF_OUTPUT,
-    }
+  if (problems.length > 0) throw new OcrError('INVALID_CONFIG', `invalid environment: ${problems.join('; ')}`)
+  const given = (name: EnvVarName): boolean => values.has(name)
+  const tree: Record<string, unknown> = {}
+  for (const [name, s] of SETTING_ENTRIES) {
+    const value = given(name) ? values.get(name) : defaultOf(s.schema)
+    if (value !== undefined) setPath(tree, s.path, s.to ? s.to(value as never) : value)
   }
-  const engine = parseEngineSettings({
-    device: e.OCR_DEVICE,
-    workers: e.OCR_WORKERS === 'auto' ? 0 : e.OCR_WORKERS,
-    threadsPerWorker: e.OCR_THREADS_PER_WORKER === 'auto' ? 0 : e.OCR_THREADS_PER_WORKER,
-    idleAssist: e.OCR_IDLE_ASSIST,
-    maxPixels: e.OCR_MAX_PIXELS,
-    maxPages: e.OCR_MAX_PAGES,
-    pdfDpi: e.OCR_PDF_DPI,
-    pdfText: e.OCR_PDF_TEXT,
-    timeoutMs: e.OCR_REQUEST_TIMEOUT_MS,
-    maxQueue: e.OCR_MAX_QUEUE,
-    detLimitSideLen: e.OCR_DET_LIMIT_SIDE_LEN,
-    dropScore: e.OCR_DROP_SCORE,
-    recBatchSize: e.OCR_REC_BATCH_SIZE,
-    recBatchMaxPad: e.OCR_REC_BATCH_MAX_PAD,
-    useCls: e.OCR_USE_CLS,
-    autoRotate: e.OCR_AUTO_ROTATE,
-    modelRewrite: e.OCR_MODEL_REWRITE,
-    ...(remote ? { remote } : {}),
-  })
-  const urlAllowList = e.OCR_URL_ALLOWLIST.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean)
+  const config = tree as unknown as ServiceConfig & { rateLimit: { max: number; windowMs: number }; engine: EngineSettingsInput & { remote: Partial<RemoteSettings> } }
+  // the groups a setting turns on or off
+  const alias = MODE_ALIASES[(values.get('OCR_MODE') ?? 'single') as ModeName]
+  if (config.mode === 'remote') {
+    if (!given('OCR_REMOTE_URL')) throw new OcrError('INVALID_CONFIG', 'invalid environment: OCR_REMOTE_URL is required when OCR_MODE is remote')
+    if ('protocol' in alias && !given('OCR_REMOTE_PROTOCOL')) config.engine.remote.protocol = alias.protocol
+  } else delete (config.engine as EngineSettingsInput).remote
   return {
-    port: e.PORT,
-    host: e.HOST,
-    mode,
-    maxBodyBytes: e.OCR_MAX_BODY_BYTES,
-    syncMaxPages: e.OCR_SYNC_MAX_PAGES,
-    jobs: {
-      concurrency: e.OCR_JOBS_CONCURRENCY,
-      maxQueued: e.OCR_JOBS_MAX_QUEUED,
-      ttlMs: e.OCR_JOBS_TTL_SECONDS * 1000,
-      timeoutMs: e.OCR_JOBS_TIMEOUT_MS,
-      maxBodyBytes: e.OCR_JOBS_MAX_BODY_BYTES,
-      maxStoredBytes: e.OCR_JOBS_MAX_STORED_BYTES,
-    },
-    apiKeys: e.OCR_API_KEYS.split(',').map((s) => s.trim()).filter(Boolean),
-    rateLimit: e.OCR_RATE_LIMIT > 0 ? { max: e.OCR_RATE_LIMIT, windowMs: e.OCR_RATE_LIMIT_WINDOW_MS } : null,
-    bodyTimeoutMs: e.OCR_BODY_TIMEOUT_MS,
-    urlFetch: urlAllowList.length > 0 ? { allow: urlAllowList, allowPrivate: e.OCR_URL_ALLOW_PRIVATE, timeoutMs: e.OCR_URL_TIMEOUT_MS } : null,
-    logLevel: e.LOG_LEVEL,
-    engine,
+    ...config,
+    rateLimit: config.rateLimit.max > 0 ? config.rateLimit : null,
+    urlFetch: config.urlFetch!.allow.length > 0 ? config.urlFetch : null,
+    engine: parseEngineSettings(config.engine),
   }
 }

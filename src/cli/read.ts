@@ -4,13 +4,13 @@ import { basename, dirname, extname, join, relative, resolve } from 'node:path'
 import type { Writable } from 'node:stream'
 import { MultiBar, Presets, type SingleBar } from 'cli-progress'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { PDF_DPI_RANGE, PDF_TEXT_MODES } from '../config.js'
 import { readInputFile } from '../document/document.js'
 import { parsePageRanges } from '../document/pages.js'
 import { toOcrError } from '../errors.js'
 import { createOcr } from '../ocr.js'
-import type { OcrResult, PdfTextMode } from '../types.js'
+import type { OcrResult } from '../types.js'
 import { FORMAT_INFO, formatResult, FORMATS, renderResult, type Format } from '../formats/index.js'
+import { addReadFlags, engineSettingsFromReadFlags } from './setting-flags.js'
 
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff'])
 /** What a directory walk picks up: the images above and PDFs. */
@@ -65,13 +65,6 @@ function positiveInt(v: string): number {
   return n
 }
 
-/** --dpi: the engine's accepted range (OCR_PDF_DPI). */
-function dpiValue(v: string): number {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < PDF_DPI_RANGE.min || n > PDF_DPI_RANGE.max) throw new InvalidArgumentError(`must be an integer from ${PDF_DPI_RANGE.min} to ${PDF_DPI_RANGE.max}`)
-  return n
-}
-
 /** --pages: checked here so a malformed range is a usage error before the models load. */
 function pageRanges(v: string): string {
   try {
@@ -87,17 +80,10 @@ export interface ReadFlags {
   out?: string
   outDir?: string
   concurrency?: number
-  workers?: number
-  threadsPerWorker?: number
-  cls: boolean
-  autoRotate: boolean
-  maxPixels?: number
-  maxPages?: number
-  detLimitSideLen?: number
   pages?: string
-  dpi?: number
-  pdfText?: PdfTextMode
   progress: boolean
+  /** The engine settings' flags (--workers, --no-cls, --dpi, …: cli/setting-flags.ts). */
+  [setting: string]: unknown
 }
 
 /** Exit status after Ctrl-C (128 + SIGINT), as shells report it. */
@@ -106,7 +92,7 @@ export const EXIT_INTERRUPTED = 130
 const CLI_JOB_TIMEOUT_MS = 6 * 3600_000
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('read')
     .description('OCR image and PDF files, or every image and PDF in directories; one result per file')
     .argument('<paths...>', 'image or PDF files, or directories (searched recursively)')
@@ -114,16 +100,9 @@ export function register(program: Command): void {
     .addOption(new Option('-o, --out <file>', 'write the output to FILE instead of stdout').conflicts('outDir'))
     .option('--out-dir <dir>', 'write one output file per input into DIR (input name, format extension; sub-directories mirrored)')
     .option('--pages <ranges>', 'pages of each document to read, e.g. 1-3,7 or 5- (default all)', pageRanges)
-    .option('--dpi <n>', 'PDF pages are rendered at this resolution (36-1200, default 200)', dpiValue)
-    .addOption(new Option('--pdf-text <mode>', 'PDF pages with a text layer: auto uses it, ocr always OCRs, embedded never OCRs (default auto)').choices(PDF_TEXT_MODES))
     .option('-c, --concurrency <n>', 'files in flight at once (default: the number of workers)', positiveInt)
-    .option('--workers <n>', 'pipeline worker threads (default: one per core)', positiveInt)
-    .option('--threads-per-worker <n>', 'ONNX Runtime intra-op threads per worker', positiveInt)
-    .option('--no-cls', 'skip the 0/180° angle classifier')
-    .option('--no-auto-rotate', 'do not detect pages turned 90/180/270°')
-    .option('--max-pixels <n>', 'largest image or rendered PDF page accepted (width × height)', positiveInt)
-    .option('--max-pages <n>', 'most pages of one document (default 100)', positiveInt)
-    .option('--det-limit-side-len <n>', 'detector input bound on the longer side', positiveInt)
+  addReadFlags(cmd)
+  cmd
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (paths: string[], flags: ReadFlags) => {
       process.exitCode = await runRead(paths, flags)
@@ -252,15 +231,9 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
   process.on('SIGINT', onSigint)
   try {
     const ocr = await createOcr({
-      useCls: flags.cls,
-      autoRotate: flags.autoRotate,
+      ...engineSettingsFromReadFlags(flags),
       maxQueue: Number.MAX_SAFE_INTEGER,
       timeoutMs: CLI_JOB_TIMEOUT_MS,
-      ...(flags.workers ? { workers: flags.workers } : {}),
-      ...(flags.threadsPerWorker ? { threadsPerWorker: flags.threadsPerWorker } : {}),
-      ...(flags.maxPixels ? { maxPixels: flags.maxPixels } : {}),
-      ...(flags.maxPages ? { maxPages: flags.maxPages } : {}),
-      ...(flags.detLimitSideLen ? { detLimitSideLen: flags.detLimitSideLen } : {}),
     }).catch((err: unknown) => {
       if (out !== process.stdout) out.destroy()
       throw err
@@ -329,8 +302,6 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
             signal: interrupt.signal,
             onPage: (_page, { total }) => progress.page(i, file, total),
             ...(flags.pages !== undefined ? { pages: flags.pages } : {}),
-            ...(flags.dpi !== undefined ? { dpi: flags.dpi } : {}),
-            ...(flags.pdfText !== undefined ? { pdfText: flags.pdfText } : {}),
           })
           progress.fileDone(i, result.pages.length)
           try {

@@ -1,22 +1,13 @@
 /**
- * `ocrserve serve` (= `npm start`): the HTTP service. Every environment variable in ENV_VARS has a
- * flag (OCR_MAX_QUEUE → --max-queue, PORT → --port); a flag only sets its variable before
- * loadServiceConfig() runs, so validation and defaults have one source of truth.
+ * `ocrserve serve` (= `npm start`): the HTTP service. Every environment variable has a flag
+ * (OCR_MAX_QUEUE → --max-queue, PORT → --port); a flag only sets its variable before
+ * loadServiceConfig() runs, so validation and defaults have one source of truth (config.ts SETTINGS).
  */
 import { Command } from 'commander'
-import { ENV_VARS, loadServiceConfig, type EnvVarName, type ServiceConfig } from '../config.js'
+import { loadServiceConfig, type ServiceConfig } from '../config.js'
 import { OcrError } from '../errors.js'
 import { createLogger, startService } from '../server/index.js'
-
-/** OCR_THREADS_PER_WORKER → threads-per-worker, LOG_LEVEL → log-level. */
-export function flagName(env: EnvVarName): string {
-  return env.replace(/^OCR_/, '').toLowerCase().replace(/_/g, '-')
-}
-
-/** --threads-per-worker → threadsPerWorker (commander's option key). */
-function optionKey(flag: string): string {
-  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
-}
+import { addServeFlags, setEnvFromServeFlags } from './setting-flags.js'
 
 /** Start-up configuration errors: the message on stderr, exit code 2. */
 function exitBadConfig(err: OcrError): never {
@@ -28,16 +19,9 @@ export function register(program: Command): void {
   const cmd = program
     .command('serve')
     .description('start the HTTP service (same as npm start); each flag sets the environment variable named in its help')
-  for (const v of ENV_VARS) {
-    const flag = flagName(v.name)
-    const doc = v.doc.replace(/`/g, '').replace(/\.$/, '')
-    cmd.option(`--${flag} <value>`, `${v.name}: ${doc}${v.default === '' ? '' : ` (default ${v.default})`}`)
-  }
-  cmd.action(async (opts: Record<string, string | undefined>) => {
-    for (const v of ENV_VARS) {
-      const value = opts[optionKey(flagName(v.name))]
-      if (value !== undefined) process.env[v.name] = value
-    }
+  addServeFlags(cmd)
+  cmd.action(async (opts: Record<string, unknown>) => {
+    setEnvFromServeFlags(opts)
     await serve()
   })
 }
