@@ -10,7 +10,7 @@
  */
 import type { OcrResult, PageResult } from '../types.js'
 import { bounds, estimateWords } from './geometry.js'
-import { softwareVersion } from './version.js'
+import { VERSION } from '../version.js'
 import { escapeXml } from './xml.js'
 
 type Rect = [number, number, number, number]
@@ -60,7 +60,7 @@ export function renderAlto(result: OcrResult, fileName?: string): string {
     '   <ocrProcessingStep>',
     '    <processingSoftware>',
     '     <softwareName>ocrserve</softwareName>',
-    `     <softwareVersion>${escapeXml(softwareVersion())}</softwareVersion>`,
+    `     <softwareVersion>${escapeXml(VERSION)}</softwareVersion>`,
     '    </processingSoftware>',
     '   </ocrProcessingStep>',
     '  </OCRProcessing>',

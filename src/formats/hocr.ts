@@ -10,7 +10,7 @@
  */
 import type { OcrLine, OcrResult, PageResult } from '../types.js'
 import { bounds, lineFrame, textAngle } from './geometry.js'
-import { softwareVersion } from './version.js'
+import { VERSION } from '../version.js'
 import { escapeXml } from './xml.js'
 
 /** Lines tilted more than this (degrees) get `textangle` instead of a `baseline`. */
@@ -63,7 +63,7 @@ export function renderHocr(result: OcrResult, fileName = 'image'): string {
     ' <head>',
     `  <title>${escapeXml(fileName)}</title>`,
     '  <meta http-equiv="Content-Type" content="text/html;charset=utf-8"/>',
-    `  <meta name="ocr-system" content="ocrserve ${escapeXml(softwareVersion())}"/>`,
+    `  <meta name="ocr-system" content="ocrserve ${escapeXml(VERSION)}"/>`,
     '  <meta name="ocr-capabilities" content="ocr_page ocr_carea ocr_par ocr_line"/>',
     `  <meta name="ocr-number-of-pages" content="${result.pages.length}"/>`,
     ' </head>',

@@ -8,10 +8,10 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { readFileSync } from 'node:fs'
 import type * as grpc from '@grpc/grpc-js'
 import type { Device } from '../config.js'
 import { silentLogger, type Logger } from '../logger.js'
+import { VERSION } from '../version.js'
 import { bindGrpc, createGrpcServer } from './grpc.js'
 import { createHttpHandler } from './http.js'
 import { ModelServerMetrics } from './metrics.js'
@@ -46,15 +46,6 @@ export interface ModelServer {
 
 export const SERVER_NAME = 'ocrserve-model-server'
 
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }
-    return pkg.version ?? '0.0.0'
-  } catch {
-    return '0.0.0'
-  }
-}
-
 export async function startModelServer(options: ModelServerOptions): Promise<ModelServer> {
   const logger = options.logger ?? silentLogger
   const models = await scanRepository(options.repository)
@@ -66,11 +57,10 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   const metrics = new ModelServerMetrics(() => depths.of())
   const store = new ModelStore(models, { maxQueue: options.maxQueue, workers: options.workers, logger, metrics })
   depths.of = () => store.queueDepths()
-  const version = packageVersion()
 
   const http: Server = createServer(
     { keepAliveTimeout: 65_000 },
-    createHttpHandler(store, metrics, { maxBodyBytes: options.maxBodyBytes, logger, serverName: SERVER_NAME, serverVersion: version }),
+    createHttpHandler(store, metrics, { maxBodyBytes: options.maxBodyBytes, logger, serverName: SERVER_NAME, serverVersion: VERSION }),
   )
   // Large tensors over slow links: no per-request socket timeout beyond the client's own deadline.
   http.requestTimeout = 0
@@ -86,7 +76,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   let grpcServer: grpc.Server | undefined
   let grpcPort = -1
   if (options.grpcPort >= 0) {
-    grpcServer = createGrpcServer(store, metrics, { logger, serverName: SERVER_NAME, serverVersion: version })
+    grpcServer = createGrpcServer(store, metrics, { logger, serverName: SERVER_NAME, serverVersion: VERSION })
     try {
       grpcPort = await bindGrpc(grpcServer, options.host, options.grpcPort)
     } catch (err) {

@@ -10,6 +10,7 @@ import type { Logger as PinoLogger } from 'pino'
 import type { ServiceConfig } from '../config.js'
 import type { Ocr } from '../engine.js'
 import { OcrError } from '../errors.js'
+import { VERSION } from '../version.js'
 import { errorBody, errorSchema, retryAfterSec, toHttpError } from './errors.js'
 import { requestIdOptions, sendClientError, trackRequestId } from './request-id.js'
 import { createMetrics } from './metrics.js'
@@ -88,7 +89,7 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
     },
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'ocrserve', description: 'OCR service: PP-OCR detection, orientation and recognition', version: '0.1.0' },
+      info: { title: 'ocrserve', description: 'OCR service: PP-OCR detection, orientation and recognition', version: VERSION },
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer' },

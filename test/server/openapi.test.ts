@@ -1,4 +1,5 @@
 /** /docs/json validated against the official OpenAPI JSON schema; every public route documented. */
+import { readFileSync } from 'node:fs'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadServiceConfig } from '../../src/config.js'
@@ -25,6 +26,11 @@ describe('OpenAPI document', () => {
     expect(validator.version).toMatch(/^3\./)
     const resolved = JSON.stringify(validator.resolveRefs())
     expect(resolved).not.toContain('"$ref"')
+  })
+
+  it("says the package's version", () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    expect(doc.info.version).toBe(pkg.version)
   })
 
   it('documents every API route, and not the web page', () => {
