@@ -87,14 +87,15 @@ const KINDS: Record<TextKind, KindRules> = {
   },
 }
 
+/** The kind each JSON type implies (a string with an enum is a choice); objects name theirs. */
+const KIND_OF_JSON_TYPE: Partial<Record<string, TextKind>> = { integer: 'number', number: 'number', boolean: 'boolean', string: 'text', array: 'list' }
+
 /** The kind a schema's JSON type implies: numbers, booleans, choices (enums), text, lists. */
 export function kindOf(schema: z.ZodType): TextKind {
   const json = jsonOf(schema)
-  if (json.type === 'integer' || json.type === 'number') return 'number'
-  if (json.type === 'boolean') return 'boolean'
-  if (json.type === 'string') return json.enum ? 'choice' : 'text'
-  if (json.type === 'array') return 'list'
-  throw new Error(`no text kind for a ${String(json.type)} setting: name one`)
+  const kind = json.enum ? 'choice' : KIND_OF_JSON_TYPE[String(json.type)]
+  if (!kind) throw new Error(`no text kind for a ${String(json.type)} setting: name one`)
+  return kind
 }
 
 function jsonOf(schema: z.ZodType): Json {

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ENV_VARS, loadServiceConfig, parseEngineSettings, SETTINGS, type EnvVarName, type ServiceConfig } from '../../src/config.js'
-import { acceptedText, defaultText, readSettingText, type Setting } from '../../src/setting-text.js'
+import { z } from 'zod'
+import { acceptedText, defaultText, kindOf, readSettingText, type Setting } from '../../src/setting-text.js'
 import { OcrError } from '../../src/errors.js'
 
 /** Every group on: remote mode, a rate limit and URL fetching, so each variable has somewhere to land. */
@@ -250,6 +251,11 @@ describe('the text forms', () => {
   it('a boolean word that is not one is refused, not read as the default', () => {
     expect(readSettingText(SETTINGS.OCR_USE_CLS, 'True')).toMatchObject({ ok: false })
     expect(readSettingText(SETTINGS.OCR_USE_CLS, 'constructor')).toMatchObject({ ok: false })
+  })
+
+  it('a schema whose type implies no way of writing it must name one', () => {
+    expect(() => kindOf(z.object({ a: z.string() }))).toThrow(/name one/)
+    expect(kindOf(z.enum(['a', 'b']))).toBe('choice')
   })
 
   it('defaults are shown as they are written', () => {
