@@ -68,8 +68,6 @@ function setStatus(text, state) {
 }
 
 function showError(code, message) {
-  // nothing drawn: the drop zone says again what it takes
-  $('drop-hint').hidden = !$('view').hidden
   statusEl.replaceChildren()
   const b = Object.assign(document.createElement('b'), { textContent: code })
   const hint = HINTS[code] ? ` ${HINTS[code]}` : ''
@@ -122,6 +120,10 @@ function showLines(page) {
     }),
   )
   $('toolbar').hidden = false
+  showTiming(page)
+}
+
+function showTiming(page) {
   const t = page.timing_ms
   const where = doc.pages.length > 1 ? `page ${page.page} (${doc.pages.length} pages) · ` : ''
   const how = page.source === 'embedded' ? ' · from the PDF text layer' : ''
@@ -163,7 +165,14 @@ function showDocument(body, { final }) {
     setStatus(lines ? `Done.${pages} Click a line to find it on the page, or a box to find its line.` : 'No text found.', 'done')
   }
   const again = doc.pages.findIndex((p) => p.page === keep)
-  if (doc.pages.length > 0) showPage(again >= 0 ? again : 0)
+  if (again >= 0) {
+    // the page on show is unchanged: keep its picture, its list and the line picked
+    pageIndex = again
+    nav.children[again].setAttribute('aria-current', 'true')
+    showTiming(doc.pages[again])
+  } else if (doc.pages.length > 0) {
+    showPage(0)
+  }
   if (undrawable && doc.pages.length > 0) note(`The pages cannot be drawn here (${undrawable}); their lines are listed.`)
 }
 
@@ -260,7 +269,6 @@ async function read(file) {
   const mine = run
   const current = () => mine === run
   setStatus(`Reading ${file.name || 'pasted image'} (${(file.size / 1024).toFixed(0)} KiB)…`, 'busy')
-  $('drop-hint').hidden = true
   try {
     const info = await inspect(file)
     if (!current()) return info.source?.close()

@@ -96,7 +96,7 @@ const overlaps = (a, b) => a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a
 
 /**
  * Where each line's number badge goes so that it covers no text: outside its own box (to the
- * left, above, to the right, below, in that order), clear of every other box and of the badges
+ * left, above, to the right, below, in that order; beside it centred on its height), clear of every other box and of the badges
  * placed before it, inside the page. null where no spot is free (dense pages): that line's number
  * shows only while the line is active. `size(i)` is badge i's [width, height], `gap` the space
  * between a badge and its box, all in page pixels.
@@ -106,10 +106,13 @@ export function placeBadges(boxes, page, size, gap) {
   const placed = []
   return rects.map((r, i) => {
     const [w, h] = size(i)
+    // beside the box: centred on its height, so a badge does not reach up into a line that
+    // nearly touches this one
+    const middle = (r[1] + r[3] - h) / 2
     const candidates = [
-      [r[0] - gap - w, r[1]],
+      [r[0] - gap - w, middle],
       [r[0], r[1] - gap - h],
-      [r[2] + gap, r[1]],
+      [r[2] + gap, middle],
       [r[0], r[3] + gap],
     ]
     for (const [x, y] of candidates) {

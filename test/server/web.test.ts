@@ -6,9 +6,11 @@
  * number badges on a dense receipt, notes, favicon, API-key handling.
  * Screenshots of each state: test-artifacts/web/*.png.
  */
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
+import { PDFDocument } from 'pdf-lib'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { loadServiceConfig, type ServiceConfig } from '../../src/config.js'
@@ -38,10 +40,16 @@ let pdf2: Buffer
 let doc12: Buffer
 /** A dense receipt: short lines 1.3 em apart, a price on the right of some. */
 let receipt: Buffer
+/** pdf2 with a 1.5 MiB attachment (over one call's body limit of 1 MiB), and with a 5 MiB one (over the jobs limit of 4 MiB). */
+let pdf2Heavy: Buffer
+let pdf2Huge: Buffer
+const MiB = 1024 * 1024
 const docText = (i: number) => [`SCAN PAGE ${i}`, `ITEM ${i}${i} PAID`]
 
 /** Every POST the page sent, by path (reset before each test). */
 let posts: string[] = []
+/** Uncaught exceptions and unhandled rejections in the page, over the whole run. */
+const pageErrors: string[] = []
 
 beforeAll(async () => {
   img = await textImage(['INVOICE 2024', 'TOTAL 42.50 EUR', 'THANK YOU'], 44)
@@ -53,7 +61,10 @@ beforeAll(async () => {
   pdf4 = await makePdf([1, 2, 3, 4].map((i) => textPage(docText(i))))
   pdf2 = await makePdf([textPage(docText(1)), { image: (await textImage(docText(2), 40)).png, dpi: 150 }])
   receipt = await denseReceipt()
-  config = loadServiceConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OCR_WORKERS: '1', OCR_API_KEYS: KEY, OCR_SYNC_MAX_PAGES: '2' })
+  pdf2Heavy = await withAttachment(pdf2, 1.5 * MiB)
+  pdf2Huge = await withAttachment(pdf2, 5 * MiB)
+  const limits = { OCR_API_KEYS: KEY, OCR_SYNC_MAX_PAGES: '2', OCR_MAX_BODY_BYTES: String(MiB), OCR_JOBS_MAX_BODY_BYTES: String(4 * MiB) }
+  config = loadServiceConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OCR_WORKERS: '1', ...limits })
   svc = await startService(config)
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -61,6 +72,7 @@ beforeAll(async () => {
   })
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
   watchCsp(page)
+  page.on('pageerror', (e) => pageErrors.push(e.message))
   page.on('request', (r) => {
     if (r.method() === 'POST') posts.push(new URL(r.url()).pathname)
   })
@@ -78,13 +90,25 @@ beforeEach(() => {
   posts = []
 })
 
-/** A receipt set tight: 22 lines of 17 px DejaVu Sans, 22 px apart, prices right-aligned. */
+/** The PDF with an attached file of `bytes` random bytes: heavier, the same pages. */
+async function withAttachment(pdf: Buffer, bytes: number): Promise<Buffer> {
+  const doc = await PDFDocument.load(pdf, { updateMetadata: false })
+  // random: incompressible, so the attachment keeps its size in the file
+  await doc.attach(randomBytes(bytes), 'blob.bin', { mimeType: 'application/octet-stream' })
+  return Buffer.from(await doc.save({ useObjectStreams: false }))
+}
+
+/**
+ * A receipt set tight: lines of 17 px DejaVu Sans 22 px apart, prices right-aligned, and a
+ * banner across the whole width at the top with the next line right under it (no free spot
+ * around it for its number).
+ */
 async function denseReceipt(): Promise<Buffer> {
   const items = ['COFFEE BEANS 1KG', 'OAT MILK 1L', 'SOURDOUGH LOAF', 'BUTTER 250G', 'FREE RANGE EGGS', 'ORANGE JUICE', 'GREEK YOGURT', 'RED APPLES', 'CHEDDAR 400G', 'PASTA 500G']
   const font = { font: 'gen-dejavu-sans', size: 17, color: '#111' }
   const lines = [
-    { text: 'CORNER MARKET', x: 150, y: 40 },
-    { text: '12 HIGH STREET', x: 150, y: 62 },
+    { text: 'CORNER MARKET FRESH FOOD', x: 2, y: 24, size: 28 },
+    { text: '12 HIGH STREET', x: 3, y: 45 },
     ...items.flatMap((item, i) => [
       { text: item, x: 24, y: 106 + i * 44 },
       { text: `QTY ${i + 1}`, x: 24, y: 128 + i * 44 },
@@ -390,6 +414,29 @@ describe('web page (headless Chromium)', () => {
     await shot('05-pdf-sync-scan-page')
   })
 
+  it('a PDF of two pages but over one call\'s body limit: sent once, to /v1/jobs, drawn by pdf.js', async () => {
+    expect(pdf2Heavy.length).toBeGreaterThan(MiB)
+    await page.setInputFiles('#file', { name: 'heavy.pdf', mimeType: 'application/pdf', buffer: pdf2Heavy })
+    await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 })
+    expect(posts).toEqual(['/v1/jobs'])
+    expect(await page.getAttribute('body', 'data-via')).toBe('job')
+    expect(await page.textContent('#note')).toMatch(/^1\.5 MB, more than one call takes \(1\.0 MB\): read as a background job/)
+    const result = (await (await fetch(`${svc.url}/v1/jobs/${await page.getAttribute('body', 'data-job')}/result`, { headers: { 'x-api-key': KEY } })).json()) as { pages: OcrPage[] }
+    await page.waitForSelector('#view[data-drawn="1"][data-boxes="2"]')
+    await expectBoxesOnPage(result.pages[0]!)
+  })
+
+  it('a file over the jobs body limit is not sent at all: the page says the limit', async () => {
+    await page.setInputFiles('#file', { name: 'huge.pdf', mimeType: 'application/pdf', buffer: pdf2Huge })
+    await page.waitForSelector('body[data-state="error"]', { timeout: 60_000 })
+    expect(posts).toEqual([])
+    expect(await page.textContent('#status')).toMatch(/^PAYLOAD_TOO_LARGE — the file is 5\.0 MB; this server takes files up to 4\.0 MB \(OCR_JOBS_MAX_BODY_BYTES\)\./)
+    // its first page is still drawn (the page could read it)
+    await page.waitForSelector('#view[data-drawn="1"]')
+    expect(await page.isVisible('#drop-hint')).toBe(false)
+    await shot('06-over-jobs-limit')
+  })
+
   it('a long job: its pages are drawn as they are read; Cancel stops it on the server and keeps them', async () => {
     await page.setInputFiles('#file', { name: 'long.tiff', mimeType: 'image/tiff', buffer: doc12 })
     // page 1 drawn with its boxes while the job still runs
@@ -397,7 +444,7 @@ describe('web page (headless Chromium)', () => {
     expect(await page.isVisible('#progress-box')).toBe(true)
     expect(await page.getAttribute('body', 'data-state')).toBe('busy')
     expect((await shownLines()).map(squash)).toEqual(docText(1).map(squash))
-    await shot('06-job-running')
+    await shot('07-job-running')
     const id = await page.getAttribute('body', 'data-job')
     expect(id).toMatch(/^[0-9a-f-]{36}$/)
     await page.click('#cancel')
@@ -447,7 +494,7 @@ describe('web page (headless Chromium)', () => {
     // one message, and the drop zone says again what it takes
     expect(await page.isVisible('#note')).toBe(false)
     expect(await page.isVisible('#drop-hint')).toBe(true)
-    await shot('07-unsupported')
+    await shot('08-unsupported')
   })
 
   it('a dense receipt: the line numbers cover no text; a line without room shows its number while active', async () => {
@@ -480,15 +527,19 @@ describe('web page (headless Chromium)', () => {
     // most lines keep a visible number (the receipt has a margin on the left)
     expect(layout.badges.length).toBeGreaterThan(ocr.lines.length / 2)
     expect(layout.badges.length + layout.hidden.length).toBe(ocr.lines.length)
-    await shot('08-receipt')
-    // a line without room: its number appears when the line is picked
-    if (layout.hidden.length > 0) {
-      const n = layout.hidden[0]!
-      await page.click(`#lines li:nth-child(${n})`)
-      expect(await page.isVisible(`#boxes .badge.active`)).toBe(true)
-      expect(await page.textContent('#boxes .badge.active')).toBe(String(n))
-      await shot('09-receipt-active')
-    }
+    await shot('09-receipt')
+    // the banner has no free spot: its number appears only while it is picked
+    expect(squash(ocr.lines[0]!.text)).toBe(squash('CORNER MARKET FRESH FOOD'))
+    expect(layout.hidden).toContain(1)
+    expect(await page.isVisible('#boxes .badge[data-i="0"]')).toBe(false)
+    await page.click('#lines li:nth-child(1)')
+    expect(await page.isVisible('#boxes .badge[data-i="0"]')).toBe(true)
+    expect(await page.textContent('#boxes .badge.active')).toBe('1')
+    await shot('10-receipt-active')
+  })
+
+  it('no script error in the page over all of the above', () => {
+    expect(pageErrors).toEqual([])
   })
 
   it('Swagger UI at /docs renders the API offline (its assets come from the service)', async () => {

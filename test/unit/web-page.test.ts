@@ -146,13 +146,20 @@ describe('placeBadges: line numbers beside their boxes, covering no text', () =>
   const overlaps = (a: Rect, b: Rect) => a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]
 
   it('to the left when there is room, then above, right, below', () => {
-    expect(web.placeBadges([rect(100, 100, 200, 120)], pageSize, size, 2)).toEqual([[78, 100, 98, 114]])
+    expect(web.placeBadges([rect(100, 100, 200, 120)], pageSize, size, 2)).toEqual([[78, 103, 98, 117]])
     // flush left: above
     expect(web.placeBadges([rect(0, 100, 200, 120)], pageSize, size, 2)).toEqual([[0, 84, 20, 98]])
     // flush left, top: right
-    expect(web.placeBadges([rect(0, 0, 200, 20)], pageSize, size, 2)).toEqual([[202, 0, 222, 14]])
+    expect(web.placeBadges([rect(0, 0, 200, 20)], pageSize, size, 2)).toEqual([[202, 3, 222, 17]])
     // the whole width, at the top: below
     expect(web.placeBadges([rect(0, 0, 400, 20)], pageSize, size, 2)).toEqual([[0, 22, 20, 36]])
+  })
+
+  it('beside a short line under a longer one that nearly touches it: centred, clear of the line above', () => {
+    const long = rect(20, 100, 300, 121)
+    const short = rect(20, 120.5, 80, 141)
+    const [, spot] = web.placeBadges([long, short], pageSize, size, 2)
+    expect(spot).toEqual([82, 123.75, 102, 137.75])
   })
 
   it('no spot on the page that covers no box: null (shown while the line is active)', () => {
