@@ -214,10 +214,16 @@ function contentType(file) {
 /** pdf.js, loaded from this server the first time a PDF is opened. */
 let pdfjs = null
 function loadPdfjs() {
-  pdfjs ??= import(`${LIMITS.pdfjs}legacy/build/pdf.min.mjs`).then((m) => {
-    m.GlobalWorkerOptions.workerSrc = `${LIMITS.pdfjs}legacy/build/pdf.worker.min.mjs`
-    return m
-  })
+  pdfjs ??= import(`${LIMITS.pdfjs}legacy/build/pdf.min.mjs`).then(
+    (m) => {
+      m.GlobalWorkerOptions.workerSrc = `${LIMITS.pdfjs}legacy/build/pdf.worker.min.mjs`
+      return m
+    },
+    (err) => {
+      pdfjs = null // the next PDF tries again
+      throw err
+    },
+  )
   return pdfjs
 }
 
@@ -360,8 +366,8 @@ $('cancel').addEventListener('click', async () => {
   poller = null
   $('progress-box').hidden = true
   await fetch(`/v1/jobs/${id}`, { method: 'DELETE', headers: authHeaders() }).catch(() => null)
-  const read = doc ? ` The ${doc.pages.length === 1 ? 'page' : `${doc.pages.length} pages`} read before stay shown.` : ''
-  setStatus(`Cancelled.${read}`, 'idle')
+  const kept = doc ? (doc.pages.length === 1 ? ' The page read so far stays shown.' : ` The ${doc.pages.length} pages read so far stay shown.`) : ''
+  setStatus(`Cancelled.${kept}`, 'idle')
 })
 
 /** The formats the server writes, from its own OpenAPI document (no list to keep in step here). */

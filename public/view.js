@@ -11,8 +11,11 @@ const SVG = 'http://www.w3.org/2000/svg'
 /** Badge text size and the space around it, in screen pixels. */
 const BADGE_FONT_PX = 12
 const BADGE_GAP_PX = 2
-/** Longest side of a drawn page on the canvas: enough for a sharp picture at twice screen size. */
-const MAX_CANVAS_SIDE = 2400
+/**
+ * Longest side of a picture on the canvas: a larger one is scaled down (browsers limit canvas
+ * sizes, and a screen shows far fewer pixels). The boxes follow through the SVG's viewBox.
+ */
+const MAX_CANVAS_SIDE = 4800
 
 /** A page picture from an ImageBitmap the browser decoded (a plain image: page 1 only). */
 export function bitmapSource(bitmap) {
@@ -102,7 +105,7 @@ export function createView({ frame, canvas, svg, onPick, onDrawError }) {
   }
 
   function paint(picture) {
-    const scale = Math.min(1, MAX_CANVAS_SIDE * 2 / Math.max(picture.width, picture.height))
+    const scale = Math.min(1, MAX_CANVAS_SIDE / Math.max(picture.width, picture.height))
     canvas.width = Math.max(1, Math.round(picture.width * scale))
     canvas.height = Math.max(1, Math.round(picture.height * scale))
     ctx.drawImage(picture, 0, 0, canvas.width, canvas.height)
@@ -112,7 +115,7 @@ export function createView({ frame, canvas, svg, onPick, onDrawError }) {
   function drawBoxes() {
     const page = shown?.page
     svg.replaceChildren()
-    frame.dataset.boxes = String(page?.lines.length ?? 0)
+    frame.dataset.boxes = '0'
     if (!page || drawn !== shown.pageNumber) return
     svg.setAttribute('viewBox', `0 0 ${page.width} ${page.height}`)
     page.lines.forEach((line, i) => {
@@ -120,6 +123,7 @@ export function createView({ frame, canvas, svg, onPick, onDrawError }) {
       box.dataset.i = String(i)
       svg.append(box)
     })
+    frame.dataset.boxes = String(page.lines.length)
     drawBadges()
   }
 

@@ -449,7 +449,7 @@ describe('web page (headless Chromium)', () => {
     expect(id).toMatch(/^[0-9a-f-]{36}$/)
     await page.click('#cancel')
     await page.waitForSelector('body[data-state="idle"]')
-    expect(await page.textContent('#status')).toMatch(/^Cancelled\. The (page|\d+ pages) read before stay shown\.$/)
+    expect(await page.textContent('#status')).toMatch(/^Cancelled\. The (page read so far stays|\d+ pages read so far stay) shown\.$/)
     const job = (await (await fetch(`${svc.url}/v1/jobs/${id}`, { headers: { 'x-api-key': KEY } })).json()) as { status: string; pages_done: number }
     expect(job.status).toBe('cancelled')
     expect(job.pages_done).toBeLessThan(12)
