@@ -16,7 +16,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { loadServiceConfig, type ServiceConfig } from '../../src/config.js'
 import { startService, type Service } from '../../src/server/index.js'
 import { renderPage } from '../fixtures/generate.js'
-import { makePdf, textPage } from '../fixtures/pdfs.js'
+import { cjkPdf, makePdf, textPage } from '../fixtures/pdfs.js'
 import { squash, textImage, type TextImage } from '../helpers/images.js'
 
 const KEY = 'web-test-key'
@@ -48,8 +48,9 @@ const docText = (i: number) => [`SCAN PAGE ${i}`, `ITEM ${i}${i} PAID`]
 
 /** Every POST the page sent, by path (reset before each test). */
 let posts: string[] = []
-/** Uncaught exceptions and unhandled rejections in the page, over the whole run. */
+/** Uncaught exceptions and unhandled rejections in the page, and its assets (pdf.js's included) not served, over the whole run. */
 const pageErrors: string[] = []
+const assetFailures: string[] = []
 
 beforeAll(async () => {
   img = await textImage(['INVOICE 2024', 'TOTAL 42.50 EUR', 'THANK YOU'], 44)
@@ -73,6 +74,12 @@ beforeAll(async () => {
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
   watchCsp(page)
   page.on('pageerror', (e) => pageErrors.push(e.message))
+  page.on('response', (r) => {
+    if (new URL(r.url()).pathname.startsWith('/static/') && !r.ok()) assetFailures.push(`${r.status()} ${r.url()}`)
+  })
+  page.on('requestfailed', (r) => {
+    if (new URL(r.url()).pathname.startsWith('/static/')) assetFailures.push(`${r.failure()?.errorText} ${r.url()}`)
+  })
   page.on('request', (r) => {
     if (r.method() === 'POST') posts.push(new URL(r.url()).pathname)
   })
@@ -414,6 +421,18 @@ describe('web page (headless Chromium)', () => {
     await shot('05-pdf-sync-scan-page')
   })
 
+  it('a PDF with embedded CJK fonts: its glyphs drawn by pdf.js under the CSP, under their boxes', async () => {
+    const response = ocrResponse('/v1/ocr')
+    await page.setInputFiles('#file', { name: 'cjk.pdf', mimeType: 'application/pdf', buffer: cjkPdf() })
+    const body = (await (await response).json()) as { pages: OcrPage[] }
+    await page.waitForSelector('body[data-state="done"]', { timeout: 60_000 })
+    await page.waitForSelector('#view[data-drawn="1"][data-boxes="2"]')
+    expect(await shownLines()).toEqual(['你好世界 光学字符识别', 'Hello second line'])
+    await expectBoxesOnPage(body.pages[0]!)
+    expect(cspViolations).toEqual([])
+    await shot('05b-pdf-cjk')
+  })
+
   it('a PDF of two pages but over one call\'s body limit: sent once, to /v1/jobs, drawn by pdf.js', async () => {
     expect(pdf2Heavy.length).toBeGreaterThan(MiB)
     await page.setInputFiles('#file', { name: 'heavy.pdf', mimeType: 'application/pdf', buffer: pdf2Heavy })
@@ -538,8 +557,9 @@ describe('web page (headless Chromium)', () => {
     await shot('10-receipt-active')
   })
 
-  it('no script error in the page over all of the above', () => {
+  it('no script error in the page and no asset missing over all of the above', () => {
     expect(pageErrors).toEqual([])
+    expect(assetFailures).toEqual([])
   })
 
   it('Swagger UI at /docs renders the API offline (its assets come from the service)', async () => {
