@@ -1,29 +1,44 @@
-// ocrserve web page: plain JS, no build step, no network beyond this server.
+// ocrserve web page: plain JS modules, no build step, no network beyond this server.
+import { chooseRoute, isPdfBytes, isTiffBytes, selectPages, tiffPageCount } from './doc-info.js'
+import { bitmapSource, createView, pdfSource, previewSource } from './view.js'
+
 const $ = (id) => document.getElementById(id)
-const drop = $('drop')
 const fileInput = $('file')
-const canvas = $('canvas')
-const ctx = canvas.getContext('2d')
 const statusEl = $('status')
+const noteEl = $('note')
 const linesEl = $('lines')
 const apiKey = $('apikey')
 apiKey.value = localStorage.getItem('ocrserve.apikey') ?? ''
 apiKey.addEventListener('change', () => localStorage.setItem('ocrserve.apikey', apiKey.value))
 
-let image = null // ImageBitmap of the upright image (null: the browser cannot draw the file, e.g. TIFF, PDF)
-let doc = null // the whole OcrResult: every page read
-let result = null // the page on show (an entry of doc.pages)
+/** The server's limits (data attributes it puts on <body>): where each file is sent. */
+const LIMITS = (() => {
+  const d = document.body.dataset
+  return {
+    maxBodyBytes: Number(d.maxBodyBytes),
+    jobsMaxBodyBytes: Number(d.jobsMaxBodyBytes),
+    syncMaxPages: Number(d.syncMaxPages),
+    previewMaxSide: Number(d.previewMaxSide),
+    pdfjs: d.pdfjs,
+  }
+})()
+
+let doc = null // the OcrResult shown: every page read so far
+let pageIndex = -1 // the entry of doc.pages on show
 let active = -1
 let source = null // { file, query, jobId }: where the downloads come from
 let poller = null // the running job's { id, stop }
+let run = 0 // bumped by every new file: work for an older one stops
+let undrawable = null // why the browser cannot draw this document's pages (null: it can)
 
 /** What to do about an error code (docs/ERRORS.md has them all). */
 const HINTS = {
   UNAUTHORIZED: 'Enter a valid API key below.',
   PAYLOAD_TOO_LARGE: 'Try a smaller file.',
   IMAGE_TOO_LARGE: 'Scale the image down and try again.',
-  UNSUPPORTED_MEDIA: 'Use JPEG, PNG, WebP, GIF, BMP or TIFF.',
+  UNSUPPORTED_MEDIA: 'Use JPEG, PNG, WebP, GIF, BMP, TIFF or PDF.',
   UNDECODABLE_IMAGE: 'The file looks damaged.',
+  ENCRYPTED_DOCUMENT: 'Remove the password from the PDF and try again.',
   OVERLOADED: 'The server is busy; try again in a moment.',
   TOO_MANY_REQUESTS: 'The server is busy; try again in a moment.',
   NOT_READY: 'The models are still loading; try again in a moment.',
@@ -33,7 +48,7 @@ const HINTS = {
   JOB_EXPIRED: 'The result is gone; read the file again.',
 }
 
-/** Seconds between polls of a running job. */
+/** Milliseconds between polls of a running job. */
 const POLL_MS = 400
 
 function authHeaders() {
@@ -61,50 +76,35 @@ function showError(code, message) {
   document.body.dataset.state = 'error'
 }
 
-/** The browser's own picture of the file is page 1; other pages are shown as text only. */
-const drawable = () => image && (!result || result.page === 1)
-
-function draw() {
-  canvas.hidden = !drawable()
-  if (!drawable()) return
-  canvas.width = image.width
-  canvas.height = image.height
-  ctx.drawImage(image, 0, 0)
-  if (!result) return
-  // line widths and labels keep their on-screen size however much the image is scaled down
-  const scale = Math.max(1, image.width / Math.max(200, drop.clientWidth - 8))
-  ctx.lineWidth = 2 * scale
-  ctx.font = `${Math.round(13 * scale)}px system-ui, sans-serif`
-  result.lines.forEach((line, i) => {
-    const on = i === active
-    ctx.strokeStyle = on ? '#1971c2' : '#d9480f'
-    ctx.fillStyle = on ? 'rgba(25,113,194,.18)' : 'rgba(217,72,15,.08)'
-    ctx.beginPath()
-    line.box.forEach(([x, y], j) => (j ? ctx.lineTo(x, y) : ctx.moveTo(x, y)))
-    ctx.closePath()
-    ctx.fill()
-    ctx.stroke()
-    const [x, y] = line.box[0]
-    const label = String(i + 1)
-    const w = ctx.measureText(label).width + 6 * scale
-    const h = 16 * scale
-    ctx.fillStyle = on ? '#1971c2' : '#d9480f'
-    ctx.fillRect(x, Math.max(0, y - h), w, h)
-    ctx.fillStyle = '#fff'
-    ctx.fillText(label, x + 3 * scale, Math.max(0, y - h) + 12.5 * scale)
-  })
-  canvas.dataset.boxes = String(result.lines.length)
+/** A note about the document on show (why it is read as a job, a page that cannot be drawn). */
+function note(text) {
+  noteEl.textContent = text
+  noteEl.hidden = !text
 }
+
+const view = createView({
+  frame: $('view'),
+  canvas: $('canvas'),
+  svg: $('boxes'),
+  onPick: (i, how) => {
+    highlight(i)
+    if (how === 'click') linesEl.children[i]?.scrollIntoView({ block: 'nearest' })
+  },
+  // said once the page's lines are here (before, the reading's own error says more)
+  onDrawError: (pageNumber, err, page) => {
+    if (page) note(`Page ${pageNumber} cannot be drawn (${err.code ? `${err.code}: ` : ''}${err.message}); its lines are listed.`)
+  },
+})
 
 function highlight(i) {
   active = i
   for (const li of linesEl.children) li.classList.toggle('active', Number(li.dataset.i) === i)
-  draw()
+  view.highlight(i)
 }
 
-function showLines() {
+function showLines(page) {
   linesEl.replaceChildren(
-    ...result.lines.map((line, i) => {
+    ...page.lines.map((line, i) => {
       const li = document.createElement('li')
       li.dataset.i = String(i)
       const n = Object.assign(document.createElement('span'), { className: 'n', textContent: String(i + 1) })
@@ -113,30 +113,39 @@ function showLines() {
       li.append(n, t, s)
       li.addEventListener('click', () => {
         highlight(i)
-        canvas.scrollIntoView({ block: 'nearest' })
+        $('view').scrollIntoView({ block: 'nearest' })
       })
       li.addEventListener('mouseenter', () => highlight(i))
       return li
     }),
   )
   $('toolbar').hidden = false
-  const t = result.timing_ms
-  const where = doc.pages.length > 1 ? `page ${result.page} (${doc.pages.length} pages) · ` : ''
-  const how = result.source === 'embedded' ? ' · from the PDF text layer' : ''
-  $('timing').textContent = `${where}${result.lines.length} lines · ${t.total.toFixed(0)} ms (decode ${t.decode.toFixed(0)}, det ${t.det.toFixed(0)}, cls ${t.cls.toFixed(0)}, rec ${t.rec.toFixed(0)})${result.rotation ? ` · page turned ${result.rotation}°` : ''}${how}`
+  showTiming(page)
 }
 
-/** Shows page i of the document: its lines, its boxes when the browser can draw it. */
+function showTiming(page) {
+  const t = page.timing_ms
+  const where = doc.pages.length > 1 ? `page ${page.page} (${doc.pages.length} pages) · ` : ''
+  const how = page.source === 'embedded' ? ' · from the PDF text layer' : ''
+  $('timing').textContent = `${where}${page.lines.length} lines · ${t.total.toFixed(0)} ms (decode ${t.decode.toFixed(0)}, det ${t.det.toFixed(0)}, cls ${t.cls.toFixed(0)}, rec ${t.rec.toFixed(0)})${page.rotation ? ` · page turned ${page.rotation}°` : ''}${how}`
+}
+
+/** Shows entry i of doc.pages: its picture with its boxes, and its lines. */
 function showPage(i) {
-  result = doc.pages[i]
+  pageIndex = i
   active = -1
+  const page = doc.pages[i]
   for (const b of $('pages-nav').children) b.setAttribute('aria-current', String(Number(b.dataset.i) === i))
-  $('doc-note').hidden = Boolean(drawable()) || !doc
-  showLines()
-  draw()
+  showLines(page)
+  view.show(page.page, page)
 }
 
-function showDocument(body) {
+/**
+ * Shows the document read so far (a job's partial result, or the whole of it): the page selector
+ * gets a button per page read, and the page on show stays on show.
+ */
+function showDocument(body, { final }) {
+  const keep = doc && pageIndex >= 0 ? doc.pages[pageIndex].page : null
   doc = body
   const nav = $('pages-nav')
   nav.replaceChildren(
@@ -148,59 +157,42 @@ function showDocument(body) {
       return b
     }),
   )
-  nav.hidden = doc.pages.length < 2
-  $('downloads').hidden = false
-  const lines = doc.pages.reduce((n, p) => n + p.lines.length, 0)
-  const pages = doc.pages.length > 1 ? ` ${doc.pages.length} pages, ${lines} lines: pick a page above the list.` : ''
-  setStatus(lines ? `Done.${pages} Click a line to find it in the image, or a box to find its line.` : 'No text found.', 'done')
-  showPage(0)
-}
-
-/** Index of the line whose box is under the pointer, or -1. */
-function lineAt(ev) {
-  if (!result) return -1
-  const r = canvas.getBoundingClientRect()
-  const x = ((ev.clientX - r.left) * canvas.width) / r.width
-  const y = ((ev.clientY - r.top) * canvas.height) / r.height
-  return result.lines.findIndex((l) => {
-    ctx.beginPath()
-    l.box.forEach(([px, py], j) => (j ? ctx.lineTo(px, py) : ctx.moveTo(px, py)))
-    ctx.closePath()
-    return ctx.isPointInPath(x, y)
-  })
-}
-
-// hovering a box highlights its line; clicking it also scrolls the list to it
-canvas.addEventListener('mousemove', (ev) => {
-  const i = lineAt(ev)
-  canvas.style.cursor = i >= 0 ? 'pointer' : ''
-  if (i >= 0 && i !== active) highlight(i)
-})
-canvas.addEventListener('click', (ev) => {
-  if (!result) return
-  // the canvas sits inside the drop zone's <label>: don't open the file picker when a box is clicked
-  ev.preventDefault()
-  const i = lineAt(ev)
-  if (i >= 0) {
-    highlight(i)
-    linesEl.children[i]?.scrollIntoView({ block: 'nearest' })
+  nav.hidden = doc.pages.length < 2 && final
+  if (final) {
+    $('downloads').hidden = false
+    const lines = doc.pages.reduce((n, p) => n + p.lines.length, 0)
+    const pages = doc.pages.length > 1 ? ` ${doc.pages.length} pages, ${lines} lines: pick a page above the list.` : ''
+    setStatus(lines ? `Done.${pages} Click a line to find it on the page, or a box to find its line.` : 'No text found.', 'done')
   }
-})
+  const again = doc.pages.findIndex((p) => p.page === keep)
+  if (again >= 0) {
+    // the page on show is unchanged: keep its picture, its list and the line picked
+    pageIndex = again
+    nav.children[again].setAttribute('aria-current', 'true')
+    showTiming(doc.pages[again])
+  } else if (doc.pages.length > 0) {
+    showPage(0)
+  }
+  if (undrawable && doc.pages.length > 0) note(`The pages cannot be drawn here (${undrawable}); their lines are listed.`)
+}
 
 function reset() {
+  run++
   poller?.stop()
+  poller = null
   doc = null
-  result = null
+  pageIndex = -1
   active = -1
   source = null
+  undrawable = null
+  view.clear()
+  note('')
   linesEl.replaceChildren()
   $('toolbar').hidden = true
   $('downloads').hidden = true
   $('pages-nav').hidden = true
   $('pages-nav').replaceChildren()
   $('progress-box').hidden = true
-  $('doc-note').hidden = true
-  canvas.dataset.boxes = '0'
   delete document.body.dataset.via
   delete document.body.dataset.job
 }
@@ -219,37 +211,105 @@ function contentType(file) {
   return 'application/octet-stream'
 }
 
-async function run(file) {
+/** pdf.js, loaded from this server the first time a PDF is opened. */
+let pdfjs = null
+function loadPdfjs() {
+  pdfjs ??= import(`${LIMITS.pdfjs}legacy/build/pdf.min.mjs`).then(
+    (m) => {
+      m.GlobalWorkerOptions.workerSrc = `${LIMITS.pdfjs}legacy/build/pdf.worker.min.mjs`
+      return m
+    },
+    (err) => {
+      pdfjs = null // the next PDF tries again
+      throw err
+    },
+  )
+  return pdfjs
+}
+
+/** How wide a page is drawn: the drop zone's width on this screen, at twice its pixel density. */
+const drawWidth = () => Math.max(600, Math.round($('drop').clientWidth * (window.devicePixelRatio || 1) * 2))
+
+/**
+ * What the browser can tell about the file before sending it: its page count (pdf.js for a PDF,
+ * the directory chain for a TIFF, 1 for an image the browser decodes; null when unknown) and where
+ * its page pictures come from.
+ */
+async function inspect(file) {
+  const head = new Uint8Array(await file.slice(0, 1024).arrayBuffer())
+  if (isPdfBytes(head)) {
+    try {
+      const lib = await loadPdfjs()
+      const pdf = await lib.getDocument({
+        data: new Uint8Array(await file.arrayBuffer()),
+        cMapUrl: `${LIMITS.pdfjs}cmaps/`,
+        cMapPacked: true,
+        standardFontDataUrl: `${LIMITS.pdfjs}standard_fonts/`,
+        wasmUrl: `${LIMITS.pdfjs}wasm/`,
+        // no eval, no wasm: the page's CSP allows neither (pdf.js has JS decoders for both)
+        isEvalSupported: false,
+        useWasm: false,
+        enableXfa: false,
+        verbosity: lib.VerbosityLevel.ERRORS,
+      }).promise
+      return { pageCount: pdf.numPages, source: pdfSource(pdf, drawWidth()) }
+    } catch (err) {
+      // the server reads it or says why (encrypted, damaged); the page just cannot draw it
+      return { pageCount: null, source: null, why: err.message }
+    }
+  }
+  // pictures the size they are drawn at
+  const maxSide = Math.min(LIMITS.previewMaxSide, drawWidth())
+  const preview = previewSource((pageNumber) =>
+    fetch(`/v1/preview?page=${pageNumber}&max_side=${maxSide}`, { method: 'POST', headers: { 'Content-Type': contentType(file), ...authHeaders() }, body: file }),
+  )
+  if (isTiffBytes(head)) return { pageCount: tiffPageCount(new Uint8Array(await file.arrayBuffer())), source: preview }
+  // EXIF orientation applied by the browser matches the server's coordinates
+  const bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' }).catch(() => null)
+  return { pageCount: 1, source: bitmap ? bitmapSource(bitmap) : preview }
+}
+
+async function read(file) {
   if (!file) return
   reset()
+  const mine = run
+  const current = () => mine === run
   setStatus(`Reading ${file.name || 'pasted image'} (${(file.size / 1024).toFixed(0)} KiB)…`, 'busy')
   try {
-    // EXIF orientation applied by the browser matches the server's coordinates
-    image = await createImageBitmap(file, { imageOrientation: 'from-image' }).catch(() => null)
-    $('drop-hint').hidden = true
-    $('doc-note').hidden = Boolean(image)
-    canvas.hidden = !image
-    if (image) draw()
+    const info = await inspect(file)
+    if (!current()) return info.source?.close()
     const query = readQuery()
+    const pages = info.pageCount === null ? null : selectPages(query.get('pages'), info.pageCount)
+    // the first page read is on show while it is read
+    view.setSource(info.source)
+    if (info.source) view.show(pages?.[0] ?? 1, null)
+    else undrawable = info.why
+    const route = chooseRoute({ size: file.size, pages: pages?.length ?? null }, LIMITS)
+    if (route.via === 'none') return showError(route.code, route.message)
     source = { file, query, jobId: null }
     const headers = { 'Content-Type': contentType(file), ...authHeaders() }
-    const res = await fetch(`/v1/ocr?${query}`, { method: 'POST', headers, body: file })
-    if (res.ok) {
-      document.body.dataset.via = 'sync'
-      return showDocument(await res.json())
+    if (route.via === 'job') {
+      note(`${route.why}: read as a background job; pages are shown as they are read.`)
+      return await readAsJob(file, query, headers, current)
     }
-    const err = await errorOf(res)
-    // a document longer than one call reads: an async job, with progress page by page
-    if (err.code === 'TOO_MANY_PAGES' && /\/v1\/jobs/.test(err.message)) return runJob(file, query, headers)
-    showError(err.code, err.message)
+    document.body.dataset.via = 'sync'
+    const res = await fetch(`/v1/ocr?${query}`, { method: 'POST', headers, body: file })
+    if (!current()) return
+    if (!res.ok) {
+      const err = await errorOf(res)
+      return showError(err.code, err.message)
+    }
+    showDocument(await res.json(), { final: true })
   } catch (err) {
-    showError('Network error', err.message)
+    if (current()) showError('Network error', err.message)
   }
 }
 
-async function runJob(file, query, headers) {
+/** Sends the file to POST /v1/jobs once, then polls: progress, and each page as it is read. */
+async function readAsJob(file, query, headers, current) {
   document.body.dataset.via = 'job'
   const res = await fetch(`/v1/jobs?${query}`, { method: 'POST', headers, body: file })
+  if (!current()) return
   if (res.status !== 202) {
     const err = await errorOf(res)
     return showError(err.code, err.message)
@@ -257,40 +317,43 @@ async function runJob(file, query, headers) {
   const job = await res.json()
   source.jobId = job.id
   document.body.dataset.job = job.id
-  setStatus(`${file.name || 'The document'} is long: reading it as a background job…`, 'busy')
+  setStatus(`Reading ${file.name || 'the document'} as a background job…`, 'busy')
   $('progress-box').hidden = false
   let stopped = false
   let timer = null
+  let pagesShown = 0
   poller = { id: job.id, stop: () => { stopped = true; clearTimeout(timer) } }
+  const get = async (url) => {
+    const r = await fetch(url, { headers: authHeaders() })
+    if (!r.ok) throw Object.assign(new Error(), await errorOf(r))
+    return r.json()
+  }
   const tick = async () => {
-    if (stopped) return
+    if (stopped || !current()) return
     try {
-      const r = await fetch(job.status_url, { headers: authHeaders() })
-      if (!r.ok) {
-        const err = await errorOf(r)
-        return showError(err.code, err.message)
-      }
-      const s = await r.json()
+      const s = await get(job.status_url)
       if (stopped) return
       const progress = $('progress')
       progress.max = s.pages_total ?? 1
       progress.value = s.pages_done
       $('progress-text').textContent = s.pages_total === null ? `${s.status}…` : `${s.pages_done} / ${s.pages_total} pages`
       if (s.status === 'queued' || s.status === 'running') {
+        // the pages read so far, drawn as they come
+        if (s.pages_done > pagesShown) {
+          const partial = await get(`${job.result_url}?partial=true`)
+          if (stopped) return
+          pagesShown = partial.pages.length
+          showDocument(partial, { final: false })
+        }
         timer = setTimeout(tick, POLL_MS)
         return
       }
       $('progress-box').hidden = true
       poller = null
       if (s.status !== 'succeeded') return showError(s.error?.code ?? s.status, s.error?.message ?? `the job is ${s.status}`)
-      const out = await fetch(job.result_url, { headers: authHeaders() })
-      if (!out.ok) {
-        const err = await errorOf(out)
-        return showError(err.code, err.message)
-      }
-      showDocument(await out.json())
+      showDocument(await get(job.result_url), { final: true })
     } catch (err) {
-      showError('Network error', err.message)
+      if (!stopped) showError(err.code ?? 'Network error', err.message)
     }
   }
   tick()
@@ -303,7 +366,8 @@ $('cancel').addEventListener('click', async () => {
   poller = null
   $('progress-box').hidden = true
   await fetch(`/v1/jobs/${id}`, { method: 'DELETE', headers: authHeaders() }).catch(() => null)
-  setStatus('Cancelled.', 'idle')
+  const kept = doc ? (doc.pages.length === 1 ? ' The page read so far stays shown.' : ` The ${doc.pages.length} pages read so far stay shown.`) : ''
+  setStatus(`Cancelled.${kept}`, 'idle')
 })
 
 /** The formats the server writes, from its own OpenAPI document (no list to keep in step here). */
@@ -360,10 +424,11 @@ async function download(format) {
 
 loadFormats()
 
+const drop = $('drop')
 fileInput.addEventListener('change', () => {
   const file = fileInput.files[0]
   fileInput.value = '' // picking the same file again still fires 'change'
-  run(file)
+  read(file)
 })
 drop.addEventListener('dragover', (ev) => {
   ev.preventDefault()
@@ -373,14 +438,14 @@ drop.addEventListener('dragleave', () => drop.classList.remove('over'))
 drop.addEventListener('drop', (ev) => {
   ev.preventDefault()
   drop.classList.remove('over')
-  run(ev.dataTransfer.files[0])
+  read(ev.dataTransfer.files[0])
 })
 drop.addEventListener('keydown', (ev) => {
   if (ev.key === 'Enter' || ev.key === ' ') fileInput.click()
 })
 document.addEventListener('paste', (ev) => {
   const item = [...(ev.clipboardData?.items ?? [])].find((i) => i.type.startsWith('image/'))
-  if (item) run(item.getAsFile())
+  if (item) read(item.getAsFile())
 })
 /** navigator.clipboard exists only in secure contexts (https, localhost); fall back to a selection. */
 async function copyText(text) {

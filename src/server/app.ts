@@ -17,6 +17,7 @@ import { createMetrics } from './metrics.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerJobRoutes } from './routes/jobs.js'
 import { registerOcrRoute } from './routes/ocr.js'
+import { registerPreviewRoute } from './routes/preview.js'
 import { registerWebRoutes } from './routes/web.js'
 import { jobStatusSchema, ocrQuerySchema, ocrResultSchema } from './schemas.js'
 import { DOCS_CSP, registerSecurity } from './security.js'
@@ -159,6 +160,7 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
   registerHealthRoutes(app, { ocr, metrics })
   registerOcrRoute(app, { ocr, metrics, maxBodyBytes: config.maxBodyBytes, syncMaxPages: config.syncMaxPages, urlFetch: config.urlFetch })
   registerJobRoutes(app, { ocr, metrics, jobs: config.jobs, urlFetch: config.urlFetch })
-  registerWebRoutes(app)
+  registerPreviewRoute(app, { ocr, maxBodyBytes: Math.max(config.maxBodyBytes, config.jobs.maxBodyBytes) })
+  await registerWebRoutes(app, config, ocr)
   return app
 }

@@ -12,19 +12,24 @@ import { OcrError } from '../errors.js'
 
 /** Routes that stay open (no key, no rate limit): probes, metrics, docs and the page itself. */
 const OPEN_PREFIXES = ['/healthz', '/readyz', '/metrics', '/docs', '/static/']
+/** The page and its icon (browsers ask for /favicon.ico without a key). */
+const OPEN_PATHS = ['/', '/favicon.ico']
 
 export function isOpenPath(url: string): boolean {
   const path = url.split('?')[0]!
-  return path === '/' || OPEN_PREFIXES.some((p) => path.startsWith(p))
+  return OPEN_PATHS.includes(path) || OPEN_PREFIXES.some((p) => path.startsWith(p))
 }
 
 /**
  * The CSP the page satisfies: scripts and styles from this origin only, images drawn from blobs
- * and data: URLs (Swagger UI's icons), fetch to this origin, no framing, no plugins.
+ * and data: URLs (Swagger UI's icons), fetch to this origin, no framing, no plugins. pdf.js (the
+ * page draws PDF pages with it) runs its parser in a module worker from /static/pdfjs/, with eval
+ * and wasm off: neither 'unsafe-eval' nor 'wasm-unsafe-eval' is needed.
  */
 export const CSP_DIRECTIVES = {
   defaultSrc: ["'self'"],
   scriptSrc: ["'self'"],
+  workerSrc: ["'self'"],
   styleSrc: ["'self'"],
   imgSrc: ["'self'", 'data:', 'blob:'],
   connectSrc: ["'self'"],

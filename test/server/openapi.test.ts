@@ -34,7 +34,7 @@ describe('OpenAPI document', () => {
   })
 
   it('documents every API route, and not the web page', () => {
-    expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/metrics', '/readyz', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/result', '/v1/ocr'])
+    expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/metrics', '/readyz', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/result', '/v1/ocr', '/v1/preview'])
   })
 
   it('POST /v1/ocr: the three body forms, the options, the result and the error shape', () => {
