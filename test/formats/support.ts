@@ -7,8 +7,9 @@ import { execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { createCanvas } from '@napi-rs/canvas'
-import { getDocument, OPS, Util } from 'pdfjs-dist/legacy/build/pdf.mjs'
+import { getDocument, OPS } from 'pdfjs-dist/legacy/build/pdf.mjs'
 import sharp from 'sharp'
+import { glyphsFromOperators, type GlyphLike } from '../../src/document/text-layer.js'
 import type { OcrLine, OcrResult, OcrWord, PageResult, Point, Quad } from '../../src/types.js'
 import { renderPage as renderSetPage } from '../fixtures/generate.js'
 
@@ -206,26 +207,12 @@ export function drawPage(width: number, height: number, texts: { text: string; x
 }
 
 
-export interface PlacedGlyph {
-  unicode: string
-  /** Where the glyph starts and where its advance ends, on its baseline, in user space. */
-  start: Point
-  end: Point
-}
-
-type Matrix = [number, number, number, number, number, number]
-/** m1 then m2 (PDF's row-vector convention: p · m1 · m2). */
-const then = (m1: Matrix, m2: Matrix): Matrix => Util.transform(m2, m1) as Matrix
-const apply = (m: Matrix, x: number, y: number): Point => {
-  const p: Point = [x, y]
-  Util.applyTransform(p, m)
-  return p
-}
+export type PlacedGlyph = GlyphLike
 
 /**
  * Every glyph of every page where pdf.js's parser puts it: the page's operator list replayed for the
- * text state (Tm, Tf, Tz, Tc, Tw, Ts, TJ adjustments, the CTM). The fonts here are simple enough
- * for that: one-em CID fonts (ours) or pdf.js's widths for others.
+ * text state (glyphsFromOperators, the replay ocrserve uses for born-digital pages; its own tests
+ * check it against pdf.js's text items).
  */
 export async function pdfGlyphs(bytes: Uint8Array): Promise<PlacedGlyph[][]> {
   const doc = await openPdf(bytes)
@@ -233,69 +220,7 @@ export async function pdfGlyphs(bytes: Uint8Array): Promise<PlacedGlyph[][]> {
     const pages: PlacedGlyph[][] = []
     for (let i = 1; i <= doc.numPages; i++) {
       const { fnArray, argsArray } = await (await doc.getPage(i)).getOperatorList()
-      const glyphs: PlacedGlyph[] = []
-      let ctm: Matrix = [1, 0, 0, 1, 0, 0]
-      const stack: Matrix[] = []
-      let tm: Matrix = [1, 0, 0, 1, 0, 0]
-      let tlm: Matrix = tm
-      let size = 0
-      let scale = 1
-      let charSpacing = 0
-      let wordSpacing = 0
-      let rise = 0
-      fnArray.forEach((fn, k) => {
-        const args = argsArray[k] as unknown[]
-        const nums = (): number[] => Array.from((Array.isArray(args) && args.length === 1 ? args[0] : args) as ArrayLike<number>)
-        switch (fn) {
-          case OPS.save:
-            stack.push(ctm)
-            break
-          case OPS.restore:
-            ctm = stack.pop() ?? ctm
-            break
-          case OPS.transform:
-            ctm = then(nums() as Matrix, ctm)
-            break
-          case OPS.beginText:
-            tm = tlm = [1, 0, 0, 1, 0, 0]
-            break
-          case OPS.setTextMatrix:
-            tm = tlm = nums() as Matrix
-            break
-          case OPS.moveText: {
-            const [tx = 0, ty = 0] = nums()
-            tm = tlm = then([1, 0, 0, 1, tx, ty], tlm)
-            break
-          }
-          case OPS.setFont:
-            size = args[1] as number
-            break
-          case OPS.setHScale:
-            scale = (args[0] as number) / 100
-            break
-          case OPS.setCharSpacing:
-            charSpacing = args[0] as number
-            break
-          case OPS.setWordSpacing:
-            wordSpacing = args[0] as number
-            break
-          case OPS.setTextRise:
-            rise = args[0] as number
-            break
-          case OPS.showText:
-          case OPS.showSpacedText:
-            for (const g of args[0] as ({ unicode: string; width: number; isSpace: boolean } | number)[]) {
-              const advance = typeof g === 'number' ? (-g / 1000) * size * scale : ((g.width / 1000) * size + charSpacing + (g.isSpace ? wordSpacing : 0)) * scale
-              if (typeof g !== 'number') {
-                const m = then(tm, ctm)
-                glyphs.push({ unicode: g.unicode, start: apply(m, 0, rise), end: apply(m, advance, rise) })
-              }
-              tm = then([1, 0, 0, 1, advance, 0], tm)
-            }
-            break
-        }
-      })
-      pages.push(glyphs)
+      pages.push(glyphsFromOperators(fnArray, argsArray, OPS))
     }
     return pages
   } finally {
