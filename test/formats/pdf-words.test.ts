@@ -5,6 +5,7 @@
  * and pdftotext (poppler) reads every line whole and in order, with and without -layout.
  */
 import { spawnSync } from 'node:child_process'
+import { degrees, PDFDocument } from 'pdf-lib'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { MAX_POPPLER_DRIFT, MAX_POPPLER_GAP, popplerSplits } from '../../src/formats/pdf-text.js'
 import { renderPdf } from '../../src/formats/pdf.js'
@@ -30,6 +31,18 @@ const dot = (a: Point, b: Point): number => a[0] * b[0] + a[1] * b[1]
 const unit = (v: Point): Point => [v[0] / Math.hypot(...v), v[1] / Math.hypot(...v)]
 
 const pdfs = new Map<number, { pdf: Uint8Array; lines: OcrLine[]; height: number }>()
+
+/**
+ * A blank PDF page shown 600 × 400 pt after its /Rotate, OCRed (at 72 dpi) as four lines tilted 5°
+ * carrying their words: the text layer goes in through the page's rotation.
+ */
+async function rotatedSource(rotate: 0 | 90 | 180 | 270): Promise<Uint8Array> {
+  const src = await PDFDocument.create()
+  src.addPage(rotate % 180 === 0 ? [600, 400] : [400, 600]).setRotation(degrees(rotate))
+  const lines = ['First', 'Second', 'Third', 'Fourth'].map((w, i) => wordLine([[w, 90, 0], ['line', 60, 12], ['of', 30, 12], ['the', 45, 12], ['rotated', 110, 12], ['page', 70, 12]], 40, 60 + i * 60, 24, 5))
+  return renderPdf(result([page(1, 600, 400, lines, { dpi: 72 })]), { source: await src.save() })
+}
+const ROTATED = ['First', 'Second', 'Third', 'Fourth'].map((w) => `${w} line of the rotated page`)
 
 beforeAll(async () => {
   registerFonts()
@@ -76,6 +89,13 @@ describe.each([0, ...TILTS])('text layer of a page tilted %s°', (tilt) => {
     }
     expect(queue).toEqual([])
     expect(checked).toBe(lines.flatMap((l) => l.words!).length)
+  })
+})
+
+describe('text layer on a PDF page with /Rotate', () => {
+  it.each([0, 90, 180, 270] as const)('/Rotate %i: pdf.js reads the tilted lines whole and in order', async (rotate) => {
+    const [p] = await extractPdf(await rotatedSource(rotate))
+    expect(textLines(p!.text)).toEqual(ROTATED)
   })
 })
 
@@ -139,5 +159,11 @@ describe.skipIf(!hasPdftotext && !ci)('pdftotext (poppler) on tilted pages', () 
     const { pdf } = pdfs.get(tilt)!
     expect(pdftotext(pdf, [])).toEqual(TEXTS)
     expect(pdftotext(pdf, ['-layout'])).toEqual(TEXTS)
+  })
+
+  it.each([0, 90, 180, 270] as const)('reads lines tilted 5° on a page with /Rotate %i in order', async (rotate) => {
+    const pdf = await rotatedSource(rotate)
+    expect(pdftotext(pdf, [])).toEqual(ROTATED)
+    expect(pdftotext(pdf, ['-layout'])).toEqual(ROTATED)
   })
 })
