@@ -34,7 +34,7 @@
  */
 import type { OcrLine, Point, Quad } from '../types.js'
 import { lineFrame } from './geometry.js'
-import { lineWords, wordRuns } from './words.js'
+import { lineWords } from './words.js'
 
 /**
  * Largest drift of a line's baseline across the page's nearest axis, as a fraction of its height,
@@ -156,19 +156,21 @@ interface Piece {
 const mid = (a: Point, b: Point): Point => [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2]
 
 /**
- * One word's piece: its characters spread evenly from its quad's left edge to `to` along the quad's
- * direction (its right edge, or the next word's start), then a space glyph as wide as `space` when
- * given. Quads in user space; null for a degenerate quad.
+ * One word's piece: its characters spread evenly from its quad's left edge to its right edge, or to
+ * where `joined` (the next word, which the text writes without a space) starts, so a run of CJK
+ * characters abuts; then, when `spaced` (the next word, after a space) is given, a space glyph
+ * reaching it. Quads in user space; null for a degenerate quad.
  */
-function wordPiece(text: string, q: Quad, to: (along: (p: Point) => number, end: number) => number, space: ((along: (p: Point) => number, end: number) => number) | null): Piece | null {
+function wordPiece(text: string, q: Quad, joined: Quad | null, spaced: Quad | null): Piece | null {
   const { dir, height } = lineFrame(q)
   const along = (p: Point): number => (p[0] - q[3][0]) * dir[0] + (p[1] - q[3][1]) * dir[1]
-  const start = along(mid(q[0], q[3]))
-  const end = to(along, along(mid(q[1], q[2])))
+  const startOf = (w: Quad): number => along(mid(w[0], w[3]))
+  const start = startOf(q)
+  const end = joined ? startOf(joined) : along(mid(q[1], q[2]))
   const chars = Array.from(text)
   if (chars.length === 0 || !(height > 0) || !(end > start)) return null
   const glyphs = chars.map((ch) => ({ ch, advance: (end - start) / chars.length }))
-  if (space) glyphs.push({ ch: ' ', advance: Math.max(MIN_SPACE * height, space(along, end) - end) })
+  if (spaced) glyphs.push({ ch: ' ', advance: Math.max(MIN_SPACE * height, startOf(spaced) - end) })
   return { origin: [q[3][0] + dir[0] * start, q[3][1] + dir[1] * start], dir, size: height, glyphs }
 }
 
@@ -176,23 +178,14 @@ function wordPiece(text: string, q: Quad, to: (along: (p: Point) => number, end:
 function linePieces(line: OcrLine, map: PixelMap): Piece[] {
   const toUser = (q: Quad): Quad => q.map(map) as Quad
   const words = lineWords(line)
-  if (!words) {
-    const piece = wordPiece(line.text, toUser(line.box), (_, end) => end, null)
-    return piece ? [piece] : []
-  }
-  const runs = wordRuns(words)
-  return runs.flatMap((run, r) => {
-    const nextRun = runs[r + 1]?.[0]
-    return run.flatMap((w, k) => {
-      const startOf = (q: Quad) => (along: (p: Point) => number) => along(mid(q[0], q[3]))
-      const following = run[k + 1]
-      // a CJK character reaches the next one's start; the run's last word may end with a space
-      const to = following ? startOf(toUser(following.quad)) : (_: unknown, end: number) => end
-      const space = !following && nextRun ? startOf(toUser(nextRun.quad)) : null
-      const piece = wordPiece(w.text, toUser(w.quad), to, space)
-      return piece ? [piece] : []
-    })
-  })
+  const pieces = words
+    ? words.map((w, k) => {
+        const next = words[k + 1]
+        const nextQuad = next ? toUser(next.quad) : null
+        return wordPiece(w.text, toUser(w.quad), next && !next.spaceBefore ? nextQuad : null, next?.spaceBefore ? nextQuad : null)
+      })
+    : [wordPiece(line.text, toUser(line.box), null, null)]
+  return pieces.filter((p): p is Piece => p !== null)
 }
 
 /**

@@ -34,17 +34,6 @@ export function lineWords(line: OcrLine): LineWord[] | null {
   return text.slice(at).trim() === '' ? out : null
 }
 
-/** Words split into runs that the line's text writes without whitespace between them (a Latin word; a run of CJK characters). */
-export function wordRuns(words: readonly LineWord[]): LineWord[][] {
-  const runs: LineWord[][] = []
-  for (const w of words) {
-    const last = runs[runs.length - 1]
-    if (last && !w.spaceBefore) last.push(w)
-    else runs.push([w])
-  }
-  return runs
-}
-
 /**
  * Words of a line that has no measured ones, split on whitespace, with ESTIMATED quads: the line quad
  * cut along its length in proportion to code-point counts (every character, spaces included, gets
