@@ -174,18 +174,21 @@ function wordPiece(text: string, q: Quad, joined: Quad | null, spaced: Quad | nu
   return { origin: [q[3][0] + dir[0] * start, q[3][1] + dir[1] * start], dir, size: height, glyphs }
 }
 
-/** The line's pieces in user space: one per measured word, or its whole text over its quad. */
+/**
+ * The line's pieces in user space: one per measured word, or its whole text over its quad (also
+ * when a word's quad is degenerate, or overlaps the next one's start: its text must not be lost).
+ */
 function linePieces(line: OcrLine, map: PixelMap): Piece[] {
   const toUser = (q: Quad): Quad => q.map(map) as Quad
   const words = lineWords(line)
-  const pieces = words
-    ? words.map((w, k) => {
-        const next = words[k + 1]
-        const nextQuad = next ? toUser(next.quad) : null
-        return wordPiece(w.text, toUser(w.quad), next && !next.spaceBefore ? nextQuad : null, next?.spaceBefore ? nextQuad : null)
-      })
-    : [wordPiece(line.text, toUser(line.box), null, null)]
-  return pieces.filter((p): p is Piece => p !== null)
+  const pieces = words?.map((w, k) => {
+    const next = words[k + 1]
+    const nextQuad = next ? toUser(next.quad) : null
+    return wordPiece(w.text, toUser(w.quad), next && !next.spaceBefore ? nextQuad : null, next?.spaceBefore ? nextQuad : null)
+  })
+  if (pieces && pieces.every((p) => p !== null)) return pieces as Piece[]
+  const whole = wordPiece(line.text, toUser(line.box), null, null)
+  return whole ? [whole] : []
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { degrees, PDFDocument } from 'pdf-lib'
+import sharp from 'sharp'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { MAX_POPPLER_DRIFT, MAX_POPPLER_GAP, popplerSplits } from '../../src/formats/pdf-text.js'
 import { renderPdf } from '../../src/formats/pdf.js'
@@ -89,6 +90,21 @@ describe.each([0, ...TILTS])('text layer of a page tilted %s°', (tilt) => {
     }
     expect(queue).toEqual([])
     expect(checked).toBe(lines.flatMap((l) => l.words!).length)
+  })
+})
+
+describe('words the layer cannot place', () => {
+  it('a degenerate word quad (zero width) sends the whole line to the line\'s own quad, text kept', async () => {
+    const line = wordLine([['Total', 60, 0], ['due', 40, 10], ['12.00', 60, 10]], 40, 40, 20)
+    line.words![1]!.box = rect(110, 40, 0, 20)
+    const png = await sharp({ create: { width: 400, height: 100, channels: 3, background: '#fff' } }).png().toBuffer()
+    const pdf = await renderPdf(result([page(1, 400, 100, [line])]), { source: png })
+    const [p] = await extractPdf(pdf)
+    expect(textLines(p!.text)).toEqual(['Total due 12.00'])
+    // spread evenly over the line's quad: the first glyph at its left edge, the last ending at its right
+    const [glyphs] = await pdfGlyphs(pdf)
+    expect(glyphs![0]!.start[0]).toBeCloseTo(40, 3)
+    expect(glyphs![glyphs!.length - 1]!.end[0]).toBeCloseTo(40 + 180, 3)
   })
 })
 
