@@ -3,12 +3,9 @@ export type Point = [number, number]
 /** Four points, clockwise from the text's own top-left corner. */
 export type Quad = [Point, Point, Point, Point]
 
-export interface OcrLine {
-  text: string
-  /** Mean max-probability of the CTC steps kept (0..1). */
-  score: number
-  box: Quad
-}
+/** A word: a run of Latin letters/digits (with the punctuation attached to it) between spaces, or one CJK character. */
+export interface OcrWord { text: string; box: Quad; score: number }
+export interface OcrLine { text: string; score: number; box: Quad; words?: OcrWord[] }
 
 export interface StageTiming {
   decode: number

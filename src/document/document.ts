@@ -30,6 +30,8 @@ export interface OpenOptions {
   maxPages: number
   dpi: number
   pdfText: PdfTextMode
+  /** PDF pages read from their text layer give their lines' words (OcrLine.words). */
+  words?: boolean
 }
 
 const STAGES = ['decode', 'det', 'cls', 'rec', 'total'] as const

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path'
 import { OcrError } from '../errors.js'
 import type { RgbImage } from '../image/image.js'
 import type { PdfTextMode } from '../types.js'
-import { embeddedLines, hasRealText, linesRotation, type TextItemLike, type TextStyleLike } from './text-layer.js'
+import { embeddedLines, glyphsFromOperators, hasRealText, linesRotation, type TextItemLike, type TextStyleLike } from './text-layer.js'
 import type { DocumentPage, OpenedDocument } from './document.js'
 
 /** Lowest resolution a page is rendered at: the floor of the `dpi` option (OCR_PDF_DPI). */
@@ -36,6 +36,8 @@ export interface PdfOptions {
   maxPages: number
   dpi: number
   pdfText: PdfTextMode
+  /** Pages read from their text layer give their lines' words (OcrLine.words). */
+  words?: boolean
 }
 
 type PdfJs = typeof import('pdfjs-dist/legacy/build/pdf.mjs')
@@ -139,7 +141,9 @@ async function readPage(doc: PdfDocumentProxy, index: number, options: PdfOption
       const items = content.items.filter((it): it is TextItemLike & (typeof content.items)[number] => 'str' in it)
       if (options.pdfText === 'embedded' || hasRealText(items)) {
         const toPixels = (x: number, y: number): [number, number] => viewport.convertToViewportPoint(x, y) as [number, number]
-        const lines = embeddedLines(items, content.styles as Record<string, TextStyleLike>, toPixels, width, height)
+        // words need each character's place: the glyphs as the operator list draws them
+        const glyphs = options.words ? await pageGlyphs(page, index) : undefined
+        const lines = embeddedLines(items, content.styles as Record<string, TextStyleLike>, toPixels, width, height, glyphs)
         return { kind: 'text', width, height, dpi, rotation: linesRotation(lines), lines }
       }
     }
@@ -147,6 +151,15 @@ async function readPage(doc: PdfDocumentProxy, index: number, options: PdfOption
   } finally {
     page.cleanup()
   }
+}
+
+/** Every glyph page `index` draws, from its operator list (see glyphsFromOperators). */
+async function pageGlyphs(page: PdfPageProxy, index: number): Promise<ReturnType<typeof glyphsFromOperators>> {
+  const { OPS } = await loadPdfJs()
+  const list = await page.getOperatorList().catch((err: unknown) => {
+    throw pdfError(err, `page ${index + 1}`)
+  })
+  return glyphsFromOperators(list.fnArray, list.argsArray, OPS)
 }
 
 /**

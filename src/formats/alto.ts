@@ -3,32 +3,36 @@
  * Description (sourceImageInformation, OCRProcessing naming ocrserve) and
  * Layout > Page > PrintSpace > TextBlock (one per page) > TextLine > String / SP.
  *
- * An ALTO String is a word, so each line is split on whitespace; the recogniser gives no word
- * positions, so word boxes are ESTIMATED by cutting the line's quad in proportion to character
- * counts (geometry.ts estimateWords). TextLine boxes are exact (the quad's axis-aligned bounds).
- * WC is the line's recognition score (0..1), repeated on each of its words.
+ * An ALTO String is a word. Lines with measured words (OcrLine.words) give each String the
+ * axis-aligned bounds of its word's quad and the word's own score as WC, and an SP with the
+ * measured gap wherever the line's text has a space (none between CJK characters, which are words
+ * of their own). Lines without words are split on whitespace and their word boxes ESTIMATED by
+ * cutting the line's quad in proportion to character counts, WC the line's score on every word.
+ * TextLine boxes are exact either way (the quad's axis-aligned bounds).
  */
 import type { OcrResult, PageResult } from '../types.js'
-import { bounds, estimateWords } from './geometry.js'
+import { bounds } from './geometry.js'
 import { VERSION } from '../version.js'
+import { estimatedWords, lineWords } from './words.js'
 import { escapeXml } from './xml.js'
 
 type Rect = [number, number, number, number]
 
 const pos = ([x0, y0, x1, y1]: Rect): string => `HPOS="${x0}" VPOS="${y0}" WIDTH="${x1 - x0}" HEIGHT="${y1 - y0}"`
 
+const wc = (score: number): number => Number(Math.min(1, Math.max(0, score)).toFixed(3))
+
 function textLine(p: PageResult, lineIndex: number): string[] {
   const line = p.lines[lineIndex]!
-  const words = estimateWords(line.text, line.box)
+  const words = lineWords(line) ?? estimatedWords(line)
   if (words.length === 0) return [] // a TextLine needs at least one String
   const id = `${p.page}_${lineIndex + 1}`
-  const wc = Number(Math.min(1, Math.max(0, line.score)).toFixed(3))
   const out = [`     <TextLine ID="line_${id}" ${pos(bounds(line.box, p))}>`]
   let prev: Rect | null = null
   words.forEach((w, k) => {
     const r = bounds(w.quad, p)
-    if (prev) out.push(`      <SP HPOS="${prev[2]}" VPOS="${prev[1]}" WIDTH="${Math.max(0, r[0] - prev[2])}"/>`)
-    out.push(`      <String ID="string_${id}_${k + 1}" CONTENT="${escapeXml(w.text)}" ${pos(r)} WC="${wc}"/>`)
+    if (prev && w.spaceBefore) out.push(`      <SP HPOS="${prev[2]}" VPOS="${Math.min(prev[1], r[1])}" WIDTH="${Math.max(0, r[0] - prev[2])}"/>`)
+    out.push(`      <String ID="string_${id}_${k + 1}" CONTENT="${escapeXml(w.text)}" ${pos(r)} WC="${wc(w.score)}"/>`)
     prev = r
   })
   out.push('     </TextLine>')

@@ -2,21 +2,27 @@
  * hOCR 1.2 (https://kba.github.io/hocr-spec/1.2/): XHTML with one `ocr_page` per page, one
  * `ocr_carea` > `ocr_par` per page holding its `ocr_line`s in reading order.
  *
- * Words: the recogniser returns a quad per line, not per word, so lines carry their text directly
- * and there are no `ocrx_word` elements (hOCR leaves ocrx_word optional; inventing word boxes would
- * state positions we do not know). `x_wconf` (engine confidence, 0-100) is therefore on the line.
- * `baseline` is given for lines within ±MAX_BASELINE_DEG of horizontal (the quad's bottom edge, as
- * slope and offset from the bbox's bottom-left corner); steeper lines get `textangle` instead.
+ * Words: a line with measured words (OcrLine.words) holds one `ocrx_word` per word, `bbox` the
+ * axis-aligned bounds of the word's quad and `x_wconf` its score (0-100), with a space between
+ * words where the line's text has one (none between CJK characters, each a word of its own). A line
+ * without words (results read without them) carries its text directly: hOCR leaves ocrx_word
+ * optional, and inventing word boxes would state positions we do not know. The line's own
+ * `x_wconf` is its recognition score. `baseline` is given for lines within ±MAX_BASELINE_DEG of
+ * horizontal (the quad's bottom edge, as slope and offset from the bbox's bottom-left corner);
+ * steeper lines get `textangle` instead.
  */
 import type { OcrLine, OcrResult, PageResult } from '../types.js'
 import { bounds, lineFrame, textAngle } from './geometry.js'
 import { VERSION } from '../version.js'
+import { lineWords } from './words.js'
 import { escapeXml } from './xml.js'
 
 /** Lines tilted more than this (degrees) get `textangle` instead of a `baseline`. */
 const MAX_BASELINE_DEG = 10
 
 const round = (v: number, digits: number): number => Number(v.toFixed(digits))
+/** hOCR's x_wconf: the score as a whole percentage. */
+const confidence = (score: number): number => Math.round(Math.min(1, Math.max(0, score)) * 100)
 
 function lineTitle(line: OcrLine, page: PageResult): string {
   const [x0, y0, x1, y1] = bounds(line.box, page)
@@ -31,8 +37,21 @@ function lineTitle(line: OcrLine, page: PageResult): string {
   } else {
     parts.push(`textangle ${Math.round(angle)}`)
   }
-  parts.push(`x_wconf ${Math.round(line.score * 100)}`)
+  parts.push(`x_wconf ${confidence(line.score)}`)
   return parts.join('; ')
+}
+
+/** The line's words as ocrx_word spans (ids word_<page>_<line>_<k>), or its text when it has no words. */
+function lineContent(line: OcrLine, p: PageResult, id: string): string {
+  const words = lineWords(line)
+  if (!words) return escapeXml(line.text)
+  return words
+    .map((w, k) => {
+      const [x0, y0, x1, y1] = bounds(w.quad, p)
+      const title = `bbox ${x0} ${y0} ${x1} ${y1}; x_wconf ${confidence(w.score)}`
+      return `${w.spaceBefore ? ' ' : ''}<span class="ocrx_word" id="word_${id}_${k + 1}" title="${title}">${escapeXml(w.text)}</span>`
+    })
+    .join('')
 }
 
 function page(p: PageResult, image: string): string {
@@ -46,7 +65,7 @@ function page(p: PageResult, image: string): string {
     out.push(`   <div class="ocr_carea" id="block_${n}_1" title="${bbox}">`)
     out.push(`    <p class="ocr_par" id="par_${n}_1" title="${bbox}">`)
     p.lines.forEach((l, i) => {
-      out.push(`     <span class="ocr_line" id="line_${n}_${i + 1}" title="${escapeXml(lineTitle(l, p))}">${escapeXml(l.text)}</span>`)
+      out.push(`     <span class="ocr_line" id="line_${n}_${i + 1}" title="${escapeXml(lineTitle(l, p))}">${lineContent(l, p, `${n}_${i + 1}`)}</span>`)
     })
     out.push('    </p>', '   </div>')
   }
@@ -56,6 +75,7 @@ function page(p: PageResult, image: string): string {
 
 /** The result as one hOCR document; `fileName` names the page images (default "image"). */
 export function renderHocr(result: OcrResult, fileName = 'image'): string {
+  const hasWords = result.pages.some((p) => p.lines.some((l) => lineWords(l) !== null))
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">',
@@ -64,7 +84,7 @@ export function renderHocr(result: OcrResult, fileName = 'image'): string {
     `  <title>${escapeXml(fileName)}</title>`,
     '  <meta http-equiv="Content-Type" content="text/html;charset=utf-8"/>',
     `  <meta name="ocr-system" content="ocrserve ${escapeXml(VERSION)}"/>`,
-    '  <meta name="ocr-capabilities" content="ocr_page ocr_carea ocr_par ocr_line"/>',
+    `  <meta name="ocr-capabilities" content="ocr_page ocr_carea ocr_par ocr_line${hasWords ? ' ocrx_word' : ''}"/>`,
     `  <meta name="ocr-number-of-pages" content="${result.pages.length}"/>`,
     ' </head>',
     ' <body>',

@@ -2,15 +2,14 @@
  * Searchable PDF: each page image with an invisible, selectable text layer on the detected lines —
  * the technique of Tesseract's pdfrenderer.cpp and OCRmyPDF. The text is drawn in render mode 3
  * (neither filled nor stroked) with a glyph-less TrueType font (glyphless-font.ts) embedded as a
- * Type0 / CIDFontType2 font with Identity-H encoding: every distinct code point of the document
- * gets its own 2-byte code (CID), the CIDToGIDMap sends every CID to the one blank glyph, and a
- * ToUnicode CMap maps each CID back to its code point (astral characters as UTF-16 surrogate
- * pairs), so CJK and any Unicode text copies out exactly.
+ * Type0 / CIDFontType2 font with Identity-H encoding: each character, at each width the layer
+ * needs, gets its own 2-byte code (CID) whose advance the /W array gives, the CIDToGIDMap sends
+ * every CID to the one blank glyph, and a ToUnicode CMap maps each CID back to its code point
+ * (astral characters as UTF-16 surrogate pairs), so CJK and any Unicode text copies out exactly.
  *
- * Each line is placed on its quad: the text matrix turns it to the quad's direction (mean of the
- * top and bottom edges), puts the origin on the quad's bottom-left corner, uses the quad height as
- * the font size (the font's ascent is one em, so the selection box covers the quad) and stretches
- * the string with Tz to the quad's length.
+ * The text layer itself (pdf-text.ts) lays each word's text over the word's own box, and wraps the
+ * lines poppler would cut (tilted ones, mostly) in ActualText so pdftotext reads them whole and in
+ * order.
  *
  * Sources: a PDF (its pages copied; a text layer added to pages whose `source` is 'ocr'), a JPEG
  * or PNG (embedded as is when it needs no EXIF rotation), a multi-page TIFF (one PDF page per
@@ -23,9 +22,9 @@ import { isPdfDocument } from '../document/document.js'
 import { OcrError } from '../errors.js'
 import { isBmp } from '../image/bmp.js'
 import { openImage } from '../image/decode.js'
-import type { OcrResult, PageResult, Point, Quad } from '../types.js'
-import { lineFrame } from './geometry.js'
+import type { OcrResult, PageResult } from '../types.js'
 import { GLYPHLESS_EM, glyphlessFont } from './glyphless-font.js'
+import { GlyphCodes, textLayerContent, type PixelMap } from './pdf-text.js'
 
 /**
  * Resolution assumed for an image with no (or an implausible) density in its header: 72, so one
@@ -46,95 +45,16 @@ export interface PdfRenderOptions {
   fileName?: string
 }
 
-/** Maps page-image pixels to PDF user space (points, y up). */
-type PixelMap = (p: Point) => Point
-
-/** Code point → CID allocation shared by every page of one document. */
-class CidMap {
-  private readonly cids = new Map<number, number>()
-  /** The text as a hex string of 2-byte CIDs (one per code point) and the number of codes. */
-  encode(text: string): { hex: string; count: number } {
-    let hex = ''
-    let count = 0
-    for (const ch of text) {
-      const cp = ch.codePointAt(0)!
-      let cid = this.cids.get(cp)
-      if (cid === undefined) {
-        if (this.cids.size >= 0xfffe) continue // 65534 distinct characters in one document: the rest stay unmapped
-        cid = this.cids.size + 1 // CID 0 is .notdef
-        this.cids.set(cp, cid)
-      }
-      hex += cid.toString(16).padStart(4, '0')
-      count++
-    }
-    return { hex, count }
-  }
-  get size(): number {
-    return this.cids.size
-  }
-  /** The ToUnicode CMap program. */
-  toUnicode(): string {
-    const entries = [...this.cids].map(([cp, cid]) => {
-      const s = String.fromCodePoint(cp)
-      let utf16 = '' // UTF-16BE code units: an astral character is a surrogate pair
-      for (let i = 0; i < s.length; i++) utf16 += s.charCodeAt(i).toString(16).padStart(4, '0')
-      return `<${cid.toString(16).padStart(4, '0')}> <${utf16}>`
-    })
-    const blocks: string[] = []
-    for (let i = 0; i < entries.length; i += 100) {
-      const chunk = entries.slice(i, i + 100)
-      blocks.push(`${chunk.length} beginbfchar\n${chunk.join('\n')}\nendbfchar`)
-    }
-    return [
-      '/CIDInit /ProcSet findresource begin',
-      '12 dict begin',
-      'begincmap',
-      '/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def',
-      '/CMapName /Adobe-Identity-UCS def',
-      '/CMapType 2 def',
-      '1 begincodespacerange',
-      '<0000> <FFFF>',
-      'endcodespacerange',
-      ...blocks,
-      'endcmap',
-      'CMapName currentdict /CMap defineresource pop',
-      'end',
-      'end',
-      '',
-    ].join('\n')
-  }
-}
-
-const num = (v: number): string => {
-  const s = v.toFixed(3)
-  return s.includes('.') ? s.replace(/\.?0+$/, '') || '0' : s
-}
-
-/** The content stream that draws `page`'s lines invisibly (empty when there is nothing to draw). */
-function textLayer(page: PageResult, map: PixelMap, cids: CidMap, font: string): string {
-  const ops: string[] = []
-  for (const line of page.lines) {
-    const q = line.box.map(map) as Quad
-    const { origin, dir, length, height } = lineFrame(q)
-    const { hex, count } = cids.encode(line.text)
-    if (count === 0 || !(height > 0) || !(length > 0)) continue
-    // each glyph advances one em (= the font size): Tz stretches the run to the quad's length
-    const tz = (100 * length) / (count * height)
-    ops.push(`${font} ${num(height)} Tf ${num(tz)} Tz ${num(dir[0])} ${num(dir[1])} ${num(-dir[1])} ${num(dir[0])} ${num(origin[0])} ${num(origin[1])} Tm <${hex}> Tj`)
-  }
-  return ops.length > 0 ? `BT\n3 Tr\n${ops.join('\n')}\nET\n` : ''
-}
-
 /** The Type0 font and its parts, registered once per document after every page is encoded. */
-function assignFont(doc: PDFDocument, ref: PDFRef, cids: CidMap): void {
+function assignFont(doc: PDFDocument, ref: PDFRef, codes: GlyphCodes): void {
   const ctx = doc.context
   const font = glyphlessFont()
   const fontFile = ctx.register(ctx.flateStream(font, { Length1: font.length }))
   const descriptor = ctx.register(
     ctx.obj({ Type: 'FontDescriptor', FontName: 'GlyphLessFont', Flags: 5, FontBBox: [0, 0, GLYPHLESS_EM, GLYPHLESS_EM], ItalicAngle: 0, Ascent: GLYPHLESS_EM, Descent: -1, CapHeight: GLYPHLESS_EM, StemV: 80, FontFile2: fontFile }),
   )
-  const gids = new Uint8Array(2 * (cids.size + 1))
-  for (let cid = 1; cid <= cids.size; cid++) gids[2 * cid + 1] = 1 // every CID → glyph 1 (blank)
+  const gids = new Uint8Array(2 * (codes.size + 1))
+  for (let cid = 1; cid <= codes.size; cid++) gids[2 * cid + 1] = 1 // every CID → glyph 1 (blank)
   const cidToGid = ctx.register(ctx.flateStream(gids))
   const cidFont = ctx.register(
     ctx.obj({
@@ -144,18 +64,20 @@ function assignFont(doc: PDFDocument, ref: PDFRef, cids: CidMap): void {
       CIDSystemInfo: ctx.obj({ Registry: PDFString.of('Adobe'), Ordering: PDFString.of('Identity'), Supplement: 0 }),
       FontDescriptor: descriptor,
       DW: GLYPHLESS_EM,
+      // each code's advance (GlyphCodes): the glyph is blank, its width places the next one
+      ...(codes.size > 0 ? { W: [1, codes.widths()] } : {}),
       CIDToGIDMap: cidToGid,
     }),
   )
-  const toUnicode = ctx.register(ctx.flateStream(cids.toUnicode()))
+  const toUnicode = ctx.register(ctx.flateStream(codes.toUnicode()))
   ctx.assign(ref, ctx.obj({ Type: 'Font', Subtype: 'Type0', BaseFont: 'GlyphLessFont', Encoding: 'Identity-H', DescendantFonts: [cidFont], ToUnicode: toUnicode }))
 }
 
-function addTextLayer(doc: PDFDocument, pdfPage: PDFPage, page: PageResult, map: PixelMap, cids: CidMap, fontRef: PDFRef, wrap: boolean): void {
+function addTextLayer(doc: PDFDocument, pdfPage: PDFPage, page: PageResult, map: PixelMap, codes: GlyphCodes, fontRef: PDFRef, wrap: boolean): void {
   if (page.lines.length === 0) return
   // a fresh resource name: a copied page may already use ours for a font of its own
   const font = pdfPage.node.newFontDictionary(FONT_TAG, fontRef)
-  const content = textLayer(page, map, cids, font.asString())
+  const content = textLayerContent(page.lines, map, codes, font.asString())
   if (!content) return
   const ctx = doc.context
   // an existing page's content may leave the graphics state changed: isolate it in q … Q first
@@ -185,7 +107,7 @@ export function pdfPixelMap(box: { x: number; y: number; width: number; height: 
   }
 }
 
-async function fromPdf(doc: PDFDocument, result: OcrResult, source: Uint8Array, cids: CidMap, fontRef: PDFRef): Promise<void> {
+async function fromPdf(doc: PDFDocument, result: OcrResult, source: Uint8Array, codes: GlyphCodes, fontRef: PDFRef): Promise<void> {
   let src: PDFDocument
   try {
     src = await PDFDocument.load(source, { updateMetadata: false })
@@ -205,7 +127,7 @@ async function fromPdf(doc: PDFDocument, result: OcrResult, source: Uint8Array, 
     const sideways = ((rotate % 180) + 180) % 180 === 90
     // the render resolution; a page without one is assumed to have been rendered to its pixel size
     const dpi = p.dpi ?? (72 * p.width) / (sideways ? box.height : box.width)
-    addTextLayer(doc, page, p, pdfPixelMap(box, rotate, dpi), cids, fontRef, true)
+    addTextLayer(doc, page, p, pdfPixelMap(box, rotate, dpi), codes, fontRef, true)
   })
 }
 
@@ -233,7 +155,7 @@ async function pageImage(doc: PDFDocument, source: Uint8Array, index: number, pa
   return opened.format === 'jpeg' ? doc.embedJpg(await raw.jpeg({ quality: JPEG_QUALITY }).toBuffer()) : doc.embedPng(await raw.png().toBuffer())
 }
 
-async function fromImage(doc: PDFDocument, result: OcrResult, source: Uint8Array, cids: CidMap, fontRef: PDFRef): Promise<void> {
+async function fromImage(doc: PDFDocument, result: OcrResult, source: Uint8Array, codes: GlyphCodes, fontRef: PDFRef): Promise<void> {
   let meta: Metadata | null = null
   if (!isBmp(source)) {
     try {
@@ -251,7 +173,7 @@ async function fromImage(doc: PDFDocument, result: OcrResult, source: Uint8Array
     const height = p.height * s
     const page = doc.addPage([width, height])
     page.drawImage(image, { x: 0, y: 0, width, height })
-    addTextLayer(doc, page, p, ([u, v]) => [u * s, height - v * s], cids, fontRef, false)
+    addTextLayer(doc, page, p, ([u, v]) => [u * s, height - v * s], codes, fontRef, false)
   }
 }
 
@@ -263,11 +185,11 @@ export async function renderPdf(result: OcrResult, options: PdfRenderOptions = {
   doc.setProducer('ocrserve')
   doc.setCreator('ocrserve')
   if (options.fileName) doc.setTitle(options.fileName)
-  const cids = new CidMap()
+  const codes = new GlyphCodes()
   const fontRef = doc.context.nextRef()
   // the same test the engine used to read the source
-  if (isPdfDocument(source)) await fromPdf(doc, result, source, cids, fontRef)
-  else await fromImage(doc, result, source, cids, fontRef)
-  assignFont(doc, fontRef, cids)
+  if (isPdfDocument(source)) await fromPdf(doc, result, source, codes, fontRef)
+  else await fromImage(doc, result, source, codes, fontRef)
+  assignFont(doc, fontRef, codes)
   return doc.save()
 }

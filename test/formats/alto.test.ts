@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { renderAlto } from '../../src/formats/alto.js'
-import { page, rect, result, sampleResult, xmllintErrors, xpath } from './support.js'
+import type { OcrLine, Quad } from '../../src/types.js'
+import { page, rect, result, sampleResult, wordLine, xmllintErrors, xpath } from './support.js'
 
 const q = (path: string): string => path.split('/').map((s) => (s && s !== '.' && !s.startsWith('@') && !s.includes('(') ? `*[local-name()='${s.replace(/\[.*$/, '')}']${s.match(/\[.*$/)?.[0] ?? ''}` : s)).join('/')
 const n = (v: string): number => Number(v)
@@ -60,7 +61,7 @@ describe('ALTO v4', () => {
         expect(wc).toBeCloseTo(line.score, 3)
       }
     }
-    // exact line box of the first line, estimated word boxes cut in proportion to characters
+    // exact line box of the first line; without measured words, word boxes cut in proportion to characters
     expect(['HPOS', 'VPOS', 'WIDTH', 'HEIGHT'].map((a) => xpath(doc, `string((${tl})[1]/@${a})`))).toEqual(['40', '50', '600', '40'])
     // 'Tom & Jerry <say> "hi" 'there'': 30 characters over 600 px = 20 px each; "Jerry" is characters 6..11
     expect(['HPOS', 'WIDTH'].map((a) => xpath(doc, `string((${tl})[1]/*[local-name()='String'][3]/@${a})`))).toEqual(['160', '100'])
@@ -88,5 +89,66 @@ describe('ALTO v4', () => {
     expect(xmllintErrors(d)).toBe('')
     expect(xpath(d, `count(${q('//PrintSpace')}/*)`)).toBe('0')
     expect(xpath(d, `count(${q('//sourceImageInformation')})`)).toBe('0')
+  })
+})
+
+/** [HPOS, VPOS, WIDTH, HEIGHT] of a quad's axis-aligned integer bounds. */
+function pos(q: Quad): number[] {
+  const [x0, y0] = [Math.floor(Math.min(...q.map((p) => p[0]))), Math.floor(Math.min(...q.map((p) => p[1])))]
+  const [x1, y1] = [Math.ceil(Math.max(...q.map((p) => p[0]))), Math.ceil(Math.max(...q.map((p) => p[1])))]
+  return [x0, y0, x1 - x0, y1 - y0]
+}
+
+describe('ALTO v4 with measured word boxes', () => {
+  const lines: OcrLine[] = [
+    wordLine([['Invoice', 120, 0], ['No.', 50, 14], ['68590580', 130, 9]], 40, 30, 30),
+    wordLine([['中', 28, 0], ['文', 28, 2, true], ['English', 100, 4, true], ['混', 28, 4, true], ['2024', 60, 16]], 40, 100, 32),
+    wordLine([['tilted', 90, 0], ['3.5', 45, 12], ['degrees', 110, 12]], 60, 260, 28, -3.5),
+  ]
+  const doc = renderAlto(result([page(1, 600, 400, lines)]))
+  const tl = (i: number): string => `(${q('//TextBlock/TextLine')})[${i}]`
+  const strings = (i: number): string => `${tl(i)}/*[local-name()='String']`
+
+  it('is well-formed', () => {
+    expect(xmllintErrors(doc)).toBe('')
+  })
+
+  it('gives each String its word quad\'s bounds, its text and its own score', () => {
+    lines.forEach((line, i) => {
+      expect(xpath(doc, `count(${strings(i + 1)})`)).toBe(String(line.words!.length))
+      line.words!.forEach((w, k) => {
+        const s = `${strings(i + 1)}[${k + 1}]`
+        expect(['HPOS', 'VPOS', 'WIDTH', 'HEIGHT'].map((a) => n(xpath(doc, `string(${s}/@${a})`)))).toEqual(pos(w.box))
+        expect(xpath(doc, `string(${s}/@CONTENT)`)).toBe(w.text)
+        expect(n(xpath(doc, `string(${s}/@WC)`))).toBeCloseTo(w.score, 3)
+      })
+    })
+    // the first line's third word: 120 + 14 + 50 + 9 px in from x = 40
+    expect(['HPOS', 'VPOS', 'WIDTH', 'HEIGHT'].map((a) => xpath(doc, `string(${strings(1)}[3]/@${a})`))).toEqual(['233', '30', '130', '30'])
+  })
+
+  it('puts an SP with the measured gap where the text has a space, none between CJK characters', () => {
+    // line 1: Invoice SP No. SP 68590580, gaps 14 and 9 px
+    const kids = (i: number): string[] => {
+      const count = n(xpath(doc, `count(${tl(i)}/*)`))
+      return Array.from({ length: count }, (_, k) => xpath(doc, `local-name(${tl(i)}/*[${k + 1}])`))
+    }
+    expect(kids(1)).toEqual(['String', 'SP', 'String', 'SP', 'String'])
+    expect([1, 2].map((k) => xpath(doc, `string(${tl(1)}/*[local-name()='SP'][${k}]/@WIDTH)`))).toEqual(['14', '9'])
+    expect([1, 2].map((k) => xpath(doc, `string(${tl(1)}/*[local-name()='SP'][${k}]/@HPOS)`))).toEqual(['160', '224'])
+    // line 2: 中 文 English 混 joined, a space before 2024
+    expect(kids(2)).toEqual(['String', 'String', 'String', 'String', 'SP', 'String'])
+    expect(xpath(doc, `string(${tl(2)}/*[local-name()='SP']/@WIDTH)`)).toBe('16')
+    expect(kids(3)).toEqual(['String', 'SP', 'String', 'SP', 'String'])
+  })
+
+  it('keeps the line box exact and falls back to estimates when the words do not spell the text', () => {
+    expect(['HPOS', 'VPOS', 'WIDTH', 'HEIGHT'].map((a) => n(xpath(doc, `string(${tl(3)}/@${a})`)))).toEqual(pos(lines[2]!.box))
+    const wrong: OcrLine = { ...lines[0]!, words: [{ ...lines[0]!.words![0]!, text: 'Invoices' }, ...lines[0]!.words!.slice(1)] }
+    const d = renderAlto(result([page(1, 600, 400, [wrong])]))
+    // estimated: 20 characters over the 323 px line, every word with the line's score
+    expect(xpath(d, `string(${q('//String')}[1]/@CONTENT)`)).toBe('Invoice')
+    expect(n(xpath(d, `string(${q('//String')}[1]/@WIDTH)`))).toBe(Math.ceil(40 + (323 * 7) / 20) - 40)
+    expect(n(xpath(d, `string(${q('//String')}[2]/@WC)`))).toBeCloseTo(0.9, 3)
   })
 })

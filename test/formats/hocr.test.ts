@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { renderHocr } from '../../src/formats/hocr.js'
 import { escapeXml } from '../../src/formats/xml.js'
-import { page, rect, result, sampleResult, xmllintErrors, xpath } from './support.js'
+import type { OcrLine, Quad } from '../../src/types.js'
+import { page, rect, result, sampleResult, wordLine, xmllintErrors, xpath } from './support.js'
 
 const el = (cls: string): string => `//*[local-name()='div' or local-name()='p' or local-name()='span'][@class='${cls}']`
 
@@ -54,6 +55,63 @@ describe('hOCR', () => {
     expect(xmllintErrors(d)).toBe('')
     expect(xpath(d, `count((${el('ocr_page')})[1]/*)`)).toBe('0')
     expect(xpath(d, `string(${el('ocr_line')}/@title)`)).toBe('bbox 0 40 100 50; baseline 0 10; x_wconf 40') // the quad's bottom edge (y 60) lies below the clipped bbox
+  })
+})
+
+/** Axis-aligned integer bounds of a quad, as hOCR's bbox writes them. */
+const bbox = (q: Quad): string => `${Math.floor(Math.min(...q.map((p) => p[0])))} ${Math.floor(Math.min(...q.map((p) => p[1])))} ${Math.ceil(Math.max(...q.map((p) => p[0])))} ${Math.ceil(Math.max(...q.map((p) => p[1])))}`
+
+describe('hOCR with word boxes', () => {
+  const lines: OcrLine[] = [
+    wordLine([['Invoice', 120, 0], ['No.', 50, 14], ['68590580', 130, 14]], 40, 30, 30),
+    // CJK characters are words written without spaces; a Latin word among them is one word
+    wordLine([['中', 28, 0], ['文', 28, 2, true], ['English', 100, 4, true], ['混', 28, 4, true], ['2024', 60, 16]], 40, 100, 32),
+    wordLine([['tilted', 90, 0], ['3.5', 45, 12], ['degrees', 110, 12]], 60, 260, 28, 3.5),
+    { text: 'no words here', score: 0.7, box: rect(40, 320, 200, 24) },
+  ]
+  const doc = renderHocr(result([page(1, 600, 400, lines)]), 'words.png')
+  const lineEl = (i: number): string => `(${el('ocr_line')})[${i}]`
+  const words = (i: number): string => `${lineEl(i)}/*[@class='ocrx_word']`
+
+  it('is well-formed and declares ocrx_word', () => {
+    expect(xmllintErrors(doc)).toBe('')
+    expect(xpath(doc, "string(//*[local-name()='meta'][@name='ocr-capabilities']/@content)")).toBe('ocr_page ocr_carea ocr_par ocr_line ocrx_word')
+  })
+
+  it('gives each word its quad\'s bounds and its own confidence, in order', () => {
+    lines.slice(0, 3).forEach((line, i) => {
+      expect(xpath(doc, `count(${words(i + 1)})`)).toBe(String(line.words!.length))
+      line.words!.forEach((w, k) => {
+        const span = `${words(i + 1)}[${k + 1}]`
+        expect(xpath(doc, `string(${span})`)).toBe(w.text)
+        expect(xpath(doc, `string(${span}/@title)`)).toBe(`bbox ${bbox(w.box)}; x_wconf ${Math.round(w.score * 100)}`)
+        expect(xpath(doc, `string(${span}/@id)`)).toBe(`word_1_${i + 1}_${k + 1}`)
+      })
+    })
+    // word 2 of line 1: 120 + 14 px in from x = 40, 50 wide, 30 high
+    expect(xpath(doc, `string(${words(1)}[2]/@title)`)).toBe('bbox 174 30 224 60; x_wconf 55')
+  })
+
+  it('reads as the line\'s text: a space between Latin words, none between CJK characters', () => {
+    expect([1, 2, 3].map((i) => xpath(doc, `string(${lineEl(i)})`))).toEqual(['Invoice No. 68590580', '中文English混 2024', 'tilted 3.5 degrees'])
+  })
+
+  it('keeps the tilted line\'s bbox and baseline, and x_wconf on the line', () => {
+    const q = lines[2]!.box
+    const slope = (q[2][1] - q[3][1]) / (q[2][0] - q[3][0])
+    const title = xpath(doc, `string(${lineEl(3)}/@title)`)
+    expect(title.startsWith(`bbox ${bbox(q)}; baseline ${Number(slope.toFixed(5))} `)).toBe(true)
+    expect(title.endsWith('; x_wconf 90')).toBe(true)
+    expect(slope).toBeCloseTo(-Math.tan((3.5 * Math.PI) / 180), 5)
+  })
+
+  it('writes a line without words, or whose words do not spell its text, as text only', () => {
+    expect(xpath(doc, `count(${words(4)})`)).toBe('0')
+    expect(xpath(doc, `string(${lineEl(4)})`)).toBe('no words here')
+    const wrong = { ...lines[0]!, words: lines[0]!.words!.slice(1) }
+    const d = renderHocr(result([page(1, 600, 400, [wrong])]))
+    expect(xpath(d, `count(${el('ocrx_word')})`)).toBe('0')
+    expect(xpath(d, "string(//*[local-name()='meta'][@name='ocr-capabilities']/@content)")).toBe('ocr_page ocr_carea ocr_par ocr_line')
   })
 })
 

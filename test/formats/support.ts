@@ -1,14 +1,17 @@
 /**
  * Shared helpers for the format tests: a hand-made two-page result (CJK, ASCII, XML specials, an
- * astral character, a rotated line), xmllint wrappers, and text extraction with pdf.js.
+ * astral character, a rotated line), rendered pages whose lines carry word boxes (tilted as asked),
+ * xmllint wrappers, and text extraction with pdf.js (text runs, and every glyph's place).
  */
 import { execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { createCanvas } from '@napi-rs/canvas'
-import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs'
+import { getDocument, OPS } from 'pdfjs-dist/legacy/build/pdf.mjs'
 import sharp from 'sharp'
-import type { OcrLine, OcrResult, PageResult, Point, Quad } from '../../src/types.js'
+import { glyphsFromOperators, type GlyphLike } from '../../src/document/text-layer.js'
+import type { OcrLine, OcrResult, OcrWord, PageResult, Point, Quad } from '../../src/types.js'
+import { renderPage as renderSetPage } from '../fixtures/generate.js'
 
 const timing = { decode: 1, det: 2, cls: 3, rec: 4, total: 10 }
 
@@ -22,6 +25,27 @@ export function rotatedRect(x: number, y: number, w: number, h: number, deg: num
   const down: Point = [Math.sin(a), Math.cos(a)]
   const p = (u: number, v: number): Point => [x + along[0] * u + down[0] * v, y + along[1] * u + down[1] * v]
   return [p(0, 0), p(w, 0), p(w, h), p(0, h)]
+}
+
+/**
+ * A line of words laid one after another along a direction: each part is [text, width, gap, joined]
+ * in pixels, `gap` the room before the word, `joined` true for a word the line's text writes without
+ * a space before it (a CJK character), all `h` high, the whole turned `deg` degrees counter-clockwise
+ * about its top-left corner (x, y). Word k's score is 0.5 + 0.05 k; the line's box spans its words.
+ */
+export function wordLine(parts: readonly (readonly [string, number, number, boolean?])[], x: number, y: number, h: number, deg = 0): OcrLine {
+  const a = (deg * Math.PI) / 180
+  const along: Point = [Math.cos(a), -Math.sin(a)]
+  let offset = 0
+  let text = ''
+  const words = parts.map(([t, w, gap, joined], k): OcrWord => {
+    offset += k === 0 ? 0 : gap
+    text += (k > 0 && !joined ? ' ' : '') + t
+    const box = rotatedRect(x + along[0] * offset, y + along[1] * offset, w, h, deg)
+    offset += w
+    return { text: t, box, score: 0.5 + 0.05 * k }
+  })
+  return { text, score: 0.9, box: rotatedRect(x, y, offset, h, deg), words }
 }
 
 export function page(n: number, width: number, height: number, lines: OcrLine[], extra: Partial<PageResult> = {}): PageResult {
@@ -182,3 +206,94 @@ export function drawPage(width: number, height: number, texts: { text: string; x
   return sharp(png).removeAlpha().raw().toBuffer().then((raw) => ({ png, rgb: raw, lines }))
 }
 
+
+export type PlacedGlyph = GlyphLike
+
+/**
+ * Every glyph of every page where pdf.js's parser puts it: the page's operator list replayed for the
+ * text state (glyphsFromOperators, the replay ocrserve uses for born-digital pages; its own tests
+ * check it against pdf.js's text items).
+ */
+export async function pdfGlyphs(bytes: Uint8Array): Promise<PlacedGlyph[][]> {
+  const doc = await openPdf(bytes)
+  try {
+    const pages: PlacedGlyph[][] = []
+    for (let i = 1; i <= doc.numPages; i++) {
+      const { fnArray, argsArray } = await (await doc.getPage(i)).getOperatorList()
+      pages.push(glyphsFromOperators(fnArray, argsArray, OPS))
+    }
+    return pages
+  } finally {
+    await doc.destroy()
+  }
+}
+
+/** Inside the convex quad q (either winding), within `tol`. */
+export function insideQuad(p: Point, q: Quad, tol = 0): boolean {
+  const signs = q.map((a, i) => {
+    const b = q[(i + 1) % 4]!
+    const len = Math.hypot(b[0] - a[0], b[1] - a[1])
+    return ((b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0])) / len
+  })
+  return signs.every((d) => d >= -tol) || signs.every((d) => d <= tol)
+}
+
+export interface WordsPage {
+  png: Buffer
+  width: number
+  height: number
+  lines: OcrLine[]
+}
+
+/**
+ * A white page with one line per text (24 px, 64 px apart), tilted `tiltDeg` degrees clockwise by
+ * the test-page generator; every line carries its words as OcrLine.words would: a Latin word per
+ * space-separated run, each CJK character its own word. A word's box spans the line's full height
+ * and its own ink along the line (each word is drawn on its own where the whole line would put it,
+ * so the generator measures its ink); the line's box spans all its words.
+ */
+export async function wordsPage(texts: readonly string[], tiltDeg: number, font = 'gen-noto-sans-sc', size = 24): Promise<WordsPage> {
+  const measure = createCanvas(1, 1).getContext('2d')
+  measure.font = `${size}px "${font}"`
+  const drawn: { text: string; line: number; x: number; y: number }[] = []
+  texts.forEach((text, line) => {
+    let offset = 0
+    for (const part of text.split(/(\s+)/u)) {
+      if (part.trim() === '') {
+        offset += measure.measureText(part).width
+        continue
+      }
+      // a Latin run is one word; each Han character is its own
+      for (const w of part.split(/(\p{Script=Han})/u).filter(Boolean)) {
+        drawn.push({ text: w, line, x: 40 + Math.round(offset), y: 60 + line * 64 })
+        offset += measure.measureText(w).width
+      }
+    }
+  })
+  const page = await renderSetPage({
+    width: 900,
+    height: 60 + texts.length * 64,
+    background: { kind: 'solid', color: '#fff' },
+    lines: drawn.map((d) => ({ text: d.text, font, size, x: d.x, y: d.y, color: '#000' })),
+    tiltDeg,
+    rotation: 0,
+    noise: { amplitude: 0, seed: 1 },
+  })
+  const lines = texts.map((text, i): OcrLine => {
+    const own = drawn.flatMap((d, k) => (d.line === i ? [{ text: d.text, ink: page.lines[k]!.box as Quad }] : []))
+    // the line's frame: along its first word's top edge, across its normal
+    const [tl, tr] = own[0]!.ink
+    const len = Math.hypot(tr[0] - tl[0], tr[1] - tl[1])
+    const dir: Point = [(tr[0] - tl[0]) / len, (tr[1] - tl[1]) / len]
+    const along = (p: Point): number => (p[0] - tl[0]) * dir[0] + (p[1] - tl[1]) * dir[1]
+    const across = (p: Point): number => -(p[0] - tl[0]) * dir[1] + (p[1] - tl[1]) * dir[0]
+    const all = own.flatMap((w) => w.ink)
+    const top = Math.min(...all.map(across))
+    const bottom = Math.max(...all.map(across))
+    const at = (a: number, n: number): Point => [tl[0] + dir[0] * a - dir[1] * n, tl[1] + dir[1] * a + dir[0] * n]
+    const box = (a0: number, a1: number): Quad => [at(a0, top), at(a1, top), at(a1, bottom), at(a0, bottom)]
+    const words: OcrWord[] = own.map((w, k) => ({ text: w.text, score: 0.8 + 0.01 * (k % 10), box: box(Math.min(...w.ink.map(along)), Math.max(...w.ink.map(along))) }))
+    return { text, score: 0.9, box: box(Math.min(...all.map(along)), Math.max(...all.map(along))), words }
+  })
+  return { png: page.png, width: page.width, height: page.height, lines }
+}
