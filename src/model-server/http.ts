@@ -7,19 +7,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { OcrError, toOcrError, type ErrorCode } from '../errors.js'
 import type { Tensor } from '../inference/backend.js'
+import type { Logger } from '../logger.js'
+import { DATATYPES } from '../protocols/datatypes.js'
 import {
   INFERENCE_HEADER_CONTENT_LENGTH,
   encodeBinaryParts,
-  endWithParts,
   gatherBody,
   readTensors,
   splitBinaryMessage,
   tensorEntry,
   type KserveTensorJson,
-} from '../inference/kserve-http.js'
-import { DATATYPES } from '../inference/remote.js'
-import { nestedJson, parseTfJson, tensorFromNested } from '../inference/tfserving.js'
-import type { Logger } from '../logger.js'
+} from '../protocols/kserve-rest.js'
+import { isRecord } from '../protocols/rest.js'
+import { nestedJson, parseTfJson } from '../protocols/tfserving-rest.js'
+import { tensorFromNested } from '../protocols/tensors.js'
 import type { ModelServerMetrics, ProtocolLabel } from './metrics.js'
 import type { InferInput, ModelStore } from './repository.js'
 
@@ -106,10 +107,6 @@ function segments(pathname: string): string[] {
   } catch {
     throw new OcrError('BAD_REQUEST', 'malformed percent-encoding in the URL')
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return !!v && typeof v === 'object' && !Array.isArray(v)
 }
 
 export function createHttpHandler(store: ModelStore, metrics: ModelServerMetrics, opts: HttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
@@ -222,7 +219,8 @@ export function createHttpHandler(store: ModelStore, metrics: ModelServerMetrics
     if (chunks.length === 0) return sendJson(res, 200, answer)
     const { parts, headerLength: n, byteLength } = encodeBinaryParts(answer, chunks)
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': byteLength, [INFERENCE_HEADER_CONTENT_LENGTH]: String(n) })
-    endWithParts(res, parts)
+    for (const p of parts.slice(0, -1)) res.write(p)
+    res.end(parts[parts.length - 1])
   }
 
   // ---- TensorFlow Serving REST
