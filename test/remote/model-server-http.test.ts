@@ -198,6 +198,13 @@ describe('model server HTTP', () => {
     const length = await post('/v2/models/affine/infer', '{"inputs":[]}', { 'inference-header-content-length': '5000' })
     expect(length.status).toBe(400)
     expect(await errorOf(length)).toBe('Inference-Header-Content-Length 5000 is invalid for a 13-byte body')
+    for (const path of ['/v2/models/affine/infer', '/v1/models/affine:predict']) {
+      // an empty body, with a content type and without one (which fastify does not hand to a parser)
+      for (const empty of [await post(path, ''), await fetch(base + path, { method: 'POST' })]) {
+        expect(empty.status).toBe(400)
+        expect(await errorOf(empty)).toMatch(/^malformed JSON: /)
+      }
+    }
     const tf = await post('/v1/models/affine:predict', '{"inputs":[[1,2]],"instances":[[1,2]]}')
     expect(tf.status).toBe(400)
     expect(await errorOf(tf)).toBe('the request must have exactly one of "inputs" (columnar) or "instances" (row)')

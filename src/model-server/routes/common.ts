@@ -34,6 +34,11 @@ export function resource(app: FastifyInstance, url: string, handlers: Partial<Re
   })
 }
 
+/** The request body as read by the server's body reader; empty when fastify read none (no body, no content type). */
+export function requestBody(request: FastifyRequest): Buffer {
+  return (request.body as Buffer | undefined) ?? Buffer.alloc(0)
+}
+
 /** A JSON answer; `body` as an object, or already-written JSON text. */
 export function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   return reply

@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { BINARY_TENSOR_EXTENSION, INFERENCE_HEADER_CONTENT_LENGTH, decodeInferRequest, encodeInferResponse } from '../../protocols/kserve-rest.js'
-import { clientGone, resource, sendEmpty, sendJson, sendMessage, type RouteContext } from './common.js'
+import { clientGone, requestBody, resource, sendEmpty, sendJson, sendMessage, type RouteContext } from './common.js'
 
 /** The model and version a route names ('' = the latest served version). */
 function target(request: FastifyRequest): { model: string; version: string } {
@@ -38,7 +38,7 @@ export const kserveRoutes: FastifyPluginAsync<RouteContext> = async (app, { stor
         const signal = clientGone(reply)
         const answer = await metrics.observe('kserve-http', model, async () => {
           const served = store.resolve(model, version).version.version
-          const req = decodeInferRequest(request.body as Buffer, request.headers[INFERENCE_HEADER_CONTENT_LENGTH])
+          const req = decodeInferRequest(requestBody(request), request.headers[INFERENCE_HEADER_CONTENT_LENGTH])
           const outputs = await store.infer(model, version, req.inputs, req.outputs?.map((o) => o.name), signal)
           return encodeInferResponse(req, { model, version: served, outputs })
         })

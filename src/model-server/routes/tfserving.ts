@@ -8,7 +8,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { OcrError } from '../../errors.js'
 import { decodePredictRequest, encodePredictResponse, encodeTfMetadata, encodeTfStatus } from '../../protocols/tfserving-rest.js'
 import type { ModelStore } from '../repository.js'
-import { clientGone, methodNotAllowed, resource, sendJson, type RouteContext } from './common.js'
+import { clientGone, methodNotAllowed, requestBody, resource, sendJson, type RouteContext } from './common.js'
 
 interface Servable {
   model: string
@@ -56,7 +56,7 @@ export const tfservingRoutes: FastifyPluginAsync<RouteContext> = async (app, { s
         const signal = clientGone(reply)
         const text = await metrics.observe('tfserving', s.model, async () => {
           const config = store.resolve(s.model, s.version).model.config
-          const predict = decodePredictRequest(request.body as Buffer, config)
+          const predict = decodePredictRequest(requestBody(request), config)
           const outputs = await store.infer(s.model, s.version, predict.inputs, predict.outputFilter, signal)
           return encodePredictResponse(predict.format, outputs)
         })
