@@ -1,13 +1,20 @@
 /**
  * The cost of one model call over the wire: the same detector and recogniser inputs run on a
  * local ONNX Runtime session and through `ocrserve model-server` over kserve-http (binary) and
- * kserve-grpc, one call at a time, rounds interleaved. The models are the repository's own
- * (`models-repo`: compact uint8 inputs, locally too), so only the transport differs; with
- * --float-inputs, the float32-input models and tensors (4× the bytes). Prints ms per call and the difference to the
- * local run (what a remote call adds: encoding, copies, loopback, the server's batcher and worker
- * hop, decoding). Model server: 1 worker × 1 ORT thread, like the local session.
+ * kserve-grpc, rounds interleaved. The models are the repository's own (`models-repo`: compact
+ * uint8 inputs, locally too), so only the transport differs; with --float-inputs, the float32-input
+ * models and tensors (4× the bytes). Prints ms per call (median over rounds, and the range) and the
+ * difference to the local run (what a remote call adds: encoding, copies, loopback, the server's
+ * batcher and worker hop, decoding), and the model server's CPU time per call. Model server:
+ * 1 worker × 1 ORT thread, like the local session.
  *
- *   npm run build && node --import tsx bench/remote-calls.ts [--rounds 5] [--rec-calls 20] [--det-calls 3] [--float-inputs]
+ * --concurrency N keeps N calls in flight per backend (ms per call is then wall time / calls).
+ * --baseline DIR also starts the model server of another built checkout (`npm run build` there;
+ * it is given this checkout's repository) and calls it with this checkout's clients, interleaved
+ * with this one's: an A/B of two model servers.
+ *
+ *   npm run build && node --import tsx bench/remote-calls.ts [--rounds 5] [--rec-calls 20] [--det-calls 3]
+ *     [--float-inputs] [--concurrency 4] [--baseline /path/to/other/checkout]
  */
 import { execFileSync } from 'node:child_process'
 import os from 'node:os'
@@ -20,7 +27,7 @@ import { createRemoteBackend, createRemoteClient } from '../src/inference/remote
 import { RemoteSettingsSchema } from '../src/config.js'
 import { repositoryModelBytes } from '../src/cli/models-repo.js'
 import { PIXELS_INPUT, PIXELS_VALID_INPUT } from '../src/models/compact-input.js'
-import { freePort, startNode, waitReady } from './lib/procs.js'
+import { type Child, cpuSeconds, freePort, startNode, waitReady } from './lib/procs.js'
 import { markdownTable, median } from './lib/stats.js'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
@@ -28,12 +35,21 @@ const BIN = join(ROOT, 'bin', 'ocrserve.js')
 const REPO = join(ROOT, '.cache', 'bench', 'model-repo-calls')
 
 const { values: args } = parseArgs({
-  options: { rounds: { type: 'string', default: '5' }, 'rec-calls': { type: 'string', default: '20' }, 'det-calls': { type: 'string', default: '3' }, 'float-inputs': { type: 'boolean', default: false } },
+  options: {
+    rounds: { type: 'string', default: '5' },
+    'rec-calls': { type: 'string', default: '20' },
+    'det-calls': { type: 'string', default: '3' },
+    'float-inputs': { type: 'boolean', default: false },
+    concurrency: { type: 'string', default: '1' },
+    baseline: { type: 'string' },
+  },
 })
 const ROUNDS = Number(args.rounds)
 const REC_CALLS = Number(args['rec-calls'])
 const DET_CALLS = Number(args['det-calls'])
 const FLOAT = args['float-inputs'] === true
+const CONCURRENCY = Number(args.concurrency)
+const BASELINE = args.baseline ? resolve(args.baseline) : undefined
 
 const count = (dims: number[]) => dims.reduce((a, b) => a * b, 1)
 const tensor = (dims: number[], line: boolean): Feeds => {
@@ -47,55 +63,96 @@ const REC_X = tensor([1, 3, 48, 232], true)
 const DET_X = tensor([1, 3, 640, 960], false)
 
 execFileSync(process.execPath, [BIN, 'models-repo', '--out', REPO, '--force', ...(FLOAT ? ['--float-inputs'] : [])], { cwd: ROOT, stdio: 'ignore' })
-const [httpPort, grpcPort] = [await freePort(), await freePort()]
-const server = startNode([BIN, 'model-server', '--repository', REPO, '--host', '127.0.0.1', '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--workers', '1', '--threads-per-worker', '1', '--log-level', 'warn'], {}, ROOT)
+
+interface ModelServer {
+  label: string
+  child: Child
+  httpPort: number
+  grpcPort: number
+}
+
+async function startModelServer(label: string, root: string): Promise<ModelServer> {
+  const [httpPort, grpcPort] = [await freePort(), await freePort()]
+  const args = ['model-server', '--repository', REPO, '--host', '127.0.0.1', '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--workers', '1', '--threads-per-worker', '1', '--log-level', 'warn']
+  const child = startNode([join(root, 'bin', 'ocrserve.js'), ...args], {}, root)
+  await waitReady(`http://127.0.0.1:${httpPort}/v2/health/ready`, child, 120_000)
+  return { label, child, httpPort, grpcPort }
+}
+
+/** `n` calls of `fn`, `CONCURRENCY` in flight; ms of wall time per call. */
+async function timed(n: number, fn: () => Promise<unknown>): Promise<number> {
+  let next = 0
+  const t0 = performance.now()
+  await Promise.all(
+    Array.from({ length: Math.min(CONCURRENCY, n) }, async () => {
+      while (next++ < n) await fn()
+    }),
+  )
+  return (performance.now() - t0) / n
+}
+
+interface Variant {
+  rec: Backend
+  det: Backend
+  /** The model server's process (its CPU time per call is reported). */
+  server?: Child
+}
+
+const servers: ModelServer[] = []
 try {
-  await waitReady(`http://127.0.0.1:${httpPort}/v2/health/ready`, server, 120_000)
-  const variants: Record<string, { rec: Backend; det: Backend }> = {
+  servers.push(await startModelServer('', ROOT))
+  if (BASELINE) servers.push(await startModelServer(' (baseline)', BASELINE))
+  const variants: Record<string, Variant> = {
     local: {
       rec: await createLocalBackend(await repositoryModelBytes('rec', !FLOAT), { device: 'cpu', threads: 1 }),
       det: await createLocalBackend(await repositoryModelBytes('det', !FLOAT), { device: 'cpu', threads: 1 }),
     },
   }
-  for (const [protocol, url] of [['kserve-http', `http://127.0.0.1:${httpPort}`], ['kserve-grpc', `127.0.0.1:${grpcPort}`]] as const) {
-    const settings = RemoteSettingsSchema.parse({ url, protocol })
-    const client = createRemoteClient(settings)
-    variants[protocol] = { rec: await createRemoteBackend(client, 'ocr_rec', settings), det: await createRemoteBackend(client, 'ocr_det', settings) }
+  for (const server of servers) {
+    for (const [protocol, url] of [['kserve-http', `http://127.0.0.1:${server.httpPort}`], ['kserve-grpc', `127.0.0.1:${server.grpcPort}`]] as const) {
+      const settings = RemoteSettingsSchema.parse({ url, protocol })
+      const client = createRemoteClient(settings)
+      variants[protocol + server.label] = { rec: await createRemoteBackend(client, 'ocr_rec', settings), det: await createRemoteBackend(client, 'ocr_det', settings), server: server.child }
+    }
   }
   const recOutputs = (b: Backend) => (b.outputNames.includes('argmax') ? { outputs: ['argmax', 'maxprob'] } : {})
-  const timed = async (n: number, fn: () => Promise<unknown>): Promise<number> => {
-    const t0 = performance.now()
-    for (let i = 0; i < n; i++) await fn()
-    return (performance.now() - t0) / n
-  }
-  const samples: Record<string, { rec: number[]; det: number[] }> = {}
+  const samples: Record<string, { rec: number[]; det: number[]; recCpu: number[]; detCpu: number[] }> = {}
   const names = Object.keys(variants)
   for (let round = 0; round <= ROUNDS; round++) {
     // round 0 warms up; the order rotates so no variant always runs first
     for (const name of names.map((_, i) => names[(i + round) % names.length]!)) {
       const v = variants[name]!
+      const cpu = (): number => (v.server ? cpuSeconds(v.server.pid) : 0)
+      const c0 = cpu()
       const rec = await timed(REC_CALLS, () => v.rec.run(REC_X, recOutputs(v.rec)))
+      const c1 = cpu()
       const det = await timed(DET_CALLS, () => v.det.run(DET_X))
+      const c2 = cpu()
       if (round === 0) continue
-      samples[name] ??= { rec: [], det: [] }
+      samples[name] ??= { rec: [], det: [], recCpu: [], detCpu: [] }
       samples[name].rec.push(rec)
       samples[name].det.push(det)
+      samples[name].recCpu.push(((c1 - c0) * 1000) / REC_CALLS)
+      samples[name].detCpu.push(((c2 - c1) * 1000) / DET_CALLS)
     }
     process.stderr.write(`round ${round} of ${ROUNDS} done\n`)
   }
   const local = samples.local!
+  const spread = (v: number[], digits: number) => `${median(v).toFixed(digits)} (${Math.min(...v).toFixed(digits)}–${Math.max(...v).toFixed(digits)})`
   const rows = names.map((name) => {
     const s = samples[name]!
-    const [rec, det] = [median(s.rec), median(s.det)]
-    const add = (v: number, l: number) => (name === 'local' ? '–' : `+${(v - l).toFixed(1)}`)
-    return [name, rec.toFixed(2), add(rec, median(local.rec)), det.toFixed(1), add(det, median(local.det))]
+    const add = (v: number[], l: number[]) => (name === 'local' ? '–' : `+${(median(v) - median(l)).toFixed(1)}`)
+    const cpu = (v: number[]) => (name === 'local' ? '–' : median(v).toFixed(1))
+    return [name, spread(s.rec, 2), add(s.rec, local.rec), cpu(s.recCpu), spread(s.det, 1), add(s.det, local.det), cpu(s.detCpu)]
   })
-  process.stdout.write(`\n${FLOAT ? 'float32 inputs' : 'uint8 pixel inputs'}; one call at a time, median of ${ROUNDS} rounds (${REC_CALLS} rec + ${DET_CALLS} det calls each); load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n\n`)
-  process.stdout.write(markdownTable(['backend', 'rec ms/call', 'rec added', 'det ms/call', 'det added'], rows) + '\n')
+  process.stdout.write(
+    `\n${FLOAT ? 'float32 inputs' : 'uint8 pixel inputs'}; ${CONCURRENCY === 1 ? 'one call at a time' : `${CONCURRENCY} calls in flight`}, median (range) of ${ROUNDS} rounds (${REC_CALLS} rec + ${DET_CALLS} det calls each); load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n\n`,
+  )
+  process.stdout.write(markdownTable(['backend', 'rec ms/call', 'rec added', 'rec server CPU ms', 'det ms/call', 'det added', 'det server CPU ms'], rows) + '\n')
   for (const v of Object.values(variants)) {
     await v.rec.dispose()
     await v.det.dispose()
   }
 } finally {
-  await server.stop()
+  await Promise.all(servers.map((s) => s.child.stop()))
 }

@@ -87,3 +87,12 @@ export function rssMiB(pid: number): number | null {
     return null
   }
 }
+
+/** CPU seconds (user + system, all threads) a process has used: /proc/PID/stat utime + stime. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // fields[0] is the state (3rd field); utime and stime are the 14th and 15th
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+}
+const CLOCK_TICKS = 100

@@ -6,6 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js'
 import { toOcrError, type ErrorCode } from '../errors.js'
+import type { Logger } from '../logger.js'
 import {
   GRPC_CHANNEL_OPTIONS,
   loadInferenceService,
@@ -14,8 +15,9 @@ import {
   type GrpcInferRequest,
   type GrpcInferResponse,
   type GrpcModelMetadataResponse,
-} from '../inference/kserve-grpc.js'
-import type { Logger } from '../logger.js'
+  type GrpcModelRequest,
+  type GrpcServerMetadataResponse,
+} from '../protocols/kserve-grpc.js'
 import type { ModelServerMetrics } from './metrics.js'
 import type { ModelStore } from './repository.js'
 
@@ -60,29 +62,22 @@ export function createGrpcServer(store: ModelStore, metrics: ModelServerMetrics,
   const handlers = {
     ServerLive: unary(() => ({ live: true })),
     ServerReady: unary(() => ({ ready: store.ready })),
-    ModelReady: unary((req: { name: string; version: string }) => ({ ready: store.isReady(req.name, req.version) })),
-    ServerMetadata: unary(() => ({ name: opts.serverName, version: opts.serverVersion, extensions: [] as string[] })),
-    ModelMetadata: unary((req: { name: string; version: string }): GrpcModelMetadataResponse => store.metadata(req.name, req.version)),
-    ModelInfer: unary(async (req: GrpcInferRequest, call: grpc.ServerUnaryCall<GrpcInferRequest, GrpcInferResponse>): Promise<GrpcInferResponse> => {
+    ModelReady: unary((req: GrpcModelRequest) => ({ ready: store.isReady(req.name, req.version) })),
+    ServerMetadata: unary((): GrpcServerMetadataResponse => ({ name: opts.serverName, version: opts.serverVersion, extensions: [] })),
+    ModelMetadata: unary((req: GrpcModelRequest): GrpcModelMetadataResponse => store.metadata(req.name, req.version)),
+    ModelInfer: unary((req: GrpcInferRequest, call: grpc.ServerUnaryCall<GrpcInferRequest, GrpcInferResponse>): Promise<GrpcInferResponse> => {
       const model = req.model_name
       const ac = new AbortController()
       call.on('cancelled', () => ac.abort())
-      const end = metrics.requestSeconds.startTimer({ protocol: 'kserve-grpc', model })
-      try {
+      return metrics.observe('kserve-grpc', model, async () => {
         const version = req.model_version ?? ''
         const { version: served } = store.resolve(model, version)
         const inputs = tensorsFromGrpc(req.inputs, req.raw_input_contents, 'input')
         const requested = (req.outputs ?? []).map((o) => o.name)
         const outputs = await store.infer(model, version, inputs, requested, ac.signal)
         const { entries, raw } = tensorsToGrpc(outputs)
-        metrics.requests.inc({ protocol: 'kserve-grpc', model, outcome: 'ok' })
         return { model_name: model, model_version: served.version, id: req.id ?? '', outputs: entries, raw_output_contents: raw }
-      } catch (err) {
-        metrics.requests.inc({ protocol: 'kserve-grpc', model, outcome: toOcrError(err).code })
-        throw err
-      } finally {
-        end()
-      }
+      })
     }),
   }
 

@@ -3,6 +3,7 @@
  * protocol/model/outcome, request latency, queue wait, execution time, batch sizes, queue depth.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { toOcrError } from '../errors.js'
 
 export const PROTOCOL_LABELS = ['kserve-http', 'kserve-grpc', 'tfserving'] as const
 export type ProtocolLabel = (typeof PROTOCOL_LABELS)[number]
@@ -69,5 +70,20 @@ export class ModelServerMetrics {
       labelNames: ['model', 'version'],
       registers,
     })
+  }
+
+  /** Runs one inference request, counting it by outcome (ok or its error code) and timing it. */
+  async observe<T>(protocol: ProtocolLabel, model: string, request: () => Promise<T>): Promise<T> {
+    const end = this.requestSeconds.startTimer({ protocol, model })
+    try {
+      const result = await request()
+      this.requests.inc({ protocol, model, outcome: 'ok' })
+      return result
+    } catch (err) {
+      this.requests.inc({ protocol, model, outcome: toOcrError(err).code })
+      throw err
+    } finally {
+      end()
+    }
   }
 }

@@ -6,7 +6,7 @@
  * listed in `ignored`, so the server can say so).
  */
 import type { TensorType } from '../inference/backend.js'
-import { SUPPORTED_TRITON_DATATYPES, fromTritonDatatype } from '../inference/remote.js'
+import { SUPPORTED_TRITON_DATATYPES, fromTritonDatatype } from '../protocols/datatypes.js'
 import {
   PbtxtError,
   enumField,

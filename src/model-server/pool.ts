@@ -7,8 +7,8 @@ import { Worker } from 'node:worker_threads'
 import type { Device } from '../config.js'
 import { OcrError, type SerializedError } from '../errors.js'
 import type { Feeds, Tensor } from '../inference/backend.js'
-import { takeExclusive } from '../inference/remote.js'
 import type { Logger } from '../logger.js'
+import { takeExclusive } from '../protocols/tensors.js'
 import type { WorkerInit } from './worker.js'
 
 export type ToWorker =

@@ -9,8 +9,9 @@ import { readFile, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { OcrError } from '../errors.js'
 import type { Feeds, Tensor } from '../inference/backend.js'
-import { DATATYPES } from '../inference/remote.js'
 import type { Logger } from '../logger.js'
+import { DATATYPES } from '../protocols/datatypes.js'
+import type { ModelMetadata, TensorMeta } from '../protocols/metadata.js'
 import { DynamicBatcher } from './batcher.js'
 import type { ModelServerMetrics } from './metrics.js'
 import { ModelConfigError, instanceCount, metadataShape, parseModelConfig, selectVersions, type ModelConfig, type TensorConfig } from './model-config.js'
@@ -177,16 +178,10 @@ export class ModelStore {
   }
 
   /** KServe v2 model metadata. */
-  metadata(name: string, version = ''): {
-    name: string
-    versions: string[]
-    platform: string
-    inputs: Array<{ name: string; datatype: string; shape: number[] }>
-    outputs: Array<{ name: string; datatype: string; shape: number[] }>
-  } {
+  metadata(name: string, version = ''): Required<ModelMetadata> {
     const { model } = this.resolve(name, version)
     const c = model.config
-    const meta = (t: TensorConfig): { name: string; datatype: string; shape: number[] } => ({ name: t.name, datatype: DATATYPES[t.type].kserve, shape: metadataShape(c, t) })
+    const meta = (t: TensorConfig): TensorMeta => ({ name: t.name, datatype: DATATYPES[t.type].kserve, shape: metadataShape(c, t) })
     return {
       name: c.name,
       versions: model.versions.map((v) => v.version),

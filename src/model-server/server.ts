@@ -6,14 +6,13 @@
  * ports listen (live, not ready) while the workers load the sessions; once every worker has loaded
  * every model and the configs match the sessions' tensor names, the server is ready.
  */
-import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type * as grpc from '@grpc/grpc-js'
 import type { Device } from '../config.js'
 import { silentLogger, type Logger } from '../logger.js'
 import { VERSION } from '../version.js'
 import { bindGrpc, createGrpcServer } from './grpc.js'
-import { createHttpHandler } from './http.js'
+import { createHttpApp } from './http.js'
 import { ModelServerMetrics } from './metrics.js'
 import { WorkerPool } from './pool.js'
 import { ModelStore, checkAgainstSessions, scanRepository, versionKey } from './repository.js'
@@ -58,20 +57,9 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   const store = new ModelStore(models, { maxQueue: options.maxQueue, workers: options.workers, logger, metrics })
   depths.of = () => store.queueDepths()
 
-  const http: Server = createServer(
-    { keepAliveTimeout: 65_000 },
-    createHttpHandler(store, metrics, { maxBodyBytes: options.maxBodyBytes, logger, serverName: SERVER_NAME, serverVersion: VERSION }),
-  )
-  // Large tensors over slow links: no per-request socket timeout beyond the client's own deadline.
-  http.requestTimeout = 0
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject)
-    http.listen(options.httpPort, options.host, () => {
-      http.off('error', reject)
-      resolve()
-    })
-  })
-  const httpPort = (http.address() as AddressInfo).port
+  const http = await createHttpApp(store, metrics, { maxBodyBytes: options.maxBodyBytes, logger, serverName: SERVER_NAME, serverVersion: VERSION })
+  await http.listen({ port: options.httpPort, host: options.host })
+  const httpPort = (http.server.address() as AddressInfo).port
 
   let grpcServer: grpc.Server | undefined
   let grpcPort = -1
@@ -80,7 +68,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     try {
       grpcPort = await bindGrpc(grpcServer, options.host, options.grpcPort)
     } catch (err) {
-      http.close()
+      await http.close()
       throw err
     }
   }
@@ -114,10 +102,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       closed = true
       store.close()
       await Promise.all([
-        new Promise<void>((resolve) => {
-          http.close(() => resolve())
-          http.closeIdleConnections()
-        }),
+        http.close(),
         grpcServer ? new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve())) : Promise.resolve(),
       ])
       await pool.close()

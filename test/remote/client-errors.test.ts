@@ -10,9 +10,10 @@ import * as grpc from '@grpc/grpc-js'
 import { afterEach, describe, expect, it } from 'vitest'
 import { RemoteSettingsSchema, type RemoteSettings } from '../../src/config.js'
 import { OcrError } from '../../src/errors.js'
-import { encodeBinaryMessage } from '../../src/inference/kserve-http.js'
-import { loadInferenceService } from '../../src/inference/kserve-grpc.js'
-import { PROBE_TIMEOUT_MAX_MS, createRemoteBackend, createRemoteClient, remoteReady, type RemoteClient } from '../../src/inference/remote.js'
+import { createRemoteBackend, createRemoteClient, remoteReady, type RemoteClient } from '../../src/inference/remote.js'
+import { PROBE_TIMEOUT_MAX_MS } from '../../src/inference/remote-call.js'
+import { loadInferenceService } from '../../src/protocols/kserve-grpc.js'
+import { encodeBinaryMessage } from '../../src/protocols/kserve-rest.js'
 
 const x = { type: 'float32' as const, dims: [1, 2], data: Float32Array.from([1, 2]) }
 

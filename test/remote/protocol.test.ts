@@ -7,19 +7,21 @@
 import { describe, expect, it } from 'vitest'
 import { OcrError } from '../../src/errors.js'
 import type { Tensor } from '../../src/inference/backend.js'
-import { tensorsFromGrpc, tensorsToGrpc, grpcTarget } from '../../src/inference/kserve-grpc.js'
+import { httpServerError } from '../../src/inference/http-transport.js'
+import { grpcTarget, normalizeHttpBase } from '../../src/inference/remote-url.js'
+import { tensorsFromGrpc, tensorsToGrpc } from '../../src/protocols/kserve-grpc.js'
 import {
   INFERENCE_HEADER_CONTENT_LENGTH,
   decodeInferResponse,
   encodeInferRequest,
   gatherBody,
-  httpServerError,
   parseModelMetadata,
   readTensors,
   splitBinaryMessage,
-} from '../../src/inference/kserve-http.js'
-import { flattenNested, normalizeHttpBase, serverErrorText, takeExclusive, tensorFromBytes, tensorToBytes } from '../../src/inference/remote.js'
-import { nestedJson, parseTfJson, parseTfMetadata, parseTfStatus, rewriteNonFinite, tensorFromNested } from '../../src/inference/tfserving.js'
+} from '../../src/protocols/kserve-rest.js'
+import { errorBodyText } from '../../src/protocols/rest.js'
+import { flattenNested, takeExclusive, tensorFromBytes, tensorFromNested, tensorToBytes } from '../../src/protocols/tensors.js'
+import { nestedJson, parseTfJson, parseTfMetadata, parseTfStatus, rewriteNonFinite } from '../../src/protocols/tfserving-rest.js'
 
 const f32 = (dims: number[], values: number[]): Tensor => ({ type: 'float32', dims, data: Float32Array.from(values) })
 
@@ -104,12 +106,12 @@ describe('KServe v2 JSON (required_api.md examples)', () => {
   })
 
   it('reads $inference_error_response bodies', () => {
-    expect(serverErrorText('{"error": "Request for unknown model: \'nope\' is not found"}')).toBe("Request for unknown model: 'nope' is not found")
+    expect(errorBodyText('{"error": "Request for unknown model: \'nope\' is not found"}')).toBe("Request for unknown model: 'nope' is not found")
     const e = httpServerError(400, '{"error":"shape mismatch"}', 'inference on model "m"')
     expect(e.code).toBe('MODEL_ERROR')
     expect(e.message).toContain('HTTP 400: shape mismatch')
     expect(httpServerError(503, '{"error":"not ready"}', 'x').code).toBe('NOT_READY')
-    expect(serverErrorText('<html>gateway</html>')).toBe('<html>gateway</html>')
+    expect(errorBodyText('<html>gateway</html>')).toBe('<html>gateway</html>')
   })
 })
 
