@@ -24,7 +24,7 @@ async function send(path: string, init: RequestInit = {}): Promise<ErrorReply> {
   return { status: res.status, allow: res.headers.get('allow'), ...body.error }
 }
 
-const png = (body: BodyInit): RequestInit => ({ method: 'POST', headers: { 'content-type': 'image/png' }, body })
+const png = (body: RequestInit['body']): RequestInit => ({ method: 'POST', headers: { 'content-type': 'image/png' }, body })
 const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
 
 beforeAll(async () => {
