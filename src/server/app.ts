@@ -56,7 +56,8 @@ declare module 'fastify' {
 
 export async function buildServer({ config, ocr, logger }: BuildServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    // a child of the service's logger: its level can change without changing the engine's
+    loggerInstance: logger.child({}) as FastifyBaseLogger,
     // fastify's own request lines are off: the onResponse hook below writes one line per request
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,
