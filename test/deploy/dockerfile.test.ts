@@ -3,7 +3,7 @@
  * what each must have (non-root user, health check, port, entrypoint, device), pinned base images,
  * and a build context (.dockerignore) that holds every file the Dockerfile copies and nothing else.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { validate, ValidationSeverity, type ValidatorSettings } from 'dockerfile-utils'
@@ -167,6 +167,13 @@ describe('Dockerfile stages', () => {
     // the CPU runtime neither runs it nor asks for CUDA
     const cpu = stage(df, 'deps-cpu').instructions
     expect(cpu.some((i) => /ONNXRUNTIME_NODE_INSTALL|script\/install/.test(i.args))).toBe(false)
+  })
+
+  it('npm reads .npmrc without a warning (no unknown keys) and runs no install scripts', () => {
+    const r = spawnSync('npm', ['config', 'get', 'ignore-scripts'], { cwd: ROOT, encoding: 'utf8' })
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout.trim()).toBe('true')
+    expect(r.stderr).not.toMatch(/warn/i)
   })
 
   it('copies the node binary into the CUDA image from the same pinned node image', () => {
