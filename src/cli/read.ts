@@ -114,7 +114,7 @@ export function register(program: Command): void {
     .option('--dpi <n>', 'PDF pages are rendered at this resolution (36-1200, default 200)', dpiValue)
     .addOption(new Option('--pdf-text <mode>', 'PDF pages with a text layer: auto uses it, ocr always OCRs, embedded never OCRs (default auto)').choices(PDF_TEXT_MODES))
     .option('-c, --concurrency <n>', 'files in flight at once (default: the number of workers)', positiveInt)
-    .option('--workers <n>', 'pipeline worker threads (default: one per core)', positiveInt)
+    .option('--workers <n>', 'pipeline worker threads (default: one per core; one for a single file)', positiveInt)
     .option('--threads-per-worker <n>', 'ONNX Runtime intra-op threads per worker', positiveInt)
     .option('--no-cls', 'skip the 0/180° angle classifier')
     .option('--no-auto-rotate', 'do not detect pages turned 90/180/270°')
@@ -282,7 +282,9 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
       autoRotate: flags.autoRotate,
       maxQueue: Number.MAX_SAFE_INTEGER,
       timeoutMs: CLI_JOB_TIMEOUT_MS,
-      ...(flags.workers ? { workers: flags.workers } : {}),
+      // one file is read by one job: one worker with every core's threads, not a pool (whose
+      // other workers would load their sessions only to help with that job's lines)
+      ...(flags.workers ? { workers: flags.workers } : files.length === 1 ? { workers: 1 } : {}),
       ...(flags.threadsPerWorker ? { threadsPerWorker: flags.threadsPerWorker } : {}),
       ...(flags.maxPixels ? { maxPixels: flags.maxPixels } : {}),
       ...(flags.maxPages ? { maxPages: flags.maxPages } : {}),

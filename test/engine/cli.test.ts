@@ -188,6 +188,25 @@ describe('ocrserve read', () => {
     expect(r.stderr).toMatch(reason)
   })
 
+  it('a one-file read loads what reading needs, not the HTTP server, the model server or the PDF writer', async () => {
+    const trace = join(dir, 'modules.txt')
+    const traced = (args: string[]) =>
+      new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, ['--import', './test/fixtures/module-trace/register.mjs', 'bin/ocrserve.js', ...args], { env: { ...process.env, MODULE_TRACE: trace } }, (err) => {
+          if (err) return reject(err)
+          const loaded = readFileSync(trace, 'utf8')
+          rmSync(trace)
+          resolve(loaded)
+        }),
+      )
+    const packages = (loaded: string) => new Set([...loaded.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)\//g)].map((m) => m[1]))
+    const read = packages(await traced(['read', '--format', 'text', '--no-progress', files.a]))
+    for (const pkg of ['onnxruntime-node', 'sharp', 'commander']) expect(read, pkg).toContain(pkg)
+    for (const pkg of ['fastify', '@fastify/swagger', '@grpc/grpc-js', 'pdf-lib', 'pdfjs-dist', 'pino']) expect(read, pkg).not.toContain(pkg)
+    const version = packages(await traced(['--version']))
+    for (const pkg of ['onnxruntime-node', 'sharp', 'fastify', '@grpc/grpc-js', 'pdf-lib']) expect(version, pkg).not.toContain(pkg)
+  })
+
   it('--help and --version exit 0', async () => {
     for (const args of [['--help'], ['read', '--help'], ['--version']]) {
       const r = await ocrserve(args)
