@@ -316,9 +316,9 @@ describe('ocrserve read: PDFs, --out-dir, --pages/--dpi/--pdf-text, Ctrl-C', () 
     [['--dpi', '1.5'], /--dpi/],
     [['--pdf-text', 'never'], /--pdf-text.*never/],
     [['--out', 'x.json', '--out-dir', 'y'], /cannot be used with/],
-  ])('%j → usage error naming the option, non-zero exit, nothing read', async (args, msg) => {
+  ])('%j → usage error naming the option, exit 2, nothing read', async (args, msg) => {
     const r = await ocrserve(['read', ...args, pdf.long])
-    expect(r.code).not.toBe(0)
+    expect(r.code).toBe(2)
     expect(r.stdout).toBe('')
     expect(r.stderr).toMatch(msg)
   })
