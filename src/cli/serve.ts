@@ -38,7 +38,9 @@ const PARENT_CHECK_MS = 500
  * the signal to its child; where that child is the shell (npx), the shell dies of it without
  * passing it on, and this process would go on serving with no parent. Started by npm (it sets
  * npm_lifecycle_event), we therefore treat the loss of our parent as the stop signal. (`npm start`
- * execs node, so there npm signals this process itself and waits for it.)
+ * execs node, so there npm signals this process itself and waits for it.) An npm script that puts
+ * the service in the background and ends (`"x": "ocrserve serve &"`) stops it too: run it under a
+ * supervisor, or with node bin/ocrserve.js outside npm.
  */
 function watchParent(stop: (reason: string) => void): void {
   if (process.env.npm_lifecycle_event === undefined) return

@@ -45,7 +45,7 @@ export function toHttpError(err: unknown): OcrError {
   return new OcrError('INTERNAL', 'internal error', { cause: err })
 }
 
-/** The part of a request a schema checks (fastify's RequestPart). */
+/** The part of a request a schema checks (fastify's SchemaErrorDataVar, which it does not export). */
 type RequestPart = 'body' | 'headers' | 'params' | 'querystring'
 
 /** How each part of a request names its members in a message. */
