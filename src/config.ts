@@ -307,7 +307,7 @@ export const SETTINGS = {
   OCR_WORKERS: engine('workers', {
     kind: 'auto',
     doc: 'Worker threads running the pipeline (auto = one per core, up to 8; in remote mode two per core, up to 16: its workers wait for the model server for much of each image).',
-    read: { flag: '--workers <n>', help: 'pipeline worker threads; auto: one per core, up to 8' },
+    read: { flag: '--workers <n>', help: 'pipeline worker threads; auto: one per core, up to 8 (one for a single file)' },
   }),
   OCR_THREADS_PER_WORKER: engine('threadsPerWorker', {
     kind: 'auto',

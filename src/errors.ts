@@ -9,7 +9,7 @@ export const ERRORS = {
   UNAUTHORIZED: { status: 401, doc: 'API keys are configured and the request has no key or a wrong one.' },
   URL_NOT_ALLOWED: { status: 403, doc: 'Image URL fetching is off, or the URL (or a redirect) is not on OCR_URL_ALLOWLIST or resolves to a private address.' },
   NOT_FOUND: { status: 404, doc: 'No such route, file or job.' },
-  METHOD_NOT_ALLOWED: { status: 405, doc: 'The route exists, but not for this HTTP method; the Allow header lists the ones it takes.' },
+  METHOD_NOT_ALLOWED: { status: 405, doc: 'The path exists but does not take this method; the Allow header lists the methods it takes.' },
   REQUEST_TIMEOUT: { status: 408, doc: 'The request (headers and body) did not arrive within OCR_BODY_TIMEOUT_MS.' },
   JOB_NOT_FINISHED: { status: 409, doc: 'The async job has no result yet (queued or running); poll GET /v1/jobs/{id}.' },
   JOB_FAILED: { status: 409, doc: 'The async job ended without a result (failed or cancelled); GET /v1/jobs/{id} has its error.' },

@@ -6,9 +6,7 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { pino } from 'pino'
 import { DEVICES, LOG_LEVELS, resolveParallelism, type Device } from '../config.js'
-import { startModelServer } from '../model-server/server.js'
 
 /** The repository shipped with the package (configs; `ocrserve models-repo` adds the ONNX files). */
 export const PACKAGE_REPOSITORY = fileURLToPath(new URL('../../deploy/triton/models', import.meta.url))
@@ -61,6 +59,8 @@ export function register(program: Command): void {
     .option('--max-body-bytes <n>', 'largest request body', positiveInt, 256 * 1024 * 1024)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .action(async (flags: Flags) => {
+      // loaded when this command runs, not by every `ocrserve` command
+      const [{ pino }, { startModelServer }] = await Promise.all([import('pino'), import('../model-server/server.js')])
       const logger = pino({ level: flags.logLevel, base: { service: 'ocrserve-model-server' } })
       const { workers, threadsPerWorker } = resolveParallelism({ workers: flags.workers ?? 0, threadsPerWorker: flags.threadsPerWorker ?? 0 })
       const repository = resolve(flags.repository ?? defaultRepository())

@@ -2,14 +2,13 @@
 import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, dirname, extname, join, relative, resolve } from 'node:path'
 import type { Writable } from 'node:stream'
-import { MultiBar, Presets, type SingleBar } from 'cli-progress'
+import cliProgress, { type GenericFormatter, type MultiBar, type SingleBar } from 'cli-progress'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { readInputFile } from '../document/document.js'
 import { parsePageRanges } from '../document/pages.js'
 import { toOcrError } from '../errors.js'
-import { createOcr } from '../ocr.js'
 import type { OcrResult } from '../types.js'
 import { FORMAT_INFO, formatResult, FORMATS, renderResult, type Format } from '../formats/index.js'
+import { EXIT_INTERRUPTED, EXIT_USAGE } from './exit-codes.js'
 import { addReadFlags, engineSettingsFromReadFlags } from './setting-flags.js'
 
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff'])
@@ -86,8 +85,6 @@ export interface ReadFlags {
   [setting: string]: unknown
 }
 
-/** Exit status after Ctrl-C (128 + SIGINT), as shells report it. */
-export const EXIT_INTERRUPTED = 130
 /** A CLI run has no request deadline; a stuck job still ends (a 1000-page book at 20 s a page fits). */
 const CLI_JOB_TIMEOUT_MS = 6 * 3600_000
 
@@ -112,9 +109,34 @@ export function register(program: Command): void {
 /** A file's end: read, failed, or cancelled by Ctrl-C (neither output nor a failure). */
 type Outcome = { ok: true; output: string | Uint8Array } | { ok: false; code: string; message: string } | { ok: 'interrupted' }
 
+/** The bar's line without the file name, which takes the rest of the terminal's width. */
+const BAR_LINE = '{bar} {value}/{total} pages | {files}/{fileCount} files | {eta_formatted} left | '
+
+/**
+ * The end of `path` that fits in `width` columns ("…/scans/2024/page-17.png"): where a long path
+ * is cut, its file name is the part worth showing. Cut after a "/" when the file name still fits.
+ */
+export function fitPath(path: string, width: number): string {
+  const chars = [...path]
+  if (chars.length <= width) return path
+  if (width < 2) return ''
+  let tail = chars.slice(chars.length - (width - 1)).join('')
+  const name = path.slice(path.lastIndexOf('/') + 1)
+  const slash = tail.indexOf('/')
+  if (slash > 0 && tail.length - slash > name.length) tail = tail.slice(slash)
+  return '…' + tail
+}
+
+/** cli-progress's line with the current file fitted into the columns left (the terminal cuts longer lines). */
+const barLine: GenericFormatter = (options, params, payload: { file?: string }) => {
+  const line = cliProgress.Format.Formatter({ ...options, format: BAR_LINE }, params, payload)
+  return line + fitPath(payload.file ?? '', params.maxWidth - line.length - 1)
+}
+
 /**
  * Page progress across all files on stderr (a TTY only). Each file counts as one page until its
- * first page reports the document's page count, so the total grows as documents are opened.
+ * first page reports the document's page count, so the total grows as documents are opened. A file
+ * stopped by Ctrl-C is not counted as done.
  */
 class PageProgress {
   private readonly multi: MultiBar | null
@@ -130,9 +152,9 @@ class PageProgress {
     this.expected = new Array<number>(fileCount).fill(1)
     this.done = new Array<number>(fileCount).fill(0)
     this.multi = enabled
-      ? new MultiBar(
-          { stream: process.stderr, format: '{bar} {value}/{total} pages | {files}/{fileCount} files | {eta_formatted} left | {file}', hideCursor: true, clearOnComplete: false },
-          Presets.shades_classic,
+      ? new cliProgress.MultiBar(
+          { stream: process.stderr, format: barLine, hideCursor: true, clearOnComplete: false },
+          cliProgress.Presets.shades_classic,
         )
       : null
     this.bar = this.multi?.create(fileCount, 0, { files: 0, fileCount, file: '' }) ?? null
@@ -173,13 +195,13 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
   const inputs = await collectInputs(paths)
   if (inputs.length === 0) {
     process.stderr.write('ocrserve read: no image or PDF files found\n')
-    return 2
+    return EXIT_USAGE
   }
   const files = inputs.map((f) => f.path)
   const many = files.length > 1
   if (many && !flags.outDir && !STREAMABLE.includes(flags.format)) {
     process.stderr.write(`ocrserve read: --format ${flags.format} writes one document per input; with several inputs use --out-dir\n`)
-    return 2
+    return EXIT_USAGE
   }
   const targets = flags.outDir ? inputs.map((f) => outputPath(flags.outDir!, f.rel, flags.format)) : []
   // --out-dir next to the inputs with --format pdf must not replace a PDF it reads
@@ -187,7 +209,7 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
   const clobbered = targets.find((t) => inputSet.has(resolve(t)))
   if (clobbered) {
     process.stderr.write(`ocrserve read: ${clobbered} is an input; it would be overwritten (choose another --out-dir)\n`)
-    return 2
+    return EXIT_USAGE
   }
   // two inputs that would write the same output file (a.png and a.pdf) are a usage error
   const seen = new Map<string, string>()
@@ -195,7 +217,7 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
     const other = seen.get(t)
     if (other !== undefined) {
       process.stderr.write(`ocrserve read: ${other} and ${files[i]} would both be written to ${t}\n`)
-      return 2
+      return EXIT_USAGE
     }
     seen.set(t, files[i]!)
   }
@@ -206,14 +228,14 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
       await mkdir(flags.outDir, { recursive: true })
     } catch (err) {
       process.stderr.write(`ocrserve read: cannot write ${flags.outDir}: ${(err as Error).message}\n`)
-      return 2
+      return EXIT_USAGE
     }
   } else if (flags.out) {
     try {
       out = (await open(flags.out, 'w')).createWriteStream()
     } catch (err) {
       process.stderr.write(`ocrserve read: cannot write ${flags.out}: ${(err as Error).message}\n`)
-      return 2
+      return EXIT_USAGE
     }
   }
   // a failed write (disk full, or EPIPE when the reader of stdout went away, as with `| head`)
@@ -222,6 +244,10 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
   out.on('error', (err: NodeJS.ErrnoException) => {
     outError ??= err
   })
+  // the engine (and, for a searchable PDF, the document reader) are loaded only now: a usage
+  // error above is reported without loading them
+  const { createOcr } = await import('../ocr.js')
+  const readInputFile = FORMAT_INFO[flags.format].binary ? (await import('../document/document.js')).readInputFile : null
   // Ctrl-C: start no more files, cancel the ones in flight, keep what is written complete
   const interrupt = new AbortController()
   const onSigint = (): void => {
@@ -234,6 +260,9 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
       ...engineSettingsFromReadFlags(flags),
       maxQueue: Number.MAX_SAFE_INTEGER,
       timeoutMs: CLI_JOB_TIMEOUT_MS,
+      // one file is read by one job: one worker with every core's threads, not a pool (whose
+      // other workers would load their sessions only to help with that job's lines)
+      ...(flags.workers === undefined && files.length === 1 ? { workers: 1 } : {}),
     }).catch((err: unknown) => {
       if (out !== process.stdout) out.destroy()
       throw err
@@ -297,7 +326,7 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
         let outcome: Outcome
         try {
           // a searchable PDF is built on the input's own pages: read the file once, OCR those bytes
-          const source = FORMAT_INFO[flags.format].binary ? await readInputFile(file) : undefined
+          const source = readInputFile ? await readInputFile(file) : undefined
           const result = await ocr.read(source ?? file, {
             signal: interrupt.signal,
             onPage: (_page, { total }) => progress.page(i, file, total),
@@ -312,9 +341,13 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
           }
         } catch (err) {
           const e = toOcrError(err)
-          progress.fileDone(i, 0)
-          // an interrupted file is neither output nor a failure: the run stops
-          outcome = interrupt.signal.aborted && e.code === 'CANCELLED' ? { ok: 'interrupted' } : { ok: false, code: e.code, message: e.message }
+          // an interrupted file is neither output nor a failure, nor done: the run stops
+          if (interrupt.signal.aborted && e.code === 'CANCELLED') {
+            outcome = { ok: 'interrupted' }
+          } else {
+            progress.fileDone(i, 0)
+            outcome = { ok: false, code: e.code, message: e.message }
+          }
         }
         if (outcome.ok !== 'interrupted') finished++
         if (flags.outDir) await writeOne(i, outcome)

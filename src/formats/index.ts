@@ -7,7 +7,6 @@ import { OcrError } from '../errors.js'
 import type { OcrResult } from '../types.js'
 import { renderAlto } from './alto.js'
 import { renderHocr } from './hocr.js'
-import { renderPdf } from './pdf.js'
 
 export const FORMATS = ['json', 'jsonl', 'text', 'hocr', 'alto', 'pdf'] as const
 export type Format = (typeof FORMATS)[number]
@@ -102,8 +101,11 @@ export async function renderResult(format: Format, result: OcrResult, options: R
       return renderHocr(result, options.fileName)
     case 'alto':
       return renderAlto(result, options.fileName)
-    case 'pdf':
+    case 'pdf': {
+      // pdf-lib and sharp are loaded for the one format that needs them
+      const { renderPdf } = await import('./pdf.js')
       return renderPdf(result, options)
+    }
   }
 }
 

@@ -7,7 +7,6 @@ import type { Logger } from '../logger.js'
 import { resolveModelPaths } from '../models/assets.js'
 import { localModelSource } from '../models/graph-rewrite.js'
 import { MODEL_ROLES, type Backend, type BackendFactory, type ModelRole } from './backend.js'
-import { createLocalBackend } from './local.js'
 
 /** What each local session loads: a model file's path, or its (rewritten) bytes. */
 export type LocalModels = Partial<Record<ModelRole, string | Uint8Array>>
@@ -54,6 +53,8 @@ export async function createBackendSet(ctx: FactoryContext): Promise<BackendSet>
   }
   const paths = resolveModelPaths(settings.models)
   const prepared = { ...ctx.models }
+  // ONNX Runtime is loaded where sessions are made (the worker threads), not where models are prepared
+  const { createLocalBackend } = await import('./local.js')
   return {
     factory: async (role: ModelRole): Promise<Backend> => {
       const model = prepared[role] ?? (await localModelSource(paths[role], settings.modelRewrite, logger))

@@ -40,10 +40,13 @@
  * appended nodes) are merged first, as protobuf merges them.
  */
 import { readFile } from 'node:fs/promises'
+import { extname } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import protobuf from 'protobufjs'
 import { OcrError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { ONNX_ATTR, ONNX_DTYPE, onnxSchema, type OnnxNode as Node, type OnnxTensor as Tensor } from './onnx-proto.js'
+import { derivedModel, type Derivation } from './model-cache.js'
+import { ONNX_ATTR, ONNX_DTYPE, ONNX_PROTO_PATH, onnxSchema, type OnnxNode as Node, type OnnxTensor as Tensor } from './onnx-proto.js'
 
 /** Field numbers in onnx.proto. */
 export const MODEL_GRAPH = 7
@@ -461,10 +464,18 @@ export async function readRewrittenModel(path: string, logger?: Logger): Promise
   return out
 }
 
+/** The rewrite as a cached derivation: this file, the schema's code and the schema decide its output. */
+const REWRITE: Derivation = {
+  name: 'rewritten',
+  code: [new URL(import.meta.url), new URL(`./onnx-proto${extname(fileURLToPath(import.meta.url))}`, import.meta.url), pathToFileURL(ONNX_PROTO_PATH)],
+  derive: (bytes) => rewriteModel(bytes).bytes,
+}
+
 /**
- * What to hand ONNX Runtime for the model at `path`: its rewritten bytes, or the path itself when
- * `rewrite` is off. The engine and the bench's model-only floor both load models through this.
+ * What to hand ONNX Runtime for the model at `path`: its rewritten bytes (kept on disk between runs
+ * by model-cache.ts), or the path itself when `rewrite` is off. The engine and the bench's
+ * model-only floor both load models through this.
  */
 export async function localModelSource(path: string, rewrite: boolean, logger?: Logger): Promise<string | Uint8Array> {
-  return rewrite ? readRewrittenModel(path, logger) : path
+  return rewrite ? derivedModel(path, REWRITE, logger ? { logger } : {}) : path
 }

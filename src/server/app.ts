@@ -11,7 +11,7 @@ import type { ServiceConfig } from '../config.js'
 import type { Ocr } from '../engine.js'
 import { OcrError } from '../errors.js'
 import { VERSION } from '../version.js'
-import { errorBody, errorSchema, retryAfterSec, toHttpError } from './errors.js'
+import { errorBody, errorSchema, payloadTooLarge, retryAfterSec, schemaError, toHttpError, type BodyLimit } from './errors.js'
 import { requestIdOptions, sendClientError, trackRequestId } from './request-id.js'
 import { createMetrics } from './metrics.js'
 import { registerHealthRoutes } from './routes/health.js'
@@ -46,9 +46,20 @@ function rawBodyDoc(withFormat: boolean): Record<string, unknown> {
 }
 const RAW_BODY_DOC: Record<string, Record<string, unknown>> = { '/v1/ocr': rawBodyDoc(true), '/v1/jobs': rawBodyDoc(false) }
 
+/** The methods a 405's Allow header may list (those fastify routes here use, and HEAD for GET). */
+const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route's body limit as its 413 states it (routes without one: OCR_MAX_BODY_BYTES). */
+    bodyLimit?: BodyLimit
+  }
+}
+
 export async function buildServer({ config, ocr, logger }: BuildServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    // a child of the service's logger: its level can change without changing the engine's
+    loggerInstance: logger.child({}) as FastifyBaseLogger,
     // fastify's own request lines are off: the onResponse hook below writes one line per request
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,
@@ -60,7 +71,9 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
     clientErrorHandler: (err, socket) => sendClientError(logger, err, socket),
     // we answer requests that arrive while closing ourselves, in the catalogue's shape
     return503OnClosing: false,
-    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
+    // verbose: a failed keyword's schema and value, for the messages of schemaError
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, verbose: true } },
+    schemaErrorFormatter: schemaError,
   })
   app.server.headersTimeout = Math.min(app.server.headersTimeout, config.bodyTimeoutMs)
   trackRequestId(app)
@@ -118,8 +131,14 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
     if (closing) throw new OcrError('SHUTTING_DOWN', 'the service is shutting down', { retryAfterSec: 5 })
   })
 
+  const defaultBodyLimit: BodyLimit = { bytes: config.maxBodyBytes, setting: 'OCR_MAX_BODY_BYTES' }
   app.setErrorHandler((err, request, reply) => {
-    const e = toHttpError(err)
+    let e = toHttpError(err)
+    // fastify's and multipart's 413s say only "too large": state the route's limit instead
+    if (e.code === 'PAYLOAD_TOO_LARGE' && !(err instanceof OcrError)) {
+      const json = (request.headers['content-type'] ?? '').toLowerCase().startsWith('application/json')
+      e = payloadTooLarge(request.routeOptions.config.bodyLimit ?? defaultBodyLimit, json, err)
+    }
     // a 5xx gets its own line with the stack; every error's code and message go on the request line
     if (e.status >= 500) request.log.error({ err, code: e.code }, e.message)
     request.failure = { code: e.code, message: e.message }
@@ -127,9 +146,14 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
     return reply.code(e.status).type('application/json; charset=utf-8').send(errorBody(e, request.id))
   })
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(errorBody(new OcrError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`), request.id)),
-  )
+  // a known path asked with another method is 405 + Allow, every other miss 404
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?')[0]!
+    const allowed = ROUTE_METHODS.filter((method) => app.findRoute({ method, url: path }) !== null)
+    if (allowed.length === 0) throw new OcrError('NOT_FOUND', `no route ${request.method} ${path}`)
+    reply.header('allow', allowed.join(', '))
+    throw new OcrError('METHOD_NOT_ALLOWED', `${path} does not take ${request.method}; it takes ${allowed.join(', ')}`)
+  })
 
   // while shutting down, answer in-flight requests with Connection: close so their keep-alive
   // sockets do not hold the server open (idle ones are closed by fastify at close time)
@@ -158,7 +182,7 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
   })
 
   registerHealthRoutes(app, { ocr, metrics })
-  registerOcrRoute(app, { ocr, metrics, maxBodyBytes: config.maxBodyBytes, syncMaxPages: config.syncMaxPages, urlFetch: config.urlFetch })
+  registerOcrRoute(app, { ocr, metrics, maxBodyBytes: config.maxBodyBytes, jobsMaxBodyBytes: config.jobs.maxBodyBytes, syncMaxPages: config.syncMaxPages, urlFetch: config.urlFetch })
   registerJobRoutes(app, { ocr, metrics, jobs: config.jobs, urlFetch: config.urlFetch })
   registerPreviewRoute(app, { ocr, maxBodyBytes: Math.max(config.maxBodyBytes, config.jobs.maxBodyBytes) })
   await registerWebRoutes(app, config, ocr)

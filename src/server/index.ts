@@ -1,15 +1,20 @@
 /** Starting and stopping the whole service (engine + HTTP), for the CLI, tests and benchmarks. */
+import { createServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { ServiceConfig } from '../config.js'
 import type { Ocr } from '../engine.js'
+import { OcrError } from '../errors.js'
 import { createOcr } from '../ocr.js'
 import { buildServer } from './app.js'
 
 export interface Service {
   app: FastifyInstance
   ocr: Ocr
+  /** Where to reach the service from this machine (a wildcard HOST reads as 127.0.0.1). */
   url: string
+  /** What it listens on: HOST and the port. */
+  listening: { host: string; port: number }
   /** Stop accepting, finish in-flight requests, stop the workers. */
   close(): Promise<void>
 }
@@ -18,12 +23,53 @@ export function createLogger(level: ServiceConfig['logLevel']): Logger {
   return pino({ level, base: { service: 'ocrserve' } })
 }
 
+/** A listen failure as a start-up error that says what to change. */
+export function listenError(err: NodeJS.ErrnoException, host: string, port: number): OcrError {
+  const hints: Record<string, string> = {
+    EADDRINUSE: `PORT ${port} is already in use on HOST ${host} (another ocrserve?): stop that process or choose another PORT (--port)`,
+    EACCES: `not permitted to listen on PORT ${port} (ports below 1024 need privileges): choose another PORT (--port)`,
+    EADDRNOTAVAIL: `HOST ${host} is not an address of this machine: use 0.0.0.0 (every interface) or 127.0.0.1 (--host)`,
+    ENOTFOUND: `HOST ${host} does not resolve to an address: use 0.0.0.0 (every interface) or 127.0.0.1 (--host)`,
+  }
+  return new OcrError('INVALID_CONFIG', hints[err.code ?? ''] ?? `cannot listen on ${host}:${port}: ${err.message}`, { cause: err })
+}
+
+/**
+ * Fails with INVALID_CONFIG when HOST:PORT cannot be listened on, before any model is loaded (a
+ * port in use is found at once, not after the start-up's seconds of model loading).
+ */
+export async function checkListenAddress(host: string, port: number): Promise<void> {
+  if (port === 0) return
+  const probe = createServer()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject)
+      probe.listen({ host, port, exclusive: true }, resolve)
+    })
+  } catch (err) {
+    throw listenError(err as NodeJS.ErrnoException, host, port)
+  } finally {
+    await new Promise<void>((resolve) => (probe.listening ? probe.close(() => resolve()) : resolve()))
+  }
+}
+
 export async function startService(config: ServiceConfig, logger: Logger = createLogger(config.logLevel)): Promise<Service> {
+  await checkListenAddress(config.host, config.port)
+  logger.info({ mode: config.mode, host: config.host, port: config.port }, 'starting: loading the models')
   const ocr = await createOcr({ ...config.engine, logger })
   let app: FastifyInstance
   try {
     app = await buildServer({ config, ocr, logger })
-    await app.listen({ port: config.port, host: config.host })
+    // fastify logs a "Server listening at" line per interface; the caller logs one line of its own
+    const level = app.log.level
+    app.log.level = 'warn'
+    try {
+      await app.listen({ port: config.port, host: config.host })
+    } catch (err) {
+      throw listenError(err as NodeJS.ErrnoException, config.host, config.port)
+    } finally {
+      app.log.level = level
+    }
   } catch (err) {
     await ocr.close()
     throw err
@@ -37,6 +83,7 @@ export async function startService(config: ServiceConfig, logger: Logger = creat
     app,
     ocr,
     url,
+    listening: { host: config.host, port },
     close() {
       closing ??= (async () => {
         await app.close()

@@ -19,6 +19,39 @@ interface Run {
   stderr: string
 }
 
+/**
+ * `ocrserve ARGS` on a pseudo-terminal `cols` wide (script(1)), so stderr is a TTY as for a user.
+ * `watch` sees the output so far and may press Ctrl-C (^C through the terminal, as a user does).
+ */
+function onTerminal(args: string[], cols: number, watch?: (text: string, ctrlC: () => void) => void): Promise<{ code: number | null; text: string }> {
+  const cmd = `stty cols ${cols}; exec ${[process.execPath, 'bin/ocrserve.js', ...args].map((a) => `'${a}'`).join(' ')}`
+  const child = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let text = ''
+  let pressed = false
+  const ctrlC = (): void => {
+    if (!pressed) child.stdin.write('\x03')
+    pressed = true
+  }
+  const onData = (d: Buffer): void => {
+    text += d.toString()
+    watch?.(stripAnsi(text), ctrlC)
+  }
+  child.stdout.on('data', onData)
+  child.stderr.on('data', onData)
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, text })))
+}
+
+const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g
+const stripAnsi = (s: string): string => s.replace(ANSI, '')
+
+/** The progress bar's frames in terminal output (each drawn after a cursor move or a carriage return). */
+const barFrames = (text: string): string[] =>
+  text
+    .replace(ANSI, '\n')
+    .split(/[\r\n]+/)
+    .filter((l) => / files \| /.test(l))
+    .map((l) => l.trimEnd())
+
 /** Runs the CLI; resolves with its exit code and output whatever the code. */
 function ocrserve(args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
@@ -139,11 +172,47 @@ describe('ocrserve read', () => {
     expect(r.stderr).toMatch(/no image or PDF files/)
   })
 
-  it('a bad option value → usage error, non-zero exit', async () => {
-    const r = await ocrserve(['read', '--format', 'yaml', files.a])
-    expect(r.code).not.toBe(0)
+  it.each([
+    ['no paths', ['read'], /missing required argument 'paths'/],
+    ['an unknown option', ['read', '--bogus', 'a.png'], /unknown option '--bogus'/],
+    ['a --format outside the choices', ['read', '--format', 'docx', 'a.png'], /'docx' is invalid.*json, jsonl, text, hocr, alto, pdf/],
+    ['a --dpi out of range', ['read', '--dpi', '5', 'a.png'], /must be an integer from 36 to 1200/],
+    ['a malformed --pages', ['read', '--pages', '3-1', 'a.png'], /--pages/],
+    ['an unknown command', ['scan', 'a.png'], /unknown command 'scan'/],
+    ['no command at all', [], /Usage: ocrserve/],
+    ['serve with an unknown option', ['serve', '--bogus'], /unknown option '--bogus'/],
+  ])('a usage error (%s) → exit 2, the reason on stderr, nothing on stdout', async (_, args, reason) => {
+    const r = await ocrserve(args)
+    expect(r.code, r.stderr).toBe(2)
     expect(r.stdout).toBe('')
-    expect(r.stderr).toMatch(/yaml/)
+    expect(r.stderr).toMatch(reason)
+  })
+
+  it('a one-file read loads what reading needs, not the HTTP server, the model server or the PDF writer', async () => {
+    const trace = join(dir, 'modules.txt')
+    const traced = (args: string[]) =>
+      new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, ['--import', './test/fixtures/module-trace/register.mjs', 'bin/ocrserve.js', ...args], { env: { ...process.env, MODULE_TRACE: trace } }, (err) => {
+          if (err) return reject(err)
+          const loaded = readFileSync(trace, 'utf8')
+          rmSync(trace)
+          resolve(loaded)
+        }),
+      )
+    const packages = (loaded: string) => new Set([...loaded.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)\//g)].map((m) => m[1]))
+    const read = packages(await traced(['read', '--format', 'text', '--no-progress', files.a]))
+    for (const pkg of ['onnxruntime-node', 'sharp', 'commander']) expect(read, pkg).toContain(pkg)
+    for (const pkg of ['fastify', '@fastify/swagger', '@grpc/grpc-js', 'pdf-lib', 'pdfjs-dist', 'pino']) expect(read, pkg).not.toContain(pkg)
+    const version = packages(await traced(['--version']))
+    for (const pkg of ['onnxruntime-node', 'sharp', 'fastify', '@grpc/grpc-js', 'pdf-lib']) expect(version, pkg).not.toContain(pkg)
+  })
+
+  it('--help and --version exit 0', async () => {
+    for (const args of [['--help'], ['read', '--help'], ['--version']]) {
+      const r = await ocrserve(args)
+      expect(r.code, args.join(' ')).toBe(0)
+      expect(r.stdout.length).toBeGreaterThan(0)
+    }
   })
 
   it('--out in a folder that does not exist → exit 2 with the reason, no crash', async () => {
@@ -247,9 +316,9 @@ describe('ocrserve read: PDFs, --out-dir, --pages/--dpi/--pdf-text, Ctrl-C', () 
     [['--dpi', '1.5'], /--dpi/],
     [['--pdf-text', 'never'], /--pdf-text.*never/],
     [['--out', 'x.json', '--out-dir', 'y'], /cannot be used with/],
-  ])('%j → usage error naming the option, non-zero exit, nothing read', async (args, msg) => {
+  ])('%j → usage error naming the option, exit 2, nothing read', async (args, msg) => {
     const r = await ocrserve(['read', ...args, pdf.long])
-    expect(r.code).not.toBe(0)
+    expect(r.code).toBe(2)
     expect(r.stdout).toBe('')
     expect(r.stderr).toMatch(msg)
   })
@@ -334,6 +403,35 @@ describe('ocrserve read: PDFs, --out-dir, --pages/--dpi/--pdf-text, Ctrl-C', () 
     // 3 pages of the PDF + 1 image; before the PDF was opened the total counted it as 1 page
     expect(r.stdout).toMatch(/4\/4 pages \| 2\/2 files/)
     expect(r.stdout).toMatch(/\b\d\/2 pages/)
+  })
+
+  it.skipIf(!existsSync('/usr/bin/script'))('on a terminal: a path too long for the line shows its end, the file name', async () => {
+    const deep = join(dir, 'a-folder-with-a-rather-long-name', 'and-another-level-below-it', 'scans-of-2024')
+    mkdirSync(deep, { recursive: true })
+    const file = join(deep, 'page-0017-of-the-annual-report.png')
+    writeFileSync(file, pageA.png)
+    expect(file.length).toBeGreaterThan(100)
+    const cols = 140
+    const out = await onTerminal(['read', '--workers', '1', '--out-dir', join(dir, 'out-long'), file], cols)
+    expect(out.code, out.text).toBe(0)
+    const last = barFrames(out.text).at(-1)!
+    expect(last).toMatch(/1\/1 files/)
+    expect(last.endsWith('page-0017-of-the-annual-report.png'), last).toBe(true)
+    expect(last).toContain('…')
+    expect([...last].length).toBeLessThan(cols)
+  })
+
+  it.skipIf(!existsSync('/usr/bin/script'))('Ctrl-C on a terminal while two files are read: the bar and the message count the same files done (none)', async () => {
+    const slow = [join(dir, 'slow-1.pdf'), join(dir, 'slow-2.pdf')]
+    for (const f of slow) writeFileSync(f, await longPdf(30))
+    const run = onTerminal(['read', '--workers', '2', '--pdf-text', 'ocr', '--out-dir', join(dir, 'out-sigint-tty'), ...slow, files.a, files.b], 200, (text, ctrlC) => {
+      // both documents opened (the total grows from 4 to 62 pages) and a page read: press Ctrl-C
+      if (/[1-9]\d*\/62 pages/.test(text)) ctrlC()
+    })
+    const out = await run
+    expect(out.code, out.text).toBe(130)
+    expect(stripAnsi(out.text)).toMatch(/interrupted: 0 of 4 files done/)
+    expect(barFrames(out.text).at(-1)).toMatch(/\| 0\/4 files \|/)
   })
 
   it('Ctrl-C (SIGINT): stops starting files, cancels the one in flight, keeps finished files complete, exit 130', async () => {

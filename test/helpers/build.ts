@@ -15,5 +15,5 @@ function newest(dir: string): number {
 export async function buildOnce(): Promise<void> {
   const stamp = 'dist/cli/main.js'
   if (existsSync(stamp) && statSync(stamp).mtimeMs >= newest('src')) return
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-b', 'tsconfig.build.json'], { stdio: 'inherit' })
 }

@@ -45,6 +45,17 @@ describe('README ## CLI: `ocrserve read`', () => {
   })
 })
 
+describe('README ## HTTP API', () => {
+  it('names every HTTP status of the error catalogue in its list of statuses', () => {
+    const md = read('README.md')
+    const start = md.indexOf('Errors are always JSON')
+    expect(start).toBeGreaterThanOrEqual(0)
+    const paragraph = md.slice(start, md.indexOf('\n\n', start))
+    expect(paragraph).toContain('docs/ERRORS.md')
+    for (const status of new Set(Object.values(ERRORS).map((e) => e.status))) expect(paragraph, `status ${status}`).toMatch(new RegExp(`\\b${status}\\b`))
+  })
+})
+
 describe('docs/ERRORS.md', () => {
   const md = read('docs/ERRORS.md')
   const rows = new Map<string, string[]>()

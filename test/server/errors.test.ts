@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { ERRORS, OcrError } from '../../src/errors.js'
 import { keyMatches } from '../../src/server/security.js'
-import { errorBody, retryAfterSec, toHttpError } from '../../src/server/errors.js'
+import { errorBody, formatBytes, retryAfterSec, toHttpError } from '../../src/server/errors.js'
 import { decodeBase64Image } from '../../src/server/routes/ocr.js'
 
 const fastifyError = (code: string, statusCode: number, message = code) => Object.assign(new Error(message), { code, statusCode })
@@ -36,6 +36,18 @@ describe('toHttpError', () => {
     const internal = toHttpError(new TypeError('cannot read properties of undefined (reading "secret")'))
     expect(internal.code).toBe('INTERNAL')
     expect(errorBody(internal)).toEqual({ error: { code: 'INTERNAL', message: 'internal error' } })
+  })
+})
+
+describe('formatBytes', () => {
+  it.each([
+    [900, '900 bytes'],
+    [1536, '1.5 KiB'],
+    [20 * 2 ** 20, '20 MiB'],
+    [104857600, '100 MiB'],
+    [1.25 * 2 ** 30, '1.3 GiB'],
+  ])('%i → %s', (n, text) => {
+    expect(formatBytes(n)).toBe(text)
   })
 })
 

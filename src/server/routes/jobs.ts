@@ -93,6 +93,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteOptions): 
     '/v1/jobs',
     {
       bodyLimit: cfg.maxBodyBytes,
+      config: { bodyLimit: { bytes: cfg.maxBodyBytes, setting: 'OCR_JOBS_MAX_BODY_BYTES' } },
       schema: {
         summary: 'Submit a document (or image) for asynchronous OCR',
         description:

@@ -14,6 +14,8 @@ export interface OcrRouteOptions {
   ocr: Ocr
   metrics: ServerMetrics
   maxBodyBytes: number
+  /** POST /v1/jobs's body limit, which a 413 here points to. */
+  jobsMaxBodyBytes: number
   /** Most (selected) pages one call reads; more → TOO_MANY_PAGES pointing to POST /v1/jobs. */
   syncMaxPages: number
   /** Image URL fetching; null = JSON {"url"} is refused with URL_NOT_ALLOWED. */
@@ -27,6 +29,13 @@ export function registerOcrRoute(app: FastifyInstance, deps: OcrRouteOptions): v
   app.post<{ Querystring: WireOptions }>(
     '/v1/ocr',
     {
+      config: {
+        bodyLimit: {
+          bytes: deps.maxBodyBytes,
+          setting: 'OCR_MAX_BODY_BYTES',
+          larger: { route: 'POST /v1/jobs', bytes: deps.jobsMaxBodyBytes, setting: 'OCR_JOBS_MAX_BODY_BYTES' },
+        },
+      },
       schema: {
         summary: 'Read the text in an image or a short document',
         description:
