@@ -94,10 +94,11 @@ interface ReceiptCase {
   seed: number
   /** JPEG quality the page is saved at (0: PNG), as a photo or scan of a slip would be. */
   jpeg: number
+  saved: string
 }
 const RECEIPTS: ReceiptCase[] = [
-  { seed: 1, jpeg: 0 },
-  { seed: 2, jpeg: 75 },
+  { seed: 1, jpeg: 0, saved: 'PNG' },
+  { seed: 2, jpeg: 75, saved: 'JPEG q75' },
 ]
 
 const receipts = new Map<string, Promise<RenderedPage>>()
@@ -111,7 +112,7 @@ function receipt(c: ReceiptCase, turn: Rotation): Promise<RenderedPage> {
   return p
 }
 
-describe.each(RECEIPTS)('rendered receipt, seed $seed (JPEG quality $jpeg, 0 = PNG)', (c) => {
+describe.each(RECEIPTS)('rendered receipt, seed $seed, $saved', (c) => {
   const read = (turn: Rotation) => readOnce(`receipt ${c.seed}@${turn}`, async () => (await receipt(c, turn)).png)
   beforeAll(() => {
     for (const turn of TURNS) void read(turn).catch(() => undefined)
