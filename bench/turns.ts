@@ -5,8 +5,8 @@
  * a copy of dist/ made before a change, for before/after).
  *
  * Every eval-real record of the chosen kinds (../shared/eval-real) is turned 0/90/180/270°
- * clockwise in its pixels (no EXIF; PNG, or JPEG at `--jpeg` quality to add recompression noise)
- * and read. Per turn it reports how often the engine found the rotation that undoes the turn,
+ * clockwise in its pixels (no EXIF; PNG, or JPEG at `--jpeg` quality to add recompression noise,
+ * transparency flattened on white) and read. Per turn it reports how often the engine found the rotation that undoes the turn,
  * character accuracy (bench/lib/metrics, the GT boxes turned with the page), and how well the
  * reading order agrees with the engine's own order on the upright page (pairs of lines in the same
  * order, lines matched by their boxes turned back), plus every page whose rotation was wrong.
@@ -109,7 +109,8 @@ async function main(argv: string[]): Promise<void> {
       const meta = await sharp(file).metadata()
       const [w, h] = [meta.autoOrient.width, meta.autoOrient.height]
       const turned = sharp(file).autoOrient().rotate(turn)
-      const bytes = await (quality ? turned.jpeg({ quality }) : turned.png()).toBuffer()
+      // JPEG has no alpha: flatten on white first, as image editors export (sharp would use black)
+      const bytes = await (quality ? turned.flatten({ background: '#ffffff' }).jpeg({ quality }) : turned.png()).toBuffer()
       const res = await ocr.read(bytes, { timeoutMs: 600_000 })
       const rotation = res.rotation
       const lines = res.lines.map((l) => ({ text: l.text, box: l.box as Polygon }))
