@@ -2,7 +2,8 @@
  * Transparency: an RGBA image is flattened onto a background before OCR, since the models read
  * RGB. White is the usual choice (black text on transparency, as most PNGs with alpha carry), but
  * white text on transparency flattened on white is a blank page: the background is chosen to
- * contrast with the opaque pixels that border transparent ones, which are what it ends up next to.
+ * contrast with the opaque pixels that border transparent ones, which are what it ends up next to
+ * (the inside of an opaque box or photo never touches it, so it does not vote).
  */
 import { createImage, type RgbImage } from './image.js'
 
