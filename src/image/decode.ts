@@ -1,12 +1,13 @@
 /**
  * Decoding with sharp: JPEG, PNG, WebP, GIF (first frame), BMP (sharp has no BMP reader: parsed
- * here, headers checked), TIFF (every page). EXIF orientation applied, alpha flattened on white,
- * grey and 16-bit images converted to 8-bit RGB. Limits are checked from the header before pixels
- * are decoded.
+ * here, headers checked), TIFF (every page). EXIF orientation applied, alpha flattened on a
+ * background that contrasts with the content (./alpha.ts), grey and 16-bit images converted to
+ * 8-bit RGB. Limits are checked from the header before pixels are decoded.
  */
 import sharp, { type Metadata } from 'sharp'
 import { OcrError } from '../errors.js'
 import type { RgbImage } from './image.js'
+import { flattenAlpha } from './alpha.js'
 import { decodeBmp, isBmp } from './bmp.js'
 
 export const SUPPORTED_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'tiff', 'bmp'] as const
@@ -117,13 +118,14 @@ async function decodePage(bytes: Uint8Array, page: number, maxPixels: number): P
   try {
     const { data, info } = await sharp(bytes, { page, pages: 1, limitInputPixels: maxPixels, failOn: 'error' })
       .rotate() // EXIF orientation
-      .flatten({ background: { r: 255, g: 255, b: 255 } })
       .toColourspace('srgb')
-      .removeAlpha()
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true })
+    const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length)
+    // with alpha (RGBA, or grey + alpha made sRGB): flattened here, on a background chosen from the pixels
+    if (info.channels === 4) return flattenAlpha(pixels, info.width, info.height)
     if (info.channels !== 3) throw new Error(`unexpected channel count ${info.channels}`)
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height }
+    return { data: pixels, width: info.width, height: info.height }
   } catch (err) {
     const msg = (err as Error).message
     if (/pixel limit/i.test(msg)) throw new OcrError('IMAGE_TOO_LARGE', `image exceeds the pixel limit of ${maxPixels}`, { cause: err })

@@ -10,6 +10,7 @@ import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint
 import { packDetInput, packDetPixels, packRecBatch, packRecPixels } from '../image/tensor.js'
 import { cropText } from '../image/warp.js'
 import { canRunEach } from './assist.js'
+import { linesAgainstPage, meanConfidence, readsBetterTurned, SIDEWAYS_MIN_CONFIDENCE, UPSIDE_DOWN_VOTE_SHARE, upsideDownShare } from './orientation.js'
 import type { Backend, Feeds, ModelRole, RunOptions, Tensor } from '../inference/backend.js'
 import { clsDecode, type ClsDecision } from '../models/cls.js'
 import { PIXELS_INPUT, PIXELS_VALID_INPUT, hasCompactInput } from '../models/compact-input.js'
@@ -30,6 +31,16 @@ export interface PageOptions {
 
 /** Gives the backend of a role, creating it on first use (remote servers may come up later). */
 export type BackendProvider = (role: ModelRole) => Promise<Backend>
+
+/** What #orient decided: the rotation, the crops of the page so turned, what it has of them. */
+interface Oriented {
+  rotation: number
+  crops: Crop[]
+  /** The classifier's votes on `crops`, when it ran on them. */
+  decisions: ClsDecision[] | null
+  /** The readings of `crops`, when they are final. */
+  texts: Decoded[] | null
+}
 
 interface Crop {
   quad: Quad
@@ -60,41 +71,7 @@ export class Pipeline {
     let crops = await this.#detectAndCrop(img, timing, signal)
     let decisions: ClsDecision[] | null = null
     let texts: Decoded[] | null = null
-    if (this.#s.autoRotate && crops.length > 0) {
-      const turned = crops.filter((c) => c.turned)
-      const wide = crops.filter((c) => !c.turned && c.image.width / c.image.height >= 1.5)
-      if (turned.length > wide.length) {
-        // sideways page? tall crops were turned CCW; the classifier says whether that made them
-        // upright. Vertical CJK text also makes tall boxes: its turned crops read poorly, so the
-        // page is only turned when the turned crops read confidently.
-        const votes = await this.#classify(turned, timing, signal)
-        const cw = weightedVote(turned, votes)
-        const probe = await this.#recognize(cw ? turned.map((c) => ({ ...c, image: rot180(c.image) })) : turned, timing, signal)
-        if (meanConfidence(probe) >= SIDEWAYS_MIN_CONFIDENCE) {
-          rotation = cw ? 90 : 270
-          crops = await this.#detectAndCrop(rotateClockwise(img, rotation), timing, signal)
-        }
-      } else {
-        decisions = await this.#classify(crops, timing, signal)
-        if (crops.length >= 2 && weightedVote(crops, decisions)) {
-          // maybe upside down: read it both ways and keep the more confident reading
-          const upright = options.useCls ? this.#applyCls(crops, decisions) : crops
-          const flipped = flipPage(crops, img.width, img.height)
-          const checked = await this.#recognizeChecked(upright, timing, signal)
-          const tu = checked.texts
-          const tf = await this.#recognize(flipped, timing, signal)
-          // the classifier voted for 180, so a tie goes to the turned page (its reading order is right)
-          if (readingQuality(tf, this.#s.dropScore) >= readingQuality(tu, this.#s.dropScore)) {
-            rotation = 180
-            crops = flipped
-            texts = tf
-          } else {
-            crops = checked.crops
-            texts = tu
-          }
-        }
-      }
-    }
+    if (this.#s.autoRotate && crops.length > 0) ({ rotation, crops, decisions, texts } = await this.#orient(img, crops, options, timing))
     if (!texts) {
       if (options.useCls && crops.length > 0) crops = this.#applyCls(crops, decisions ?? (await this.#classify(crops, timing, signal)))
       ;({ crops, texts } = await this.#recognizeChecked(crops, timing, signal))
@@ -119,6 +96,45 @@ export class Pipeline {
       lines.push({ text: t.text, score: t.score, box })
     })
     return { lines, rotation, timing }
+  }
+
+  /**
+   * Page orientation (autoRotate). A page of mostly tall boxes may be sideways; one whose lines the
+   * classifier mostly calls upside down may be upside down. Either way the recogniser reads the
+   * lines both ways and the readings decide (./orientation.ts): the classifier sees a line squeezed
+   * into 192 px and is confidently wrong on long ones. Gives the page's crops in reading order for
+   * the rotation chosen, with the classifier's votes and the readings where it has them.
+   */
+  async #orient(img: RgbImage, crops: Crop[], options: PageOptions, timing: PageOutput['timing']): Promise<Oriented> {
+    const { signal } = options
+    const tall = crops.filter((c) => c.turned)
+    const wide = crops.filter((c) => !c.turned && c.image.width / c.image.height >= 1.5)
+    if (tall.length > wide.length) {
+      // sideways? tall crops were turned CCW: they read upright if the page is turned CCW (270),
+      // turned 180 more if it is turned CW (90). Vertical CJK text also makes tall boxes and reads
+      // poorly both ways, so the page is only turned when the better way reads confidently.
+      const ccw = await this.#recognize(tall, timing, signal)
+      const cw = await this.#recognize(tall.map((c) => ({ ...c, image: rot180(c.image) })), timing, signal)
+      const turnCw = readsBetterTurned(ccw, cw, this.#s.dropScore)
+      if (meanConfidence(turnCw ? cw : ccw) < SIDEWAYS_MIN_CONFIDENCE) return { rotation: 0, crops, decisions: null, texts: null }
+      const rotation = turnCw ? 90 : 270
+      return { rotation, crops: await this.#detectAndCrop(rotateClockwise(img, rotation), timing, signal), decisions: null, texts: null }
+    }
+    const decisions = await this.#classify(crops, timing, signal)
+    const ratios = crops.map((c) => c.image.width / c.image.height)
+    if (crops.length < 2 || upsideDownShare(ratios, decisions) <= UPSIDE_DOWN_VOTE_SHARE) return { rotation: 0, crops, decisions, texts: null }
+    // maybe upside down: read every line as it is and turned 180°
+    const flipped = flipPage(crops, img.width, img.height)
+    const asIs = await this.#recognize(crops, timing, signal)
+    const turned = await this.#recognize(flipped, timing, signal)
+    const pageTurned = readsBetterTurned(asIs, turned, this.#s.dropScore)
+    const [page, pageTexts, other, otherTexts] = pageTurned ? [flipped, turned, crops, asIs] : [crops, asIs, flipped, turned]
+    // single lines upside down against the page, as the classifier would turn them
+    const against = options.useCls ? linesAgainstPage(decisions, pageTurned, pageTexts, otherTexts, this.#s.clsThresh) : []
+    const lines = page.map((c, i) => (against[i] ? { ...c, image: other[i]!.image, flipped: true } : c))
+    const read = page.map((_, i) => (against[i] ? otherTexts[i]! : pageTexts[i]!))
+    const order = readingOrder(lines.map((c) => c.quad))
+    return { rotation: pageTurned ? 180 : 0, crops: order.map((i) => lines[i]!), decisions: null, texts: order.map((i) => read[i]!) }
   }
 
   /** Reads a small image as one line (turned CCW if tall, as crops are). */
@@ -367,17 +383,16 @@ export function detPadding(width: number, height: number, setting: number): numb
 }
 
 /**
- * The crops of the page turned 180°: quads in the turned page's frame (starting at its top-left),
- * images turned, in the turned page's reading order.
+ * The crops of the page turned 180°, one for one: quads in the turned page's frame (starting at
+ * its top-left), images turned.
  */
 function flipPage(crops: readonly Crop[], width: number, height: number): Crop[] {
-  const flipped = crops.map((c) => ({
+  return crops.map((c) => ({
     quad: rotateQuadStart(c.quad.map(([x, y]) => unrotatePoint(x, y, 180, width, height)) as Quad, 2),
     image: rot180(c.image),
     turned: c.turned,
     flipped: false,
   }))
-  return readingOrder(flipped.map((c) => c.quad)).map((i) => flipped[i]!)
 }
 
 /** Lines shorter than this at the detector's scale (px) make a shrunk page be detected again. */
@@ -397,36 +412,5 @@ function medianHeight(quads: readonly Quad[]): number {
   return h[h.length >> 1]!
 }
 
-/** Turned crops must read at least this confidently (length-weighted mean score) to turn the page. */
-export const SIDEWAYS_MIN_CONFIDENCE = 0.75
 /** The whole-image fallback applies to images whose shorter side is at most this (px). */
 export const WHOLE_IMAGE_MAX_SIDE = 160
-
-function meanConfidence(texts: readonly Decoded[]): number {
-  let sum = 0
-  let n = 0
-  for (const t of texts) {
-    sum += t.score * t.text.length
-    n += t.text.length
-  }
-  return n === 0 ? 0 : sum / n
-}
-
-/** How much confident text a reading holds: Σ score × length over the lines that would be kept. */
-function readingQuality(texts: readonly Decoded[], dropScore: number): number {
-  let q = 0
-  for (const t of texts) if (t.score >= dropScore) q += t.score * t.text.length
-  return q
-}
-
-/** True when the classifier's confident '180' votes outweigh its confident '0' votes (weighted by crop width). */
-function weightedVote(crops: readonly Crop[], votes: readonly ClsDecision[]): boolean {
-  let up = 0
-  let down = 0
-  votes.forEach((v, i) => {
-    const w = crops[i]!.image.width / crops[i]!.image.height
-    if (v.label === '180') down += w * v.score
-    else up += w * v.score
-  })
-  return down > up
-}
