@@ -10,6 +10,7 @@ import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs'
 import { ParseOption, XmlAttribute, XmlDocument, XmlParseError } from 'libxml2-wasm'
 import sharp from 'sharp'
 import type { OcrLine, OcrResult, PageResult, Point, Quad } from '../../src/types.js'
+import { fontCss } from '../fixtures/fonts.js'
 
 const timing = { decode: 1, det: 2, cls: 3, rec: 4, total: 10 }
 
@@ -177,7 +178,7 @@ export function drawPage(width: number, height: number, texts: { text: string; x
   ctx.fillStyle = '#000'
   const lines: OcrLine[] = []
   for (const t of texts) {
-    ctx.font = `${t.size}px gen-noto-sans-sc`
+    ctx.font = fontCss('gen-noto-sans-sc', t.size, t.text)
     const w = ctx.measureText(t.text).width
     const deg = t.deg ?? 0
     ctx.save()
