@@ -42,9 +42,9 @@ export function unless(test: string, condition: boolean, why: string): Requireme
  * Skips the running test with the requirement's reason, or fails it under CI when CI must meet
  * the requirement. Call it first thing in a test, or let requireForEach do it.
  */
-export function requireOrSkip(ctx: TestContext, req: Requirement): void {
+export function requireOrSkip(ctx: Pick<TestContext, 'skip'>, req: Requirement, ci: boolean = inCi): void {
   if (req.missing === null) return
-  if (inCi && req.requiredInCi) throw new Error(`${req.missing} (CI=true: CI installs everything, so the whole suite must run)`)
+  if (ci && req.requiredInCi) throw new Error(`${req.missing} (CI=true: CI installs everything, so the whole suite must run)`)
   ctx.skip(req.missing)
 }
 
