@@ -19,7 +19,9 @@ const REAL_DIR = fileURLToPath(new URL('../fixtures/real', import.meta.url))
 
 let ocr: Ocr
 beforeAll(async () => {
-  ocr = await createOcr({ workers: 2 })
+  // every read is queued at once (25 of them on 2 workers): the deadline, which counts time in the
+  // queue, is set for a busy machine rather than the 30 s default (these tests measure accuracy)
+  ocr = await createOcr({ workers: 2, timeoutMs: 600_000 })
 })
 afterAll(async () => ocr?.close())
 
