@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 180_000,
     pool: 'forks',
     fileParallelism: false,
+    // the skip reporter lists why tests were skipped (test/helpers/requirements.ts), beside the summary
+    reporters: ['default', './test/helpers/skip-reporter.ts'],
   },
 })

@@ -29,6 +29,7 @@ import { parseArgs } from 'node:util'
 import type { Ocr, OcrResult } from '../src/index.js'
 import type { Backend, ModelRole } from '../src/inference/backend.js'
 import { hotSpots, profile } from './lib/cpuprofile.js'
+import { EVAL_REAL } from './lib/eval-real.js'
 import { createEngine, EngineUnavailable, type EvalEngine } from './lib/engines.js'
 import { createPool as createGutenPool } from './lib/guten-pool.js'
 import { type BenchImage, contentType, lineSeries, loadBenchSet, type ScaledImage, sizeSeries } from './lib/images.js'
@@ -39,7 +40,6 @@ import { fmt, markdownTable, mean, median, percentile, ratio, round, sum, summar
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const CACHE = join(ROOT, '.cache', 'bench')
-const EVAL_REAL = resolve(ROOT, '..', 'shared', 'eval-real')
 const DOC = join(ROOT, 'docs', 'BENCHMARKS.md')
 const DOC_START = '<!-- bench:results:start -->'
 const DOC_END = '<!-- bench:results:end -->'

@@ -18,12 +18,12 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { SET_NAMES, type SetName, writeSet } from '../test/fixtures/generate.js'
+import { EVAL_REAL, hasEvalReal } from './lib/eval-real.js'
 import { createEngine, ENGINE_NAMES, type EngineLine, type EngineName, EngineUnavailable, type EvalEngine } from './lib/engines.js'
 import { type GtRecord, type RecordScore, type Summary, scoreRecord, summarize } from './lib/metrics.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const CACHE = join(ROOT, '.cache', 'eval')
-const EVAL_REAL = resolve(ROOT, '..', 'shared', 'eval-real')
 /** Where per-image results go; runs with --ocrserve-settings get their own folder (see main). */
 let RESULTS = join(CACHE, 'results')
 const DOC = join(ROOT, 'docs', 'ACCURACY.md')
@@ -82,12 +82,11 @@ function generatorHash(): string {
 
 async function loadSet(name: EvalSetName, quick: boolean, seed: number, notes: string[]): Promise<LoadedSet | null> {
   if (name === 'eval-real') {
-    const labels = join(EVAL_REAL, 'labels.jsonl')
-    if (!existsSync(labels)) {
-      notes.push(`eval-real skipped: ${labels} not found (it lives beside the clone, in ../shared/eval-real).`)
+    if (!hasEvalReal('scoring the generated sets only.')) {
+      notes.push(`eval-real skipped: ${join(EVAL_REAL, 'labels.jsonl')} not found (it lives beside the clone, in ../shared/eval-real).`)
       return null
     }
-    const all = readJsonl(labels)
+    const all = readJsonl(join(EVAL_REAL, 'labels.jsonl'))
     return { name, dir: EVAL_REAL, records: quick ? all.filter((_, i) => i % QUICK_STRIDE === 0) : all }
   }
   const count = quick ? COUNTS[name].quick : COUNTS[name].full

@@ -14,6 +14,7 @@ import os from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { EVAL_REAL } from './lib/eval-real.js'
 import { createPool, type Pool } from './lib/guten-pool.js'
 import { loadBenchSet } from './lib/images.js'
 import { markdownTable, median } from './lib/stats.js'
@@ -22,7 +23,7 @@ const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string', default: '2' }, configs: { type: 'string', default: '1x0,2x1' } } })
-  const images = await loadBenchSet(join(ROOT, '..', 'shared', 'eval-real'), join(ROOT, '.cache', 'bench'), values.quick)
+  const images = await loadBenchSet(EVAL_REAL, join(ROOT, '.cache', 'bench'), values.quick)
   const paths = images.map((i) => i.path)
   const pools: Pool[] = []
   for (const c of values.configs.split(',')) {

@@ -22,6 +22,7 @@ import os from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { EVAL_REAL } from './lib/eval-real.js'
 import { contentType, loadBenchSet } from './lib/images.js'
 import { type RequestBody, runLoad } from './lib/load.js'
 import { type Child, cpuSeconds, freePort, startNode, waitReady } from './lib/procs.js'
@@ -75,7 +76,7 @@ async function main(): Promise<void> {
   const remoteEnv = JSON.parse(values['remote-env']!) as Record<string, string>
   const rounds = Number(values.rounds)
   const concurrency = Number(values.c)
-  const images = await loadBenchSet(join(ROOT, '..', 'shared', 'eval-real'), CACHE, true)
+  const images = await loadBenchSet(EVAL_REAL, CACHE, true)
   const bodies: RequestBody[] = images.map((img) => ({ data: readFileSync(img.path), contentType: contentType(img.path), name: img.name }))
   const repo = join(CACHE, 'model-repo-ab')
   mkdirSync(CACHE, { recursive: true })

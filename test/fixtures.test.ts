@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,8 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { intersectionArea } from '../bench/lib/metrics.js'
 import { loadCharset } from './fixtures/charset.js'
 import { sampleAllTemplates } from './fixtures/corpus.js'
-import { FONTS } from './fixtures/fonts.js'
-import { buildSet, type PageSpec, renderPage, type Rotation, rotatePoint, SET_NAMES, writeSet } from './fixtures/generate.js'
+import { FONTS, fontsFor, missingGlyphs } from './fixtures/fonts.js'
+import { buildSet, measureInk, type PageSpec, renderPage, type Rotation, rotatePoint, SET_NAMES, writeSet } from './fixtures/generate.js'
 import { createRng } from './fixtures/prng.js'
 
 const charset = loadCharset()
@@ -170,6 +171,32 @@ describe('test-page generator', () => {
         for (const line of spec.lines) if (latinFonts.has(line.font)) expect(line.text).toMatch(/^[\x20-\x7e]+$/)
       }
     }
+  })
+
+  it('every character of every line and template has a glyph in each font that may draw it', () => {
+    const texts = [...sampleAllTemplates(createRng(1)), ...SET_NAMES.flatMap((s) => buildSet(s, 5, 1).flatMap((p) => p.spec.lines.map((l) => l.text)))]
+    const missing = new Set<string>()
+    for (const text of texts) {
+      const fonts = /^[\x20-\x7e]*$/.test(text) ? FONTS : fontsFor('cjk')
+      for (const f of fonts) for (const ch of missingGlyphs(f.alias, text)) missing.add(`${f.alias}: ${ch}`)
+    }
+    expect([...missing]).toEqual([])
+  })
+
+  it('refuses to draw a character its font lacks (no system fallback font, no tofu)', () => {
+    expect(() => measureInk('价格 12', 'gen-arimo', 20)).toThrow(/gen-arimo \(@fontsource\/arimo\) has no glyph for "价" \(U\+4EF7\), "格" \(U\+683C\)/)
+    // 𠀀 (U+20000, CJK Extension B) is in neither of Noto Sans SC's files
+    expect(() => measureInk('一𠀀二', 'gen-noto-sans-sc', 20)).toThrow(/no glyph for "𠀀" \(U\+20000\)/)
+    // ℃ is not in the chinese-simplified file but in the second one, so it is drawn from the same font
+    expect(missingGlyphs('gen-noto-sans-sc', '温度 30℃')).toEqual([])
+  })
+
+  it('draws the same pixels on every machine: a page from the npm fonts has a fixed hash', async () => {
+    // A change here means the pages changed (fonts, @napi-rs/canvas, the generator): re-measure the
+    // thresholds that depend on them (test/engine/golden.test.ts, docs/ACCURACY.md).
+    const page = await renderPage(buildSet('clean', 1, 1)[0].spec)
+    const { data } = await rawPixels(page.png)
+    expect(createHash('sha256').update(data).digest('hex').slice(0, 16)).toBe('365963366365b454')
   })
 
   describe('writeSet', () => {

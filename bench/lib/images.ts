@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { extname, join } from 'node:path'
 import sharp from 'sharp'
+import { hasEvalReal } from './eval-real.js'
 import { makeLine, type LineKind } from '../../test/fixtures/corpus.js'
 import { type LineSpec, type PageSpec, measureInk, renderPage, writeSet, type SetName } from '../../test/fixtures/generate.js'
 import { createRng } from '../../test/fixtures/prng.js'
@@ -78,7 +79,7 @@ function stamp(dir: string, what: string): void {
 /** The benchmark set: real subset (when ../shared/eval-real exists) + generated pages. */
 export async function loadBenchSet(evalReal: string, cache: string, quick: boolean): Promise<BenchImage[]> {
   const out: BenchImage[] = []
-  if (existsSync(join(evalReal, 'labels.jsonl'))) {
+  if (hasEvalReal('benchmarking the generated pages only.', evalReal)) {
     for (const r of REAL) {
       if (quick && !r.quick) continue
       const path = join(evalReal, r.image)

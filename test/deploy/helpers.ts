@@ -1,12 +1,15 @@
 /**
  * Helpers of the deployment tests: a small Dockerfile reader (stages, instructions, ARG defaults),
- * a .dockerignore matcher, and a Compose file loader (YAML, `${VAR:-default}` interpolation,
- * override merging) that the validation and rehearsal tests share.
+ * a .dockerignore matcher, a Compose file loader (YAML, `${VAR:-default}` interpolation,
+ * override merging) that the validation and rehearsal tests share, and the checks
+ * `docker compose config` makes (the Compose Specification's JSON schema, references).
  */
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Ajv, type ValidateFunction } from 'ajv'
 import { parse as parseYaml } from 'yaml'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -232,17 +235,72 @@ function merge(base: ComposeValue, over: ComposeValue): ComposeValue {
   return over
 }
 
+/** One compose file (YAML, anchors and merge keys resolved) with variables substituted from `env`. */
+function readComposeFile(file: string, env: Record<string, string | undefined>): ComposeValue {
+  return interpolateDeep(parseYaml(readFileSync(file, 'utf8'), { merge: true }) as ComposeValue, env)
+}
+
 /** Reads compose files (later ones override earlier ones) and substitutes variables from `env`. */
 export function loadCompose(files: string[], env: Record<string, string | undefined> = {}): ComposeFile {
   let merged: ComposeValue = {}
-  for (const f of files) {
-    const doc = parseYaml(readFileSync(f, 'utf8'), { merge: true }) as ComposeValue
-    merged = merge(merged, interpolateDeep(doc, env))
-  }
+  for (const f of files) merged = merge(merged, readComposeFile(f, env))
   const out = merged as unknown as ComposeFile
   // extension fields (x-*) are templates for anchors, not services
   for (const k of Object.keys(out)) if (k.startsWith('x-')) delete out[k]
   return out
+}
+
+/**
+ * The Compose Specification's JSON schema (the compose-spec project's compose-spec.json, draft-07)
+ * as the dclint package ships it: read from node_modules, never fetched.
+ */
+const COMPOSE_SCHEMA = join(dirname(createRequire(import.meta.url).resolve('dclint/package.json')), 'schemas', 'compose.schema.json')
+let composeSchema: ValidateFunction | undefined
+
+function schemaProblems(doc: ComposeValue, where: string): string[] {
+  if (!composeSchema) {
+    // the file names draft-07 by its https URL, ajv by the http one; strict off as in dclint (the
+    // schema uses annotations such as `deprecated` that ajv's strict mode rejects)
+    const schema = { ...(JSON.parse(readFileSync(COMPOSE_SCHEMA, 'utf8')) as object), $schema: 'http://json-schema.org/draft-07/schema#' }
+    composeSchema = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true }).compile(schema)
+  }
+  if (composeSchema(doc)) return []
+  return (composeSchema.errors ?? []).map((e) => `${where}: ${e.instancePath || '/'} ${e.message ?? 'is invalid'} ${JSON.stringify(e.params)}`)
+}
+
+/** The named volumes a service mounts (short `name:/path[:mode]` or long `type: volume` syntax; bind mounts are paths). */
+function namedVolumes(s: ComposeService): string[] {
+  const isPath = (src: string): boolean => /^[./~]/.test(src) || src.includes('/')
+  return (s.volumes ?? []).flatMap((v) => {
+    if (typeof v === 'string') {
+      const parts = v.split(':')
+      return parts.length > 1 && !isPath(parts[0]!) ? [parts[0]!] : []
+    }
+    return (v.type ?? 'volume') === 'volume' && v.source && !isPath(v.source) ? [v.source] : []
+  })
+}
+
+/**
+ * What `docker compose -f A -f B config` checks, without Docker: each file (variables substituted
+ * from `env`) and the merged model against the Compose Specification's schema, then the references
+ * a schema cannot see: every `depends_on` names a service, every named volume and network a service
+ * uses is declared at the top level. Returns the problems, [] for a valid set of files.
+ */
+export function composeProblems(files: string[], env: Record<string, string | undefined> = {}): string[] {
+  const problems = files.flatMap((f) => schemaProblems(readComposeFile(f, env), f))
+  if (problems.length > 0) return problems
+  const c = loadCompose(files, env)
+  problems.push(...schemaProblems(c as unknown as ComposeValue, 'merged'))
+  const declared = (key: string): Set<string> => new Set(Object.keys((c[key] as Record<string, unknown> | undefined) ?? {}))
+  const volumes = declared('volumes')
+  const networks = declared('networks').add('default')
+  for (const [name, s] of Object.entries(c.services ?? {})) {
+    for (const dep of Object.keys(dependsOn(s))) if (!(dep in c.services)) problems.push(`service ${name} depends on undefined service ${dep}`)
+    for (const v of namedVolumes(s)) if (!volumes.has(v)) problems.push(`service ${name} refers to undefined volume ${v}`)
+    const nets = s.networks as string[] | Record<string, unknown> | undefined
+    for (const n of Array.isArray(nets) ? nets : Object.keys(nets ?? {})) if (!networks.has(n)) problems.push(`service ${name} refers to undefined network ${n}`)
+  }
+  return problems
 }
 
 export function serviceEnv(s: ComposeService): Record<string, string> {

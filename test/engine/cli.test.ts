@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildOnce } from '../helpers/build.js'
+import { file, program, requireOrSkip } from '../helpers/requirements.js'
 import { longPdf, longPdfLine, makePdf, textPage } from '../fixtures/pdfs.js'
 import { renderPage, squash, type Page } from './support.js'
 
@@ -224,7 +225,8 @@ describe('ocrserve read', () => {
     expect(r.stderr).not.toMatch(/Unhandled|node:events/)
   })
 
-  it.skipIf(!existsSync('/dev/full'))('a failing output (disk full) → exit 1 with the reason, no crash', async () => {
+  it('a failing output (disk full) → exit 1 with the reason, no crash', async (ctx) => {
+    requireOrSkip(ctx, file('disk-full test', '/dev/full', 'full device', 'a Linux system has it'))
     const r = await ocrserve(['read', '--workers', '1', '--out', '/dev/full', files.a])
     expect(r.code).toBe(1)
     expect(r.stderr).toContain('cannot write /dev/full')
@@ -389,7 +391,8 @@ describe('ocrserve read: PDFs, --out-dir, --pages/--dpi/--pdf-text, Ctrl-C', () 
     expect(r.stderr).toMatch(/a\.pdf and .*a\.png would both be written to .*a\.json/)
   })
 
-  it.skipIf(!existsSync('/usr/bin/script'))('on a terminal: one progress bar counting pages across files, its total growing as documents open', async () => {
+  it('on a terminal: one progress bar counting pages across files, its total growing as documents open', async (ctx) => {
+    requireOrSkip(ctx, program('terminal progress-bar test', 'script', 'apt-get install bsdutils'))
     const outDir = join(dir, 'out-tty')
     // script(1) gives the child a pseudo-terminal, so stderr.isTTY is true as for a user
     const cmd = [process.execPath, 'bin/ocrserve.js', 'read', '--workers', '1', '--out-dir', outDir, pdf.long, files.a].map((a) => `'${a}'`).join(' ')

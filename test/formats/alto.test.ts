@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import { renderAlto } from '../../src/formats/alto.js'
 import type { OcrLine, Quad } from '../../src/types.js'
-import { page, rect, result, sampleResult, wordLine, xmllintErrors, xpath } from './support.js'
+import { page, rect, result, sampleResult, wordLine, xmlErrors, xpath } from './support.js'
 
 const q = (path: string): string => path.split('/').map((s) => (s && s !== '.' && !s.startsWith('@') && !s.includes('(') ? `*[local-name()='${s.replace(/\[.*$/, '')}']${s.match(/\[.*$/)?.[0] ?? ''}` : s)).join('/')
 const n = (v: string): number => Number(v)
@@ -17,7 +17,7 @@ describe('ALTO v4', () => {
   const doc = renderAlto(r, 'scan & 1.png')
 
   it('is well-formed XML in the ALTO v4 namespace', () => {
-    expect(xmllintErrors(doc)).toBe('')
+    expect(xmlErrors(doc)).toBe('')
     expect(xpath(doc, 'namespace-uri(/*)')).toBe('http://www.loc.gov/standards/alto/ns-v4#')
     expect(xpath(doc, 'local-name(/*)')).toBe('alto')
     expect(xpath(doc, 'string(/*/@SCHEMAVERSION)')).toBe('4.4')
@@ -86,7 +86,7 @@ describe('ALTO v4', () => {
 
   it('writes an empty PrintSpace for a page without text and skips lines with no characters', () => {
     const d = renderAlto(result([page(1, 100, 50, []), page(2, 100, 50, [{ text: '  ', score: 1, box: rect(0, 0, 10, 10) }])]))
-    expect(xmllintErrors(d)).toBe('')
+    expect(xmlErrors(d)).toBe('')
     expect(xpath(d, `count(${q('//PrintSpace')}/*)`)).toBe('0')
     expect(xpath(d, `count(${q('//sourceImageInformation')})`)).toBe('0')
   })
@@ -110,7 +110,7 @@ describe('ALTO v4 with measured word boxes', () => {
   const strings = (i: number): string => `${tl(i)}/*[local-name()='String']`
 
   it('is well-formed', () => {
-    expect(xmllintErrors(doc)).toBe('')
+    expect(xmlErrors(doc)).toBe('')
   })
 
   it('gives each String its word quad\'s bounds, its text and its own score', () => {

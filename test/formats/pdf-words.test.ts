@@ -13,6 +13,7 @@ import { renderPdf } from '../../src/formats/pdf.js'
 import type { OcrLine, Point, Quad } from '../../src/types.js'
 import { registerFonts } from '../fixtures/fonts.js'
 import { extractPdf, insideQuad, page, pdfGlyphs, rect, result, wordLine, wordsPage, type PlacedGlyph } from './support.js'
+import { program, requireForEach } from '../helpers/requirements.js'
 
 const TEXTS = [
   'Invoice number 2024-117 for the month of March',
@@ -158,12 +159,8 @@ describe('lines poppler would cut', () => {
   })
 })
 
-const hasPdftotext = spawnSync('pdftotext', ['-v']).error === undefined
-const ci = process.env.CI === 'true'
-if (!hasPdftotext && !ci) console.log('skipped: the pdftotext checks need pdftotext (poppler-utils), which is not installed')
-
-// in CI poppler-utils is installed (.ci/run): there a missing pdftotext fails these tests instead
-describe.skipIf(!hasPdftotext && !ci)('pdftotext (poppler) on tilted pages', () => {
+describe('pdftotext (poppler) on tilted pages', () => {
+  requireForEach(program('pdftotext test', 'pdftotext', 'apt-get install poppler-utils'))
   const pdftotext = (pdf: Uint8Array, args: string[]): string[] => {
     const r = spawnSync('pdftotext', [...args, '-', '-'], { input: pdf })
     if (r.error) throw r.error

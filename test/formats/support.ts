@@ -1,16 +1,18 @@
 /**
  * Shared helpers for the format tests: a hand-made two-page result (CJK, ASCII, XML specials, an
  * astral character, a rotated line), rendered pages whose lines carry word boxes (tilted as asked),
- * xmllint wrappers, and text extraction with pdf.js (text runs, and every glyph's place).
+ * XML checks (libxml2 in WebAssembly), and text extraction with pdf.js (text runs, and every glyph's
+ * place).
  */
-import { execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { createCanvas } from '@napi-rs/canvas'
 import { getDocument, OPS } from 'pdfjs-dist/legacy/build/pdf.mjs'
+import { ParseOption, XmlAttribute, XmlDocument, XmlParseError } from 'libxml2-wasm'
 import sharp from 'sharp'
 import { glyphsFromOperators, type GlyphLike } from '../../src/document/text-layer.js'
 import type { OcrLine, OcrResult, OcrWord, PageResult, Point, Quad } from '../../src/types.js'
+import { fontCss } from '../fixtures/fonts.js'
 import { renderPage as renderSetPage } from '../fixtures/generate.js'
 
 const timing = { decode: 1, det: 2, cls: 3, rec: 4, total: 10 }
@@ -69,24 +71,35 @@ export function sampleResult(): OcrResult {
   ])
 }
 
-/** xmllint's complaints about `xml` ('' when well-formed). Never touches the network. */
-export function xmllintErrors(xml: string, args: string[] = []): string {
+/** Parses `xml` with libxml2 (WebAssembly: no system xmllint, no network, no external DTDs). */
+function parseXml(xml: string): XmlDocument {
+  return XmlDocument.fromString(xml, { option: ParseOption.XML_PARSE_NONET })
+}
+
+/** libxml2's complaints about `xml`, one per line ('' when well-formed), as `xmllint --noout` gives them. */
+export function xmlErrors(xml: string): string {
   try {
-    execFileSync('xmllint', ['--noout', '--nonet', ...args, '-'], { input: xml, stdio: ['pipe', 'pipe', 'pipe'] })
+    parseXml(xml).dispose()
     return ''
   } catch (err) {
-    return String((err as { stderr?: Buffer }).stderr ?? err)
+    if (!(err instanceof XmlParseError)) throw err
+    return err.details.map((d) => `${d.line}:${d.col}: ${d.message.trim()}`).join('\n') || err.message
   }
 }
 
-/** xmllint --xpath on `xml`: the string result ('' when the node set is empty). */
+/**
+ * An XPath 1.0 expression evaluated on `xml`, as `xmllint --xpath` prints it: a string or number
+ * as such, a node set as its nodes serialised one after another (attributes as name="value"),
+ * '' for an empty node set.
+ */
 export function xpath(xml: string, expr: string): string {
+  const doc = parseXml(xml)
   try {
-    return execFileSync('xmllint', ['--nonet', '--xpath', expr, '-'], { input: xml, stdio: ['pipe', 'pipe', 'pipe'] }).toString().trim()
-  } catch (err) {
-    const stderr = String((err as { stderr?: Buffer }).stderr ?? '')
-    if (/XPath set is empty/.test(stderr)) return ''
-    throw err
+    const v = doc.eval(expr)
+    if (!Array.isArray(v)) return String(v).trim()
+    return v.map((n) => (n instanceof XmlAttribute ? `${n.name}="${n.value}"` : n.toString())).join(' ')
+  } finally {
+    doc.dispose()
   }
 }
 
@@ -189,7 +202,7 @@ export function drawPage(width: number, height: number, texts: { text: string; x
   ctx.fillStyle = '#000'
   const lines: OcrLine[] = []
   for (const t of texts) {
-    ctx.font = `${t.size}px gen-noto-sans-sc`
+    ctx.font = fontCss('gen-noto-sans-sc', t.size, t.text)
     const w = ctx.measureText(t.text).width
     const deg = t.deg ?? 0
     ctx.save()
@@ -254,7 +267,7 @@ export interface WordsPage {
  */
 export async function wordsPage(texts: readonly string[], tiltDeg: number, font = 'gen-noto-sans-sc', size = 24): Promise<WordsPage> {
   const measure = createCanvas(1, 1).getContext('2d')
-  measure.font = `${size}px "${font}"`
+  measure.font = fontCss(font, size, texts.join(""))
   const drawn: { text: string; line: number; x: number; y: number }[] = []
   texts.forEach((text, line) => {
     let offset = 0

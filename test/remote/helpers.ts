@@ -7,7 +7,8 @@ import type { Tensor } from '../../src/inference/backend.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const BIN = fileURLToPath(new URL('../../bin/ocrserve.js', import.meta.url))
-export const EVAL_DIR = fileURLToPath(new URL('../../../shared/eval-real/', import.meta.url))
+/** The real images committed for the tests (test/fixtures/real/SOURCES.md). */
+export const REAL_DIR = fileURLToPath(new URL('../fixtures/real/', import.meta.url))
 
 export async function freePort(): Promise<number> {
   const s = createServer()

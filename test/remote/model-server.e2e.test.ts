@@ -19,7 +19,7 @@ import { createLocalBackend } from '../../src/inference/local.js'
 import { createRemoteBackend, createRemoteClient, remoteReady, type RemoteClient } from '../../src/inference/remote.js'
 import { resolveModelPaths } from '../../src/models/assets.js'
 import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, buildCharset, ctcDecode, ctcDecodeBest, hasReducedRecOutputs } from '../../src/models/rec-ctc.js'
-import { EVAL_DIR, detTensor, maxAbsDiff, startModelServerProcess, type ModelServerProcess } from './helpers.js'
+import { REAL_DIR, detTensor, maxAbsDiff, startModelServerProcess, type ModelServerProcess } from './helpers.js'
 
 let repo: string
 let server: ModelServerProcess
@@ -39,7 +39,7 @@ beforeAll(async () => {
   localCls = await createLocalBackend(paths.cls, { device: 'cpu', threads: 1 })
   localRec = await createLocalBackend(paths.rec, { device: 'cpu', threads: 1 })
   charset = buildCharset(readFileSync(paths.keys, 'utf8'))
-  det = await detTensor(join(EVAL_DIR, 'images/page/cnocr_multi-line_cn2.png'), 576, 256)
+  det = await detTensor(join(REAL_DIR, 'images/page/cnocr_multi-line_cn2.png'), 576, 256)
 })
 
 afterAll(async () => {

@@ -15,18 +15,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildModelRepository } from '../../src/cli/models-repo.js'
 import type { RemoteProtocol } from '../../src/config.js'
 import type { OcrResult } from '../../src/types.js'
-import { EVAL_DIR, ROOT, freePort, spawnCli, startModelServerProcess, waitFor, type CliProcess, type ModelServerProcess } from './helpers.js'
+import { REAL_DIR, ROOT, freePort, spawnCli, startModelServerProcess, waitFor, type CliProcess, type ModelServerProcess } from './helpers.js'
 
 const IMAGES = [
   'images/line/tesseractjs_chinese.png',
   'images/line/rapidocr_en_rec.jpg',
   'images/page/tesseract_phototest.png',
-  'images/page/easydict_ocr-zh-poetry-1.png',
+  'images/page/cnocr_multi-line_cn1.png',
   'images/scene/easyocr_chinese.jpg',
-  'images/scene/ic15_train_img_7.jpg',
+  'images/line/rapidocr_img_exif_orientation.jpg',
 ]
 /** A page with many lines: long enough to be caught mid-request by a kill. */
-const HEAVY = 'images/page/easydict_ocr-zh-text-two-columns-2.png'
+const HEAVY = 'images/page/tesseract_eurotext.png'
 
 const PROTOCOLS: RemoteProtocol[] = ['kserve-http', 'kserve-grpc', 'tfserving']
 
@@ -91,7 +91,7 @@ function expectSameAsSingle(name: string, remote: OcrResult): void {
 }
 
 beforeAll(async () => {
-  for (const name of [...IMAGES, HEAVY]) images.set(name, await readFile(join(EVAL_DIR, name)))
+  for (const name of [...IMAGES, HEAVY]) images.set(name, await readFile(join(REAL_DIR, name)))
   repo = await mkdtemp(join(tmpdir(), 'ocrserve-models-'))
   await buildModelRepository(repo)
   modelServer = await startModelServerProcess(repo, { workers: 1 })

@@ -4,7 +4,7 @@
  * Linux): the example must work for real files, not only for tiny ones.
  */
 import { execFile } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
@@ -12,11 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadServiceConfig } from '../../src/config.js'
 import { startService, type Service } from '../../src/server/index.js'
 import { squash, textImage, type TextImage } from '../helpers/images.js'
+import { program, requireForEach } from '../helpers/requirements.js'
 
-const CURL = ['/usr/bin/curl', '/bin/curl'].find((p) => existsSync(p))
-// CI installs everything: there a missing curl is a failure, not a skip
-const skip = !CURL && process.env.CI !== 'true'
-if (skip) console.warn('README example test skipped: no curl at /usr/bin/curl — apt-get install curl')
+const curlNeeded = program('README example test', 'curl', 'apt-get install curl')
 
 /** The README block that sends JSON through a pipe: its shell lines, continuation included. */
 function jsonExample(): string {
@@ -32,11 +30,13 @@ function jsonExample(): string {
   return block.join('\n')
 }
 
-describe.skipIf(skip)('README: the JSON example', () => {
+describe('README: the JSON example', () => {
+  requireForEach(curlNeeded)
   let svc: Service
   let dir: string
   let img: TextImage
   beforeAll(async () => {
+    if (curlNeeded.missing) return // every test skips (or fails, under CI) with the reason
     svc = await startService(loadServiceConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OCR_WORKERS: '1' }))
     dir = mkdtempSync(join(tmpdir(), 'ocrserve-readme-'))
     img = await textImage(['RECEIPT TOTAL 42.50', 'THANK YOU'], 44)
