@@ -150,7 +150,10 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split('?')[0]!
     const allowed = ROUTE_METHODS.filter((method) => app.findRoute({ method, url: path }) !== null)
-    if (allowed.length === 0) throw new OcrError('NOT_FOUND', `no route ${request.method} ${path}`)
+    // a route that takes this method but has nothing here (a static file outside its allow-list) is a plain miss
+    if (allowed.length === 0 || allowed.includes(request.method as (typeof ROUTE_METHODS)[number])) {
+      throw new OcrError('NOT_FOUND', `no route ${request.method} ${path}`)
+    }
     reply.header('allow', allowed.join(', '))
     throw new OcrError('METHOD_NOT_ALLOWED', `${path} does not take ${request.method}; it takes ${allowed.join(', ')}`)
   })
