@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { contentType, loadBenchSet } from './lib/images.js'
 import { type RequestBody, runLoad } from './lib/load.js'
-import { type Child, freePort, startNode, waitReady } from './lib/procs.js'
+import { type Child, cpuSecondsOf, freePort, startNode, waitReady } from './lib/procs.js'
 import { markdownTable, median, percentile } from './lib/stats.js'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
@@ -38,15 +38,6 @@ interface Service {
   /** The model server it calls (its CPU time counts too). */
   backend?: Child
 }
-
-/** CPU seconds (user + system, all threads) a process has used: /proc/PID/stat utime + stime. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // fields[0] is the state (3rd field); utime and stime are the 14th and 15th
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
-}
-const CLOCK_TICKS = 100
 
 async function startServe(name: string, env: Record<string, string>): Promise<Service> {
   const port = await freePort()
@@ -115,7 +106,7 @@ async function main(): Promise<void> {
     const p50: number[][] = services.map(() => [])
     const rate: number[][] = services.map(() => [])
     const cpu: number[][] = services.map(() => [])
-    const cpuOf = (s: Service): number => cpuSeconds(s.child.pid) + (s.backend ? cpuSeconds(s.backend.pid) : 0)
+    const cpuOf = (s: Service): number => cpuSecondsOf(s.child.pid) + (s.backend ? cpuSecondsOf(s.backend.pid) : 0)
     for (let r = 0; r < rounds; r++) {
       for (let j = 0; j < services.length; j++) {
         const k = (j + r) % services.length
