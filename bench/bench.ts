@@ -1359,12 +1359,12 @@ async function main(): Promise<void> {
     guten_startup_ms: startMs('guten'),
     ppu_startup_ms: startMs('ppu'),
   }
+  const extraCpu = (results.extras as ExtraResult[] | undefined) ?? []
+  for (const r of extraCpu.slice(1)) spreads[`extra_cpu_ratio_${r.key.replace(/-/g, '_')}`] = spread(pairedRatios(r.cpuPerImage, extraCpu[0]!.cpuPerImage))
   for (const [key, sp] of Object.entries(spreads)) {
     json[key] = round(sp?.median, 3)
     if (sp && sp.n > 1) json[`${key}_spread`] = spreadJson(sp)
   }
-  const extraCpu = (results.extras as ExtraResult[] | undefined) ?? []
-  for (const r of extraCpu.slice(1)) json[`extra_cpu_ratio_${r.key.replace(/-/g, '_')}`] = round(spread(pairedRatios(r.cpuPerImage, extraCpu[0]!.cpuPerImage))?.median, 3)
   Object.assign(json, {
     healthz_p99_ms: c16?.healthz ? round(percentile(c16.healthz.latencies, 99), 1) : null,
     sweep_best_setting: best ? `${best.workers}x${best.threadsPerWorker}` : null,
@@ -1412,10 +1412,11 @@ async function main(): Promise<void> {
     line('remote kserve-grpc p50 / single (c=4)', 'remote_grpc_ratio', 3, '≤ 1.10'),
     line('remote kserve-http p50 / single (c=1)', 'remote_http_ratio_c1', 3, ''),
     line('remote kserve-grpc p50 / single (c=1)', 'remote_grpc_ratio_c1', 3, ''),
+    ...extraCpu.slice(1).map((r) => line(`ocrserve CPU per image, ${r.label.replace(/`/g, '')} ÷ default`, `extra_cpu_ratio_${r.key.replace(/-/g, '_')}`, 3, '')),
     line('ocrserve start-up ms (fresh process)', 'ocrserve_startup_ms', 0, ''),
     line('ppu-paddle-ocr start-up ms (fresh process)', 'ppu_startup_ms', 0, ''),
   ].filter((r) => r[1] !== '–')
-  emit(
+  if (headline.length) emit(
     'Summary against the targets',
     markdownTable(['measure', 'median', 'min–max', 'range % of median', 'target'], headline),
     `Median and range over the rounds of this run (${plan.rounds} throughput rounds, ${plan.seqReps} sequential passes, ${plan.httpRounds} HTTP runs per concurrency); range % = (max − min) / median. A target is met in a run when the median meets it; the range says how far one round strays.`,
