@@ -84,6 +84,8 @@ interface Plan {
   warmUp: boolean
   /** Rounds of the throughput measures (ocrserve and peers; ocrserve's extra work) and of the start-ups. */
   rounds: number
+  /** Copies of the set each engine reads at once in a throughput round. */
+  satCopies: number
   /** The peers also read one image at a time in one default instance (their latency; else from the rounds). */
   peerSequential: boolean
   scalingReps: number
@@ -105,6 +107,7 @@ const FULL: Plan = {
   seqReps: 3,
   warmUp: true,
   rounds: 3,
+  satCopies: 2,
   peerSequential: true,
   scalingReps: 1,
   sizeSeries: ['upscaled', 'tiled'],
@@ -128,6 +131,7 @@ const QUICK: Plan = {
   seqReps: 2,
   warmUp: true,
   rounds: 2,
+  satCopies: 1,
   peerSequential: false,
   scalingReps: 1,
   sizeSeries: ['upscaled'],
@@ -506,7 +510,7 @@ const EXTRA_WORK: readonly { key: string; label: string; settings: Record<string
 /** ocrserve (createOcr from the build) reading a pass's images all at once. */
 async function ocrserveContestant(dist: Dist, images: readonly BenchImage[], key: string, label: string, settings: Record<string, unknown>): Promise<Contestant<BenchImage>> {
   // every job is queued at once: no queue limit or time limit may cut the measurement short
-  const ocr: Ocr = await dist.index.createOcr({ ...engineOverrides, ...settings, maxQueue: Math.max(64, images.length), timeoutMs: LIBRARY_TIMEOUT_MS })
+  const ocr: Ocr = await dist.index.createOcr({ ...engineOverrides, ...settings, maxQueue: Math.max(64, 4 * images.length), timeoutMs: LIBRARY_TIMEOUT_MS })
   const { workers, threadsPerWorker } = dist.config.resolveParallelism(ocr.settings)
   const custom = { ...engineOverrides, ...settings }
   return {
@@ -688,7 +692,7 @@ async function peerSequential(name: PeerName, images: readonly BenchImage[], war
  * Runs the contestants made by `make` in rounds and closes them; a contestant that cannot be made
  * (EngineUnavailable) is left out with its reason in `skipped`.
  */
-async function roundsOf(makers: readonly { key: string; make: () => Promise<Contestant<BenchImage>> }[], images: readonly BenchImage[], rounds: number, what: string): Promise<{ results: RoundsResult[]; skipped: string[] }> {
+async function roundsOf(makers: readonly { key: string; make: () => Promise<Contestant<BenchImage>> }[], images: readonly BenchImage[], rounds: number, copies: number, what: string): Promise<{ results: RoundsResult[]; skipped: string[] }> {
   const contestants: Contestant<BenchImage>[] = []
   const skipped: string[] = []
   try {
@@ -701,7 +705,7 @@ async function roundsOf(makers: readonly { key: string; make: () => Promise<Cont
         skipped.push(`${m.key}: ${err.message}`)
       }
     }
-    return { results: await throughputRounds(contestants, images, rounds, (turn) => progress(`${what}: ${turn}`)), skipped }
+    return { results: await throughputRounds(contestants, images, rounds, (turn) => progress(`${what}: ${turn}`), copies), skipped }
   } finally {
     for (const c of contestants) await c.close()
   }
@@ -1019,7 +1023,7 @@ async function main(): Promise<void> {
       ...peers.filter((p) => typeof peerSeq[p] !== 'string').map((p) => ({ key: p, make: () => peerContestant(p) })),
     ]
     progress(`library throughput: ${makers.map((m) => m.key).join(', ')}, ${plan.rounds} rounds`)
-    lib = await attempt(sections.has('sat') ? 'sat' : peers[0]!, () => roundsOf(makers, images, plan.rounds, 'throughput'))
+    lib = await attempt(sections.has('sat') ? 'sat' : peers[0]!, () => roundsOf(makers, images, plan.rounds, plan.satCopies, 'throughput'))
     results.library = lib && { ...lib, sequential: peerSeq }
   }
   const libOf = (key: string): RoundsResult | undefined => lib?.results.find((r) => r.key === key)
@@ -1065,7 +1069,7 @@ async function main(): Promise<void> {
       markdownTable(['engine', 'p50 ms', 'p95 ms', 'mean ms', 'lines found', 'images/s', 'CPU s per image', 'throughput measured as'], rows),
       [
         `Same ${images.length} images for every engine, read from files. Latency: ocrserve the median of ${plan.seqReps} sequential passes (default engine)${plan.peerSequential ? ', the peers one sequential pass of one instance with their default settings' : ', the peers from their last throughput round (each read on one core while the other core reads another image)'}${plan.warmUp ? ', after a warm-up pass (not Tesseract: a process per image)' : ''}.`,
-        `Throughput and CPU: ${plan.rounds} rounds after a warm-up pass, the engines taking turns (the order rotates each round); in each round an engine reads the set once, all images at once at its layout; median (min–max) over the rounds. CPU s per image: the bench process's CPU time (all threads) over the round, Tesseract's exited processes included, divided by the images.`,
+        `Throughput and CPU: ${plan.rounds} rounds after a warm-up pass, the engines taking turns (the order rotates each round); in each round an engine reads the set ${plan.satCopies > 1 ? `${plan.satCopies}×, all ${plan.satCopies * images.length} reads at once` : 'once, all images at once'} at its layout; median (min–max) over the rounds. CPU s per image: the bench process's CPU time (all threads) over the round, Tesseract's exited processes included, divided by the images.`,
         ...(lib?.results ?? []).filter((r) => r.key !== 'ocrserve').map((r) => `${r.label}: ${r.describe}.`),
         ...alternatives,
         skipped.length ? `Not run: ${skipped.join('; ')}.` : '',
@@ -1238,7 +1242,7 @@ async function main(): Promise<void> {
     emit(
       'ocrserve saturated throughput: workers × ONNX threads per worker',
       markdownTable(['workers × threads', 'set', 'images/s'], rows),
-      `${ocrLib ? `${plan.quick ? 'Core' : 'Full'} set: the library throughput rounds above (the set at once, ${plan.rounds} rounds, median (min–max)). ` : ''}Sweep: the core set submitted ${SWEEP_PASSES}× at once after a warm-up pass, for each setting, once (a rate, no ratio is formed from it).`,
+      `${ocrLib ? `${plan.quick ? 'Core' : 'Full'} set: the library throughput rounds above (the set ${plan.satCopies}× at once, ${plan.rounds} rounds, median (min–max)). ` : ''}Sweep: the core set submitted ${SWEEP_PASSES}× at once after a warm-up pass, for each setting, once (a rate, no ratio is formed from it).`,
     )
   }
 

@@ -240,6 +240,22 @@ describe('throughput rounds', () => {
     expect(out[2]!.lines).toEqual([3, 3])
   })
 
+  it('reads `copies` copies of the images at once, and keeps lines and latency per image', async () => {
+    const seen: string[][] = []
+    const c: Contestant<string> = {
+      ...fake('x', []),
+      async pass(images) {
+        seen.push([...images])
+        return { lines: images.map((_, i) => i), latency: images.map((_, i) => 10 * i) }
+      },
+    }
+    const [r] = await throughputRounds([c], ['p', 'q', 'r'], 2, () => {}, 2)
+    // the warm-up reads the set once, each round reads it twice at once
+    expect(seen).toEqual([['p', 'q', 'r'], ['p', 'q', 'r', 'p', 'q', 'r'], ['p', 'q', 'r', 'p', 'q', 'r']])
+    expect(r!.lines).toEqual([0, 1, 2])
+    expect(r!.latency).toEqual([[0, 10, 20], [0, 10, 20]])
+  })
+
   it('counts the CPU a pass burns, per image', async () => {
     let burned = 0
     const burner: Contestant<number> = {

@@ -36,14 +36,16 @@ export interface RoundsResult {
   imgPerSec: number[]
   /** Per round: CPU seconds per image (all threads; child processes included), null where it cannot be read. */
   cpuPerImage: (number | null)[]
-  /** Per round, per image: the read's latency (ms) while the other reads of the pass ran. */
+  /** Per round, per image (its first copy): the read's latency (ms) while the other reads of the pass ran. */
   latency: number[][]
-  /** Per image: lines found in the last round. */
+  /** Per image (its first copy): lines found in the last round. */
   lines: number[]
 }
 
 /**
- * Runs `rounds` rounds over the contestants (after a warm-up pass for those that want one).
+ * Runs `rounds` rounds over the contestants (after a warm-up pass of the images for those that
+ * want one); in a round each reads `copies` copies of the images at once (more than one keeps
+ * every worker busy until near the end, so the last large image's tail weighs less).
  * `onTurn` is told who reads next (progress). The contestants are not closed here.
  */
 export async function throughputRounds<Image>(
@@ -51,7 +53,9 @@ export async function throughputRounds<Image>(
   images: readonly Image[],
   rounds: number,
   onTurn: (what: string) => void = () => {},
+  copies = 1,
 ): Promise<RoundsResult[]> {
+  const list = Array.from({ length: copies }, () => images).flat()
   const out: RoundsResult[] = contestants.map((c) => ({ key: c.key, label: c.label, describe: c.describe, mode: c.mode, imgPerSec: [], cpuPerImage: [], latency: [], lines: [] }))
   for (const c of contestants) {
     if (!c.warmUp) continue
@@ -64,14 +68,15 @@ export async function throughputRounds<Image>(
       onTurn(`${c.label}: round ${r + 1} of ${rounds}`)
       const cpu0 = cpuSecondsNow()
       const t0 = performance.now()
-      const { lines, latency } = await c.pass(images)
+      const { lines, latency } = await c.pass(list)
       const seconds = (performance.now() - t0) / 1000
       const cpu1 = cpuSecondsNow()
       const o = out[j]!
-      o.imgPerSec.push(images.length / seconds)
-      o.cpuPerImage.push(cpuPerImage(cpu0, cpu1, images.length, c.childProcesses))
-      o.latency.push(latency)
-      o.lines = lines
+      o.imgPerSec.push(list.length / seconds)
+      o.cpuPerImage.push(cpuPerImage(cpu0, cpu1, list.length, c.childProcesses))
+      // per image: its first copy
+      o.latency.push(latency.slice(0, images.length))
+      o.lines = lines.slice(0, images.length)
     }
   }
   return out
