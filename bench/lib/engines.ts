@@ -109,7 +109,7 @@ async function createGuten(options: EngineOptions): Promise<EvalEngine> {
   const ocr = await mod.default.create(onnxOptions ? { onnxOptions } : {})
   return {
     name: 'guten',
-    describe: `@gutenye/ocr-node ${packageVersion('@gutenye/ocr-node')} (PP-OCRv4 det+rec, no angle classifier), default settings`,
+    describe: `@gutenye/ocr-node ${packageVersion('@gutenye/ocr-node')} (PP-OCRv4 det+rec, no angle classifier), default settings${options.threads ? `, ${options.threads} ORT thread(s)` : ''}`,
     concurrency: 1,
     async read(imagePath) {
       const lines = await ocr.detect(imagePath)
@@ -122,13 +122,15 @@ async function createGuten(options: EngineOptions): Promise<EvalEngine> {
   }
 }
 
-/** A package's version from its package.json (found beside its resolved entry point). */
+/** A package's version: the package.json named `name` in or above its resolved entry point's folder. */
 function packageVersion(name: string): string {
-  const require = createRequire(import.meta.url)
-  let dir = dirname(require.resolve(name))
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir)
-  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string }
-  return pkg.name === name && pkg.version ? pkg.version : '?'
+  for (let dir = dirname(createRequire(import.meta.url).resolve(name)); dirname(dir) !== dir; dir = dirname(dir)) {
+    const file = join(dir, 'package.json')
+    if (!existsSync(file)) continue
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string }
+    if (pkg.name === name) return pkg.version ?? '?'
+  }
+  return '?'
 }
 
 // ---------------------------------------------------------------------------------------------
