@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createEngine, joinWords, parseTesseractTsv, ppuDictionary, ppuLine } from '../bench/lib/engines.js'
 import { resolveModelPaths } from '../src/models/assets.js'
 
@@ -76,7 +76,9 @@ describe('ppu-paddle-ocr', () => {
     })
   })
 
-  it('reads a real photo with the shipped PP-OCRv4 files, characters not shifted', async () => {
+  it('reads a real photo with the shipped PP-OCRv4 files, characters not shifted, fetching nothing', async () => {
+    // ppu-paddle-ocr downloads (fetch) any model file it is not given
+    const fetchSpy = vi.spyOn(globalThis, 'fetch').mockRejectedValue(new Error('no network in this test'))
     const engine = await createEngine('ppu')
     try {
       expect(engine.describe).toMatch(/^ppu-paddle-ocr 6\./)
@@ -92,8 +94,10 @@ describe('ppu-paddle-ocr', () => {
       expect(Math.max(...xs)).toBeLessThan(500)
       expect(Math.min(...ys)).toBeGreaterThan(60)
       expect(Math.max(...ys)).toBeLessThan(180)
+      expect(fetchSpy).not.toHaveBeenCalled()
     } finally {
       await engine.close()
+      fetchSpy.mockRestore()
     }
   }, 120_000)
 })
