@@ -74,7 +74,8 @@ type Section = (typeof SECTIONS)[number]
  * Everything that differs between a full run and --quick. Every measure a ratio is formed from is
  * taken `rounds` (or `seqReps`) times, so each ratio is printed with its spread over the rounds.
  * Budgets: a pass of the full set takes ~40 s on the 2-core reference machine when it is quiet, a
- * pass of the core set (--quick's 9 images) ~8 s; --quick stays under 3 min.
+ * pass of the core set (--quick's 9 images) ~8 s; --quick stays under 3 min, the full run takes
+ * about half an hour (the extras and the throughput rounds are most of it; --sections picks).
  */
 interface Plan {
   quick: boolean
