@@ -29,6 +29,7 @@ import type { OcrLine } from '../src/types.js'
 import { loadBenchSet, type BenchImage } from './lib/images.js'
 import { type RecordedCall, RecordingBackend } from './lib/recording.js'
 import { markdownTable, median } from './lib/stats.js'
+import { EVAL_REAL } from './lib/eval-real.js'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
   const specs = JSON.parse(values.variants) as Record<string, VariantSpec>
   const rounds = Number(values.rounds)
   const threads = Number(values.threads)
-  let images = await loadBenchSet(join(ROOT, '..', 'shared', 'eval-real'), join(ROOT, '.cache', 'bench'), values.quick)
+  let images = await loadBenchSet(EVAL_REAL, join(ROOT, '.cache', 'bench'), values.quick)
   if (values.images) images = images.filter((i) => new RegExp(values.images!).test(i.name))
   const variants: Variant[] = []
   for (const [name, spec] of Object.entries(specs)) variants.push(await createVariant(name, spec, threads))

@@ -5,38 +5,49 @@
  * Sections (all by default, in this order):
  *   seq      ocrserve library, one image at a time: per-image latency, stage breakdown (timing_ms)
  *   floor    the same pipeline in-process over a recording backend; the recorded tensors replayed
- *            on bare ONNX sessions = the model-only floor; ocrserve's latency / floor
- *   sat      ocrserve saturated (all images submitted at once), default workers
- *   sweep    saturated throughput for workers × threadsPerWorker settings (skipped by --quick)
- *   guten    @gutenye/ocr-node: sequential latency, throughput
- *   tesseract  tesseract CLI (chi_sim+eng): sequential latency, 2 processes in parallel
+ *            on bare ONNX sessions = the model-only floor; ocrserve's latency / floor, per pass
+ *   guten, ppu, tesseract
+ *            the peers: Guten OCR (@gutenye/ocr-node), ppu-paddle-ocr (both on the same PP-OCRv4
+ *            files), the tesseract CLI (chi_sim+eng): one image at a time (full run), then
+ *   sat      ocrserve saturated (all images submitted at once), default workers, in throughput
+ *            rounds with the peers: images/s and CPU seconds per image, ratios per round
+ *   sweep    saturated throughput for workers × threadsPerWorker settings (never with --quick)
+ *   extras   ocrserve's extra work (angle classifier, page orientation, second detection pass),
+ *            each turned off in turn, in rounds: what each costs in CPU per image
+ *   startup  each engine started in a fresh process: until ready, and its first read
  *   scaling  latency vs page size (0.3–12 MP) and vs number of text lines
+ *            (--quick leaves out extras, startup and scaling unless --sections names them)
  *   http     `ocrserve serve` under closed-loop load at concurrency 1, 4, 16; /healthz during c=16
  *   remote   the same load with `ocrserve model-server` behind (kserve-http binary, kserve-grpc)
  *
+ * Every measure a printed ratio is formed from is repeated (rounds, passes or runs: 3 in a full
+ * run, 2 with --quick) and each ratio is formed within a round and printed as median (min–max).
+ *
  * Human tables go to stdout as sections finish, then a summary; the LAST line of stdout is one
- * JSON object with the headline numbers. Progress goes to stderr. Full results are saved to
- * .cache/bench/results.json; --write-doc puts the tables into docs/BENCHMARKS.md between the
- * results markers. --profile CPU-profiles the in-process pipeline (floor section) and prints the
- * functions with the most self time.
+ * JSON object with the headline numbers (a ratio's median under its key, its spread under
+ * `<key>_spread`). Progress goes to stderr. Full results are saved to .cache/bench/results.json;
+ * --write-doc puts the tables into docs/BENCHMARKS.md between the results markers. --profile
+ * CPU-profiles the in-process pipeline (floor section) and prints the functions with the most
+ * self time.
  */
-import { execFileSync } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { parseArgs, promisify } from 'node:util'
 import type { Ocr, OcrResult } from '../src/index.js'
 import type { Backend, ModelRole } from '../src/inference/backend.js'
 import { hotSpots, profile } from './lib/cpuprofile.js'
 import { EVAL_REAL } from './lib/eval-real.js'
-import { createEngine, EngineUnavailable, type EvalEngine } from './lib/engines.js'
-import { createPool as createGutenPool } from './lib/guten-pool.js'
+import { createEngine, type EngineName, EngineUnavailable, type EvalEngine } from './lib/engines.js'
+import { createPool } from './lib/peer-pool.js'
 import { type BenchImage, contentType, lineSeries, loadBenchSet, type ScaledImage, sizeSeries } from './lib/images.js'
 import { type LoadResult, type RequestBody, runLoad, startProbe } from './lib/load.js'
 import { type Child, freePort, rssMiB, startNode, waitReady } from './lib/procs.js'
 import { describeCall, type RecordedCall, RecordingBackend, replay, type RoleTimes, zeroRoleTimes } from './lib/recording.js'
-import { fmt, markdownTable, mean, median, percentile, ratio, round, sum, summarize } from './lib/stats.js'
+import { type Contestant, pooled, type RoundsResult, throughputRounds } from './lib/rounds.js'
+import { fmt, fmtSpread, markdownTable, mean, median, pairedRatios, percentile, ratio, relativeRange, rotation, round, type Spread, spread, spreadJson, sum, summarize } from './lib/stats.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const CACHE = join(ROOT, '.cache', 'bench')
@@ -44,6 +55,8 @@ const DOC = join(ROOT, 'docs', 'BENCHMARKS.md')
 const DOC_START = '<!-- bench:results:start -->'
 const DOC_END = '<!-- bench:results:end -->'
 const BIN = join(ROOT, 'bin', 'ocrserve.js')
+const STARTUP = join(ROOT, 'bench', 'lib', 'startup.ts')
+const execFileAsync = promisify(execFile)
 
 /**
  * Per-read time limit for the library engines: a job's limit counts its time in the queue, and a
@@ -54,30 +67,35 @@ const LIBRARY_TIMEOUT_MS = 30 * 60_000
 /** The sweep runs on the core set (--quick's images): warm-up, then the set this many times at once. */
 const SWEEP_PASSES = 2
 
-const SECTIONS = ['seq', 'floor', 'sat', 'sweep', 'guten', 'tesseract', 'scaling', 'http', 'remote'] as const
+const SECTIONS = ['seq', 'floor', 'sat', 'sweep', 'guten', 'ppu', 'tesseract', 'extras', 'startup', 'scaling', 'http', 'remote'] as const
 type Section = (typeof SECTIONS)[number]
 
 /**
- * Everything that differs between a full run and --quick. Budgets: a pass of the full set takes
- * ~40 s on the 2-core reference machine when it is quiet, a pass of the core set (--quick's 9
- * images) ~8 s; the full run stays under 15 min and --quick under 3 min.
+ * Everything that differs between a full run and --quick. Every measure a ratio is formed from is
+ * taken `rounds` (or `seqReps`) times, so each ratio is printed with its spread over the rounds.
+ * Budgets: a pass of the full set takes ~40 s on the 2-core reference machine when it is quiet, a
+ * pass of the core set (--quick's 9 images) ~8 s; --quick stays under 3 min, the full run takes
+ * about half an hour (the extras and the throughput rounds are most of it; --sections picks).
  */
 interface Plan {
   quick: boolean
-  /** Sequential read() passes after the warm-up (per-image latency = median over them). */
+  /** Sequential read() passes after the warm-up, each with its floor (per-image latency = median over them). */
   seqReps: number
-  /** Warm-up passes before measuring (sequential, saturated, Guten, scaling). */
+  /** Warm-up passes before measuring (sequential, saturated, peers, scaling). */
   warmUp: boolean
-  /** Times the set is submitted at once for the saturated measurement. */
-  satPasses: number
-  gutenReps: number
-  /** Tesseract: a sequential pass as well as the 2-process pass (else latency from the 2-process pass). */
-  tesseractSequential: boolean
+  /** Rounds of the throughput measures (ocrserve and peers; ocrserve's extra work) and of the start-ups. */
+  rounds: number
+  /** Copies of the set each engine reads at once in a throughput round. */
+  satCopies: number
+  /** The peers also read one image at a time in one default instance (their latency; else from the rounds). */
+  peerSequential: boolean
   scalingReps: number
   /** The size series: 'tiled' costs most (a 12 MP page of ~500 lines). */
   sizeSeries: readonly ('upscaled' | 'tiled')[]
   /** Requests per HTTP run as multiples of the core set, per concurrency. */
   httpPasses: Record<1 | 4 | 16, number>
+  /** Runs at each of c = 1 and c = 4 (single and remote mode); c = 16 runs once. */
+  httpRounds: number
   /** Concurrencies of the remote-mode runs. */
   remoteConcurrency: readonly (1 | 4)[]
   httpMaxMs: number
@@ -87,14 +105,15 @@ interface Plan {
 
 const FULL: Plan = {
   quick: false,
-  seqReps: 2,
+  seqReps: 3,
   warmUp: true,
-  satPasses: 2,
-  gutenReps: 1,
-  tesseractSequential: true,
+  rounds: 3,
+  satCopies: 2,
+  peerSequential: true,
   scalingReps: 1,
   sizeSeries: ['upscaled', 'tiled'],
-  httpPasses: { 1: 2, 4: 3, 16: 4 },
+  httpPasses: { 1: 1, 4: 2, 16: 4 },
+  httpRounds: 3,
   remoteConcurrency: [1, 4],
   httpMaxMs: 120_000,
   sweep: [
@@ -105,16 +124,20 @@ const FULL: Plan = {
   ],
 }
 
+/** Sections --quick leaves out unless --sections names them (its 3-minute budget); the sweep it never runs. */
+const QUICK_SKIPS: readonly Section[] = ['sweep', 'extras', 'startup', 'scaling']
+
 const QUICK: Plan = {
   quick: true,
-  seqReps: 1,
+  seqReps: 2,
   warmUp: true,
-  satPasses: 1,
-  gutenReps: 1,
-  tesseractSequential: false,
+  rounds: 2,
+  satCopies: 1,
+  peerSequential: false,
   scalingReps: 1,
   sizeSeries: ['upscaled'],
   httpPasses: { 1: 1, 4: 1, 16: 2 },
+  httpRounds: 2,
   remoteConcurrency: [4],
   httpMaxMs: 30_000,
   sweep: [],
@@ -198,6 +221,10 @@ interface SeqResult {
   lines: number[]
   workers: number
   threadsPerWorker: number
+  /** Per pass, per image: read() latency of the default engine (ms). */
+  latencyByPass: number[][]
+  /** Per pass, per image: read() latency of the one-worker engine (ms), when it ran. */
+  soloByPass: number[][] | null
 }
 
 async function timeSequential(read: (img: BenchImage) => Promise<number>, images: readonly BenchImage[], reps: number): Promise<number[][]> {
@@ -233,7 +260,10 @@ interface FloorImage {
 
 interface FloorResult {
   threads: number
+  /** Per image, from the last pass: the detail tables. */
   images: FloorImage[]
+  /** Per pass, per image: the in-process pipeline (ms) and the replayed floor (ms). */
+  passes: { pipelineMs: number[]; floorMs: number[] }[]
   hot?: { where: string; selfMs: number; share: number }[]
   profilePath?: string
 }
@@ -310,12 +340,15 @@ async function ocrserveSequential(dist: Dist, images: readonly BenchImage[], pla
     const lines = images.map(() => 0)
     const lat = images.map(() => [] as number[])
     const soloLat = images.map(() => [] as number[])
-    const runs: Awaited<ReturnType<InProcess['read']>>[] = []
-    const replays: RoleTimes[] = []
+    let runs: Awaited<ReturnType<InProcess['read']>>[] = []
+    let replays: RoleTimes[] = []
+    const floorPasses: FloorResult['passes'] = []
     let reads = 0
     for (let r = 0; r < plan.seqReps; r++) {
-      const last = r === plan.seqReps - 1
-      progress(`ocrserve sequential: pass ${r + 1} of ${plan.seqReps}${last && inproc ? ', with the in-process pipeline and the floor' : ''}`)
+      progress(`ocrserve sequential: pass ${r + 1} of ${plan.seqReps}${inproc ? ', with the in-process pipeline and the floor' : ''}`)
+      // every pass measures the floor too, so each pass gives its own latency / floor ratios
+      runs = []
+      replays = []
       for (const [i, img] of images.entries()) {
         const soloRead = async (): Promise<void> => {
           if (!solo) return
@@ -333,16 +366,27 @@ async function ocrserveSequential(dist: Dist, images: readonly BenchImage[], pla
         lines[i] = res.lines.length
         reads++
         if (r % 2 === 0) await soloRead()
-        if (inproc && last) {
+        if (inproc) {
           const run = await inproc.read(img)
           replays.push(await inproc.replay(run.calls))
           run.calls.forEach((c) => (c.feeds = {})) // the tensors are not needed any more
           runs.push(run)
         }
       }
+      if (inproc) floorPasses.push({ pipelineMs: runs.map((x) => x.pipelineMs), floorMs: replays.map((x) => x.det + x.cls + x.rec) })
     }
     for (const k of Object.keys(stages) as (keyof typeof stages)[]) stages[k] /= reads
-    const seq: SeqResult = { latency: lat.map((l) => median(l)), soloLatency: solo ? soloLat.map((l) => median(l)) : null, stages, lines, workers, threadsPerWorker }
+    const byPass = (perImage: number[][]): number[][] => Array.from({ length: plan.seqReps }, (_, r) => perImage.map((l) => l[r]!))
+    const seq: SeqResult = {
+      latency: lat.map((l) => median(l)),
+      soloLatency: solo ? soloLat.map((l) => median(l)) : null,
+      stages,
+      lines,
+      workers,
+      threadsPerWorker,
+      latencyByPass: byPass(lat),
+      soloByPass: solo ? byPass(soloLat) : null,
+    }
     if (!inproc) return { seq, floor: null }
     const floorImages = runs.map((run, i): FloorImage => {
       const replayed = replays[i]!
@@ -371,7 +415,7 @@ async function ocrserveSequential(dist: Dist, images: readonly BenchImage[], pla
         bytes,
       }
     })
-    return { seq, floor: { threads: inproc.threads, images: floorImages } }
+    return { seq, floor: { threads: inproc.threads, images: floorImages, passes: floorPasses } }
   } finally {
     await ocr.close()
     await solo?.close()
@@ -380,14 +424,36 @@ async function ocrserveSequential(dist: Dist, images: readonly BenchImage[], pla
 }
 
 /**
- * read() latency over the floor: median of the per-image ratios, and Σ read() / Σ floor. By
- * default the latency of the engine without idle workers' help (the floor is one worker's work);
- * `helped` compares the default engine's latency instead.
+ * read() latency over the floor, per pass (each pass measures both): the median of the per-image
+ * ratios and Σ read() / Σ floor, as spreads over the passes. By default the latency of the engine
+ * without idle workers' help (the floor is one worker's work); `helped` compares the default
+ * engine's latency instead.
  */
-function floorRatios(seq: SeqResult, floor: readonly FloorImage[], helped = false): { median: number; total: number } {
-  const latency = helped ? seq.latency : (seq.soloLatency ?? seq.latency)
-  const ratios = floor.map((f, i) => latency[i]! / f.floorMs).filter((r) => Number.isFinite(r))
-  return { median: median(ratios), total: sum(latency) / sum(floor.map((f) => f.floorMs)) }
+function floorRatios(seq: SeqResult, floor: FloorResult, helped = false): { median: Spread | null; total: Spread | null } {
+  const byPass = helped ? seq.latencyByPass : (seq.soloByPass ?? seq.latencyByPass)
+  const medians: number[] = []
+  const totals: number[] = []
+  for (const [r, p] of floor.passes.entries()) {
+    const latency = byPass[r]
+    if (!latency) continue
+    medians.push(median(pairedRatios(latency, p.floorMs)))
+    totals.push(sum(latency) / sum(p.floorMs))
+  }
+  return { median: spread(medians), total: spread(totals) }
+}
+
+/** The in-process pipeline over the floor, per pass: median of the per-image ratios and Σ / Σ. */
+function inProcessRatios(floor: FloorResult): { median: Spread | null; total: Spread | null } {
+  return {
+    median: spread(floor.passes.map((p) => median(pairedRatios(p.pipelineMs, p.floorMs)))),
+    total: spread(floor.passes.map((p) => ratio(sum(p.pipelineMs), sum(p.floorMs)))),
+  }
+}
+
+/** Per image: read() / floor over the passes (one-worker engine, or the default one with `helped`). */
+function imageFloorRatios(seq: SeqResult, floor: FloorResult, i: number, helped = false): Spread | null {
+  const byPass = helped ? seq.latencyByPass : (seq.soloByPass ?? seq.latencyByPass)
+  return spread(floor.passes.map((p, r) => ratio(byPass[r]?.[i], p.floorMs[i])))
 }
 
 /** One in-process pass over the set under the V8 sampling profiler: where the non-model time goes. */
@@ -422,17 +488,180 @@ async function saturated(dist: Dist, images: readonly BenchImage[], passes: numb
   }
 }
 
-interface PeerResult {
-  describe: string
-  latency: number[]
-  lines: number[]
-  /** Throughput and how it was obtained. */
-  imgPerSec: number
-  mode: string
-  alternatives: { mode: string; imgPerSec: number }[]
+// ---------------------------------------------------------------------------------------------
+// Library throughput in rounds (bench/lib/rounds.ts): ocrserve against its peers, and ocrserve
+// with parts of its extra work turned off
+
+type PeerName = Exclude<EngineName, 'ocrserve'>
+const PEERS: readonly PeerName[] = ['guten', 'ppu', 'tesseract']
+const LABEL: Record<EngineName, string> = { ocrserve: 'ocrserve', guten: 'Guten OCR', ppu: 'ppu-paddle-ocr', tesseract: 'Tesseract' }
+
+/**
+ * ocrserve's work beyond PaddleOCR's pipeline (and beyond the peers', which have none of it), each
+ * turned off in turn; the last row turns all three off.
+ */
+const EXTRA_WORK: readonly { key: string; label: string; settings: Record<string, unknown>; what: string }[] = [
+  { key: 'default', label: 'default settings', settings: {}, what: '–' },
+  { key: 'no-cls', label: '`useCls: false`', settings: { useCls: false }, what: 'angle classifier (0/180° per line)' },
+  { key: 'no-auto-rotate', label: '`autoRotate: false`', settings: { autoRotate: false }, what: 'page orientation (pages turned 90/180/270°)' },
+  { key: 'no-second-det', label: '`detMaxSideLen: 0`', settings: { detMaxSideLen: 0 }, what: 'the finer second detection pass' },
+  { key: 'none', label: 'all three off', settings: { useCls: false, autoRotate: false, detMaxSideLen: 0 }, what: 'all three' },
+]
+
+/** ocrserve (createOcr from the build) reading a pass's images all at once. */
+async function ocrserveContestant(dist: Dist, images: readonly BenchImage[], key: string, label: string, settings: Record<string, unknown>): Promise<Contestant<BenchImage>> {
+  // every job is queued at once: no queue limit or time limit may cut the measurement short
+  const ocr: Ocr = await dist.index.createOcr({ ...engineOverrides, ...settings, maxQueue: Math.max(64, 4 * images.length), timeoutMs: LIBRARY_TIMEOUT_MS })
+  const { workers, threadsPerWorker } = dist.config.resolveParallelism(ocr.settings)
+  const custom = { ...engineOverrides, ...settings }
+  return {
+    key,
+    label,
+    describe: `ocrserve (dist), ${Object.keys(custom).length ? `settings ${JSON.stringify(custom)}` : 'default settings'}`,
+    mode: `all at once, ${workers} workers × ${threadsPerWorker} threads${Object.keys(settings).length ? '' : ' (default)'}`,
+    childProcesses: false,
+    warmUp: true,
+    async pass(imgs) {
+      const lines = imgs.map(() => 0)
+      const latency = imgs.map(() => 0)
+      await Promise.all(
+        imgs.map(async (img, i) => {
+          const t0 = performance.now()
+          lines[i] = (await ocr.read(img.path)).lines.length
+          latency[i] = performance.now() - t0
+        }),
+      )
+      return { lines, latency }
+    },
+    close: () => ocr.close(),
+  }
 }
 
-async function withEngine<T>(name: 'guten' | 'tesseract', fn: (e: EvalEngine) => Promise<T>): Promise<T | string> {
+/** ocrserve with one part of its extra work turned off (EXTRA_WORK), read one image at a time. */
+interface ExtraResult {
+  key: string
+  label: string
+  what: string
+  /** Per round: CPU seconds per image (the bench process, all threads: the workers and the main thread). */
+  cpuPerImage: number[]
+  /** Per round: mean read() latency (ms). */
+  latency: number[]
+  /** Mean timing_ms per stage over the measured reads. */
+  stages: { det: number; cls: number; rec: number }
+  /** Lines found in the last round, and on how many images the text differs from the default's. */
+  lines: number
+  imagesChanged: number
+}
+
+/**
+ * What each part of ocrserve's extra work costs: one engine per EXTRA_WORK setting, all loaded,
+ * reading each image one after the other (the order rotating image by image), so every image's
+ * CPU time is compared across the settings under the same machine conditions; per round, the CPU
+ * time per image over the set (process.cpuUsage around each read: the engine's worker threads and
+ * the main thread; the other engines are idle).
+ */
+async function extraWork(dist: Dist, images: readonly BenchImage[], rounds: number, warmUp: boolean): Promise<ExtraResult[]> {
+  const engines: Ocr[] = []
+  try {
+    for (const v of EXTRA_WORK) engines.push(await dist.index.createOcr({ ...engineOverrides, ...v.settings, timeoutMs: LIBRARY_TIMEOUT_MS }))
+    if (warmUp) {
+      progress('extra work: warm-up pass')
+      for (const img of images) for (const e of engines) await e.read(img.path)
+    }
+    const n = EXTRA_WORK.length
+    const cpu = EXTRA_WORK.map(() => [] as number[])
+    const wall = EXTRA_WORK.map(() => [] as number[])
+    const stages = EXTRA_WORK.map(() => ({ det: 0, cls: 0, rec: 0 }))
+    const texts = EXTRA_WORK.map(() => images.map(() => ''))
+    const lines = EXTRA_WORK.map(() => 0)
+    for (let r = 0; r < rounds; r++) {
+      progress(`extra work: round ${r + 1} of ${rounds}`)
+      const cpuRound = EXTRA_WORK.map(() => 0)
+      const wallRound = EXTRA_WORK.map(() => 0)
+      lines.fill(0)
+      for (const [i, img] of images.entries()) {
+        for (const j of rotation(n, r * images.length + i)) {
+          const c0 = process.cpuUsage()
+          const t0 = performance.now()
+          const res = await engines[j]!.read(img.path)
+          wallRound[j]! += performance.now() - t0
+          const c = process.cpuUsage(c0)
+          cpuRound[j]! += (c.user + c.system) / 1e6
+          for (const k of ['det', 'cls', 'rec'] as const) stages[j]![k] += res.timing_ms[k] ?? 0
+          texts[j]![i] = res.lines.map((l) => l.text).join('\n')
+          lines[j]! += res.lines.length
+        }
+      }
+      for (let j = 0; j < n; j++) {
+        cpu[j]!.push(cpuRound[j]! / images.length)
+        wall[j]!.push(wallRound[j]! / images.length)
+      }
+    }
+    const reads = rounds * images.length
+    return EXTRA_WORK.map((v, j) => ({
+      key: v.key,
+      label: v.label,
+      what: v.what,
+      cpuPerImage: cpu[j]!,
+      latency: wall[j]!,
+      stages: { det: stages[j]!.det / reads, cls: stages[j]!.cls / reads, rec: stages[j]!.rec / reads },
+      lines: lines[j]!,
+      imagesChanged: texts[j]!.filter((t, i) => t !== texts[0]![i]).length,
+    }))
+  } finally {
+    for (const e of engines) await e.close()
+  }
+}
+
+/**
+ * A peer at its throughput layout: Guten OCR and ppu-paddle-ocr as one instance per core in worker
+ * threads, 1 ONNX Runtime thread each (bench/lib/peer-pool.ts; ocrserve's own default layout: in
+ * one instance their run() blocks the thread, so reads cannot overlap); Tesseract as one process
+ * per core. Throws EngineUnavailable for a Tesseract that cannot run here.
+ */
+async function peerContestant(name: PeerName): Promise<Contestant<BenchImage>> {
+  const cores = os.availableParallelism()
+  if (name === 'tesseract') {
+    const engine = await createEngine('tesseract')
+    return {
+      key: name,
+      label: LABEL[name],
+      describe: engine.describe,
+      mode: `${cores} processes in parallel`,
+      childProcesses: true,
+      warmUp: false,
+      pass: (imgs) => pooled(async (img) => (await engine.read(img.path)).length, imgs, cores),
+      close: () => engine.close(),
+    }
+  }
+  const pool = await createPool(name, cores, 1)
+  return {
+    key: name,
+    label: LABEL[name],
+    describe: pool.describe,
+    mode: `${cores} worker threads × 1 ORT thread, all images at once`,
+    childProcesses: false,
+    warmUp: true,
+    async pass(imgs) {
+      await pool.run(imgs.map((i) => i.path))
+      const got = imgs.map((i) => pool.last.get(i.path)!)
+      return { lines: got.map((g) => g.lines), latency: got.map((g) => g.ms) }
+    },
+    close: () => pool.close(),
+  }
+}
+
+/** A peer read one image at a time in one instance with its default settings (all cores to its ONNX Runtime). */
+interface PeerSequential {
+  describe: string
+  /** Per image, ms (median of the passes; one pass). */
+  latency: number[]
+  lines: number[]
+  /** images / Σ latency: its rate read this way. */
+  imgPerSec: number
+}
+
+async function peerSequential(name: PeerName, images: readonly BenchImage[], warmUp: boolean): Promise<PeerSequential | string> {
   let engine: EvalEngine
   try {
     engine = await createEngine(name)
@@ -441,86 +670,73 @@ async function withEngine<T>(name: 'guten' | 'tesseract', fn: (e: EvalEngine) =>
     throw err
   }
   try {
-    return await fn(engine)
+    // a warm-up pass as for ocrserve (not Tesseract: a process per image)
+    if (warmUp && name !== 'tesseract') for (const img of images) await engine.read(img.path)
+    const lines = images.map(() => 0)
+    const lat = await timeSequential(
+      async (img) => {
+        const n = (await engine.read(img.path)).length
+        lines[images.indexOf(img)] = n
+        return n
+      },
+      images,
+      1,
+    )
+    const latency = lat.map((l) => median(l))
+    return { describe: engine.describe, latency, lines, imgPerSec: images.length / (sum(latency) / 1000) }
   } finally {
     await engine.close()
   }
 }
 
-async function peerSequential(engine: EvalEngine, images: readonly BenchImage[], reps: number): Promise<{ latency: number[]; lines: number[] }> {
-  const lines = images.map(() => 0)
-  const lat = await timeSequential(
-    async (img) => {
-      const n = (await engine.read(img.path)).length
-      lines[images.indexOf(img)] = n
-      return n
-    },
-    images,
-    reps,
-  )
-  return { latency: lat.map((l) => median(l)), lines }
-}
-
-/** Reads the set with `parallel` reads in flight (a pool over the image list): images/s and each read's latency. */
-async function pooled(read: (img: BenchImage) => Promise<number>, images: readonly BenchImage[], parallel: number): Promise<{ imgPerSec: number; latency: number[]; lines: number[] }> {
-  let next = 0
-  const latency = images.map(() => 0)
-  const lines = images.map(() => 0)
-  const t0 = performance.now()
-  await Promise.all(
-    Array.from({ length: parallel }, async () => {
-      while (next < images.length) {
-        const i = next++
-        const started = performance.now()
-        lines[i] = await read(images[i]!)
-        latency[i] = performance.now() - started
-      }
-    }),
-  )
-  return { imgPerSec: images.length / ((performance.now() - t0) / 1000), latency, lines }
-}
-
-async function guten(images: readonly BenchImage[], plan: Plan): Promise<PeerResult | string> {
-  return withEngine('guten', async (engine) => {
-    if (plan.warmUp) for (const img of images) await engine.read(img.path) // as for ocrserve
-    const { latency, lines } = await peerSequential(engine, images, plan.gutenReps)
-    // Guten OCR is one in-process pipeline whose ONNX Runtime run() is synchronous on the main
-    // thread with all cores as intra-op threads, so reads cannot overlap in one instance (2 reads
-    // in flight measured the same as 1). Its other configuration: one instance per core in worker
-    // threads, 1 ORT thread each (as ocrserve's default). Its throughput is the better of the two.
-    const sequential = { mode: 'sequential (one read at a time; its sessions use all cores)', imgPerSec: images.length / (sum(latency) / 1000) }
-    const alternatives = [sequential]
-    const cores = os.availableParallelism()
-    if (cores > 1) {
-      const pool = await createGutenPool(cores, 1)
+/**
+ * Runs the contestants made by `make` in rounds and closes them; a contestant that cannot be made
+ * (EngineUnavailable) is left out with its reason in `skipped`.
+ */
+async function roundsOf(makers: readonly { key: string; make: () => Promise<Contestant<BenchImage>> }[], images: readonly BenchImage[], rounds: number, copies: number, what: string): Promise<{ results: RoundsResult[]; skipped: string[] }> {
+  const contestants: Contestant<BenchImage>[] = []
+  const skipped: string[] = []
+  try {
+    for (const m of makers) {
+      progress(`${what}: starting ${m.key}`)
       try {
-        const paths = images.map((i) => i.path)
-        if (plan.warmUp) await pool.run(paths)
-        alternatives.push({ mode: `${cores} worker threads × 1 ORT thread, all images at once`, imgPerSec: await pool.run(paths) })
-      } finally {
-        await pool.close()
+        contestants.push(await m.make())
+      } catch (err) {
+        if (!(err instanceof EngineUnavailable)) throw err
+        skipped.push(`${m.key}: ${err.message}`)
       }
     }
-    const best = alternatives.reduce((a, b) => (b.imgPerSec > a.imgPerSec ? b : a))
-    return { describe: engine.describe, latency, lines, imgPerSec: best.imgPerSec, mode: best.mode, alternatives: alternatives.filter((x) => x !== best) }
-  })
+    return { results: await throughputRounds(contestants, images, rounds, (turn) => progress(`${what}: ${turn}`), copies), skipped }
+  } finally {
+    for (const c of contestants) await c.close()
+  }
 }
 
-async function tesseract(images: readonly BenchImage[], plan: Plan): Promise<PeerResult | string> {
-  return withEngine('tesseract', async (engine) => {
-    const read = async (img: BenchImage): Promise<number> => (await engine.read(img.path)).length
-    const alternatives: PeerResult['alternatives'] = []
-    let seq: { latency: number[]; lines: number[] } | null = null
-    if (plan.tesseractSequential) {
-      seq = await peerSequential(engine, images, 1)
-      alternatives.push({ mode: 'sequential (1 process)', imgPerSec: images.length / (sum(seq.latency) / 1000) })
+/** Start-up of each engine in a fresh process (bench/lib/startup.ts), engines taking turns, per round. */
+interface StartupResult {
+  engine: EngineName
+  createMs: number[]
+  firstReadMs: number[]
+  unavailable?: string
+}
+
+async function startup(engines: readonly EngineName[], image: BenchImage, rounds: number): Promise<StartupResult[]> {
+  const out: StartupResult[] = engines.map((engine) => ({ engine, createMs: [], firstReadMs: [] }))
+  for (let r = 0; r < rounds; r++) {
+    for (const j of rotation(engines.length, r)) {
+      const o = out[j]!
+      if (o.unavailable) continue
+      progress(`startup: ${o.engine}, round ${r + 1} of ${rounds}`)
+      const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', STARTUP, o.engine, image.path], { cwd: ROOT, maxBuffer: 1 << 20 })
+      const m = JSON.parse(stdout.trim().split('\n').at(-1)!) as { createMs: number; firstReadMs: number } | { unavailable: string }
+      if ('unavailable' in m) o.unavailable = m.unavailable
+      else {
+        o.createMs.push(m.createMs)
+        o.firstReadMs.push(m.firstReadMs)
+      }
     }
-    const par = await pooled(read, images, 2)
-    alternatives.push({ mode: '2 processes in parallel', imgPerSec: par.imgPerSec })
-    // without a sequential pass, latency comes from the 2-process pass (one core each)
-    const { latency, lines } = seq ?? par
-    return { describe: engine.describe, latency, lines, imgPerSec: par.imgPerSec, mode: '2 processes in parallel', alternatives }
-  })
+  }
+  return out
 }
 
 interface ScalingRow {
@@ -562,6 +778,8 @@ async function scaling(dist: Dist, plan: Plan): Promise<ScalingRow[]> {
 
 interface HttpRun {
   concurrency: number
+  /** Which round of the runs at this concurrency (0-based). */
+  round: number
   load: LoadResult
   rssBefore: number | null
   rssAfter: number | null
@@ -587,7 +805,7 @@ async function startServe(env: Record<string, string>): Promise<Service> {
   return { child, url, stop: () => child.stop() }
 }
 
-async function httpLoad(service: Service, bodies: readonly RequestBody[], concurrency: 1 | 4 | 16, plan: Plan, probeHealth: boolean): Promise<HttpRun> {
+async function httpLoad(service: Service, bodies: readonly RequestBody[], concurrency: 1 | 4 | 16, plan: Plan, probeHealth: boolean, round: number): Promise<HttpRun> {
   const rssBefore = rssMiB(service.child.pid)
   const probe = probeHealth ? startProbe(`${service.url}/healthz`, 50) : null
   const load = await runLoad({
@@ -599,11 +817,34 @@ async function httpLoad(service: Service, bodies: readonly RequestBody[], concur
     timeoutMs: 120_000,
   })
   const healthz = probe ? await probe.stop() : undefined
-  return { concurrency, load, rssBefore, rssAfter: rssMiB(service.child.pid), ...(healthz ? { healthz } : {}) }
+  return { concurrency, round, load, rssBefore, rssAfter: rssMiB(service.child.pid), ...(healthz ? { healthz } : {}) }
 }
 
 function okLatencies(r: LoadResult): number[] {
   return r.samples.filter((s) => s.status === 200).map((s) => s.ms)
+}
+
+const p50Of = (r: HttpRun): number => percentile(okLatencies(r.load), 50)
+
+/** Table cells for the runs at one concurrency: runs, requests, req/s, p50, p99 (spreads over the runs), errors. */
+function httpCells(runs: readonly HttpRun[]): string[] {
+  return [
+    String(runs.length),
+    String(sum(runs.map((r) => r.load.completed))),
+    fmtSpread(spread(runs.map((r) => r.load.completed / r.load.seconds)), 2),
+    fmtSpread(spread(runs.map(p50Of)), 0),
+    fmtSpread(spread(runs.map((r) => percentile(okLatencies(r.load), 99))), 0),
+    String(sum(runs.map((r) => r.load.errors))),
+  ]
+}
+
+/** Remote p50 / single p50, per round (runs at one concurrency, paired by their round). */
+function remoteRatios(single: readonly HttpRun[], remote: readonly HttpRun[]): number[] {
+  return remote.flatMap((r) => {
+    const s = single.find((x) => x.round === r.round)
+    const q = s ? ratio(p50Of(r), p50Of(s)) : null
+    return q === null ? [] : [q]
+  })
 }
 
 async function httpSingle(bodies: readonly RequestBody[], plan: Plan): Promise<{ runs: HttpRun[]; rssIdle: number | null }> {
@@ -613,10 +854,15 @@ async function httpSingle(bodies: readonly RequestBody[], plan: Plan): Promise<{
     await runLoad({ url: `${service.url}/v1/ocr`, bodies, concurrency: 4, requests: bodies.length, maxDurationMs: plan.httpMaxMs })
     const rssIdle = rssMiB(service.child.pid)
     const runs: HttpRun[] = []
-    for (const c of [1, 4, 16] as const) {
-      progress(`http: single mode, concurrency ${c}`)
-      runs.push(await httpLoad(service, bodies, c, plan, c === 16))
+    // c = 1 and 4 in rounds (each remote ratio is formed per round); c = 16 once, with the probe
+    for (let r = 0; r < plan.httpRounds; r++) {
+      for (const c of [1, 4] as const) {
+        progress(`http: single mode, concurrency ${c}, round ${r + 1} of ${plan.httpRounds}`)
+        runs.push(await httpLoad(service, bodies, c, plan, false, r))
+      }
     }
+    progress('http: single mode, concurrency 16')
+    runs.push(await httpLoad(service, bodies, 16, plan, true, 0))
     return { runs, rssIdle }
   } finally {
     await service.stop()
@@ -648,9 +894,11 @@ async function httpRemote(bodies: readonly RequestBody[], plan: Plan): Promise<{
         // warm-up: the model server's sessions (once is enough with --quick), this service's workers
         if (!plan.quick || out.length === 0) await runLoad({ url: `${service.url}/v1/ocr`, bodies, concurrency: 4, requests: bodies.length, maxDurationMs: plan.httpMaxMs })
         const runs: HttpRun[] = []
-        for (const c of plan.remoteConcurrency) {
-          progress(`remote: ${protocol}, concurrency ${c}`)
-          runs.push(await httpLoad(service, bodies, c, plan, false))
+        for (let r = 0; r < plan.httpRounds; r++) {
+          for (const c of plan.remoteConcurrency) {
+            progress(`remote: ${protocol}, concurrency ${c}, round ${r + 1} of ${plan.httpRounds}`)
+            runs.push(await httpLoad(service, bodies, c, plan, false, r))
+          }
         }
         out.push({ protocol, runs })
       } finally {
@@ -705,7 +953,7 @@ async function main(): Promise<void> {
           if (!SECTIONS.includes(t)) throw new RangeError(`unknown section "${s}" (known: ${SECTIONS.join(', ')})`)
           return t
         })
-      : SECTIONS,
+      : SECTIONS.filter((s) => !(plan.quick && QUICK_SKIPS.includes(s))),
   )
   if (plan.quick) sections.delete('sweep')
   if (values['ocrserve-settings']) {
@@ -756,15 +1004,35 @@ async function main(): Promise<void> {
   if (values.profile) {
     progress('profiling the in-process pipeline')
     const p = await attempt('profile', () => profilePipeline(dist, images))
-    if (p) floor = floor ? { ...floor, ...p } : { threads: 0, images: [], ...p }
+    if (p) floor = floor ? { ...floor, ...p } : { threads: 0, images: [], passes: [], ...p }
   }
 
-  let sat: Awaited<ReturnType<typeof saturated>> | null = null
-  if (sections.has('sat')) {
-    progress('ocrserve: saturated, default settings')
-    sat = await attempt('sat', () => saturated(dist, images, plan.satPasses, plan.warmUp, {}))
-    results.sat = sat
+  // ---- library throughput: ocrserve and the peers in rounds, after each peer's sequential pass
+  const peers = PEERS.filter((p) => sections.has(p))
+  const peerSeq: Partial<Record<PeerName, PeerSequential | string>> = {}
+  if (plan.peerSequential) {
+    for (const p of peers) {
+      progress(`${p}: sequential, one instance with its default settings`)
+      const r = await attempt(p, () => peerSequential(p, images, plan.warmUp))
+      if (r) peerSeq[p] = r
+    }
   }
+  let lib: { results: RoundsResult[]; skipped: string[] } | null = null
+  if (sections.has('sat') || peers.length) {
+    const makers = [
+      ...(sections.has('sat') ? [{ key: 'ocrserve', make: () => ocrserveContestant(dist, images, 'ocrserve', 'ocrserve', {}) }] : []),
+      ...peers.filter((p) => typeof peerSeq[p] !== 'string').map((p) => ({ key: p, make: () => peerContestant(p) })),
+    ]
+    progress(`library throughput: ${makers.map((m) => m.key).join(', ')}, ${plan.rounds} rounds`)
+    lib = await attempt(sections.has('sat') ? 'sat' : peers[0]!, () => roundsOf(makers, images, plan.rounds, plan.satCopies, 'throughput'))
+    results.library = lib && { ...lib, sequential: peerSeq }
+  }
+  const libOf = (key: string): RoundsResult | undefined => lib?.results.find((r) => r.key === key)
+  const ocrLib = libOf('ocrserve')
+  // against the peer's throughput layout in the same round (its sequential rate, measured at another
+  // time, is printed beside but never mixed into a round's ratio)
+  const speedup = (p: PeerName): Spread | null => spread(pairedRatios(ocrLib?.imgPerSec ?? [], libOf(p)?.imgPerSec ?? []))
+  const cpuRatio = (p: PeerName): Spread | null => spread(pairedRatios(ocrLib?.cpuPerImage ?? [], libOf(p)?.cpuPerImage ?? []))
 
   const sweep: { workers: number; threadsPerWorker: number; imgPerSec: number }[] = []
   if (sections.has('sweep')) {
@@ -776,47 +1044,106 @@ async function main(): Promise<void> {
     results.sweep = sweep
   }
 
-  let gutenR: PeerResult | string | null = null
-  if (sections.has('guten')) {
-    progress('guten: sequential + throughput')
-    gutenR = await attempt('guten', () => guten(images, plan))
-    results.guten = gutenR
-  }
-
-  let tessR: PeerResult | string | null = null
-  if (sections.has('tesseract')) {
-    progress('tesseract: sequential + 2 processes')
-    tessR = await attempt('tesseract', () => tesseract(images, plan))
-    results.tesseract = tessR
-  }
-
   // ---- library tables
-  const peer = (r: PeerResult | string | null): PeerResult | null => (r && typeof r !== 'string' ? r : null)
-  const g = peer(gutenR)
-  const t = peer(tessR)
-  if (seq || g || t) {
+  if (seq || lib) {
     const rows: string[][] = []
-    const row = (name: string, lat: number[] | undefined, lines: number[] | undefined, imgs: number | null, how: string): void => {
-      if (!lat) return
-      const s = summarize(lat)
-      rows.push([name, ms(s.p50), ms(s.p95), ms(s.mean), String(sum(lines ?? [])), fmt(imgs, 2), how])
+    const row = (name: string, lat: number[] | undefined, lines: number[] | undefined, res: RoundsResult | undefined, how: string): void => {
+      if (!lat && !res) return
+      const s = lat ? summarize(lat) : null
+      rows.push([name, ms(s?.p50), ms(s?.p95), ms(s?.mean), lines ? String(sum(lines)) : '–', fmtSpread(spread(res?.imgPerSec ?? []), 2), fmtSpread(spread(res?.cpuPerImage ?? []), 3), res ? how : '–'])
     }
-    if (seq) row('ocrserve', seq.latency, seq.lines, sat?.imgPerSec ?? null, sat ? `all at once, ${sat.workers} workers × ${sat.threadsPerWorker} threads (default)` : '–')
-    if (g) row('Guten OCR', g.latency, g.lines, g.imgPerSec, g.mode)
-    if (t) row('Tesseract', t.latency, t.lines, t.imgPerSec, t.mode)
-    const skipped = [gutenR, tessR].filter((r): r is string => typeof r === 'string')
+    row('ocrserve', seq?.latency, seq?.lines ?? ocrLib?.lines, ocrLib, ocrLib?.mode ?? '')
+    const alternatives: string[] = []
+    for (const p of peers) {
+      const res = libOf(p)
+      const sq = typeof peerSeq[p] === 'object' ? (peerSeq[p] as PeerSequential) : undefined
+      // without a sequential pass, latency comes from the last round (one core per read)
+      row(LABEL[p], sq?.latency ?? res?.latency.at(-1), sq?.lines ?? res?.lines, res, res?.mode ?? '')
+      if (sq && res) alternatives.push(`${LABEL[p]}, one instance reading one image at a time (its default threads), measured before the rounds: ${fmt(sq.imgPerSec, 2)} images/s${sq.imgPerSec > (spread(res.imgPerSec)?.median ?? 0) ? ' (above its layout\'s rate: parallel reads gained nothing on this machine at that time; the ratios below use the layout, read in the same rounds as ocrserve)' : ''}.`)
+    }
+    const skipped = [...peers.filter((p) => typeof peerSeq[p] === 'string').map((p) => `${p}: ${peerSeq[p] as string}`), ...(lib?.skipped ?? [])]
     emit(
       'Library: per-image latency (sequential) and throughput (saturated)',
-      markdownTable(['engine', 'p50 ms', 'p95 ms', 'mean ms', 'lines found', 'images/s', 'throughput measured as'], rows),
+      markdownTable(['engine', 'p50 ms', 'p95 ms', 'mean ms', 'lines found', 'images/s', 'CPU s per image', 'throughput measured as'], rows),
       [
-        `Same ${images.length} images for every engine, read from files; latency = median of ${plan.seqReps} sequential pass${plan.seqReps > 1 ? 'es' : ''} (Guten ${plan.gutenReps}${plan.tesseractSequential ? ', Tesseract 1' : '; Tesseract: its 2-process pass, one core each'})${plan.warmUp ? ' after a warm-up pass (not Tesseract: separate processes)' : ''}.`,
-        t ? `Tesseract: ${t.describe}; ${t.alternatives.map((a) => `${a.mode} ${fmt(a.imgPerSec, 2)}`).join('; ')} images/s.` : '',
-        g && g.alternatives.length ? `Guten OCR, its other configuration: ${g.alternatives.map((a) => `${a.mode} ${fmt(a.imgPerSec, 2)}`).join('; ')} images/s (the table shows the better one).` : '',
+        `Same ${images.length} images for every engine, read from files. Latency: ocrserve the median of ${plan.seqReps} sequential passes (default engine)${plan.peerSequential ? ', the peers one sequential pass of one instance with their default settings' : ', the peers from their last throughput round (each read on one core while the other core reads another image)'}${plan.warmUp ? ', after a warm-up pass (not Tesseract: a process per image)' : ''}.`,
+        `Throughput and CPU: ${plan.rounds} rounds after a warm-up pass, the engines taking turns (the order rotates each round); in each round an engine reads the set ${plan.satCopies > 1 ? `${plan.satCopies}×, all ${plan.satCopies * images.length} reads at once` : 'once, all images at once'} at its layout; median (min–max) over the rounds. CPU s per image: the bench process's CPU time (all threads) over the round, Tesseract's exited processes included, divided by the images.`,
+        ...(lib?.results ?? []).filter((r) => r.key !== 'ocrserve').map((r) => `${r.label}: ${r.describe}.`),
+        ...alternatives,
         skipped.length ? `Not run: ${skipped.join('; ')}.` : '',
       ]
         .filter(Boolean)
         .join('\n'),
     )
+    if (ocrLib && peers.some((p) => libOf(p))) {
+      emit(
+        'ocrserve against each engine, round by round',
+        markdownTable(
+          ['engine', 'ocrserve images/s ÷ engine images/s', 'ocrserve CPU s per image ÷ engine CPU s per image', 'engine CPU s per image', 'ocrserve CPU s per image'],
+          peers
+            .filter((p) => libOf(p))
+            .map((p) => [LABEL[p], fmtSpread(speedup(p), 2), fmtSpread(cpuRatio(p), 2), fmtSpread(spread(libOf(p)!.cpuPerImage), 3), fmtSpread(spread(ocrLib.cpuPerImage), 3)]),
+        ),
+        `Each ratio is formed within a round (both engines read the same set minutes apart at most) and shown as median (min–max) over the ${plan.rounds} rounds. Guten OCR and ppu-paddle-ocr read the same PP-OCRv4 detector and recogniser files as ocrserve; neither runs an angle classifier, page orientation or a second detection pass (ocrserve's extra work, priced in the next table).`,
+      )
+    }
+  }
+
+  // ---- ocrserve's extra work, each part turned off
+  if (sections.has('extras')) {
+    progress(`ocrserve's extra work: ${EXTRA_WORK.length} settings, ${plan.rounds} rounds`)
+    const extras = await attempt('extras', () => extraWork(dist, images, plan.rounds, plan.warmUp))
+    if (extras) {
+      results.extras = extras
+      const base = extras[0]!
+      const rows = extras.map((x) => {
+        const saved = spread(base.cpuPerImage.map((b, i) => (b - x.cpuPerImage[i]!) * 1000))
+        return [
+          x.label,
+          x.what,
+          fmtSpread(spread(x.cpuPerImage), 3),
+          x === base ? '1.00' : fmtSpread(spread(pairedRatios(x.cpuPerImage, base.cpuPerImage)), 3),
+          x === base ? '–' : fmtSpread(saved, 0),
+          fmtSpread(spread(x.latency), 0),
+          ms(x.stages.det, 0),
+          ms(x.stages.cls, 0),
+          ms(x.stages.rec, 0),
+          String(x.lines),
+          x === base ? '–' : String(x.imagesChanged),
+        ]
+      })
+      emit(
+        "ocrserve's extra work: what each part costs (each turned off in turn)",
+        markdownTable(['settings', 'turns off', 'CPU s per image', 'CPU ÷ default', 'CPU ms per image saved', 'read() ms', 'det ms', 'cls ms', 'rec ms', 'lines found', 'images read differently'], rows),
+        [
+          `The same ${images.length} images read one at a time by ${EXTRA_WORK.length} engines (all loaded, default workers), one after the other on each image, the order rotating image by image; ${plan.rounds} rounds after a warm-up pass. CPU: process.cpuUsage() around each read (the engine's worker threads and the main thread), summed over the set per round; median (min–max) over the rounds, ratios and savings formed within each round. read() ms: mean latency; det/cls/rec: mean timing_ms (det includes the second pass, cls the page-orientation votes).`,
+          `What each part buys is accuracy, not speed: without the classifier upside-down lines come out as garbage, without page orientation pages turned 90/180/270° are misread, without the second pass small text on large pages is lost (npm run eval: the rotated, small and eval-real sets; docs/ACCURACY.md). "images read differently": images whose text differs from the default engine's.`,
+        ].join('\n'),
+      )
+    }
+  }
+
+  // ---- start-up of each engine in a fresh process
+  let starts: StartupResult[] | null = null
+  if (sections.has('startup')) {
+    const small = [...images].sort((a, b) => a.width * a.height - b.width * b.height)[0]!
+    starts = await attempt('startup', () => startup(['ocrserve', ...PEERS], small, plan.rounds))
+    if (starts) {
+      results.startup = starts
+      emit(
+        'Start-up: a fresh process to the first line read',
+        markdownTable(
+          ['engine', 'create ms', 'first read ms'],
+          starts.map((x) => [LABEL[x.engine], x.unavailable ? 'not run' : fmtSpread(spread(x.createMs), 0), x.unavailable ? '–' : fmtSpread(spread(x.firstReadMs), 0)]),
+        ),
+        [
+          `Each engine started ${plan.rounds}× in a fresh process (\`node --import tsx bench/lib/startup.ts ENGINE IMAGE\`), engines taking turns; median (min–max). create: from createEngine() to an engine ready to read: the package's import and its models loaded (ocrserve: its ${seq?.workers ?? 'default'} worker threads, each loading the three networks and reading a warm-up page). first read: then ${small.name} (${small.width}×${small.height}) read once. Tesseract has no start-up of its own beyond checking the binary: it starts a process and loads its traineddata for every image, which is its first-read time.`,
+          starts.filter((x) => x.unavailable).map((x) => `${x.engine}: ${x.unavailable}`).join('; '),
+        ]
+          .filter(Boolean)
+          .join('\n'),
+      )
+    }
   }
 
   if (seq) {
@@ -870,14 +1197,28 @@ async function main(): Promise<void> {
     )
     if (seq) {
       const solo = seq.soloLatency ?? seq.latency
-      const perImage = images.map((img, i) => [img.name, `${img.width}×${img.height}`, ms(solo[i], 0), ms(f[i]!.pipelineMs, 0), ms(f[i]!.floorMs, 0), fmt(ratio(solo[i], f[i]!.floorMs), 2), ms(seq!.latency[i], 0), fmt(ratio(seq!.latency[i], f[i]!.floorMs), 2), String(seq!.lines[i])])
+      const passMedian = (pick: (p: FloorResult['passes'][number]) => number[], i: number): number => median(floor!.passes.map((p) => pick(p)[i]!))
+      const perImage = images.map((img, i) => [
+        img.name,
+        `${img.width}×${img.height}`,
+        ms(solo[i], 0),
+        ms(passMedian((p) => p.pipelineMs, i), 0),
+        ms(passMedian((p) => p.floorMs, i), 0),
+        fmtSpread(imageFloorRatios(seq!, floor!, i), 2),
+        ms(seq!.latency[i], 0),
+        fmtSpread(imageFloorRatios(seq!, floor!, i, true), 2),
+        String(seq!.lines[i]),
+      ])
+      const solo_ = floorRatios(seq, floor)
+      const helped = floorRatios(seq, floor, true)
+      const inproc = inProcessRatios(floor)
       emit(
         'Per image: ocrserve latency vs model-only floor',
         markdownTable(['image', 'size', 'read() ms, one worker', 'in-process ms', 'floor ms', 'read() / floor', 'read() ms, idle workers help (default)', 'helped / floor', 'lines'], perImage),
         [
-          `read(), one worker: an engine with idleAssist off, so that one worker does all of the image's work, as the floor counts it; idle workers help: the default engine, where the other (idle) worker runs some of the classifier's and recogniser's calls; the two engines read each image one right after the other, taking turns going first.`,
-          `overhead_vs_floor = median over images of one-worker read() / floor = ${fmt(floorRatios(seq, f).median, 3)} (in-process pipeline / floor: ${fmt(median(f.map((x) => x.pipelineMs / x.floorMs)), 3)}; default engine with help: ${fmt(floorRatios(seq, f, true).median, 3)}).`,
-          `Over the whole set (time-weighted, dominated by the largest pages): Σ read() / Σ floor = ${fmt(floorRatios(seq, f).total, 3)} (with help ${fmt(floorRatios(seq, f, true).total, 3)}); Σ in-process / Σ floor = ${fmt(ratio(sum(f.map((x) => x.pipelineMs)), sum(f.map((x) => x.floorMs))), 3)}.`,
+          `read(), one worker: an engine with idleAssist off, so that one worker does all of the image's work, as the floor counts it; idle workers help: the default engine, where the other (idle) worker runs some of the classifier's and recogniser's calls; the two engines read each image one right after the other, taking turns going first. Times: medians of the ${plan.seqReps} passes; ratios: median (min–max) of the passes' ratios, each pass measuring read() and the floor.`,
+          `overhead_vs_floor = median over images of one-worker read() / floor = ${fmtSpread(solo_.median, 3)} (in-process pipeline / floor: ${fmtSpread(inproc.median, 3)}; default engine with help: ${fmtSpread(helped.median, 3)}); median (min–max) over the passes.`,
+          `Over the whole set (time-weighted, dominated by the largest pages): Σ read() / Σ floor = ${fmtSpread(solo_.total, 3)} (with help ${fmtSpread(helped.total, 3)}); Σ in-process / Σ floor = ${fmtSpread(inproc.total, 3)}.`,
         ].join('\n'),
       )
     }
@@ -890,15 +1231,16 @@ async function main(): Promise<void> {
     )
   }
 
-  if (sweep.length || sat) {
+  const layout = dist.config.resolveParallelism(dist.index.parseEngineSettings({ ...engineOverrides }))
+  if (sweep.length || ocrLib) {
     const rows: string[][] = []
-    if (sat) rows.push([`${sat.workers} × ${sat.threadsPerWorker} (default)`, `full (${images.length} images)`, fmt(sat.imgPerSec, 2)])
-    const defaultSetting = sat ? `${sat.workers}x${sat.threadsPerWorker}` : null
+    if (ocrLib) rows.push([`${layout.workers} × ${layout.threadsPerWorker} (default)`, `${plan.quick ? 'core' : 'full'} (${images.length} images)`, fmtSpread(spread(ocrLib.imgPerSec), 2)])
+    const defaultSetting = `${layout.workers}x${layout.threadsPerWorker}`
     for (const r of sweep) rows.push([`${r.workers} × ${r.threadsPerWorker}${`${r.workers}x${r.threadsPerWorker}` === defaultSetting ? ' (default)' : ''}`, `core (${core.length} images)`, fmt(r.imgPerSec, 2)])
     emit(
       'ocrserve saturated throughput: workers × ONNX threads per worker',
       markdownTable(['workers × threads', 'set', 'images/s'], rows),
-      `Full set: submitted ${plan.satPasses}× at once${plan.warmUp ? ' after a warm-up pass' : ''}. Sweep: the core set submitted ${SWEEP_PASSES}× at once after a warm-up pass, for each setting.`,
+      `${ocrLib ? `${plan.quick ? 'Core' : 'Full'} set: the library throughput rounds above (the set ${plan.satCopies}× at once, ${plan.rounds} rounds, median (min–max)). ` : ''}Sweep: the core set submitted ${SWEEP_PASSES}× at once after a warm-up pass, for each setting, once (a rate, no ratio is formed from it).`,
     )
   }
 
@@ -924,21 +1266,21 @@ async function main(): Promise<void> {
     single = await attempt('http', () => httpSingle(bodies, plan))
   }
   if (single) {
-    results.http = single.runs.map((r) => ({ concurrency: r.concurrency, seconds: r.load.seconds, completed: r.load.completed, errors: r.load.errors, statuses: r.load.statuses, latency: summarize(okLatencies(r.load)), rssBefore: r.rssBefore, rssAfter: r.rssAfter, healthz: r.healthz ? { ...summarize(r.healthz.latencies), failures: r.healthz.failures } : null }))
+    results.http = single.runs.map((r) => ({ concurrency: r.concurrency, round: r.round, seconds: r.load.seconds, completed: r.load.completed, errors: r.load.errors, statuses: r.load.statuses, latency: summarize(okLatencies(r.load)), rssBefore: r.rssBefore, rssAfter: r.rssAfter, healthz: r.healthz ? { ...summarize(r.healthz.latencies), failures: r.healthz.failures } : null }))
     emit(
       'HTTP: `ocrserve serve` (single mode, default workers), closed-loop load',
       markdownTable(
-        ['concurrency', 'requests', 'req/s (= images/s)', 'p50 ms', 'p99 ms', 'errors', 'RSS before MiB', 'RSS after MiB'],
-        single.runs.map((r) => {
-          const s = summarize(okLatencies(r.load))
-          return [String(r.concurrency), String(r.load.completed), fmt(r.load.completed / r.load.seconds, 2), ms(s.p50), ms(s.p99), String(r.load.errors), ms(r.rssBefore), ms(r.rssAfter)]
+        ['concurrency', 'runs', 'requests', 'req/s (= images/s)', 'p50 ms', 'p99 ms', 'errors', 'RSS before MiB', 'RSS after MiB'],
+        ([1, 4, 16] as const).flatMap((c) => {
+          const runs = single!.runs.filter((r) => r.concurrency === c)
+          return runs.length ? [[String(c), ...httpCells(runs), ms(runs[0]!.rssBefore), ms(runs.at(-1)!.rssAfter)]] : []
         }),
       ),
       (() => {
         const h = single.runs.find((r) => r.healthz)?.healthz
         const hs = h ? summarize(h.latencies) : null
         return [
-          `Raw image bodies (Content-Type image/*), the core set's ${bodies.length} images in turn, after a warm-up pass; requests = set size × ${plan.httpPasses[1]}/${plan.httpPasses[4]}/${plan.httpPasses[16]} for c = 1/4/16. RSS (VmRSS of the server process, workers included) after warm-up: ${ms(single.rssIdle)} MiB.`,
+          `Raw image bodies (Content-Type image/*), the core set's ${bodies.length} images in turn, after a warm-up pass; a run sends set size × ${plan.httpPasses[1]}/${plan.httpPasses[4]}/${plan.httpPasses[16]} requests at c = 1/4/16; c = 1 and 4 run ${plan.httpRounds}× (alternating), c = 16 once. req/s, p50, p99: median (min–max) over the runs. RSS (VmRSS of the server process, workers included) after warm-up: ${ms(single.rssIdle)} MiB.`,
           hs ? `/healthz every 50 ms during the c=16 load: ${hs.n} probes, p50 ${fmt(hs.p50, 1)} ms, p99 ${fmt(hs.p99, 1)} ms, max ${fmt(hs.max, 1)} ms, ${h!.failures} failed.` : '',
         ]
           .filter(Boolean)
@@ -953,24 +1295,22 @@ async function main(): Promise<void> {
     remote = await attempt('remote', () => httpRemote(bodies, plan))
   }
   if (remote) {
-    results.remote = remote.runs.map((p) => ({ protocol: p.protocol, runs: p.runs.map((r) => ({ concurrency: r.concurrency, seconds: r.load.seconds, completed: r.load.completed, errors: r.load.errors, latency: summarize(okLatencies(r.load)), rssAfter: r.rssAfter })) }))
-    const singleAt = (c: number): HttpRun | undefined => single?.runs.find((r) => r.concurrency === c)
+    results.remote = remote.runs.map((p) => ({ protocol: p.protocol, runs: p.runs.map((r) => ({ concurrency: r.concurrency, round: r.round, seconds: r.load.seconds, completed: r.load.completed, errors: r.load.errors, latency: summarize(okLatencies(r.load)), rssAfter: r.rssAfter })) }))
     const rows: string[][] = []
     for (const c of [1, 4]) {
-      const s = singleAt(c)
-      if (s) rows.push(['single (in-process ONNX)', String(c), fmt(s.load.completed / s.load.seconds, 2), ms(percentile(okLatencies(s.load), 50)), ms(percentile(okLatencies(s.load), 99)), String(s.load.errors), '1.00'])
+      const s = single?.runs.filter((r) => r.concurrency === c) ?? []
+      if (s.length) rows.push(['single (in-process ONNX)', String(c), ...httpCells(s), '1.00'])
       for (const p of remote.runs) {
-        const r = p.runs.find((x) => x.concurrency === c)
-        if (!r) continue
-        const p50 = percentile(okLatencies(r.load), 50)
-        rows.push([`remote ${p.protocol}${p.protocol === 'kserve-http' ? ' (binary)' : ''}`, String(c), fmt(r.load.completed / r.load.seconds, 2), ms(p50), ms(percentile(okLatencies(r.load), 99)), String(r.load.errors), fmt(ratio(p50, s ? percentile(okLatencies(s.load), 50) : null), 2)])
+        const r = p.runs.filter((x) => x.concurrency === c)
+        if (!r.length) continue
+        rows.push([`remote ${p.protocol}${p.protocol === 'kserve-http' ? ' (binary)' : ''}`, String(c), ...httpCells(r), fmtSpread(spread(remoteRatios(s, r)), 2)])
       }
     }
     emit(
       'Remote mode: `ocrserve serve` → `ocrserve model-server` on loopback',
-      markdownTable(['mode', 'concurrency', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'p50 / single p50'], rows),
+      markdownTable(['mode', 'concurrency', 'runs', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'p50 / single p50'], rows),
       [
-        `Same request mix as single mode (the core set). The model server (default workers, dynamic batching) runs on the same machine, so it competes with the service for the same cores. Model server RSS: ${ms(remote.modelServerRss)} MiB.`,
+        `Same request mix and runs as single mode (the core set; ${plan.httpRounds} runs at each concurrency); median (min–max) over the runs; p50 / single p50 is formed per run (the n-th remote run against single mode's n-th run at that concurrency). The model server (default workers, dynamic batching) runs on the same machine, so it competes with the service for the same cores. Model server RSS: ${ms(remote.modelServerRss)} MiB.`,
         floor?.images.length
           ? `Tensors a model server must move per image (full set, from the floor section): ${fmt(mean(floor.images.map((x) => x.bytes.det.in + x.bytes.cls.in + x.bytes.rec.in)) / 1e6, 1)} MB in, ${fmt(mean(floor.images.map((x) => x.bytes.det.out + x.bytes.cls.out + x.bytes.rec.out)) / 1e6, 1)} MB out, of which the recogniser's softmax output is ${fmt(mean(floor.images.map((x) => x.bytes.rec.out)) / 1e6, 1)} MB.`
           : '',
@@ -980,44 +1320,69 @@ async function main(): Promise<void> {
     )
   }
 
-  // ---- headline numbers
+  // ---- headline numbers: a ratio's median in its key, its spread under <key>_spread
   const floorSum = floor ? sum(floor.images.map((x) => x.floorMs)) : null
   const best = sweep.reduce<{ workers: number; threadsPerWorker: number; imgPerSec: number } | null>((a, b) => (!a || b.imgPerSec > a.imgPerSec ? b : a), null)
-  const sweepDefault = sat ? sweep.find((x) => x.workers === sat!.workers && x.threadsPerWorker === sat!.threadsPerWorker) : undefined
-  const remoteRatio = (protocol: string, c: number): number | null => {
-    const s = single?.runs.find((r) => r.concurrency === c)
-    const r = remote?.runs.find((p) => p.protocol === protocol)?.runs.find((x) => x.concurrency === c)
-    return s && r ? ratio(percentile(okLatencies(r.load), 50), percentile(okLatencies(s.load), 50)) : null
-  }
+  const sweepDefault = sweep.find((x) => x.workers === layout.workers && x.threadsPerWorker === layout.threadsPerWorker)
+  const remoteRatio = (protocol: string, c: number): Spread | null =>
+    spread(remoteRatios(single?.runs.filter((r) => r.concurrency === c) ?? [], remote?.runs.find((p) => p.protocol === protocol)?.runs.filter((x) => x.concurrency === c) ?? []))
   const c16 = single?.runs.find((r) => r.concurrency === 16)
-  const httpAt = (c: number): HttpRun | undefined => single?.runs.find((r) => r.concurrency === c)
+  const httpRps = (c: number): Spread | null => spread(single?.runs.filter((r) => r.concurrency === c).map((r) => r.load.completed / r.load.seconds) ?? [])
+  const soloFloor = seq && floor?.passes.length ? floorRatios(seq, floor) : null
+  const helpedFloor = seq && floor?.passes.length ? floorRatios(seq, floor, true) : null
+  const rate = (key: string): Spread | null => spread(libOf(key)?.imgPerSec ?? [])
+  const cpu = (key: string): Spread | null => spread(libOf(key)?.cpuPerImage ?? [])
+  const startMs = (e: EngineName): Spread | null => spread(starts?.find((x) => x.engine === e)?.createMs ?? [])
+  const spreads: Record<string, Spread | null> = {
+    ocrserve_img_s: rate('ocrserve'),
+    guten_img_s: rate('guten'),
+    ppu_img_s: rate('ppu'),
+    tesseract_img_s: rate('tesseract'),
+    speedup_vs_guten: speedup('guten'),
+    speedup_vs_ppu: speedup('ppu'),
+    speedup_vs_tesseract: speedup('tesseract'),
+    ocrserve_cpu_s_per_image: cpu('ocrserve'),
+    guten_cpu_s_per_image: cpu('guten'),
+    ppu_cpu_s_per_image: cpu('ppu'),
+    tesseract_cpu_s_per_image: cpu('tesseract'),
+    cpu_vs_guten: cpuRatio('guten'),
+    cpu_vs_ppu: cpuRatio('ppu'),
+    cpu_vs_tesseract: cpuRatio('tesseract'),
+    overhead_vs_floor: soloFloor?.median ?? null,
+    overhead_vs_floor_total: soloFloor?.total ?? null,
+    helped_latency_vs_floor: helpedFloor?.median ?? null,
+    remote_http_ratio: remoteRatio('kserve-http', 4),
+    remote_grpc_ratio: remoteRatio('kserve-grpc', 4),
+    remote_http_ratio_c1: remoteRatio('kserve-http', 1),
+    remote_grpc_ratio_c1: remoteRatio('kserve-grpc', 1),
+    http_c1_rps: httpRps(1),
+    http_c4_rps: httpRps(4),
+    ocrserve_startup_ms: startMs('ocrserve'),
+    guten_startup_ms: startMs('guten'),
+    ppu_startup_ms: startMs('ppu'),
+  }
+  const extraCpu = (results.extras as ExtraResult[] | undefined) ?? []
+  for (const r of extraCpu.slice(1)) spreads[`extra_cpu_ratio_${r.key.replace(/-/g, '_')}`] = spread(pairedRatios(r.cpuPerImage, extraCpu[0]!.cpuPerImage))
+  for (const [key, sp] of Object.entries(spreads)) {
+    json[key] = round(sp?.median, 3)
+    if (sp && sp.n > 1) json[`${key}_spread`] = spreadJson(sp)
+  }
   Object.assign(json, {
-    ocrserve_img_s: round(sat?.imgPerSec, 3),
-    guten_img_s: round(g?.imgPerSec, 3),
-    tesseract_img_s: round(t?.imgPerSec, 3),
-    speedup_vs_guten: round(ratio(sat?.imgPerSec, g?.imgPerSec), 2),
-    overhead_vs_floor: seq && floor?.images.length ? round(floorRatios(seq, floor.images).median, 3) : null,
-    overhead_vs_floor_total: seq && floor?.images.length ? round(floorRatios(seq, floor.images).total, 3) : null,
-    helped_latency_vs_floor: seq && floor?.images.length ? round(floorRatios(seq, floor.images, true).median, 3) : null,
     healthz_p99_ms: c16?.healthz ? round(percentile(c16.healthz.latencies, 99), 1) : null,
-    remote_http_ratio: round(remoteRatio('kserve-http', 4), 3),
-    remote_grpc_ratio: round(remoteRatio('kserve-grpc', 4), 3),
-    remote_http_ratio_c1: round(remoteRatio('kserve-http', 1), 3),
-    remote_grpc_ratio_c1: round(remoteRatio('kserve-grpc', 1), 3),
     sweep_best_setting: best ? `${best.workers}x${best.threadsPerWorker}` : null,
     sweep_best_img_s: round(best?.imgPerSec, 3),
     sweep_default_img_s: round(sweepDefault?.imgPerSec, 3),
     ocrserve_seq_p50_ms: seq ? round(percentile(seq.latency, 50), 1) : null,
     ocrserve_seq_p95_ms: seq ? round(percentile(seq.latency, 95), 1) : null,
-    guten_seq_p50_ms: g ? round(percentile(g.latency, 50), 1) : null,
-    tesseract_seq_p50_ms: t ? round(percentile(t.latency, 50), 1) : null,
+    guten_seq_p50_ms: typeof peerSeq.guten === 'object' ? round(percentile(peerSeq.guten.latency, 50), 1) : null,
+    ppu_seq_p50_ms: typeof peerSeq.ppu === 'object' ? round(percentile(peerSeq.ppu.latency, 50), 1) : null,
+    tesseract_seq_p50_ms: typeof peerSeq.tesseract === 'object' ? round(percentile(peerSeq.tesseract.latency, 50), 1) : null,
     floor_mean_ms: floor && floorSum ? round(floorSum / floor.images.length, 1) : null,
-    http_c1_rps: round(httpAt(1) ? httpAt(1)!.load.completed / httpAt(1)!.load.seconds : null, 2),
-    http_c4_rps: round(httpAt(4) ? httpAt(4)!.load.completed / httpAt(4)!.load.seconds : null, 2),
     http_c16_rps: round(c16 ? c16.load.completed / c16.load.seconds : null, 2),
     http_c16_p99_ms: c16 ? round(percentile(okLatencies(c16.load), 99), 0) : null,
     http_errors: single ? sum(single.runs.map((r) => r.load.errors)) : null,
     images: images.length,
+    rounds: plan.rounds,
     quick: plan.quick,
     failed_sections: failures.map((f) => f.section),
     seconds: round((performance.now() - started) / 1000, 0),
@@ -1026,18 +1391,38 @@ async function main(): Promise<void> {
   results.failures = failures
   writeFileSync(join(CACHE, plan.quick ? 'results-quick.json' : 'results.json'), JSON.stringify(results, null, 2))
 
+  const line = (measure: string, key: string, digits: number, target: string): string[] => {
+    const sp = spreads[key] ?? null
+    return [measure, fmt(sp?.median, digits), sp && sp.n > 1 ? `${fmt(sp.min, digits)}–${fmt(sp.max, digits)}` : '–', fmt(relativeRange(sp) === null ? null : relativeRange(sp)! * 100, 0), target]
+  }
   const headline = [
-    ['ocrserve images/s (default, saturated)', fmt(json.ocrserve_img_s as number | null, 2), ''],
-    ['Guten OCR images/s', fmt(json.guten_img_s as number | null, 2), ''],
-    ['Tesseract images/s (2 processes)', fmt(json.tesseract_img_s as number | null, 2), ''],
-    ['speedup vs Guten', fmt(json.speedup_vs_guten as number | null, 2), '≥ 3'],
-    ['sequential latency / model-only floor (median image)', fmt(json.overhead_vs_floor as number | null, 3), '≤ 1.15'],
-    ['the same with idle workers helping (default engine)', fmt(json.helped_latency_vs_floor as number | null, 3), ''],
-    ['/healthz p99 under c=16 load (ms)', fmt(json.healthz_p99_ms as number | null, 1), '< 20'],
-    ['remote kserve-http p50 / single (c=4)', fmt(json.remote_http_ratio as number | null, 3), '≤ 1.10'],
-    ['remote kserve-grpc p50 / single (c=4)', fmt(json.remote_grpc_ratio as number | null, 3), '≤ 1.10'],
-  ]
-  emit('Summary against the targets', markdownTable(['measure', 'value', 'target'], headline))
+    line('ocrserve images/s (default, saturated)', 'ocrserve_img_s', 2, ''),
+    line('Guten OCR images/s', 'guten_img_s', 2, ''),
+    line('ppu-paddle-ocr images/s', 'ppu_img_s', 2, ''),
+    line('Tesseract images/s', 'tesseract_img_s', 2, ''),
+    line('speedup vs Guten', 'speedup_vs_guten', 2, '≥ 3'),
+    line('speedup vs ppu-paddle-ocr', 'speedup_vs_ppu', 2, ''),
+    line('speedup vs Tesseract', 'speedup_vs_tesseract', 2, ''),
+    line('ocrserve CPU s per image (saturated)', 'ocrserve_cpu_s_per_image', 3, ''),
+    line('ppu-paddle-ocr CPU s per image (saturated)', 'ppu_cpu_s_per_image', 3, ''),
+    line('CPU per image, ocrserve ÷ ppu-paddle-ocr', 'cpu_vs_ppu', 2, ''),
+    line('CPU per image, ocrserve ÷ Guten', 'cpu_vs_guten', 2, ''),
+    line('sequential latency / model-only floor (median image)', 'overhead_vs_floor', 3, '≤ 1.15'),
+    line('the same with idle workers helping (default engine)', 'helped_latency_vs_floor', 3, ''),
+    ['/healthz p99 under c=16 load (ms)', fmt(json.healthz_p99_ms as number | null, 1), '–', '–', '< 20'],
+    line('remote kserve-http p50 / single (c=4)', 'remote_http_ratio', 3, '≤ 1.10'),
+    line('remote kserve-grpc p50 / single (c=4)', 'remote_grpc_ratio', 3, '≤ 1.10'),
+    line('remote kserve-http p50 / single (c=1)', 'remote_http_ratio_c1', 3, ''),
+    line('remote kserve-grpc p50 / single (c=1)', 'remote_grpc_ratio_c1', 3, ''),
+    ...extraCpu.slice(1).map((r) => line(`ocrserve CPU per image, ${r.label.replace(/`/g, '')} ÷ default`, `extra_cpu_ratio_${r.key.replace(/-/g, '_')}`, 3, '')),
+    line('ocrserve start-up ms (fresh process)', 'ocrserve_startup_ms', 0, ''),
+    line('ppu-paddle-ocr start-up ms (fresh process)', 'ppu_startup_ms', 0, ''),
+  ].filter((r) => r[1] !== '–')
+  if (headline.length) emit(
+    'Summary against the targets',
+    markdownTable(['measure', 'median', 'min–max', 'range % of median', 'target'], headline),
+    `Median and range over the rounds of this run (${plan.rounds} throughput rounds, ${plan.seqReps} sequential passes, ${plan.httpRounds} HTTP runs per concurrency); range % = (max − min) / median. A target is met in a run when the median meets it; the range says how far one round strays.`,
+  )
 
   if (values['write-doc']) writeDoc(plan, mach)
   progress(`done in ${((performance.now() - started) / 1000).toFixed(0)} s${failures.length ? `; failed sections: ${failures.map((f) => f.section).join(', ')}` : ''}`)

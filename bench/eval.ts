@@ -1,5 +1,5 @@
 /**
- * Accuracy evaluation: `npm run eval [-- --quick] [--engines ocrserve,guten,tesseract] [--sets ...]`.
+ * Accuracy evaluation: `npm run eval [-- --quick] [--engines ocrserve,guten,ppu,tesseract] [--sets ...]`.
  *
  * `--ocrserve-settings '{"detLimitType":"min"}'` passes extra createOcr() settings (experiments;
  * the settings are printed with the results). `--rescore` scores the predictions saved by an

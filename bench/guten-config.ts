@@ -4,9 +4,11 @@
  * instance and T ONNX Runtime intra-op threads (Guten's onnxOptions), all submitted at once after
  * a warm-up pass. Configurations are measured in turn, rounds interleaved; reports the median
  * images/s per configuration, and for the first configuration where its time goes: per image, the
- * time inside ONNX Runtime's run() for the detector and the recogniser (bench/lib/guten-worker.mjs).
+ * time inside ONNX Runtime's run() for the detector and the recogniser (bench/lib/peer-worker.mjs).
  *
- *   node --import tsx bench/guten-config.ts [--quick] [--rounds 2] [--configs 1x0,1x2,2x1]
+ *   node --import tsx bench/guten-config.ts [--quick] [--rounds 2] [--configs 1x0,1x2,2x1] [--engine ppu]
+ *
+ * --engine ppu measures ppu-paddle-ocr the same way (bench/lib/engines.ts).
  *
  * NxT: N workers × T threads (T = 0: ONNX Runtime's default, all cores: what the bench uses).
  */
@@ -15,22 +17,24 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { EVAL_REAL } from './lib/eval-real.js'
-import { createPool, type Pool } from './lib/guten-pool.js'
+import { createPool, type Pool } from './lib/peer-pool.js'
 import { loadBenchSet } from './lib/images.js'
 import { markdownTable, median } from './lib/stats.js'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string', default: '2' }, configs: { type: 'string', default: '1x0,2x1' } } })
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string', default: '2' }, configs: { type: 'string', default: '1x0,2x1' }, engine: { type: 'string', default: 'guten' } } })
+  const engine = values.engine
+  if (engine !== 'guten' && engine !== 'ppu') throw new RangeError(`--engine must be guten or ppu, got "${engine}"`)
   const images = await loadBenchSet(EVAL_REAL, join(ROOT, '.cache', 'bench'), values.quick)
   const paths = images.map((i) => i.path)
   const pools: Pool[] = []
   for (const c of values.configs.split(',')) {
     const [n, t] = c.split('x').map(Number) as [number, number]
-    pools.push(await createPool(n, t))
+    pools.push(await createPool(engine, n, t))
   }
-  process.stderr.write(`guten-config: ${paths.length} images, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`)
+  process.stderr.write(`guten-config (${engine}): ${paths.length} images, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`)
   for (const p of pools) await p.run(paths) // warm-up
   const rates: number[][] = pools.map(() => [])
   for (let r = 0; r < Number(values.rounds); r++) {

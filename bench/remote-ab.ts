@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util'
 import { EVAL_REAL } from './lib/eval-real.js'
 import { contentType, loadBenchSet } from './lib/images.js'
 import { type RequestBody, runLoad } from './lib/load.js'
-import { type Child, cpuSeconds, freePort, startNode, waitReady } from './lib/procs.js'
+import { type Child, cpuSecondsOf, freePort, startNode, waitReady } from './lib/procs.js'
 import { markdownTable, median, percentile } from './lib/stats.js'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     const p50: number[][] = services.map(() => [])
     const rate: number[][] = services.map(() => [])
     const cpu: number[][] = services.map(() => [])
-    const cpuOf = (s: Service): number => cpuSeconds(s.child.pid) + (s.backend ? cpuSeconds(s.backend.pid) : 0)
+    const cpuOf = (s: Service): number => cpuSecondsOf(s.child.pid) + (s.backend ? cpuSecondsOf(s.backend.pid) : 0)
     for (let r = 0; r < rounds; r++) {
       for (let j = 0; j < services.length; j++) {
         const k = (j + r) % services.length

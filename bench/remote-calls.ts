@@ -27,7 +27,7 @@ import { createRemoteBackend, createRemoteClient } from '../src/inference/remote
 import { RemoteSettingsSchema } from '../src/config.js'
 import { repositoryModelBytes } from '../src/cli/models-repo.js'
 import { PIXELS_INPUT, PIXELS_VALID_INPUT } from '../src/models/compact-input.js'
-import { type Child, cpuSeconds, freePort, startNode, waitReady } from './lib/procs.js'
+import { type Child, cpuSecondsOf, freePort, startNode, waitReady } from './lib/procs.js'
 import { markdownTable, median } from './lib/stats.js'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
@@ -122,7 +122,7 @@ try {
     // round 0 warms up; the order rotates so no variant always runs first
     for (const name of names.map((_, i) => names[(i + round) % names.length]!)) {
       const v = variants[name]!
-      const cpu = (): number => (v.server ? cpuSeconds(v.server.pid) : 0)
+      const cpu = (): number => (v.server ? cpuSecondsOf(v.server.pid) : 0)
       const c0 = cpu()
       const rec = await timed(REC_CALLS, () => v.rec.run(REC_X, recOutputs(v.rec)))
       const c1 = cpu()

@@ -18,9 +18,9 @@ import { parseArgs } from 'node:util'
 import sharp from 'sharp'
 import { type Point, rotatePoint, type Rotation } from '../test/fixtures/generate.js'
 import { matchLines, scoreRecord, summarize, type GtRecord, type Polygon, type RecordScore } from './lib/metrics.js'
+import { EVAL_REAL } from './lib/eval-real.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const EVAL_REAL = resolve(ROOT, '..', 'shared', 'eval-real')
 const TURNS: Rotation[] = [0, 90, 180, 270]
 
 /** (x, y) of a width × height page turned back from `turn`° clockwise: a point of the upright page. */

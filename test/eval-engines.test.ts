@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest'
-import { joinWords, parseTesseractTsv } from '../bench/lib/engines.js'
+import { readFileSync } from 'node:fs'
+import { describe, expect, it, vi } from 'vitest'
+import { createEngine, joinWords, parseTesseractTsv, ppuDictionary, ppuLine } from '../bench/lib/engines.js'
+import { resolveModelPaths } from '../src/models/assets.js'
 
 const HEADER = 'level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext'
 const row = (level: number, b: number, p: number, l: number, w: number, box: [number, number, number, number], text = '', conf = -1): string =>
@@ -49,4 +51,53 @@ describe('parseTesseractTsv', () => {
   it('returns nothing for an empty page', () => {
     expect(parseTesseractTsv(`${HEADER}\n${row(1, 0, 0, 0, 0, [0, 0, 10, 10])}\n`)).toEqual([])
   })
+})
+
+describe('ppu-paddle-ocr', () => {
+  it('ppuDictionary puts a space line after the keys, one more entry than the file has', () => {
+    // ppu-paddle-ocr splits at newlines; it must get classes − 1 = keys + 1 entries, the last a space
+    expect(ppuDictionary('a\nb\nc').split(/\r?\n/)).toEqual(['a', 'b', 'c', ' '])
+    // a file that ends with a newline (or CRLF) gets no empty entry
+    expect(ppuDictionary('a\nb\nc\n').split(/\r?\n/)).toEqual(['a', 'b', 'c', ' '])
+    expect(ppuDictionary('a\r\nb\r\n').split(/\r?\n/)).toEqual(['a', 'b', ' '])
+    const keys = readFileSync(resolveModelPaths().keys, 'utf8')
+    const shipped = keys.split(/\r?\n/)
+    expect(shipped).toHaveLength(6623)
+    const given = ppuDictionary(keys).split(/\r?\n/)
+    expect(given).toHaveLength(6624)
+    expect(given.slice(0, 6623)).toEqual(shipped)
+    expect(given.at(-1)).toBe(' ')
+  })
+
+  it('ppuLine turns its axis-aligned box into four clockwise points', () => {
+    expect(ppuLine({ text: 'hi', confidence: 0.9, box: { x: 10, y: 20, width: 30, height: 5 } })).toEqual({
+      text: 'hi',
+      box: [[10, 20], [40, 20], [40, 25], [10, 25]],
+    })
+  })
+
+  it('reads a real photo with the shipped PP-OCRv4 files, characters not shifted, fetching nothing', async () => {
+    // ppu-paddle-ocr downloads (fetch) any model file it is not given
+    const fetchSpy = vi.spyOn(globalThis, 'fetch').mockRejectedValue(new Error('no network in this test'))
+    const engine = await createEngine('ppu')
+    try {
+      expect(engine.describe).toMatch(/^ppu-paddle-ocr 6\./)
+      const lines = await engine.read('test/fixtures/real/images/scene/easyocr_chinese.jpg')
+      const texts = lines.map((l) => l.text)
+      // with the dictionary as shipped these read 泷犀房, 彤34 …: every index one off
+      expect(texts).toEqual(expect.arrayContaining(['愚园路', '西', '东', '315', '309']))
+      const road = lines.find((l) => l.text === '愚园路')!
+      // the sign's text sits around x 189–469, y 75–165 (labels.jsonl)
+      const xs = road.box!.map(([x]) => x)
+      const ys = road.box!.map(([, y]) => y)
+      expect(Math.min(...xs)).toBeGreaterThan(150)
+      expect(Math.max(...xs)).toBeLessThan(500)
+      expect(Math.min(...ys)).toBeGreaterThan(60)
+      expect(Math.max(...ys)).toBeLessThan(180)
+      expect(fetchSpy).not.toHaveBeenCalled()
+    } finally {
+      await engine.close()
+      fetchSpy.mockRestore()
+    }
+  }, 120_000)
 })

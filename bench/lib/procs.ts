@@ -88,11 +88,34 @@ export function rssMiB(pid: number): number | null {
   }
 }
 
-/** CPU seconds (user + system, all threads) a process has used: /proc/PID/stat utime + stime. */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // fields[0] is the state (3rd field); utime and stime are the 14th and 15th
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
-}
+/** Clock ticks per second of /proc/PID/stat's times (USER_HZ, 100 on Linux). */
 const CLOCK_TICKS = 100
+
+/** The fields of /proc/PID/stat after the command name: [0] is the state (the stat's 3rd field). */
+function statFields(pid: number | 'self'): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
+/** CPU seconds (user + system, all threads) a process has used: /proc/PID/stat utime + stime. */
+export function cpuSecondsOf(pid: number): number {
+  const f = statFields(pid)
+  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS
+}
+
+/**
+ * CPU seconds (user + system) this process has used, all its threads, plus those of its child
+ * processes that have ended and been waited for (/proc/self/stat cutime + cstime: how Tesseract's
+ * processes are counted). `children` is null where /proc cannot be read.
+ */
+export function cpuSecondsNow(): { self: number; children: number | null } {
+  const u = process.cpuUsage()
+  let children: number | null = null
+  try {
+    const f = statFields('self')
+    children = (Number(f[13]) + Number(f[14])) / CLOCK_TICKS
+  } catch {
+    children = null
+  }
+  return { self: (u.user + u.system) / 1e6, children }
+}

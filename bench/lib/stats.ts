@@ -96,3 +96,53 @@ export function markdownTable(headers: readonly string[], rows: readonly (readon
   const rule = `|${width.map((w, i) => (al[i] === 'r' ? `${'-'.repeat(w + 1)}:` : `:${'-'.repeat(w + 1)}`)).join('|')}|`
   return [line(headers), rule, ...rows.map(line)].join('\n')
 }
+
+/** A measure repeated in rounds: how many rounds gave a value, and the least, median and largest. */
+export interface Spread {
+  n: number
+  min: number
+  median: number
+  max: number
+}
+
+/** The spread of a repeated measure; rounds without a finite value are left out; null when none is left. */
+export function spread(values: readonly (number | null | undefined)[]): Spread | null {
+  const ok = values.filter((v): v is number => v != null && Number.isFinite(v)).sort((a, b) => a - b)
+  if (ok.length === 0) return null
+  return { n: ok.length, min: ok[0]!, median: percentileSorted(ok, 50), max: ok[ok.length - 1]! }
+}
+
+/** (max − min) / median: how far the rounds of one run scatter, relative to their median. */
+export function relativeRange(s: Spread | null): number | null {
+  return s && s.median > 0 ? (s.max - s.min) / s.median : null
+}
+
+/** Per round, a[i] / b[i]: ratios of measures taken in the same round; rounds where one is missing are left out. */
+export function pairedRatios(a: readonly (number | null | undefined)[], b: readonly (number | null | undefined)[]): number[] {
+  const out: number[] = []
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const r = ratio(a[i], b[i])
+    if (r !== null) out.push(r)
+  }
+  return out
+}
+
+/** "1.23 (1.20–1.31)": median (min–max) of the rounds; the value alone for one round; '–' for none. */
+export function fmtSpread(s: Spread | null, digits = 2): string {
+  if (!s) return '–'
+  return s.n === 1 ? fmt(s.median, digits) : `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`
+}
+
+/** A spread as JSON: rounded median, min, max and the round count (null for none). */
+export function spreadJson(s: Spread | null, digits = 3): { median: number | null; min: number | null; max: number | null; n: number } | null {
+  return s ? { median: round(s.median, digits), min: round(s.min, digits), max: round(s.max, digits), n: s.n } : null
+}
+
+/**
+ * The order in which `n` contestants take their turn in round `r` (0-based): rotated by one each
+ * round, so that over n rounds each goes first (and follows each other) equally often.
+ */
+export function rotation(n: number, r: number): number[] {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`rotation needs a count ≥ 0, got ${n}`)
+  return Array.from({ length: n }, (_, j) => (j + r) % n)
+}
