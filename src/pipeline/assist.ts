@@ -35,17 +35,8 @@ export interface OfferEvents {
 /** Posts an offer to the main thread; `events` hears its answers until the returned close(). */
 export type OfferCalls = (calls: SharedCalls, events: OfferEvents) => { close(): void }
 
-/** A backend that can run a list of calls with help (Backend.run for one call, runEach for many). */
-export interface EachRunner {
-  runEach(calls: readonly Feeds[], options: RunOptions, onResult: (index: number, outputs: Record<string, Tensor>) => void): Promise<void>
-}
-
-export function canRunEach(b: Backend): b is Backend & EachRunner {
-  return typeof (b as Partial<EachRunner>).runEach === 'function'
-}
-
 /** A local backend whose lists of calls idle workers help with. */
-export class AssistedBackend implements Backend, EachRunner {
+export class AssistedBackend implements Backend {
   readonly #inner: Backend
   readonly #role: AssistRole
   readonly #offer: OfferCalls
@@ -77,13 +68,7 @@ export class AssistedBackend implements Backend, EachRunner {
    */
   async runEach(calls: readonly Feeds[], options: RunOptions, onResult: (index: number, outputs: Record<string, Tensor>) => void): Promise<void> {
     const n = calls.length
-    if (n < 2 || this.#idleWorkers() === 0) {
-      for (let i = 0; i < n; i++) {
-        checkCancelled(options.signal)
-        onResult(i, await this.#inner.run(calls[i]!, options))
-      }
-      return
-    }
+    if (n < 2 || this.#idleWorkers() === 0) return this.#inner.runEach(calls, options, onResult)
     const next = new Int32Array(new SharedArrayBuffer(4))
     const done = new Uint8Array(n)
     let count = 0

@@ -9,7 +9,6 @@ import { readingOrder } from '../geometry/reading-order.js'
 import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../image/image.js'
 import { packDetInput, packDetPixels, packRecBatch, packRecPixels } from '../image/tensor.js'
 import { cropText } from '../image/warp.js'
-import { canRunEach } from './assist.js'
 import type { Backend, Feeds, ModelRole, RunOptions, Tensor } from '../inference/backend.js'
 import { clsDecode, type ClsDecision } from '../models/cls.js'
 import { PIXELS_INPUT, PIXELS_VALID_INPUT, hasCompactInput } from '../models/compact-input.js'
@@ -293,10 +292,9 @@ const PACK_AHEAD_BYTES = 4 << 20
 /**
  * Packs the inputs of several batches (up to PACK_AHEAD_BYTES), then runs them back to back, and
  * so on: warping and packing crops streams the page through the caches, and a network run right
- * after finds its weights evicted; runs back to back keep them warm. A chunk's runs go:
- * - to a backend that runs lists of calls (assist.ts: idle workers help) as one list;
- * - else in `model.concurrentRuns` lanes (a model server: that many calls in flight; else one).
- * `take` gets each batch's outputs as they come.
+ * after finds its weights evicted; runs back to back keep them warm. Each chunk is one list of
+ * calls to the backend (Backend.runEach: one after another locally, several in flight to a model
+ * server, shared with idle workers in single mode); `take` gets each batch's outputs as they come.
  */
 async function packAhead(
   model: Backend,
@@ -315,30 +313,11 @@ async function packAhead(
       chunk.push([batch, feeds])
     }
     checkCancelled(options.signal)
-    if (canRunEach(model)) {
-      await model.runEach(
-        chunk.map(([, feeds]) => feeds),
-        options,
-        (i, outputs) => take(chunk[i]![0], outputs),
-      )
-      continue
-    }
-    // lanes take the chunk's runs in order; after a failure no lane starts another
-    let taken = 0
-    let failed = false
-    const lane = async (): Promise<void> => {
-      while (!failed && taken < chunk.length) {
-        const [batch, feeds] = chunk[taken++]!
-        try {
-          checkCancelled(options.signal)
-          take(batch, await model.run(feeds, options))
-        } catch (err) {
-          failed = true
-          throw err
-        }
-      }
-    }
-    await Promise.all(Array.from({ length: Math.min(Math.max(1, model.concurrentRuns ?? 1), chunk.length) }, lane))
+    await model.runEach(
+      chunk.map(([, feeds]) => feeds),
+      options,
+      (i, outputs) => take(chunk[i]![0], outputs),
+    )
   }
 }
 

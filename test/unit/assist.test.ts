@@ -7,24 +7,27 @@
  */
 import { describe, expect, it } from 'vitest'
 import { OcrError } from '../../src/errors.js'
-import type { Backend, Feeds, RunOptions, Tensor } from '../../src/inference/backend.js'
-import { AssistedBackend, canRunEach, helpWith, inSharedMemory, type OfferCalls, type OfferEvents } from '../../src/pipeline/assist.js'
+import { runInLanes, type Backend, type Feeds, type RunOptions, type Tensor } from '../../src/inference/backend.js'
+import { AssistedBackend, helpWith, inSharedMemory, type OfferCalls, type OfferEvents } from '../../src/pipeline/assist.js'
 import type { SharedCalls } from '../../src/pipeline/messages.js'
 
 /** A fake network: output = input × 2 (one float), after `delayMs`; records who ran what. */
 function fakeModel(name: string, log: Array<[string, number]>, delayMs = 1, failOn?: number): Backend {
+  const run = async (feeds: Feeds, _options?: RunOptions): Promise<Record<string, Tensor>> => {
+    // onnxruntime-node on Node 20 refuses SharedArrayBuffer-backed inputs: a model never gets one
+    if (feeds.x!.data.buffer instanceof SharedArrayBuffer) throw new Error('input in shared memory')
+    const v = (feeds.x!.data as Float32Array)[0]!
+    await new Promise((r) => setTimeout(r, delayMs))
+    if (v === failOn) throw new OcrError('MODEL_ERROR', `${name} failed on ${v}`)
+    log.push([name, v])
+    return { y: { type: 'float32', dims: [1], data: new Float32Array([v * 2]) } }
+  }
   return {
     inputNames: ['x'],
     outputNames: ['y'],
-    async run(feeds: Feeds, _options?: RunOptions): Promise<Record<string, Tensor>> {
-      // onnxruntime-node on Node 20 refuses SharedArrayBuffer-backed inputs: a model never gets one
-      if (feeds.x!.data.buffer instanceof SharedArrayBuffer) throw new Error('input in shared memory')
-      const v = (feeds.x!.data as Float32Array)[0]!
-      await new Promise((r) => setTimeout(r, delayMs))
-      if (v === failOn) throw new OcrError('MODEL_ERROR', `${name} failed on ${v}`)
-      log.push([name, v])
-      return { y: { type: 'float32', dims: [1], data: new Float32Array([v * 2]) } }
-    },
+    run,
+    // a local session's way: one call after another
+    runEach: (calls, options, onResult) => runInLanes(run, calls, 1, options, onResult),
     dispose: () => Promise.resolve(),
   }
 }
@@ -51,7 +54,7 @@ function inThreadHelpers(plans: HelperPlan[], offered: SharedCalls[] = []): Offe
     for (const plan of plans) {
       // structured clone in real life: the calls and the counter are in shared memory, so the
       // helper sees the same memory
-      const copy: SharedCalls = { ...shared, calls: shared.calls.map((f) => ({ x: { ...f.x! } })) }
+      const copy: SharedCalls = { ...shared, calls: shared.calls.map((f: Feeds) => ({ x: { ...f.x! } })) }
       void (async () => {
         await new Promise((r) => setTimeout(r, 0))
         if (plan.vanish) {
@@ -89,7 +92,6 @@ describe('AssistedBackend.runEach', () => {
   it('shares the calls with helpers: each runs once, every result lands at its index', async () => {
     const log: Array<[string, number]> = []
     const b = new AssistedBackend(fakeModel('own', log, 3), 'rec', inThreadHelpers([{ model: fakeModel('h1', log, 3) }, { model: fakeModel('h2', log, 3) }]), () => 2)
-    expect(canRunEach(b)).toBe(true)
     const got = await runAll(b, 30)
     expectAll(got, 30)
     // every call ran exactly once, and all three took some
@@ -149,6 +151,7 @@ describe('AssistedBackend.runEach', () => {
     const ac = new AbortController()
     const own = fakeModel('own', log, 2)
     const counting: Backend = { ...own, run: (f, o) => (log.length === 3 && ac.abort(), own.run(f, o)) }
+    counting.runEach = (c, o, onResult) => runInLanes(counting.run, c, 1, o, onResult)
     const b = new AssistedBackend(counting, 'rec', inThreadHelpers([{ model: fakeModel('h', log, 2) }]), () => 1)
     await expect(runAll(b, 50, { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' })
     expect(log.length).toBeLessThan(20)
