@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { ServiceConfig } from '../config.js'
 import type { Ocr } from '../engine.js'
-import { createOcr } from '../ocr.js'
+import { createEngine, type EngineParts } from '../ocr.js'
 import { buildServer } from './app.js'
 
 export interface Service {
@@ -18,8 +18,9 @@ export function createLogger(level: ServiceConfig['logLevel']): Logger {
   return pino({ level, base: { service: 'ocrserve' } })
 }
 
-export async function startService(config: ServiceConfig, logger: Logger = createLogger(config.logLevel)): Promise<Service> {
-  const ocr = await createOcr({ ...config.engine, logger })
+/** Starts the engine and the HTTP server; `parts` replaces parts of the engine (tests). */
+export async function startService(config: ServiceConfig, logger: Logger = createLogger(config.logLevel), parts: EngineParts = {}): Promise<Service> {
+  const ocr = await createEngine({ ...config.engine, logger }, parts)
   let app: FastifyInstance
   try {
     app = await buildServer({ config, ocr, logger })

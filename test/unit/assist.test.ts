@@ -8,8 +8,7 @@
 import { describe, expect, it } from 'vitest'
 import { OcrError } from '../../src/errors.js'
 import { runInLanes, type Backend, type Feeds, type RunOptions, type Tensor } from '../../src/inference/backend.js'
-import { AssistedBackend, helpWith, inSharedMemory, type OfferCalls, type OfferEvents } from '../../src/pipeline/assist.js'
-import type { SharedCalls } from '../../src/pipeline/messages.js'
+import { AssistedBackend, helpWith, inSharedMemory, type OfferCalls, type OfferEvents, type SharedCalls } from '../../src/pipeline/assist.js'
 
 /** A fake network: output = input × 2 (one float), after `delayMs`; records who ran what. */
 function fakeModel(name: string, log: Array<[string, number]>, delayMs = 1, failOn?: number): Backend {
