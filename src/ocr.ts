@@ -4,7 +4,7 @@
 import { MAX_PAGES_LIMIT, parseEngineSettings, PDF_DPI_RANGE, PDF_TEXT_MODES, resolveParallelism, type EngineSettingsInput } from './config.js'
 import type { Ocr } from './engine.js'
 import { OcrError } from './errors.js'
-import { createBackendSet, prepareLocalModels } from './inference/factory.js'
+import { createBackendSet, prepareLocalModels } from './pipeline/backends.js'
 import { silentLogger, type Logger } from './logger.js'
 import { parsePageRanges } from './document/pages.js'
 import type { WorkerInit } from './pipeline/messages.js'

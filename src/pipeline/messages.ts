@@ -4,7 +4,7 @@
  */
 import type { EngineSettings } from '../config.js'
 import type { SerializedError } from '../errors.js'
-import type { LocalModels } from '../inference/factory.js'
+import type { LocalModels } from './backends.js'
 import type { PageRange } from '../document/pages.js'
 import type { OcrResult, PageResult, PdfTextMode } from '../types.js'
 import type { AssistToMain, AssistToWorker } from './assist.js'
@@ -13,7 +13,7 @@ export interface WorkerInit {
   settings: EngineSettings
   threads: number
   index: number
-  /** Model bytes prepared once in the main thread (inference/factory.ts prepareLocalModels). */
+  /** Model bytes prepared once in the main thread (backends.ts prepareLocalModels). */
   models?: LocalModels
   /** Workers with no job help busy ones with their classifier and recogniser calls (assist.ts). */
   assist: boolean

@@ -11,7 +11,7 @@ import { packDetInput, packDetPixels, packRecBatch, packRecPixels } from '../ima
 import { cropText } from '../image/warp.js'
 import type { Backend, Feeds, ModelRole, RunOptions, Tensor } from '../inference/backend.js'
 import { clsDecode, type ClsDecision } from '../models/cls.js'
-import { PIXELS_INPUT, PIXELS_VALID_INPUT, hasCompactInput } from '../models/compact-input.js'
+import { PIXELS_INPUT, PIXELS_VALID_INPUT, hasCompactInput } from '../inference/model-io.js'
 import { dbPostprocess, detInputSize, filterBox } from '../models/det-db.js'
 import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, ctcDecode, ctcDecodeBest, hasReducedRecOutputs, ratioBatches, type Decoded } from '../models/rec-ctc.js'
 import type { OcrLine, Quad } from '../types.js'
