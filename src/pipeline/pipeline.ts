@@ -8,7 +8,7 @@ import { dist, rotateQuadStart } from '../geometry/point.js'
 import { readingOrder } from '../geometry/reading-order.js'
 import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../image/image.js'
 import { packDetInput, packDetPixels, packRecBatch, packRecPixels } from '../image/tensor.js'
-import { cropText } from '../image/warp.js'
+import { cropText, TALL_CROP_RATIO } from '../image/warp.js'
 import type { Backend, Feeds, ModelRole, RunOptions, Tensor } from '../inference/backend.js'
 import { clsDecode, type ClsDecision } from '../models/cls.js'
 import { PIXELS_INPUT, PIXELS_VALID_INPUT, hasCompactInput } from '../inference/model-io.js'
@@ -61,7 +61,7 @@ export class Pipeline {
     let texts: Decoded[] | null = null
     if (this.#s.autoRotate && crops.length > 0) {
       const turned = crops.filter((c) => c.turned)
-      const wide = crops.filter((c) => !c.turned && c.image.width / c.image.height >= 1.5)
+      const wide = crops.filter((c) => !c.turned && c.image.width / c.image.height >= TALL_CROP_RATIO)
       if (turned.length > wide.length) {
         // sideways page? tall crops were turned CCW; the classifier says whether that made them
         // upright. Vertical CJK text also makes tall boxes: its turned crops read poorly, so the
@@ -124,7 +124,7 @@ export class Pipeline {
   async #readWhole(img: RgbImage, timing: PageOutput['timing'], signal?: AbortSignal): Promise<{ crop: Crop; text: Decoded } | null> {
     if (Math.min(img.width, img.height) > WHOLE_IMAGE_MAX_SIDE || img.width < 4 || img.height < 4) return null
     const quad: Quad = [[0, 0], [img.width - 1, 0], [img.width - 1, img.height - 1], [0, img.height - 1]]
-    const tall = img.height / img.width >= 1.5
+    const tall = img.height / img.width >= TALL_CROP_RATIO
     let crop: Crop = { quad, image: tall ? rot90ccw(img) : img, turned: tall, flipped: false }
     const [d] = await this.#classify([crop], timing, signal)
     if (d && d.label === '180' && d.score > this.#s.clsThresh) crop = { ...crop, image: rot180(crop.image), flipped: true }
