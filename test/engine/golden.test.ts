@@ -2,8 +2,8 @@
  * Golden tests: real images from ../shared/eval-real scored against their labels (bench/lib/metrics,
  * the same scoring as `npm run eval`), and generated pages whose every line and box is known.
  *
- * Thresholds are the values measured at the time of writing (engine at 96b668a + working tree,
- * default settings) minus a small margin; the measured value is in the comment beside each.
+ * Each threshold is the value measured with the default settings minus a small margin, so a
+ * change that reads worse fails; the measured value is in the comment beside it.
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
