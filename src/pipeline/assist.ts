@@ -24,7 +24,7 @@
  * worker's side (WorkerAssist: offers, help, idle count) and the main thread's (AssistRouter).
  */
 import { checkCancelled, OcrError, serializeError, type SerializedError } from '../errors.js'
-import type { Backend, Feeds, RunOptions, Tensor } from '../inference/backend.js'
+import type { Backend, EachResult, Feeds, RunOptions, Tensor } from '../inference/backend.js'
 import type { Logger } from '../logger.js'
 
 /** The networks whose calls an idle worker may run for a busy one. */
@@ -111,7 +111,7 @@ export class AssistedBackend implements Backend {
    * this thread, in the order they come). Rejects with the first failure; `options.signal`
    * aborting stops the calls not yet taken (CANCELLED).
    */
-  async runEach(calls: readonly Feeds[], options: RunOptions, onResult: (index: number, outputs: Record<string, Tensor>) => void): Promise<void> {
+  async runEach(calls: readonly Feeds[], options: RunOptions, onResult: EachResult): Promise<void> {
     const n = calls.length
     if (n < 2 || this.#idleWorkers() === 0) return this.#inner.runEach(calls, options, onResult)
     const next = new Int32Array(new SharedArrayBuffer(4))
