@@ -153,7 +153,7 @@ type DistDecode = typeof import('../src/image/decode.js')
 type DistLocal = typeof import('../src/inference/local.js')
 type DistAssets = typeof import('../src/models/assets.js')
 type DistRec = typeof import('../src/models/rec-ctc.js')
-type DistRewrite = typeof import('../src/models/graph-rewrite.js')
+type DistRewrite = typeof import('../src/models/onnx/model-file.js')
 
 interface Dist {
   index: DistIndex
@@ -178,7 +178,7 @@ async function loadDist(): Promise<Dist> {
     local: await imp<DistLocal>('inference/local.js'),
     assets: await imp<DistAssets>('models/assets.js'),
     rec: await imp<DistRec>('models/rec-ctc.js'),
-    rewrite: await imp<DistRewrite>('models/graph-rewrite.js'),
+    rewrite: await imp<DistRewrite>('models/onnx/model-file.js'),
   }
 }
 

@@ -24,8 +24,8 @@ import { parseArgs } from 'node:util'
 import * as ort from 'onnxruntime-node'
 import type { ModelRole } from '../src/inference/backend.js'
 import { resolveModelPaths } from '../src/models/assets.js'
-import { rewriteModel } from '../src/models/graph-rewrite.js'
-import { ONNX_ATTR, ONNX_DTYPE, onnxSchema, type OnnxNode as Node, type OnnxTensor as Tensor } from '../src/models/onnx-proto.js'
+import { rewriteModel } from '../src/models/onnx/graph-rewrite.js'
+import { ONNX_ATTR, ONNX_DTYPE, onnxSchema, type OnnxNode as Node, type OnnxTensor as Tensor } from '../src/models/onnx/onnx-proto.js'
 import { markdownTable } from './lib/stats.js'
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '8' }, 'skip-depthwise': { type: 'boolean', default: false } } })

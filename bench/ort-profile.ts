@@ -1,7 +1,7 @@
 /**
  * Where each network spends its `run()` time, by operator type, from ONNX Runtime's own profiler
  * (per-node kernel times), for the model files as shipped and as ocrserve loads them (graph
- * rewrites, src/models/graph-rewrite.ts), and the mean `run()` time of both, interleaved.
+ * rewrites, src/models/onnx/graph-rewrite.ts), and the mean `run()` time of both, interleaved.
  *
  *   node --import tsx bench/ort-profile.ts [--runs 10] [--threads 1] [--top 8]
  *
@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util'
 import * as ort from 'onnxruntime-node'
 import type { ModelRole } from '../src/inference/backend.js'
 import { resolveModelPaths } from '../src/models/assets.js'
-import { rewriteModel } from '../src/models/graph-rewrite.js'
+import { rewriteModel } from '../src/models/onnx/graph-rewrite.js'
 import { markdownTable } from './lib/stats.js'
 
 const { values: args } = parseArgs({

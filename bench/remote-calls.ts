@@ -26,7 +26,7 @@ import { createLocalBackend } from '../src/inference/local.js'
 import { createRemoteBackend, createRemoteClient } from '../src/inference/remote.js'
 import { RemoteSettingsSchema } from '../src/config.js'
 import { repositoryModelBytes } from '../src/cli/models-repo.js'
-import { PIXELS_INPUT, PIXELS_VALID_INPUT } from '../src/models/compact-input.js'
+import { PIXELS_INPUT, PIXELS_VALID_INPUT } from '../src/inference/model-io.js'
 import { type Child, cpuSecondsOf, freePort, startNode, waitReady } from './lib/procs.js'
 import { markdownTable, median } from './lib/stats.js'
 

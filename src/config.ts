@@ -132,7 +132,7 @@ export const EngineSettingsSchema = z.strictObject({
   /** PDF pages with their own text layer: use it (auto), OCR anyway (ocr), or never OCR (embedded). */
   pdfText: z.enum(PDF_TEXT_MODES).default('auto'),
   /**
-   * Apply the exact graph rewrites of src/models/graph-rewrite.ts (hard-swish as x · HardSigmoid(x),
+   * Apply the exact graph rewrites of src/models/onnx/graph-rewrite.ts (hard-swish as x · HardSigmoid(x),
    * scalar affine blocks folded into convolutions) when loading the ONNX models in-process; false
    * runs the model files as they are.
    */

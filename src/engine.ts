@@ -1,20 +1,6 @@
 /** The public engine interface returned by createOcr(). */
 import type { EngineSettings } from './config.js'
-import type { ImageInput, OcrResult, ReadOptions } from './types.js'
-
-export interface EngineStats {
-  workers: number
-  /** Jobs waiting for a worker. */
-  queued: number
-  /** Jobs running on a worker. */
-  running: number
-  completed: number
-  failed: number
-  /** Cumulative milliseconds each worker spent running jobs. */
-  busyMs: number[]
-  /** Classifier and recogniser calls idle workers ran for busy ones (single mode; pipeline/assist.ts). */
-  assistRuns: number
-}
+import type { EngineStats, ImageInput, OcrResult, ReadOptions } from './types.js'
 
 export interface Ocr {
   readonly settings: EngineSettings

@@ -2,13 +2,15 @@
  * The composition root: settings → worker pool (each worker: backends → pipeline) → the Ocr face.
  */
 import { MAX_PAGES_LIMIT, parseEngineSettings, PDF_DPI_RANGE, PDF_TEXT_MODES, resolveParallelism, type EngineSettingsInput } from './config.js'
-import type { EngineStats, Ocr } from './engine.js'
+import type { Ocr } from './engine.js'
 import { OcrError } from './errors.js'
-import { createBackendSet, prepareLocalModels } from './inference/factory.js'
+import { createBackendSet, prepareLocalModels } from './pipeline/backends.js'
 import { silentLogger, type Logger } from './logger.js'
 import { parsePageRanges } from './document/pages.js'
+import type { WorkerInit } from './pipeline/messages.js'
 import { Scheduler, type JobSpec } from './pipeline/scheduler.js'
-import type { ImageInput, OcrResult, ReadOptions } from './types.js'
+import type { EngineStats, ImageInput, OcrResult, ReadOptions } from './types.js'
+import type { WorkerFactory } from './workers/host.js'
 
 export interface CreateOcrOptions extends EngineSettingsInput {
   logger?: Logger
@@ -21,7 +23,18 @@ function checkLimit(name: string, value: number | undefined, fallback: number, m
   return value
 }
 
-export async function createOcr(options: CreateOcrOptions = {}): Promise<Ocr> {
+export function createOcr(options: CreateOcrOptions = {}): Promise<Ocr> {
+  return createEngine(options)
+}
+
+/** How an engine's parts are made, where tests replace one (not on the library face, index.ts). */
+export interface EngineParts {
+  /** Makes the pipeline worker threads (default: scheduler.ts pipelineThreads). */
+  workers?: WorkerFactory<WorkerInit>
+}
+
+/** createOcr() with some of its parts replaced. */
+export async function createEngine(options: CreateOcrOptions = {}, parts: EngineParts = {}): Promise<Ocr> {
   const { logger = silentLogger, ...input } = options
   const settings = parseEngineSettings(input)
   const { workers, threadsPerWorker } = resolveParallelism(settings)
@@ -38,6 +51,7 @@ export async function createOcr(options: CreateOcrOptions = {}): Promise<Ocr> {
     logger,
     assist,
     init: (index) => ({ settings, threads: threadsPerWorker, index, assist, ...(models ? { models } : {}) }),
+    ...(parts.workers ? { workers: parts.workers } : {}),
   })
   await scheduler.start()
   logger.info({ workers, threadsPerWorker, device: settings.device, remote: settings.remote?.url ?? null }, 'ocr engine ready')

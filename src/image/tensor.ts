@@ -5,7 +5,7 @@
  * image channel 2 − c.
  *
  * The *Pixels variants pack the same resized pixels unnormalised, as uint8, for models that
- * normalise in their graph (src/models/compact-input.ts: a quarter of the bytes to a model server).
+ * normalise in their graph (src/models/onnx/compact-input.ts: a quarter of the bytes to a model server).
  */
 import { LazyImage, type RgbImage } from './image.js'
 import { linearTable, type LinearTable } from './resize.js'

@@ -1,7 +1,8 @@
 /**
  * PaddleOCR's get_rotate_crop_image: perspective-warp a quad to an upright rectangle whose width and
  * height are the longer opposite edges (cv2.getPerspectiveTransform + warpPerspective with
- * INTER_CUBIC and BORDER_REPLICATE), then turn it 90° counter-clockwise when height/width ≥ 1.5.
+ * INTER_CUBIC and BORDER_REPLICATE), then turn it 90° counter-clockwise when height/width ≥
+ * TALL_CROP_RATIO.
  */
 import type { Point, Quad } from '../types.js'
 import { dist } from '../geometry/point.js'
@@ -248,9 +249,15 @@ class WarpedCrop extends LazyImage {
   }
 }
 
-/** get_rotate_crop_image: the upright crop, turned 90° CCW when it is tall (h/w ≥ 1.5). */
+/**
+ * A crop at least this many times taller than wide is taken for vertical text and turned 90° CCW
+ * (get_rotate_crop_image's `dst_img_height * 1.0 / dst_img_width >= 1.5`).
+ */
+export const TALL_CROP_RATIO = 1.5
+
+/** get_rotate_crop_image: the upright crop, turned 90° CCW when it is tall (h/w ≥ TALL_CROP_RATIO). */
 export function cropText(img: RgbImage, quad: Quad): { crop: RgbImage; turned: boolean } {
   const crop = lazyCrop(img, quad)
-  if (crop.height / crop.width >= 1.5) return { crop: rot90ccw(crop), turned: true }
+  if (crop.height / crop.width >= TALL_CROP_RATIO) return { crop: rot90ccw(crop), turned: true }
   return { crop, turned: false }
 }

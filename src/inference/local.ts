@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node'
 import type { Device } from '../config.js'
 import { OcrError } from '../errors.js'
 import { silentLogger, type Logger } from '../logger.js'
-import type { Backend, Feeds, RunOptions, Tensor, TensorType } from './backend.js'
+import { runInLanes, type Backend, type EachResult, type Feeds, type RunOptions, type Tensor, type TensorType } from './backend.js'
 
 export interface LocalBackendOptions {
   device: Device
@@ -78,6 +78,11 @@ class LocalBackend implements Backend {
       result[name] = { type: t.type as TensorType, dims: [...t.dims], data: t.data as Tensor['data'] }
     }
     return result
+  }
+
+  /** One call after another: a session's run() occupies this thread while it computes. */
+  runEach(calls: readonly Feeds[], options: RunOptions, onResult: EachResult): Promise<void> {
+    return runInLanes((feeds, o) => this.run(feeds, o), calls, 1, options, onResult)
   }
 
   async dispose(): Promise<void> {

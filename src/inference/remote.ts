@@ -11,7 +11,7 @@ import type { RemoteProtocol, RemoteSettings } from '../config.js'
 import { OcrError } from '../errors.js'
 import { silentLogger, type Logger } from '../logger.js'
 import type { ModelMetadata } from '../protocols/metadata.js'
-import type { Backend, Feeds, RunOptions, Tensor } from './backend.js'
+import { runInLanes, type Backend, type EachResult, type Feeds, type RunOptions, type Tensor } from './backend.js'
 import { KserveGrpcClient } from './kserve-grpc.js'
 import { KserveHttpClient } from './kserve-http.js'
 import { TfServingClient } from './tfserving.js'
@@ -67,14 +67,16 @@ export async function createRemoteBackend(
     throw new OcrError('MODEL_ERROR', `model "${model}" on ${remote.url} reports no inputs or no outputs`)
   }
   let disposed = false
+  const run = (feeds: Feeds, runOptions?: RunOptions): Promise<Record<string, Tensor>> => {
+    if (disposed) return Promise.reject(new OcrError('INTERNAL', 'backend used after dispose()'))
+    return client.infer(model, matchFeedNames(feeds, inputNames), runOptions?.outputs ?? outputNames, runOptions)
+  }
   return {
     inputNames,
     outputNames,
-    concurrentRuns: remote.callsInFlight,
-    run(feeds: Feeds, runOptions?: RunOptions): Promise<Record<string, Tensor>> {
-      if (disposed) return Promise.reject(new OcrError('INTERNAL', 'backend used after dispose()'))
-      return client.infer(model, matchFeedNames(feeds, inputNames), runOptions?.outputs ?? outputNames, runOptions)
-    },
+    run,
+    /** Up to OCR_REMOTE_CALLS_IN_FLIGHT calls under way: the model server shares them among its instances. */
+    runEach: (calls: readonly Feeds[], runOptions: RunOptions, onResult: EachResult) => runInLanes(run, calls, remote.callsInFlight, runOptions, onResult),
     async dispose(): Promise<void> {
       if (disposed) return
       disposed = true

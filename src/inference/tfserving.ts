@@ -6,7 +6,7 @@
 import type { RemoteSettings } from '../config.js'
 import { OcrError, isOcrError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { hasCompactInput } from '../models/compact-input.js'
+import { hasCompactInput } from './model-io.js'
 import { fromKserveDatatype } from '../protocols/datatypes.js'
 import type { ModelMetadata } from '../protocols/metadata.js'
 import { isRecord } from '../protocols/rest.js'

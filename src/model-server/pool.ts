@@ -1,26 +1,20 @@
 /**
  * The model server's worker threads. Every worker holds a session for every served model version;
  * a job goes to the ready worker with the fewest jobs in flight. A worker that dies fails its own
- * jobs (MODEL_ERROR) and is replaced; the others keep serving.
+ * jobs (MODEL_ERROR) and is replaced; the others keep serving. The threads themselves (start,
+ * logs, replacement, close) are the worker host's (workers/host.ts).
  */
-import { Worker } from 'node:worker_threads'
 import type { Device } from '../config.js'
 import { OcrError, type SerializedError } from '../errors.js'
 import type { Feeds, Tensor } from '../inference/backend.js'
 import type { Logger } from '../logger.js'
 import { takeExclusive } from '../protocols/tensors.js'
+import { scriptBeside, threadsRunning, WorkerHost, type HostedWorker, type WorkerFactory } from '../workers/host.js'
 import type { WorkerInit } from './worker.js'
 
-export type ToWorker =
-  | { type: 'run'; id: number; key: string; feeds: Feeds; outputNames: readonly string[] }
-  | { type: 'close' }
+export type ToWorker = { type: 'run'; id: number; key: string; feeds: Feeds; outputNames: readonly string[] }
 
-export type FromWorker =
-  | { type: 'ready'; models: Record<string, { inputNames: string[]; outputNames: string[] }> }
-  | { type: 'init-error'; error: SerializedError }
-  | { type: 'result'; id: number; outputs: Record<string, Tensor> }
-  | { type: 'error'; id: number; error: SerializedError }
-  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; obj: object; msg?: string }
+export type FromWorker = { type: 'result'; id: number; outputs: Record<string, Tensor> } | { type: 'error'; id: number; error: SerializedError }
 
 export interface ModelIo {
   inputNames: string[]
@@ -33,6 +27,8 @@ export interface PoolOptions {
   device: Device
   threads: number
   logger: Logger
+  /** Makes the workers (default: threads running ./worker.ts); tests pass fakes. */
+  workers?: WorkerFactory<WorkerInit>
 }
 
 interface Job {
@@ -40,110 +36,67 @@ interface Job {
   reject: (err: unknown) => void
 }
 
+/** A ready worker and its jobs in flight. */
 interface Slot {
-  index: number
-  worker: Worker
-  ready: boolean
-  exited: boolean
+  worker: HostedWorker<ToWorker>
   jobs: Map<number, Job>
 }
 
-/** The worker script next to this file (.ts under a TypeScript loader, .js when built). */
-const WORKER_URL = new URL(`./worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
+/** The model server's worker threads: compiled worker.js, or worker.ts under tsx. */
+export const modelThreads: WorkerFactory<WorkerInit> = threadsRunning(scriptBeside(import.meta.url, 'worker'), 'ocrserve-model')
 
 export class WorkerPool {
-  readonly #opts: PoolOptions
-  readonly #slots: Slot[] = []
+  readonly #host: WorkerHost<WorkerInit, ToWorker, FromWorker, Record<string, ModelIo>>
+  /** The ready workers by index (empty while one is being replaced). */
+  readonly #slots: Array<Slot | undefined> = []
   #nextId = 1
   #closing = false
 
   constructor(options: PoolOptions) {
     if (options.size < 1) throw new RangeError('pool size must be ≥ 1')
-    this.#opts = options
+    const init: WorkerInit = { models: options.models, device: options.device, threads: options.threads }
+    this.#host = new WorkerHost({
+      name: 'model-server worker',
+      size: options.size,
+      init: () => init,
+      factory: options.workers ?? modelThreads,
+      logger: options.logger,
+      startError: 'MODEL_ERROR',
+      onReady: (worker) => {
+        this.#slots[worker.index] = { worker, jobs: new Map() }
+      },
+      onMessage: (worker, msg) => {
+        const slot = this.#slots[worker.index]
+        const job = slot?.jobs.get(msg.id)
+        if (!slot || slot.worker !== worker || !job) return
+        slot.jobs.delete(msg.id)
+        if (msg.type === 'result') job.resolve(msg.outputs)
+        else job.reject(OcrError.fromJSON(msg.error))
+      },
+      onExit: (worker, code) => {
+        const slot = this.#slots[worker.index]
+        if (!slot || slot.worker !== worker) return
+        this.#slots[worker.index] = undefined
+        for (const job of slot.jobs.values()) job.reject(new OcrError('MODEL_ERROR', `model-server worker ${worker.index} exited (code ${code}) during inference`))
+      },
+    })
   }
 
   /** Starts every worker; resolves with the models' input/output names once all have loaded. */
   async start(): Promise<Record<string, ModelIo>> {
-    const loads = Array.from({ length: this.#opts.size }, (_, i) => this.#spawn(i))
-    const results = await Promise.allSettled(loads)
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-    if (failed) {
-      await this.close()
-      throw failed.reason
-    }
-    return (results[0] as PromiseFulfilledResult<Record<string, ModelIo>>).value
+    const [io] = await this.#host.start()
+    return io!
   }
 
   get readyWorkers(): number {
-    return this.#slots.filter((s) => s?.ready).length
-  }
-
-  #spawn(index: number): Promise<Record<string, ModelIo>> {
-    const init: WorkerInit = { models: this.#opts.models, device: this.#opts.device, threads: this.#opts.threads }
-    const worker = new Worker(WORKER_URL, { workerData: init, name: `ocrserve-model-${index}` })
-    const slot: Slot = { index, worker, ready: false, exited: false, jobs: new Map() }
-    this.#slots[index] = slot
-    const logger = this.#opts.logger
-    return new Promise((resolve, reject) => {
-      let settled = false
-      worker.on('message', (msg: FromWorker) => {
-        switch (msg.type) {
-          case 'ready':
-            slot.ready = true
-            settled = true
-            resolve(msg.models)
-            return
-          case 'init-error':
-            settled = true
-            reject(OcrError.fromJSON(msg.error))
-            return
-          case 'result': {
-            const job = slot.jobs.get(msg.id)
-            slot.jobs.delete(msg.id)
-            job?.resolve(msg.outputs)
-            return
-          }
-          case 'error': {
-            const job = slot.jobs.get(msg.id)
-            slot.jobs.delete(msg.id)
-            job?.reject(OcrError.fromJSON(msg.error))
-            return
-          }
-          case 'log':
-            logger[msg.level]({ worker: index, ...msg.obj }, msg.msg)
-            return
-        }
-      })
-      worker.on('error', (err) => {
-        logger.error({ worker: index, err }, 'model-server worker failed')
-        if (!settled) {
-          settled = true
-          reject(new OcrError('MODEL_ERROR', `model-server worker ${index} failed to start: ${err.message}`, { cause: err }))
-        }
-      })
-      worker.on('exit', (code) => {
-        slot.ready = false
-        slot.exited = true
-        const pending = [...slot.jobs.values()]
-        slot.jobs.clear()
-        for (const job of pending) job.reject(new OcrError('MODEL_ERROR', `model-server worker ${index} exited (code ${code}) during inference`))
-        if (!settled) {
-          settled = true
-          reject(new OcrError('MODEL_ERROR', `model-server worker ${index} exited (code ${code}) while loading models`))
-        }
-        if (!this.#closing && this.#slots[index] === slot) {
-          logger.warn({ worker: index, code }, 'model-server worker exited; starting a replacement')
-          this.#spawn(index).catch((err: unknown) => logger.error({ worker: index, err }, 'replacement worker failed to load'))
-        }
-      })
-    })
+    return this.#slots.filter(Boolean).length
   }
 
   /** Runs one (already batched) inference on the least busy ready worker. */
   run(key: string, feeds: Feeds, outputNames: readonly string[]): Promise<Record<string, Tensor>> {
     if (this.#closing) return Promise.reject(new OcrError('SHUTTING_DOWN', 'the model server is shutting down'))
     let best: Slot | undefined
-    for (const s of this.#slots) if (s?.ready && (!best || s.jobs.size < best.jobs.size)) best = s
+    for (const s of this.#slots) if (s && (!best || s.jobs.size < best.jobs.size)) best = s
     if (!best) return Promise.reject(new OcrError('NOT_READY', 'no model-server worker is ready', { retryAfterSec: 1 }))
     const id = this.#nextId++
     // Inputs over a buffer this request alone owns (a gathered HTTP body, an aligned copy: see
@@ -162,25 +115,12 @@ export class WorkerPool {
     const slot = best
     return new Promise((resolve, reject) => {
       slot.jobs.set(id, { resolve, reject })
-      const msg: ToWorker = { type: 'run', id, key, feeds: owned, outputNames }
-      slot.worker.postMessage(msg, [...transfer])
+      slot.worker.post({ type: 'run', id, key, feeds: owned, outputNames }, [...transfer])
     })
   }
 
   async close(): Promise<void> {
     this.#closing = true
-    await Promise.all(
-      this.#slots.filter((s) => s && !s.exited).map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(() => void s.worker.terminate().then(() => resolve()), 5000)
-            s.worker.once('exit', () => {
-              clearTimeout(timer)
-              resolve()
-            })
-            s.worker.postMessage({ type: 'close' } satisfies ToWorker)
-          }),
-      ),
-    )
+    await this.#host.close()
   }
 }

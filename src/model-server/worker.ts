@@ -3,13 +3,12 @@
  * the local backend (the one place that imports onnxruntime-node). Runs whole batches; the main
  * thread does the batching, the protocols and the I/O. Errors cross back as {code, message, stack}.
  */
-import { parentPort, workerData } from 'node:worker_threads'
 import type { Device } from '../config.js'
 import { serializeError } from '../errors.js'
 import type { Backend, Feeds, Tensor } from '../inference/backend.js'
 import { createLocalBackend } from '../inference/local.js'
-import type { Logger } from '../logger.js'
-import type { FromWorker, ToWorker } from './pool.js'
+import { hosted } from '../workers/hosted.js'
+import type { FromWorker, ModelIo, ToWorker } from './pool.js'
 
 export interface WorkerInit {
   models: Array<{ key: string; path: string }>
@@ -17,31 +16,8 @@ export interface WorkerInit {
   threads: number
 }
 
-const port = parentPort
-if (!port) throw new Error('model-server worker must run in a worker thread')
-const init = workerData as WorkerInit
-const post = (msg: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(msg, transfer)
-
-const log =
-  (level: 'debug' | 'info' | 'warn' | 'error') =>
-  (obj: object | string, msg?: string): void =>
-    post({ type: 'log', level, obj: typeof obj === 'string' ? { msg: obj } : obj, ...(msg !== undefined ? { msg } : {}) })
-const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') }
-
+const host = hosted<WorkerInit, ToWorker, FromWorker, Record<string, ModelIo>>()
 const backends = new Map<string, Backend>()
-
-async function load(): Promise<void> {
-  try {
-    for (const m of init.models) {
-      backends.set(m.key, await createLocalBackend(m.path, { device: init.device, threads: init.threads, logger }))
-    }
-    const models: Record<string, { inputNames: string[]; outputNames: string[] }> = {}
-    for (const [key, b] of backends) models[key] = { inputNames: [...b.inputNames], outputNames: [...b.outputNames] }
-    post({ type: 'ready', models })
-  } catch (err) {
-    post({ type: 'init-error', error: serializeError(err) })
-  }
-}
 
 /**
  * Owned copies of the requested outputs, so their buffers can be transferred. (ONNX Runtime's own
@@ -61,23 +37,30 @@ function pick(outputs: Record<string, Tensor>, names: readonly string[]): { outp
   return { outputs: picked, transfer }
 }
 
-port.on('message', (msg: ToWorker) => {
-  if (msg.type === 'close') {
-    void Promise.all([...backends.values()].map((b) => b.dispose())).finally(() => port.close())
-    return
-  }
-  const backend = backends.get(msg.key)
-  if (!backend) {
-    post({ type: 'error', id: msg.id, error: serializeError(new Error(`worker has no session for ${msg.key}`)) })
-    return
-  }
-  backend
-    .run(msg.feeds as Feeds, { outputs: msg.outputNames })
-    .then((outputs) => {
-      const { outputs: picked, transfer } = pick(outputs, msg.outputNames)
-      post({ type: 'result', id: msg.id, outputs: picked }, transfer)
-    })
-    .catch((err: unknown) => post({ type: 'error', id: msg.id, error: serializeError(err) }))
+host.serve({
+  async load() {
+    for (const m of host.init.models) {
+      backends.set(m.key, await createLocalBackend(m.path, { device: host.init.device, threads: host.init.threads, logger: host.logger }))
+    }
+    const models: Record<string, ModelIo> = {}
+    for (const [key, b] of backends) models[key] = { inputNames: [...b.inputNames], outputNames: [...b.outputNames] }
+    return models
+  },
+  onMessage(msg) {
+    const backend = backends.get(msg.key)
+    if (!backend) {
+      host.post({ type: 'error', id: msg.id, error: serializeError(new Error(`worker has no session for ${msg.key}`)) })
+      return
+    }
+    backend
+      .run(msg.feeds as Feeds, { outputs: msg.outputNames })
+      .then((outputs) => {
+        const { outputs: picked, transfer } = pick(outputs, msg.outputNames)
+        host.post({ type: 'result', id: msg.id, outputs: picked }, transfer)
+      })
+      .catch((err: unknown) => host.post({ type: 'error', id: msg.id, error: serializeError(err) }))
+  },
+  async release() {
+    await Promise.all([...backends.values()].map((b) => b.dispose()))
+  },
 })
-
-void load()

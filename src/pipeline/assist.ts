@@ -1,8 +1,9 @@
 /**
  * Idle workers help busy ones (single mode). Each worker owns its own ONNX sessions and runs one
- * job at a time, so a lone page used one core while the others idled. Now a worker offers the
- * classifier and recogniser calls of a packed chunk (pipeline.ts packAhead) to the workers that
- * have no job, and they all take calls from the same list:
+ * job at a time, so without help a lone page would use one core while the others idle. A worker
+ * with a job offers the classifier and recogniser calls of a packed chunk (AssistedBackend.runEach,
+ * which pipeline.ts packAhead calls) to the workers that have no job, and they all take calls from
+ * the same list:
  *
  *   busy worker ── 'assist' (calls and counter in shared memory) ──▶ main thread ── 'assist-run' ──▶ each idle worker
  *   busy worker ◀── 'assist-result' per call, 'assist-end' ── main thread ◀── 'assist-done', 'assist-end' ── helper
@@ -12,16 +13,60 @@
  * own run() blocks its thread (onnxruntime-node runs a session synchronously), so helpers must not
  * depend on it to hand out work: with the counter they never wait for it. A helper stops taking
  * calls as soon as it gets a job of its own, so help never delays queued work (and a worker has no
- * job only while the queue is empty). The scheduler (main thread) picks the helpers and routes
- * the messages; a helper that exits mid-way only costs its unanswered calls, which the busy worker
- * then runs itself.
+ * job only while the queue is empty). The main thread (AssistRouter, driven by the scheduler)
+ * picks the helpers and routes the messages; a helper that exits mid-way only costs its unanswered
+ * calls, which the busy worker then runs itself.
  *
  * Every worker loads the same model bytes with the same settings and thread count, so a call gives
  * the same outputs wherever it runs.
+ *
+ * All of it is in this file: the messages, the busy worker's backend (AssistedBackend), the
+ * worker's side (WorkerAssist: offers, help, idle count) and the main thread's (AssistRouter).
  */
-import { checkCancelled, OcrError, serializeError } from '../errors.js'
-import type { Backend, Feeds, RunOptions, Tensor } from '../inference/backend.js'
-import type { AssistOutcome, AssistRole, SharedCalls } from './messages.js'
+import { checkCancelled, OcrError, serializeError, type SerializedError } from '../errors.js'
+import type { Backend, EachResult, Feeds, RunOptions, Tensor } from '../inference/backend.js'
+import type { Logger } from '../logger.js'
+
+/** The networks whose calls an idle worker may run for a busy one. */
+export type AssistRole = 'cls' | 'rec'
+
+/**
+ * A busy worker's calls, offered to idle workers: each of them (and the busy worker) takes the
+ * next call by incrementing `next[0]` (a SharedArrayBuffer) until it reaches calls.length.
+ */
+export interface SharedCalls {
+  role: AssistRole
+  calls: Feeds[]
+  outputs?: string[] | undefined
+  next: Int32Array
+}
+
+/** One call's outputs (or error), run by a helper. */
+export interface AssistOutcome {
+  index: number
+  outputs?: Record<string, Tensor>
+  error?: SerializedError
+}
+
+/** The main thread's messages to workers about help. */
+export type AssistToWorker =
+  /** How many workers have no job now (sent when it changes). */
+  | { type: 'idle'; count: number }
+  /** Help with another worker's calls (answer each with 'assist-done', then 'assist-end'). */
+  | ({ type: 'assist-run'; id: number } & SharedCalls)
+  /** To the worker that offered calls `reqId`: how many helpers took them (0: run them all here)… */
+  | { type: 'assist-start'; reqId: number; helpers: number }
+  /** …each call a helper ran… */
+  | ({ type: 'assist-result'; reqId: number } & AssistOutcome)
+  /** …and each helper that stopped taking calls (done, got a job, or exited). */
+  | { type: 'assist-end'; reqId: number }
+
+/** A worker's messages to the main thread about help. */
+export type AssistToMain =
+  /** Offer calls to idle workers. */
+  | ({ type: 'assist'; reqId: number } & SharedCalls)
+  | ({ type: 'assist-done'; id: number } & AssistOutcome)
+  | { type: 'assist-end'; id: number }
 
 /** What the busy worker hears back about an offer. */
 export interface OfferEvents {
@@ -35,17 +80,8 @@ export interface OfferEvents {
 /** Posts an offer to the main thread; `events` hears its answers until the returned close(). */
 export type OfferCalls = (calls: SharedCalls, events: OfferEvents) => { close(): void }
 
-/** A backend that can run a list of calls with help (Backend.run for one call, runEach for many). */
-export interface EachRunner {
-  runEach(calls: readonly Feeds[], options: RunOptions, onResult: (index: number, outputs: Record<string, Tensor>) => void): Promise<void>
-}
-
-export function canRunEach(b: Backend): b is Backend & EachRunner {
-  return typeof (b as Partial<EachRunner>).runEach === 'function'
-}
-
 /** A local backend whose lists of calls idle workers help with. */
-export class AssistedBackend implements Backend, EachRunner {
+export class AssistedBackend implements Backend {
   readonly #inner: Backend
   readonly #role: AssistRole
   readonly #offer: OfferCalls
@@ -75,15 +111,9 @@ export class AssistedBackend implements Backend, EachRunner {
    * this thread, in the order they come). Rejects with the first failure; `options.signal`
    * aborting stops the calls not yet taken (CANCELLED).
    */
-  async runEach(calls: readonly Feeds[], options: RunOptions, onResult: (index: number, outputs: Record<string, Tensor>) => void): Promise<void> {
+  async runEach(calls: readonly Feeds[], options: RunOptions, onResult: EachResult): Promise<void> {
     const n = calls.length
-    if (n < 2 || this.#idleWorkers() === 0) {
-      for (let i = 0; i < n; i++) {
-        checkCancelled(options.signal)
-        onResult(i, await this.#inner.run(calls[i]!, options))
-      }
-      return
-    }
+    if (n < 2 || this.#idleWorkers() === 0) return this.#inner.runEach(calls, options, onResult)
     const next = new Int32Array(new SharedArrayBuffer(4))
     const done = new Uint8Array(n)
     let count = 0
@@ -243,4 +273,182 @@ export function tensorBuffers(tensors: Iterable<Tensor>): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>()
   for (const t of tensors) if (t.data.buffer instanceof ArrayBuffer) buffers.add(t.data.buffer)
   return [...buffers]
+}
+
+/**
+ * A worker's side: its classifier and recogniser backends offer their lists of calls while it has
+ * a job (backend()), it takes other workers' calls while it has none, and it keeps the idle count
+ * the main thread sends (handle()).
+ */
+export class WorkerAssist {
+  readonly #post: (msg: AssistToMain, transfer?: readonly ArrayBuffer[]) => void
+  readonly #local: (role: AssistRole) => Promise<Backend>
+  readonly #hasJob: () => boolean
+  readonly #logger: Logger
+  readonly #offers = new Map<number, OfferEvents>()
+  #nextOffer = 1
+  #idleWorkers = 0
+
+  /**
+   * @param post sends a message to the main thread
+   * @param local this worker's own backend of a role
+   * @param hasJob whether this worker has a job (a helper stops taking calls when it gets one)
+   */
+  constructor(post: (msg: AssistToMain, transfer?: readonly ArrayBuffer[]) => void, local: (role: AssistRole) => Promise<Backend>, hasJob: () => boolean, logger: Logger) {
+    this.#post = post
+    this.#local = local
+    this.#hasJob = hasJob
+    this.#logger = logger
+  }
+
+  /** The backend of `role` whose lists of calls idle workers share. */
+  async backend(role: AssistRole): Promise<Backend> {
+    return new AssistedBackend(await this.#local(role), role, (calls, events) => this.#offer(calls, events), () => this.#idleWorkers)
+  }
+
+  handle(msg: AssistToWorker): void {
+    switch (msg.type) {
+      case 'idle':
+        this.#idleWorkers = msg.count
+        return
+      case 'assist-run':
+        void this.#help(msg)
+        return
+      case 'assist-start':
+        this.#offers.get(msg.reqId)?.start(msg.helpers)
+        return
+      case 'assist-result':
+        this.#offers.get(msg.reqId)?.result(msg)
+        return
+      case 'assist-end':
+        this.#offers.get(msg.reqId)?.end()
+        return
+    }
+  }
+
+  #offer(calls: SharedCalls, events: OfferEvents): { close(): void } {
+    const reqId = this.#nextOffer++
+    this.#offers.set(reqId, events)
+    // the tensors are in shared memory (copied once, inSharedMemory), like the counter
+    this.#post({ type: 'assist', reqId, ...calls })
+    return { close: () => this.#offers.delete(reqId) }
+  }
+
+  /** Takes another worker's calls until they are used up or this worker gets a job. */
+  async #help(msg: Extract<AssistToWorker, { type: 'assist-run' }>): Promise<void> {
+    try {
+      const model = await this.#local(msg.role)
+      await helpWith(msg, model, this.#hasJob, (outcome, transfer) => this.#post({ type: 'assist-done', id: msg.id, ...outcome }, transfer))
+    } catch (err) {
+      // no session: take nothing (the busy worker runs the calls itself)
+      this.#logger.warn({ err: (err as Error).message }, 'cannot help another worker')
+    } finally {
+      this.#post({ type: 'assist-end', id: msg.id })
+    }
+  }
+}
+
+/** What the main thread's router needs to know of the workers. */
+export interface AssistPool<W> {
+  /** The workers now running (a replaced one is gone from here). */
+  workers(): readonly W[]
+  hasJob(worker: W): boolean
+  /** False once the pool is closing: offers then find no helper. */
+  accepting(): boolean
+}
+
+/** A worker as the router addresses it. */
+export interface AssistPeer {
+  post(msg: AssistToWorker, transfer?: readonly ArrayBuffer[]): void
+}
+
+/**
+ * The main thread's side: tells the workers how many of them have no job, hands each offer to the
+ * idle workers that are not helping already (at most one per call beyond the busy worker's own),
+ * and routes the helpers' answers back to the worker that offered, while it is still running.
+ */
+export class AssistRouter<W extends AssistPeer> {
+  readonly #pool: AssistPool<W>
+  /** Helpers at work, by assist id: a helper taking offer `reqId` of worker `from`. */
+  readonly #helping = new Map<number, { from: W; reqId: number; helper: W }>()
+  #nextId = 1
+  #runs = 0
+  /** The idle count last sent. */
+  #idleSent = -1
+
+  constructor(pool: AssistPool<W>) {
+    this.#pool = pool
+  }
+
+  /** Calls helpers ran for busy workers. */
+  get runs(): number {
+    return this.#runs
+  }
+
+  /** A worker started (or replaced one): the next idleChanged() sends the count to all. */
+  joined(): void {
+    this.#idleSent = -1
+  }
+
+  /** Tells every worker how many workers have no job, when that changed. */
+  idleChanged(): void {
+    const workers = this.#pool.workers()
+    const idle = workers.filter((w) => !this.#pool.hasJob(w)).length
+    if (idle === this.#idleSent) return
+    this.#idleSent = idle
+    for (const w of workers) w.post({ type: 'idle', count: idle })
+  }
+
+  handle(from: W, msg: AssistToMain): void {
+    switch (msg.type) {
+      case 'assist':
+        this.#offer(from, msg)
+        return
+      case 'assist-done': {
+        const h = this.#helping.get(msg.id)
+        if (!h || h.helper !== from) return
+        if (msg.outputs) this.#runs++
+        const { type: _type, id: _id, ...outcome } = msg
+        this.#toOfferer(h, { type: 'assist-result', reqId: h.reqId, ...outcome }, msg.outputs ? tensorBuffers(Object.values(msg.outputs)) : [])
+        return
+      }
+      case 'assist-end':
+        this.#end(msg.id, from)
+        return
+    }
+  }
+
+  /** A worker exited: the help it was giving ends. */
+  left(worker: W): void {
+    for (const [id, h] of this.#helping) if (h.helper === worker) this.#end(id, worker)
+  }
+
+  /** Every worker with no job and no other worker's calls takes part. */
+  #offer(from: W, msg: Extract<AssistToMain, { type: 'assist' }>): void {
+    const workers = this.#pool.workers()
+    const helping = new Set([...this.#helping.values()].map((h) => h.helper))
+    const idle = !this.#pool.accepting() || !workers.includes(from) ? [] : workers.filter((w) => w !== from && !this.#pool.hasJob(w) && !helping.has(w))
+    // more helpers than calls besides the busy worker's own would get nothing to do
+    const helpers = idle.slice(0, Math.max(0, msg.calls.length - 1))
+    const { type: _type, reqId, ...shared } = msg
+    for (const helper of helpers) {
+      const id = this.#nextId++
+      this.#helping.set(id, { from, reqId, helper })
+      // the tensors are in shared memory (inSharedMemory): every helper sees them, uncopied
+      helper.post({ type: 'assist-run', id, ...shared })
+    }
+    from.post({ type: 'assist-start', reqId, helpers: helpers.length })
+  }
+
+  #end(id: number, helper: W): void {
+    const h = this.#helping.get(id)
+    if (!h || h.helper !== helper) return
+    this.#helping.delete(id)
+    this.#toOfferer(h, { type: 'assist-end', reqId: h.reqId }, [])
+  }
+
+  /** A message to the worker that made an offer, if it is still running. */
+  #toOfferer(h: { from: W }, msg: AssistToWorker, transfer: ArrayBuffer[]): void {
+    if (this.#pool.workers().includes(h.from)) h.from.post(msg, transfer)
+  }
 }

@@ -8,12 +8,11 @@ import { dist, rotateQuadStart } from '../geometry/point.js'
 import { readingOrder } from '../geometry/reading-order.js'
 import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../image/image.js'
 import { packDetInput, packDetPixels, packRecBatch, packRecPixels } from '../image/tensor.js'
-import { cropText } from '../image/warp.js'
-import { canRunEach } from './assist.js'
+import { cropText, TALL_CROP_RATIO } from '../image/warp.js'
 import { linesAgainstPage, meanConfidence, readsBetterTurned, SIDEWAYS_MIN_CONFIDENCE, UPSIDE_DOWN_VOTE_SHARE, upsideDownShare } from './orientation.js'
 import type { Backend, Feeds, ModelRole, RunOptions, Tensor } from '../inference/backend.js'
 import { clsDecode, type ClsDecision } from '../models/cls.js'
-import { PIXELS_INPUT, PIXELS_VALID_INPUT, hasCompactInput } from '../models/compact-input.js'
+import { PIXELS_INPUT, PIXELS_VALID_INPUT, hasCompactInput } from '../inference/model-io.js'
 import { dbPostprocess, detInputSize, filterBox } from '../models/det-db.js'
 import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, ctcDecode, ctcDecodeBest, hasReducedRecOutputs, ratioBatches, type Decoded } from '../models/rec-ctc.js'
 import type { OcrLine, Quad } from '../types.js'
@@ -108,7 +107,7 @@ export class Pipeline {
   async #orient(img: RgbImage, crops: Crop[], options: PageOptions, timing: PageOutput['timing']): Promise<Oriented> {
     const { signal } = options
     const tall = crops.filter((c) => c.turned)
-    const wide = crops.filter((c) => !c.turned && c.image.width / c.image.height >= 1.5)
+    const wide = crops.filter((c) => !c.turned && c.image.width / c.image.height >= TALL_CROP_RATIO)
     if (tall.length > wide.length) {
       // sideways? tall crops were turned CCW: they read upright if the page is turned CCW (270),
       // turned 180 more if it is turned CW (90). Vertical CJK text also makes tall boxes and reads
@@ -141,7 +140,7 @@ export class Pipeline {
   async #readWhole(img: RgbImage, timing: PageOutput['timing'], signal?: AbortSignal): Promise<{ crop: Crop; text: Decoded } | null> {
     if (Math.min(img.width, img.height) > WHOLE_IMAGE_MAX_SIDE || img.width < 4 || img.height < 4) return null
     const quad: Quad = [[0, 0], [img.width - 1, 0], [img.width - 1, img.height - 1], [0, img.height - 1]]
-    const tall = img.height / img.width >= 1.5
+    const tall = img.height / img.width >= TALL_CROP_RATIO
     let crop: Crop = { quad, image: tall ? rot90ccw(img) : img, turned: tall, flipped: false }
     const [d] = await this.#classify([crop], timing, signal)
     if (d && d.label === '180' && d.score > this.#s.clsThresh) crop = { ...crop, image: rot180(crop.image), flipped: true }
@@ -309,10 +308,9 @@ const PACK_AHEAD_BYTES = 4 << 20
 /**
  * Packs the inputs of several batches (up to PACK_AHEAD_BYTES), then runs them back to back, and
  * so on: warping and packing crops streams the page through the caches, and a network run right
- * after finds its weights evicted; runs back to back keep them warm. A chunk's runs go:
- * - to a backend that runs lists of calls (assist.ts: idle workers help) as one list;
- * - else in `model.concurrentRuns` lanes (a model server: that many calls in flight; else one).
- * `take` gets each batch's outputs as they come.
+ * after finds its weights evicted; runs back to back keep them warm. Each chunk is one list of
+ * calls to the backend (Backend.runEach: one after another locally, several in flight to a model
+ * server, shared with idle workers in single mode); `take` gets each batch's outputs as they come.
  */
 async function packAhead(
   model: Backend,
@@ -331,30 +329,11 @@ async function packAhead(
       chunk.push([batch, feeds])
     }
     checkCancelled(options.signal)
-    if (canRunEach(model)) {
-      await model.runEach(
-        chunk.map(([, feeds]) => feeds),
-        options,
-        (i, outputs) => take(chunk[i]![0], outputs),
-      )
-      continue
-    }
-    // lanes take the chunk's runs in order; after a failure no lane starts another
-    let taken = 0
-    let failed = false
-    const lane = async (): Promise<void> => {
-      while (!failed && taken < chunk.length) {
-        const [batch, feeds] = chunk[taken++]!
-        try {
-          checkCancelled(options.signal)
-          take(batch, await model.run(feeds, options))
-        } catch (err) {
-          failed = true
-          throw err
-        }
-      }
-    }
-    await Promise.all(Array.from({ length: Math.min(Math.max(1, model.concurrentRuns ?? 1), chunk.length) }, lane))
+    await model.runEach(
+      chunk.map(([, feeds]) => feeds),
+      options,
+      (i, outputs) => take(chunk[i]![0], outputs),
+    )
   }
 }
 

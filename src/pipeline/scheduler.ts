@@ -4,15 +4,14 @@
  * never runs, a running one is told to stop at its next stage boundary and its result discarded.
  * A crashed worker fails only its own job and is replaced. close() drains, then terminates.
  * (tesseract.js's createScheduler, plus the queue limit, timeouts and cancellation it lacks.)
+ * The threads themselves (start, logs, replacement, close) are the worker host's
+ * (workers/host.ts); tests give it fake workers.
  */
-import { createRequire } from 'node:module'
-import { pathToFileURL } from 'node:url'
-import { Worker } from 'node:worker_threads'
-import type { EngineStats } from '../engine.js'
 import { OcrError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import type { OcrResult, PageCallback } from '../types.js'
-import { tensorBuffers } from './assist.js'
+import type { EngineStats, OcrResult, PageCallback } from '../types.js'
+import { scriptBeside, threadsRunning, WorkerHost, type HostedWorker, type WorkerFactory } from '../workers/host.js'
+import { AssistRouter } from './assist.js'
 import type { JobMessage, ToMain, ToWorker, WorkerInit } from './messages.js'
 
 export interface SchedulerOptions {
@@ -22,6 +21,8 @@ export interface SchedulerOptions {
   logger: Logger
   /** Workers with no job help busy ones with their classifier and recogniser calls (assist.ts). */
   assist?: boolean
+  /** Makes the workers (default: threads running ./worker.ts); tests pass fakes. */
+  workers?: WorkerFactory<WorkerInit>
 }
 
 export interface SubmitOptions {
@@ -34,6 +35,8 @@ export interface SubmitOptions {
 
 /** What the worker needs besides the input (the job id and transfer list are the scheduler's). */
 export type JobSpec = Omit<JobMessage, 'type' | 'id' | 'input'>
+
+type Worker = HostedWorker<ToWorker>
 
 interface Job {
   id: number
@@ -48,137 +51,116 @@ interface Job {
   settled: boolean
 }
 
+/** A worker and the job it has. */
 interface Slot {
-  index: number
   worker: Worker
   job: Job | null
-  busyMs: number
   startedAt: number
-  onClosed?: () => void
+  /** Exited: takes no jobs; its index is kept (and counted in stats) until the replacement is ready. */
+  gone?: boolean
 }
 
-/** A helper taking a busy worker's calls: offer `reqId` of worker `from`. */
-interface Assist {
-  from: Slot
-  reqId: number
-  helper: Slot
-}
-
-/**
- * The worker: compiled JS in dist/; when running from the TypeScript sources (tests, tsx), a tiny
- * bootstrap registers tsx inside the worker first.
- */
-function newWorker(workerData: WorkerInit): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData })
-  // the package's ESM entry (require.resolve gives the CJS twin, which cannot register ESM hooks here)
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href
-  const entry = new URL('./worker.ts', import.meta.url).href
-  const code = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}) })`
-  return new Worker(code, { eval: true, workerData })
-}
+/** The pipeline workers' threads: compiled worker.js, or worker.ts under tsx. */
+export const pipelineThreads: WorkerFactory<WorkerInit> = threadsRunning(scriptBeside(import.meta.url, 'worker'), 'ocrserve-pipeline')
 
 export class Scheduler {
   readonly #opts: SchedulerOptions
-  readonly #slots: Slot[] = []
+  readonly #host: WorkerHost<WorkerInit, ToWorker, ToMain>
+  /** The workers by index. */
+  readonly #slots: Array<Slot | undefined> = []
+  /** Milliseconds each worker index spent on jobs, replacements included. */
+  readonly #busyMs: number[]
   /** Waiting jobs: interactive ones first; a batch job runs only when no interactive one waits. */
   readonly #queue: Job[] = []
   readonly #batchQueue: Job[] = []
+  readonly #assist: AssistRouter<Worker> | null
   #nextId = 1
   #closing = false
   #completed = 0
   #failed = 0
   #drained: (() => void) | null = null
-  /** Helpers at work, by assist id. */
-  readonly #assists = new Map<number, Assist>()
-  #nextAssist = 1
-  #assistRuns = 0
-  /** The idle-worker count last sent to the workers. */
-  #idleSent = -1
 
   constructor(opts: SchedulerOptions) {
     this.#opts = opts
+    this.#busyMs = new Array<number>(opts.size).fill(0)
+    this.#assist = opts.assist
+      ? new AssistRouter<Worker>({
+          workers: () => this.#running().map((s) => s.worker),
+          hasJob: (w) => this.#slotOf(w)?.job != null,
+          accepting: () => !this.#closing,
+        })
+      : null
+    this.#host = new WorkerHost<WorkerInit, ToWorker, ToMain>({
+      name: 'pipeline worker',
+      size: opts.size,
+      init: opts.init,
+      factory: opts.workers ?? pipelineThreads,
+      logger: opts.logger,
+      startError: 'INTERNAL',
+      onReady: (worker) => {
+        this.#slots[worker.index] = { worker, job: null, startedAt: 0 }
+        this.#assist?.joined()
+        this.#pump()
+      },
+      onMessage: (worker, msg) => this.#onMessage(worker, msg),
+      onExit: (worker, code) => {
+        const slot = this.#slotOf(worker)
+        if (!slot) return
+        // its job fails, the help it was giving ends; the host starts a replacement
+        slot.gone = true
+        this.#assist?.left(worker)
+        const job = slot.job
+        if (job) {
+          this.#busyMs[worker.index]! += performance.now() - slot.startedAt
+          this.#settle(job, new OcrError('INTERNAL', `worker exited (code ${code}) while running the job`))
+          this.#checkDrained()
+        }
+      },
+    })
   }
 
   /** Starts every worker and waits until each has loaded and warmed up its models. */
   async start(): Promise<void> {
-    await Promise.all(Array.from({ length: this.#opts.size }, (_, i) => this.#spawn(i)))
+    await this.#host.start()
   }
 
-  #spawn(index: number): Promise<void> {
-    const worker = newWorker(this.#opts.init(index))
-    const slot: Slot = { index, worker, job: null, busyMs: this.#slots[index]?.busyMs ?? 0, startedAt: 0 }
-    return new Promise<void>((resolve, reject) => {
-      let ready = false
-      worker.on('message', (msg: ToMain) => {
-        switch (msg.type) {
-          case 'ready':
-            ready = true
-            this.#slots[index] = slot
-            // a new (or replacing) worker gets the idle count too
-            this.#idleSent = -1
-            resolve()
-            this.#pump()
-            break
-          case 'init-error':
-            reject(OcrError.fromJSON(msg.error))
-            void worker.terminate()
-            break
-          case 'result':
-          case 'error':
-            this.#finish(slot, msg)
-            break
-          case 'page':
-            if (slot.job?.id === msg.id && !slot.job.settled) {
-              try {
-                slot.job.onPage?.(msg.page, { done: msg.done, total: msg.total })
-              } catch (err) {
-                this.#opts.logger.error({ err }, 'onPage callback threw')
-              }
-            }
-            break
-          case 'log':
-            this.#opts.logger[msg.level](typeof msg.obj === 'string' ? { worker: index, msg: msg.obj } : { worker: index, ...msg.obj }, msg.msg)
-            break
-          case 'closed':
-            slot.onClosed?.()
-            break
-          case 'assist':
-            this.#assist(slot, msg)
-            break
-          case 'assist-done': {
-            const a = this.#assists.get(msg.id)
-            if (!a || a.helper !== slot) break
-            if (msg.outputs) this.#assistRuns++
-            const { type: _type, id: _id, ...outcome } = msg
-            this.#toOfferer(a, { type: 'assist-result', reqId: a.reqId, ...outcome }, msg.outputs ? tensorBuffers(Object.values(msg.outputs)) : [])
-            break
+  /** The workers that take jobs. */
+  #running(): Slot[] {
+    return this.#slots.filter((s): s is Slot => s !== undefined && !s.gone)
+  }
+
+  /** The slot of a worker that has not exited. */
+  #slotOf(worker: Worker): Slot | undefined {
+    const slot = this.#slots[worker.index]
+    return slot?.worker === worker && !slot.gone ? slot : undefined
+  }
+
+  #onMessage(worker: Worker, msg: ToMain): void {
+    const slot = this.#slotOf(worker)
+    if (!slot) return
+    switch (msg.type) {
+      case 'result':
+      case 'error':
+        this.#finish(slot, msg)
+        return
+      case 'page':
+        if (slot.job?.id === msg.id && !slot.job.settled) {
+          try {
+            slot.job.onPage?.(msg.page, { done: msg.done, total: msg.total })
+          } catch (err) {
+            this.#opts.logger.error({ err }, 'onPage callback threw')
           }
-          case 'assist-end':
-            this.#assistEnd(msg.id, slot)
-            break
         }
-      })
-      worker.on('error', (err) => {
-        this.#opts.logger.error({ worker: index, err }, 'pipeline worker crashed')
-        if (!ready) reject(new OcrError('INTERNAL', `worker failed to start: ${err.message}`, { cause: err }))
-      })
-      worker.on('exit', (code) => {
-        if (!ready || this.#closing || this.#slots[index] !== slot) return
-        // unexpected exit: fail its job, end the help it was giving, replace the worker
-        const job = slot.job
-        slot.job = null
-        for (const [id, a] of this.#assists) if (a.helper === slot) this.#assistEnd(id, slot)
-        if (job) this.#settle(job, new OcrError('INTERNAL', `worker exited (code ${code}) while running the job`))
-        this.#opts.logger.warn({ worker: index, code }, 'restarting pipeline worker')
-        this.#spawn(index).catch((err) => this.#opts.logger.error({ worker: index, err }, 'cannot restart pipeline worker'))
-      })
-    })
+        return
+      default:
+        this.#assist?.handle(worker, msg)
+    }
   }
 
   submit(input: Uint8Array | string, spec: JobSpec, options: SubmitOptions): Promise<OcrResult> {
     if (this.#closing) return Promise.reject(new OcrError('SHUTTING_DOWN', 'the engine is shutting down', { retryAfterSec: 5 }))
     if (options.signal?.aborted) return Promise.reject(new OcrError('CANCELLED', 'job cancelled before it started'))
-    const idle = this.#slots.some((s) => s && s.job === null)
+    const idle = this.#running().some((s) => s.job === null)
     const waiting = this.#queue.length + this.#batchQueue.length
     if (!idle && waiting >= this.#opts.maxQueue) {
       return Promise.reject(new OcrError('OVERLOADED', `queue full (${waiting} jobs waiting)`, { retryAfterSec: 1 }))
@@ -213,60 +195,23 @@ export class Scheduler {
   }
 
   #pump(): void {
-    for (const slot of this.#slots) {
-      if (!slot || slot.job !== null) continue
+    for (const slot of this.#running()) {
+      if (slot.job !== null) continue
       const job = this.#queue.shift() ?? this.#batchQueue.shift()
       if (!job) break
       slot.job = job
       job.slot = slot
       slot.startedAt = performance.now()
-      slot.worker.postMessage(job.message, job.transfer)
+      slot.worker.post(job.message, job.transfer)
     }
-    this.#sendIdle()
-  }
-
-  /** Tells every worker how many workers have no job, when that changed (assist.ts). */
-  #sendIdle(): void {
-    if (!this.#opts.assist) return
-    const idle = this.#slots.filter((s) => s && s.job === null).length
-    if (idle === this.#idleSent) return
-    this.#idleSent = idle
-    for (const s of this.#slots) s?.worker.postMessage({ type: 'idle', count: idle } satisfies ToWorker)
-  }
-
-  /** A busy worker offers calls: every worker with no job and no other worker's calls takes part. */
-  #assist(from: Slot, msg: Extract<ToMain, { type: 'assist' }>): void {
-    const helping = new Set([...this.#assists.values()].map((a) => a.helper))
-    const idle = this.#closing || this.#slots[from.index] !== from ? [] : this.#slots.filter((s) => s && s !== from && s.job === null && !helping.has(s))
-    // more helpers than calls besides the busy worker's own would get nothing to do
-    const helpers = idle.slice(0, Math.max(0, msg.calls.length - 1))
-    const { type: _type, reqId, ...shared } = msg
-    for (const helper of helpers) {
-      const id = this.#nextAssist++
-      this.#assists.set(id, { from, reqId, helper })
-      // the tensors are in shared memory (assist.ts inSharedMemory): every helper sees them, uncopied
-      helper.worker.postMessage({ type: 'assist-run', id, ...shared } satisfies ToWorker)
-    }
-    from.worker.postMessage({ type: 'assist-start', reqId, helpers: helpers.length } satisfies ToWorker)
-  }
-
-  #assistEnd(id: number, helper: Slot): void {
-    const a = this.#assists.get(id)
-    if (!a || a.helper !== helper) return
-    this.#assists.delete(id)
-    this.#toOfferer(a, { type: 'assist-end', reqId: a.reqId }, [])
-  }
-
-  /** A message to the worker that made an offer, if it is still the one in its slot. */
-  #toOfferer(a: Assist, msg: ToWorker, transfer: ArrayBuffer[]): void {
-    if (this.#slots[a.from.index] === a.from) a.from.worker.postMessage(msg, transfer)
+    this.#assist?.idleChanged()
   }
 
   #finish(slot: Slot, msg: Extract<ToMain, { type: 'result' | 'error' }>): void {
     const job = slot.job
     if (!job || job.id !== msg.id) return
     slot.job = null
-    slot.busyMs += performance.now() - slot.startedAt
+    this.#busyMs[slot.worker.index]! += performance.now() - slot.startedAt
     if (msg.type === 'result') this.#settle(job, null, msg.result)
     else this.#settle(job, OcrError.fromJSON(msg.error))
     this.#pump()
@@ -279,7 +224,7 @@ export class Scheduler {
     const qi = queue.indexOf(job)
     if (qi >= 0) queue.splice(qi, 1)
     // a running job keeps its worker busy until the worker acknowledges; tell it to stop early
-    else if (job.slot) job.slot.worker.postMessage({ type: 'cancel', id: job.id })
+    else if (job.slot) job.slot.worker.post({ type: 'cancel', id: job.id })
     this.#settle(job, err)
     this.#checkDrained()
   }
@@ -300,19 +245,22 @@ export class Scheduler {
 
   stats(): EngineStats {
     const now = performance.now()
+    const running = this.#running()
+    const busyMs = [...this.#busyMs]
+    for (const s of running) if (s.job) busyMs[s.worker.index]! += now - s.startedAt
     return {
       workers: this.#slots.filter(Boolean).length,
       queued: this.#queue.length + this.#batchQueue.length,
-      running: this.#slots.filter((s) => s && s.job).length,
+      running: running.filter((s) => s.job).length,
       completed: this.#completed,
       failed: this.#failed,
-      busyMs: this.#slots.map((s) => Math.round(s.busyMs + (s.job ? now - s.startedAt : 0))),
-      assistRuns: this.#assistRuns,
+      busyMs: busyMs.map(Math.round),
+      assistRuns: this.#assist?.runs ?? 0,
     }
   }
 
   #checkDrained(): void {
-    if (this.#drained && this.#queue.length === 0 && this.#batchQueue.length === 0 && this.#slots.every((s) => !s || s.job === null)) {
+    if (this.#drained && this.#queue.length === 0 && this.#batchQueue.length === 0 && this.#running().every((s) => s.job === null)) {
       this.#drained()
       this.#drained = null
     }
@@ -326,20 +274,6 @@ export class Scheduler {
       this.#drained = resolve
       this.#checkDrained()
     })
-    await Promise.all(
-      this.#slots.filter(Boolean).map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            const stop = (): void => {
-              clearTimeout(t)
-              void s.worker.terminate().then(() => resolve())
-            }
-            // a worker that does not release its sessions in time is terminated anyway
-            const t = setTimeout(stop, 5000)
-            s.onClosed = stop
-            s.worker.postMessage({ type: 'close' })
-          }),
-      ),
-    )
+    await this.#host.close()
   }
 }

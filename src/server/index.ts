@@ -5,7 +5,7 @@ import { pino, type Logger } from 'pino'
 import type { ServiceConfig } from '../config.js'
 import type { Ocr } from '../engine.js'
 import { OcrError } from '../errors.js'
-import { createOcr } from '../ocr.js'
+import { createEngine, type EngineParts } from '../ocr.js'
 import { buildServer } from './app.js'
 
 export interface Service {
@@ -53,10 +53,11 @@ export async function checkListenAddress(host: string, port: number): Promise<vo
   }
 }
 
-export async function startService(config: ServiceConfig, logger: Logger = createLogger(config.logLevel)): Promise<Service> {
+/** Starts the engine and the HTTP server; `parts` replaces parts of the engine (tests). */
+export async function startService(config: ServiceConfig, logger: Logger = createLogger(config.logLevel), parts: EngineParts = {}): Promise<Service> {
   await checkListenAddress(config.host, config.port)
   logger.info({ mode: config.mode, host: config.host, port: config.port }, 'starting: loading the models')
-  const ocr = await createOcr({ ...config.engine, logger })
+  const ocr = await createEngine({ ...config.engine, logger }, parts)
   let app: FastifyInstance
   try {
     app = await buildServer({ config, ocr, logger })

@@ -1,7 +1,8 @@
 /**
  * The library API: read() by path and by bytes, cancellation, timeouts, the queue bound, stats,
  * per-read options, settings validation and close(). One engine (one worker, queue of 2) for the
- * file, closed by the last test; the maxQueue = 0 case has a second, short-lived one.
+ * file, closed by the last test. Here the options reach a real engine; the scheduler's rules
+ * themselves (queue order, bounds, priorities, deadlines, crashes) are test/unit/scheduler.test.ts's.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -206,27 +207,6 @@ describe('cancellation, timeouts, the queue', () => {
     expect(after.running).toBe(0)
     expect(after.busyMs).toHaveLength(1)
     expect(after.busyMs[0]).toBeGreaterThan(before.busyMs[0]!)
-  })
-})
-
-describe('maxQueue: 0 (no waiting at all)', () => {
-  let tight: Ocr
-  beforeAll(async () => {
-    tight = await createOcr({ workers: 1, maxQueue: 0 })
-  })
-  afterAll(async () => tight?.close())
-
-  it('the job that finds the worker idle runs; the others are OVERLOADED', async () => {
-    const results = await Promise.all([0, 1, 2].map(() => settle(tight.read(page.png))))
-    expect(results[0]!.ok).toBe(true)
-    for (const r of results.slice(1)) {
-      expect(r.ok).toBe(false)
-      const e = (r as { error: OcrError }).error
-      expect(e.code).toBe('OVERLOADED')
-      expect(e.retryAfterSec).toBeGreaterThan(0)
-    }
-    // once the worker is idle again, a read is accepted
-    expectLines((await tight.read(page.png)).lines, page)
   })
 })
 

@@ -3,9 +3,9 @@
  * their labels (bench/lib/metrics, the same scoring as `npm run eval`), and generated pages whose
  * every line and box is known.
  *
- * Thresholds are the values measured at the time of writing (engine at 92dc5d3, default settings,
- * pages drawn with the npm fonts of test/fixtures/fonts.ts) minus a margin; the measured value is
- * in the comment beside each.
+ * Each threshold is the value measured with the default settings (pages drawn with the npm fonts
+ * of test/fixtures/fonts.ts) minus a small margin, so a change that reads worse fails; the measured
+ * value is in the comment beside it.
  */
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'

@@ -1,20 +1,22 @@
 /**
- * How the pipeline drives a backend that takes several run() calls at once (a model server,
- * `concurrentRuns`): the classifier's and recogniser's calls of one page overlap up to that many,
- * the page reads exactly as with one call at a time, and a failing call fails the page without
- * starting the calls behind it. The networks are the real ones (local sessions) behind a wrapper
- * that delays each call a little and counts the calls under way.
+ * How the pipeline drives a model server's backend, which runs a list of calls with up to
+ * `callsInFlight` under way (OCR_REMOTE_CALLS_IN_FLIGHT): the classifier's and recogniser's calls
+ * of one page overlap up to that many, the page reads exactly as with one call at a time, and a
+ * failing call fails the page without starting the calls behind it. The backend is the real
+ * remote one (createRemoteBackend); its client runs the real networks (local sessions), delaying
+ * each call a little and counting the calls under way.
  */
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseEngineSettings } from '../../src/config.js'
+import { parseEngineSettings, RemoteSettingsSchema } from '../../src/config.js'
 import { OcrError } from '../../src/errors.js'
 import { decodeImage } from '../../src/image/decode.js'
 import type { RgbImage } from '../../src/image/image.js'
 import type { Backend, ModelRole } from '../../src/inference/backend.js'
 import { createLocalBackend } from '../../src/inference/local.js'
+import { createRemoteBackend, type RemoteClient } from '../../src/inference/remote.js'
 import { resolveModelPaths } from '../../src/models/assets.js'
-import { readRewrittenModel } from '../../src/models/graph-rewrite.js'
+import { readRewrittenModel } from '../../src/models/onnx/model-file.js'
 import { buildCharset } from '../../src/models/rec-ctc.js'
 import { Pipeline } from '../../src/pipeline/pipeline.js'
 import { squash, textImage } from '../helpers/images.js'
@@ -43,44 +45,47 @@ interface Probe {
   maxInFlight: number
 }
 
-/** `inner` declaring `concurrentRuns`, each run() delayed 5 ms, counted; call number `failAt` rejects. */
-function wrapped(inner: Backend, concurrentRuns: number, probe: Probe, failAt = 0): Backend {
+/** A model server client over `inner`: each infer() delayed 5 ms, counted; call number `failAt` rejects. */
+function client(inner: Backend, probe: Probe, failAt = 0): RemoteClient {
+  const meta = (names: readonly string[]) => names.map((name) => ({ name, datatype: 'FP32', shape: [-1] }))
   return {
-    inputNames: inner.inputNames,
-    outputNames: inner.outputNames,
-    concurrentRuns,
-    async run(feeds, options) {
+    serverReady: async () => true,
+    modelReady: async () => true,
+    modelMetadata: async (name) => ({ name, inputs: meta(inner.inputNames), outputs: meta(inner.outputNames) }),
+    async infer(_model, feeds, outputNames) {
       const n = ++probe.calls
       probe.inFlight++
       probe.maxInFlight = Math.max(probe.maxInFlight, probe.inFlight)
       try {
         await new Promise((r) => setTimeout(r, 5))
         if (n === failAt) throw new OcrError('MODEL_ERROR', 'the model server failed this call')
-        return await inner.run(feeds, options)
+        return await inner.run(feeds, { outputs: outputNames })
       } finally {
         probe.inFlight--
       }
     },
-    dispose: () => Promise.resolve(),
+    close: async () => {},
   }
 }
 
-function pipeline(concurrentRuns: number, rec: Probe, failAt = 0): Pipeline {
+async function pipeline(callsInFlight: number, rec: Probe, failAt = 0): Promise<Pipeline> {
   const settings = parseEngineSettings({})
+  const remote = RemoteSettingsSchema.parse({ url: 'http://model-server.test', callsInFlight })
   const cls: Probe = { calls: 0, inFlight: 0, maxInFlight: 0 }
-  return new Pipeline(
-    (role) => Promise.resolve(role === 'rec' ? wrapped(local.rec, concurrentRuns, rec, failAt) : role === 'cls' ? wrapped(local.cls, concurrentRuns, cls) : local.det),
-    charset,
-    settings,
-  )
+  const backends: Record<ModelRole, Backend> = {
+    det: local.det,
+    cls: await createRemoteBackend(client(local.cls, cls), 'ocr_cls', remote),
+    rec: await createRemoteBackend(client(local.rec, rec, failAt), 'ocr_rec', remote),
+  }
+  return new Pipeline((role) => Promise.resolve(backends[role]), charset, settings)
 }
 
-describe('a backend that takes several calls at once', () => {
-  it('gets up to concurrentRuns recogniser calls at a time, and the page reads as with one at a time', async () => {
+describe('a model server backend: up to callsInFlight calls at once', () => {
+  it('gets up to callsInFlight recogniser calls at a time, and the page reads as with one at a time', async () => {
     const one: Probe = { calls: 0, inFlight: 0, maxInFlight: 0 }
     const three: Probe = { calls: 0, inFlight: 0, maxInFlight: 0 }
-    const a = await pipeline(1, one).readPage(page, { useCls: true })
-    const b = await pipeline(3, three).readPage(page, { useCls: true })
+    const a = await (await pipeline(1, one)).readPage(page, { useCls: true })
+    const b = await (await pipeline(3, three)).readPage(page, { useCls: true })
     expect(a.lines.map((l) => squash(l.text))).toEqual(LINES.map(squash))
     expect(one.maxInFlight).toBe(1)
     expect(three.calls).toBe(one.calls)
@@ -90,7 +95,7 @@ describe('a backend that takes several calls at once', () => {
 
   it('a failed call fails the page, and the calls behind it are not started', async () => {
     const probe: Probe = { calls: 0, inFlight: 0, maxInFlight: 0 }
-    await expect(pipeline(2, probe, 2).readPage(page, { useCls: true })).rejects.toMatchObject({ code: 'MODEL_ERROR' })
+    await expect((await pipeline(2, probe, 2)).readPage(page, { useCls: true })).rejects.toMatchObject({ code: 'MODEL_ERROR' })
     // call 2 failed while call 1 or 3 was under way: at most one more started after it
     expect(probe.calls).toBeLessThanOrEqual(3)
     expect(probe.calls).toBeLessThan(LINES.length)

@@ -60,7 +60,7 @@ async function startServe(env: Record<string, string>, waitReady = true): Promis
 }
 
 function remoteEnv(protocol: RemoteProtocol, server: { httpPort: number; grpcPort: number }): Record<string, string> {
-  // tfserving goes through the seed's own mode name (OCR_MODE=tfserving = remote + tfserving)
+  // tfserving goes through OCR_MODE's name for it (OCR_MODE=tfserving = remote + tfserving), so that alias is covered too
   if (protocol === 'tfserving') return { OCR_MODE: 'tfserving', OCR_REMOTE_URL: `http://127.0.0.1:${server.httpPort}` }
   const url = protocol === 'kserve-grpc' ? `127.0.0.1:${server.grpcPort}` : `http://127.0.0.1:${server.httpPort}`
   return { OCR_MODE: 'remote', OCR_REMOTE_PROTOCOL: protocol, OCR_REMOTE_URL: url }

@@ -2,43 +2,55 @@
  * A pipeline worker thread that dies mid-job (simulated: the thread the scheduler gave the job to
  * is terminated from outside). Its job fails with a clear 500 INTERNAL (no stack), the jobs queued
  * behind it still succeed, the worker is replaced, and the service keeps answering throughout.
+ * The whole service with real pipeline threads: the engine's worker factory (EngineParts) is
+ * wrapped so the test sees which thread gets each job.
  *
  * The victim's job message is held back from the thread, so the thread is idle when it is
  * terminated: terminating a thread while an ONNX Runtime run of its is in flight can abort the
  * whole process (onnxruntime-node calls back into the dead thread's environment and throws a C++
- * exception nobody catches), which made this test kill its own test runner now and then. For the
- * scheduler the two cases are the same: a thread holding a job exits.
+ * exception nobody catches), which would kill the test runner now and then. For the scheduler the
+ * two cases are the same: a thread holding a job exits.
  */
-import { Worker } from 'node:worker_threads'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadServiceConfig } from '../../src/config.js'
-import { startService, type Service } from '../../src/server/index.js'
+import type { WorkerInit } from '../../src/pipeline/messages.js'
+import { pipelineThreads } from '../../src/pipeline/scheduler.js'
+import { createLogger, startService, type Service } from '../../src/server/index.js'
+import type { WorkerFactory, WorkerLike } from '../../src/workers/host.js'
 import { squash, textImage, type TextImage } from '../helpers/images.js'
 
 /** Every worker thread that has been handed a job, most recent last. */
-const jobWorkers: Worker[] = []
-const postMessage = Worker.prototype.postMessage
+const jobWorkers: WorkerLike[] = []
 /** When set, the next job message is kept from its thread (see the file comment). */
 let holdNextJob = false
 let svc: Service
 let img: TextImage
 
-beforeAll(async () => {
-  Worker.prototype.postMessage = function (this: Worker, ...args: Parameters<Worker['postMessage']>) {
-    if ((args[0] as { type?: string } | null)?.type === 'job') {
-      jobWorkers.push(this)
-      if (holdNextJob) {
-        holdNextJob = false
-        return
+/** The real pipeline threads, each seen by the test as it is given a job. */
+const watchedThreads: WorkerFactory<WorkerInit> = (init, index) => {
+  const thread = pipelineThreads(init, index)
+  return {
+    postMessage(message, transfer) {
+      if ((message as { type?: string }).type === 'job') {
+        jobWorkers.push(thread)
+        if (holdNextJob) {
+          holdNextJob = false
+          return
+        }
       }
-    }
-    return postMessage.apply(this, args)
+      thread.postMessage(message, transfer)
+    },
+    on: (event, listener) => thread.on(event, listener),
+    terminate: () => thread.terminate(),
   }
+}
+
+beforeAll(async () => {
   img = await textImage(['WORKER DIED 404', 'AND CAME BACK'], 40)
-  svc = await startService(loadServiceConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OCR_WORKERS: '1', OCR_MAX_QUEUE: '8' }))
+  const config = loadServiceConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OCR_WORKERS: '1', OCR_MAX_QUEUE: '8' })
+  svc = await startService(config, createLogger(config.logLevel), { workers: watchedThreads })
 })
 afterAll(async () => {
-  Worker.prototype.postMessage = postMessage
   await svc?.close()
 })
 

@@ -3,28 +3,34 @@
  * thread: the same shared counter and message shapes as between workers, the scheduler's routing
  * replaced by direct calls. Every call's outputs must reach onResult exactly once, at its index,
  * whoever ran it; a helper that goes away leaves its calls to the busy worker; a failure anywhere
- * fails the list; nobody takes a call after a failure or a cancel.
+ * fails the list; nobody takes a call after a failure or a cancel. WorkerAssist (a worker's side)
+ * is driven with the messages the main thread sends; the main thread's routing (AssistRouter) is
+ * tested through the scheduler (scheduler.test.ts).
  */
 import { describe, expect, it } from 'vitest'
 import { OcrError } from '../../src/errors.js'
-import type { Backend, Feeds, RunOptions, Tensor } from '../../src/inference/backend.js'
-import { AssistedBackend, canRunEach, helpWith, inSharedMemory, type OfferCalls, type OfferEvents } from '../../src/pipeline/assist.js'
-import type { SharedCalls } from '../../src/pipeline/messages.js'
+import { runInLanes, type Backend, type Feeds, type RunOptions, type Tensor } from '../../src/inference/backend.js'
+import { silentLogger } from '../../src/logger.js'
+import { AssistedBackend, helpWith, inSharedMemory, WorkerAssist, type AssistToMain, type OfferCalls, type OfferEvents, type SharedCalls } from '../../src/pipeline/assist.js'
+import { until } from '../helpers/fake-workers.js'
 
 /** A fake network: output = input × 2 (one float), after `delayMs`; records who ran what. */
 function fakeModel(name: string, log: Array<[string, number]>, delayMs = 1, failOn?: number): Backend {
+  const run = async (feeds: Feeds, _options?: RunOptions): Promise<Record<string, Tensor>> => {
+    // onnxruntime-node on Node 20 refuses SharedArrayBuffer-backed inputs: a model never gets one
+    if (feeds.x!.data.buffer instanceof SharedArrayBuffer) throw new Error('input in shared memory')
+    const v = (feeds.x!.data as Float32Array)[0]!
+    await new Promise((r) => setTimeout(r, delayMs))
+    if (v === failOn) throw new OcrError('MODEL_ERROR', `${name} failed on ${v}`)
+    log.push([name, v])
+    return { y: { type: 'float32', dims: [1], data: new Float32Array([v * 2]) } }
+  }
   return {
     inputNames: ['x'],
     outputNames: ['y'],
-    async run(feeds: Feeds, _options?: RunOptions): Promise<Record<string, Tensor>> {
-      // onnxruntime-node on Node 20 refuses SharedArrayBuffer-backed inputs: a model never gets one
-      if (feeds.x!.data.buffer instanceof SharedArrayBuffer) throw new Error('input in shared memory')
-      const v = (feeds.x!.data as Float32Array)[0]!
-      await new Promise((r) => setTimeout(r, delayMs))
-      if (v === failOn) throw new OcrError('MODEL_ERROR', `${name} failed on ${v}`)
-      log.push([name, v])
-      return { y: { type: 'float32', dims: [1], data: new Float32Array([v * 2]) } }
-    },
+    run,
+    // a local session's way: one call after another
+    runEach: (calls, options, onResult) => runInLanes(run, calls, 1, options, onResult),
     dispose: () => Promise.resolve(),
   }
 }
@@ -51,7 +57,7 @@ function inThreadHelpers(plans: HelperPlan[], offered: SharedCalls[] = []): Offe
     for (const plan of plans) {
       // structured clone in real life: the calls and the counter are in shared memory, so the
       // helper sees the same memory
-      const copy: SharedCalls = { ...shared, calls: shared.calls.map((f) => ({ x: { ...f.x! } })) }
+      const copy: SharedCalls = { ...shared, calls: shared.calls.map((f: Feeds) => ({ x: { ...f.x! } })) }
       void (async () => {
         await new Promise((r) => setTimeout(r, 0))
         if (plan.vanish) {
@@ -89,7 +95,6 @@ describe('AssistedBackend.runEach', () => {
   it('shares the calls with helpers: each runs once, every result lands at its index', async () => {
     const log: Array<[string, number]> = []
     const b = new AssistedBackend(fakeModel('own', log, 3), 'rec', inThreadHelpers([{ model: fakeModel('h1', log, 3) }, { model: fakeModel('h2', log, 3) }]), () => 2)
-    expect(canRunEach(b)).toBe(true)
     const got = await runAll(b, 30)
     expectAll(got, 30)
     // every call ran exactly once, and all three took some
@@ -149,6 +154,7 @@ describe('AssistedBackend.runEach', () => {
     const ac = new AbortController()
     const own = fakeModel('own', log, 2)
     const counting: Backend = { ...own, run: (f, o) => (log.length === 3 && ac.abort(), own.run(f, o)) }
+    counting.runEach = (c, o, onResult) => runInLanes(counting.run, c, 1, o, onResult)
     const b = new AssistedBackend(counting, 'rec', inThreadHelpers([{ model: fakeModel('h', log, 2) }]), () => 1)
     await expect(runAll(b, 50, { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' })
     expect(log.length).toBeLessThan(20)
@@ -211,5 +217,67 @@ describe('helpWith', () => {
     const ran = await helpWith(shared, fakeModel('h', [], 0, 1), () => false, (o) => outcomes.push({ index: o.index, ...(o.error ? { code: o.error.code } : {}) }))
     expect(ran).toBe(1)
     expect(outcomes).toEqual([{ index: 0 }, { index: 1, code: 'MODEL_ERROR' }])
+  })
+})
+
+describe("WorkerAssist (a worker's side)", () => {
+  const y = (v: number): Record<string, Tensor> => ({ y: { type: 'float32', dims: [1], data: new Float32Array([v]) } })
+
+  it('offers a list to the main thread while workers are idle, and takes the answers routed back by reqId', async () => {
+    const posted: AssistToMain[] = []
+    const log: Array<[string, number]> = []
+    const side = new WorkerAssist((m) => posted.push(m), async () => fakeModel('own', log, 2), () => true, silentLogger)
+    side.handle({ type: 'idle', count: 1 })
+    const got = new Map<number, number>()
+    const list = (await side.backend('rec')).runEach(calls(6), { outputs: ['y'] }, (i, out) => got.set(i, (out.y!.data as Float32Array)[0]!))
+    await until('the offer', () => posted.length === 1)
+    const offer = posted[0] as Extract<AssistToMain, { type: 'assist' }>
+    expect(offer).toMatchObject({ type: 'assist', role: 'rec', outputs: ['y'] })
+    expect(offer.calls).toHaveLength(6)
+    expect(offer.calls[0]!.x!.data.buffer).toBeInstanceOf(SharedArrayBuffer)
+    // one helper: it takes two calls from the shared counter and answers them, then ends
+    side.handle({ type: 'assist-start', reqId: offer.reqId, helpers: 1 })
+    const taken = [Atomics.add(offer.next, 0, 1), Atomics.add(offer.next, 0, 1)].filter((i) => i < 6)
+    for (const i of taken) side.handle({ type: 'assist-result', reqId: offer.reqId, index: i, outputs: y(i * 2) })
+    // an answer to another offer is not this list's
+    side.handle({ type: 'assist-result', reqId: offer.reqId + 1, index: 5, outputs: y(-1) })
+    side.handle({ type: 'assist-end', reqId: offer.reqId })
+    await list
+    expect([...got.entries()].sort((a, b) => a[0] - b[0])).toEqual(Array.from({ length: 6 }, (_, i) => [i, i * 2]))
+    // the calls the helper took were not run here
+    expect(log.map(([, v]) => v).sort()).toEqual([0, 1, 2, 3, 4, 5].filter((i) => !taken.includes(i)))
+  })
+
+  it('offers nothing when no worker is idle: the list runs here', async () => {
+    const posted: AssistToMain[] = []
+    const log: Array<[string, number]> = []
+    const side = new WorkerAssist((m) => posted.push(m), async () => fakeModel('own', log), () => true, silentLogger)
+    side.handle({ type: 'idle', count: 0 })
+    await (await side.backend('cls')).runEach(calls(4), {}, () => undefined)
+    expect(posted).toEqual([])
+    expect(log).toHaveLength(4)
+  })
+
+  it("helps with another worker's calls: each answered with assist-done, then assist-end", async () => {
+    const posted: AssistToMain[] = []
+    const side = new WorkerAssist((m) => posted.push(m), async () => fakeModel('helper', []), () => false, silentLogger)
+    side.handle({ type: 'assist-run', id: 4, role: 'cls', calls: inSharedMemory(calls(3)), next: new Int32Array(new SharedArrayBuffer(4)) })
+    await until('the end of its help', () => posted.some((m) => m.type === 'assist-end'))
+    expect(posted.map((m) => [m.type, 'id' in m ? m.id : null, 'index' in m ? m.index : null])).toEqual([
+      ['assist-done', 4, 0],
+      ['assist-done', 4, 1],
+      ['assist-done', 4, 2],
+      ['assist-end', 4, null],
+    ])
+  })
+
+  it('a worker with a job of its own takes no calls: it answers assist-end at once', async () => {
+    const posted: AssistToMain[] = []
+    const shared: SharedCalls = { role: 'rec', calls: inSharedMemory(calls(3)), next: new Int32Array(new SharedArrayBuffer(4)) }
+    const side = new WorkerAssist((m) => posted.push(m), async () => fakeModel('helper', []), () => true, silentLogger)
+    side.handle({ type: 'assist-run', id: 5, ...shared })
+    await until('its answer', () => posted.length > 0)
+    expect(posted).toEqual([{ type: 'assist-end', id: 5 }])
+    expect(Atomics.load(shared.next, 0)).toBe(0)
   })
 })

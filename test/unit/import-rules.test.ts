@@ -1,8 +1,11 @@
 /**
- * The import rule docs/ARCHITECTURE.md states for the wire formats: src/protocols/ is imported by
- * the model-server clients (src/inference/) and by the model server (src/model-server/), and
- * imports neither; neither side imports the other. Checked on the source tree's import
- * statements, so a change that breaks the rule fails here.
+ * The import rules docs/ARCHITECTURE.md states, checked on the source tree's import statements, so
+ * a change that breaks one fails here:
+ * - the layers ("Layers": the page's table is read here): a file imports files of its own layer
+ *   and of layers below it, never above;
+ * - the wire formats ("Protocols"): src/protocols/ is imported by the model-server clients
+ *   (src/inference/) and by the model server (src/model-server/), and imports neither; neither
+ *   side imports the other.
  */
 import { readFileSync, readdirSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -35,6 +38,29 @@ function localImports(file: string, text: string): string[] {
 
 const graph = new Map(sourceFiles(SRC).map((f) => [relative(SRC, f), localImports(f, readFileSync(f, 'utf8'))]))
 
+/**
+ * The layers of docs/ARCHITECTURE.md's "Layers" table, top first: each a list of src/ folders
+ * (`pipeline/`) and files (`ocr.ts`).
+ */
+function pageLayers(): Array<{ name: string; members: string[] }> {
+  const page = readFileSync(new URL('../../docs/ARCHITECTURE.md', import.meta.url), 'utf8')
+  const start = page.indexOf('\n## Layers\n')
+  expect(start, 'a "## Layers" section').toBeGreaterThanOrEqual(0)
+  const section = page.slice(start + 1, page.indexOf('\n## ', start + 1))
+  const rows = section.split('\n').filter((l) => l.startsWith('|') && !/^\|[-| ]+\|$/.test(l)).slice(1)
+  return rows.map((row) => {
+    const [name, holds] = row.split('|').slice(1, 3).map((c) => c.trim())
+    return { name: name!, members: [...holds!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!) }
+  })
+}
+
+const layers = pageLayers()
+
+/** The index (0 = top) of the layer holding a src-relative path, or -1. */
+function layerOf(file: string): number {
+  return layers.findIndex((l) => l.members.some((m) => (m.endsWith('/') ? file.startsWith(m) : file === m)))
+}
+
 /** Every import from a file under `from` of a file under `to` that `allowed` does not list. */
 function violations(from: string, to: string, allowed: readonly string[] = []): string[] {
   const found: string[] = []
@@ -44,6 +70,29 @@ function violations(from: string, to: string, allowed: readonly string[] = []): 
   }
   return found
 }
+
+describe('layers (docs/ARCHITECTURE.md, "Layers")', () => {
+  it('the page names the layers, and every source file is in exactly one', () => {
+    expect(layers.map((l) => l.name)).toEqual(['faces', 'services', 'composition', 'pipeline', 'stages', 'primitives', 'foundation'])
+    for (const file of graph.keys()) {
+      const holding = layers.filter((l) => l.members.some((m) => (m.endsWith('/') ? file.startsWith(m) : file === m)))
+      expect(holding.map((l) => l.name), file).toHaveLength(1)
+    }
+  })
+
+  it('nothing imports a layer above its own', () => {
+    const upward: string[] = []
+    for (const [file, imports] of graph) {
+      for (const target of imports) if (layerOf(target) < layerOf(file)) upward.push(`${file} (${layers[layerOf(file)]!.name}) → ${target} (${layers[layerOf(target)]!.name})`)
+    }
+    expect(upward).toEqual([])
+  })
+
+  it('the scheduler sits below engine.ts and the clients below models/: importing those would be upward', () => {
+    expect(layerOf('pipeline/scheduler.ts')).toBeGreaterThan(layerOf('engine.ts'))
+    expect(layerOf('inference/tfserving.ts')).toBeGreaterThan(layerOf('models/onnx/compact-input.ts'))
+  })
+})
 
 describe('import rules (docs/ARCHITECTURE.md, "Protocols")', () => {
   it('reads the imports of the source tree', () => {

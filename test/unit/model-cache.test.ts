@@ -5,8 +5,9 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveModelPaths } from '../../src/models/assets.js'
-import { localModelSource, rewriteModel } from '../../src/models/graph-rewrite.js'
-import { defaultCacheDir, derivedModel, type Derivation } from '../../src/models/model-cache.js'
+import { rewriteModel } from '../../src/models/onnx/graph-rewrite.js'
+import { localModelSource } from '../../src/models/onnx/model-file.js'
+import { defaultCacheDir, derivedModel, type Derivation } from '../../src/models/onnx/model-cache.js'
 
 let dir: string
 let model: string

@@ -1,5 +1,5 @@
 /**
- * Compact model inputs (src/models/compact-input.ts): the real det, cls and rec models, rewritten to
+ * Compact model inputs (src/models/onnx/compact-input.ts): the real det, cls and rec models, rewritten to
  * take uint8 `pixels` (and `pixels_valid`), must compute exactly what the float32 models compute
  * from the tensors ocrserve packs, bit for bit, padding included; and the uint8 packers must hold
  * the pixels the float packers normalise.
@@ -9,9 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RgbImage } from '../../src/image/image.js'
 import { DET_LUT, REC_LUT, packDetInput, packDetPixels, packRecBatch, packRecPixels, recResizedWidth } from '../../src/image/tensor.js'
 import { resolveModelPaths } from '../../src/models/assets.js'
-import { PIXELS_INPUT, PIXELS_VALID_INPUT, deriveCompactInputModel, hasCompactInput } from '../../src/models/compact-input.js'
-import { readRewrittenModel } from '../../src/models/graph-rewrite.js'
-import { readOnnxModelInfo } from '../../src/models/rec-reduced.js'
+import { PIXELS_INPUT, PIXELS_VALID_INPUT, hasCompactInput } from '../../src/inference/model-io.js'
+import { deriveCompactInputModel } from '../../src/models/onnx/compact-input.js'
+import { readRewrittenModel } from '../../src/models/onnx/model-file.js'
+import { readOnnxModelInfo } from '../../src/models/onnx/rec-reduced.js'
 import type { ModelRole } from '../../src/inference/backend.js'
 import { firstDiff } from '../helpers/arrays.js'
 

@@ -1,5 +1,5 @@
 /**
- * Graph rewrites (src/models/graph-rewrite.ts): hard-swish written as x · HardSigmoid(x), and
+ * Graph rewrites (src/models/onnx/graph-rewrite.ts): hard-swish written as x · HardSigmoid(x), and
  * scalar affine blocks folded into convolutions, must compute the same function, on small
  * hand-built graphs (every form, and look-alikes that must be left alone) and on the three
  * shipped PP-OCR models.
@@ -10,9 +10,9 @@ import protobuf from 'protobufjs'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveModelPaths } from '../../src/models/assets.js'
-import { rewriteModel } from '../../src/models/graph-rewrite.js'
+import { rewriteModel } from '../../src/models/onnx/graph-rewrite.js'
 import { buildCharset, ctcDecode } from '../../src/models/rec-ctc.js'
-import { onnxSchema } from '../../src/models/onnx-proto.js'
+import { onnxSchema } from '../../src/models/onnx/onnx-proto.js'
 import { textImage, textLineBatch } from '../helpers/images.js'
 
 const root = onnxSchema()

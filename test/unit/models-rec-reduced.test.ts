@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveModelPaths } from '../../src/models/assets.js'
 import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, buildCharset, ctcDecode, ctcDecodeBest, hasReducedRecOutputs } from '../../src/models/rec-ctc.js'
-import { deriveReducedRecModel, readOnnxModelInfo } from '../../src/models/rec-reduced.js'
+import { deriveReducedRecModel, readOnnxModelInfo } from '../../src/models/onnx/rec-reduced.js'
 import { textLineBatch } from '../helpers/images.js'
 
 /** Arg-max and max per step of a [n, steps, classes] table, as the reduced model computes them. */

@@ -16,9 +16,9 @@
  * a ModelProto holding only `graph { node: [...] output: [...] }` parse as the original model with
  * the nodes and outputs added. The big initializers are never decoded or re-encoded.
  */
-import { OcrError } from '../errors.js'
+import { OcrError } from '../../errors.js'
 import { ONNX_ATTR, ONNX_DTYPE, onnxSchema, type OnnxDim as Dim, type OnnxValueInfo as ValueInfo } from './onnx-proto.js'
-import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, hasReducedRecOutputs } from './rec-ctc.js'
+import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, hasReducedRecOutputs } from '../rec-ctc.js'
 
 
 /** From this opset on ReduceMax takes its axes as an input, not an attribute. */

@@ -15,9 +15,9 @@ import { createHash } from 'node:crypto'
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { OcrError } from '../errors.js'
-import type { Logger } from '../logger.js'
-import { modelsDir } from './assets.js'
+import { OcrError } from '../../errors.js'
+import type { Logger } from '../../logger.js'
+import { modelsDir } from '../assets.js'
 
 export interface Derivation {
   /** Names the derivation in entry names (`rewritten`). */

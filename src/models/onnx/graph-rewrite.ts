@@ -39,71 +39,15 @@
  * turn (a conv can take a block from either side). Several `graph` occurrences (e.g. rec-reduced.ts's
  * appended nodes) are merged first, as protobuf merges them.
  */
-import { readFile } from 'node:fs/promises'
-import { extname } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
 import protobuf from 'protobufjs'
-import { OcrError } from '../errors.js'
-import type { Logger } from '../logger.js'
-import { derivedModel, type Derivation } from './model-cache.js'
-import { ONNX_ATTR, ONNX_DTYPE, ONNX_PROTO_PATH, onnxSchema, type OnnxNode as Node, type OnnxTensor as Tensor } from './onnx-proto.js'
+import { OcrError } from '../../errors.js'
+import type { Logger } from '../../logger.js'
+import { GRAPH_INITIALIZER, GRAPH_NODE, GRAPH_OUTPUT, ONNX_ATTR, ONNX_DTYPE, concat, fieldsOf, joinModel, lengthDelimited, onnxSchema, splitModel, type OnnxNode as Node, type OnnxTensor as Tensor, type Span } from './onnx-proto.js'
 
-/** Field numbers in onnx.proto. */
-export const MODEL_GRAPH = 7
-export const GRAPH_NODE = 1
-export const GRAPH_INITIALIZER = 5
-export const GRAPH_INPUT = 11
-const GRAPH_OUTPUT = 12
-const WIRE_LEN = 2
 /** Initializers larger than this are weights, not scalar constants: never decoded. */
 const SCALAR_MAX_BYTES = 64
 
 const type = (name: string): protobuf.Type => onnxSchema().lookupType(name)
-
-export interface Span {
-  no: number
-  /** The whole field, tag included. */
-  start: number
-  end: number
-  /** The payload of a length-delimited field. */
-  value?: Uint8Array
-}
-
-/** The top-level fields of one protobuf message, in order. */
-export function fieldsOf(buf: Uint8Array): Span[] {
-  const r = protobuf.Reader.create(buf)
-  const out: Span[] = []
-  while (r.pos < r.len) {
-    const start = r.pos
-    const tag = r.uint32()
-    const no = tag >>> 3
-    if ((tag & 7) === WIRE_LEN) {
-      const len = r.uint32()
-      const at = r.pos
-      r.skip(len)
-      out.push({ no, start, end: r.pos, value: buf.subarray(at, at + len) })
-    } else {
-      r.skipType(tag & 7)
-      out.push({ no, start, end: r.pos })
-    }
-  }
-  return out
-}
-
-/** One length-delimited field (tag + length + `payload`): a message or bytes field, encoded. */
-export function lengthDelimited(no: number, payload: Uint8Array): Uint8Array {
-  return protobuf.Writer.create().uint32((no << 3) | WIRE_LEN).bytes(payload).finish()
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.byteLength
-  }
-  return out
-}
 
 /** The single float value of a tensor of one element, else undefined. */
 function scalarOf(t: Tensor | undefined): number | undefined {
@@ -425,57 +369,4 @@ function applyPass(bytes: Uint8Array, match: Matcher): { bytes: Uint8Array; coun
     else if (!removed.has(i)) graphParts.push(graphBytes.subarray(f.start, f.end))
   }
   return { bytes: joinModel(bytes, modelFields, concat(graphParts)), count }
-}
-
-/**
- * A model's top-level fields and its graph's bytes, every `graph` occurrence merged (protobuf
- * merges a message field seen twice; rec-reduced.ts appends one).
- */
-export function splitModel(bytes: Uint8Array): { modelFields: Span[]; graphBytes: Uint8Array } {
-  const modelFields = fieldsOf(bytes)
-  return { modelFields, graphBytes: concat(modelFields.filter((f) => f.no === MODEL_GRAPH && f.value).map((f) => f.value!)) }
-}
-
-/** The model of splitModel(bytes) with `graph` as its one graph, every other field as it was. */
-export function joinModel(bytes: Uint8Array, modelFields: readonly Span[], graph: Uint8Array): Uint8Array {
-  const modelParts: Uint8Array[] = []
-  let graphWritten = false
-  for (const f of modelFields) {
-    if (f.no !== MODEL_GRAPH) {
-      modelParts.push(bytes.subarray(f.start, f.end))
-    } else if (!graphWritten) {
-      graphWritten = true
-      modelParts.push(lengthDelimited(MODEL_GRAPH, graph))
-    }
-  }
-  return concat(modelParts)
-}
-
-/** The model file at `path`, rewritten (see rewriteModel); what changed is logged at debug level. */
-export async function readRewrittenModel(path: string, logger?: Logger): Promise<Uint8Array> {
-  let bytes: Uint8Array
-  try {
-    bytes = await readFile(path)
-  } catch (err) {
-    throw new OcrError('MODEL_ERROR', `cannot read model ${path}: ${(err as Error).message}`, { cause: err })
-  }
-  const { bytes: out, report } = rewriteModel(bytes)
-  logger?.debug({ model: path, ...report }, 'model graph rewritten')
-  return out
-}
-
-/** The rewrite as a cached derivation: this file, the schema's code and the schema decide its output. */
-const REWRITE: Derivation = {
-  name: 'rewritten',
-  code: [new URL(import.meta.url), new URL(`./onnx-proto${extname(fileURLToPath(import.meta.url))}`, import.meta.url), pathToFileURL(ONNX_PROTO_PATH)],
-  derive: (bytes) => rewriteModel(bytes).bytes,
-}
-
-/**
- * What to hand ONNX Runtime for the model at `path`: its rewritten bytes (kept on disk between runs
- * by model-cache.ts), or the path itself when `rewrite` is off. The engine and the bench's
- * model-only floor both load models through this.
- */
-export async function localModelSource(path: string, rewrite: boolean, logger?: Logger): Promise<string | Uint8Array> {
-  return rewrite ? derivedModel(path, REWRITE, logger ? { logger } : {}) : path
 }

@@ -1,12 +1,13 @@
 /**
- * Chooses the backends for an engine: local ONNX Runtime sessions, or a remote model server.
- * The remote protocols are a typed table in ./remote.ts; this file only composes.
+ * Chooses the backends for an engine: local ONNX Runtime sessions over the model manifest's files
+ * (rewritten once, models/onnx/), or a remote model server. The remote protocols are a typed table
+ * in inference/remote.ts; this file only composes, so it sits above models/ and inference/.
  */
 import type { EngineSettings } from '../config.js'
+import { MODEL_ROLES, type Backend, type BackendFactory, type ModelRole } from '../inference/backend.js'
 import type { Logger } from '../logger.js'
 import { resolveModelPaths } from '../models/assets.js'
-import { localModelSource } from '../models/graph-rewrite.js'
-import { MODEL_ROLES, type Backend, type BackendFactory, type ModelRole } from './backend.js'
+import { localModelSource } from '../models/onnx/model-file.js'
 
 /** What each local session loads: a model file's path, or its (rewritten) bytes. */
 export type LocalModels = Partial<Record<ModelRole, string | Uint8Array>>
@@ -43,7 +44,7 @@ export async function createBackendSet(ctx: FactoryContext): Promise<BackendSet>
   const { settings, threads, logger } = ctx
   if (settings.remote) {
     const remoteSettings = settings.remote
-    const { createRemoteClient, createRemoteBackend, remoteReady } = await import('./remote.js')
+    const { createRemoteClient, createRemoteBackend, remoteReady } = await import('../inference/remote.js')
     const client = createRemoteClient(remoteSettings, logger)
     return {
       factory: (role: ModelRole) => createRemoteBackend(client, remoteSettings.models[role], remoteSettings),
@@ -54,7 +55,7 @@ export async function createBackendSet(ctx: FactoryContext): Promise<BackendSet>
   const paths = resolveModelPaths(settings.models)
   const prepared = { ...ctx.models }
   // ONNX Runtime is loaded where sessions are made (the worker threads), not where models are prepared
-  const { createLocalBackend } = await import('./local.js')
+  const { createLocalBackend } = await import('../inference/local.js')
   return {
     factory: async (role: ModelRole): Promise<Backend> => {
       const model = prepared[role] ?? (await localModelSource(paths[role], settings.modelRewrite, logger))

@@ -19,18 +19,9 @@
  * exactly 0 in the padding), and the outputs are bit-identical. Cast, Add, Mul and Gather exist
  * since opset 1–6, so any model opset works. A client knows such a model by its `pixels` input.
  */
-import { OcrError } from '../errors.js'
-import { GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_NODE, concat, fieldsOf, joinModel, lengthDelimited, splitModel, type Span } from './graph-rewrite.js'
-import { ONNX_ATTR, ONNX_DTYPE, onnxSchema, type OnnxDim as Dim, type OnnxValueInfo as ValueInfo } from './onnx-proto.js'
-
-export const PIXELS_INPUT = 'pixels'
-export const PIXELS_VALID_INPUT = 'pixels_valid'
-
-
-/** True when a model (by its input names) takes compact uint8 pixels. */
-export function hasCompactInput(inputNames: readonly string[]): boolean {
-  return inputNames.includes(PIXELS_INPUT)
-}
+import { OcrError } from '../../errors.js'
+import { PIXELS_INPUT, PIXELS_VALID_INPUT } from '../../inference/model-io.js'
+import { GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_NODE, ONNX_ATTR, ONNX_DTYPE, concat, fieldsOf, joinModel, lengthDelimited, onnxSchema, splitModel, type OnnxDim as Dim, type OnnxValueInfo as ValueInfo, type Span } from './onnx-proto.js'
 
 /**
  * The model `bytes` with its one float input of rank 4 computed in-graph from uint8 `pixels`
