@@ -53,7 +53,7 @@ export const MODEL_GRAPH = 7
 export const GRAPH_NODE = 1
 export const GRAPH_INITIALIZER = 5
 export const GRAPH_INPUT = 11
-const GRAPH_OUTPUT = 12
+export const GRAPH_OUTPUT = 12
 const WIRE_LEN = 2
 /** Initializers larger than this are weights, not scalar constants: never decoded. */
 const SCALAR_MAX_BYTES = 64

@@ -4,13 +4,16 @@ import type { SerializedError } from '../errors.js'
 import type { Feeds, Tensor } from '../inference/backend.js'
 import type { LocalModels } from '../inference/factory.js'
 import type { PageRange } from '../document/pages.js'
+import type { PackSpec } from '../packs/spec.js'
 import type { OcrResult, PageResult, PdfTextMode } from '../types.js'
 
 export interface WorkerInit {
   settings: EngineSettings
   threads: number
   index: number
-  /** Model bytes prepared once in the main thread (inference/factory.ts prepareLocalModels). */
+  /** The model packs, the default first (src/packs/spec.ts). */
+  packs: PackSpec[]
+  /** The default pack's model bytes, prepared once in the main thread (inference/factory.ts prepareLocalModels). */
   models?: LocalModels
   /** Workers with no job help busy ones with their classifier and recogniser calls (assist.ts). */
   assist: boolean
@@ -42,6 +45,8 @@ export interface JobMessage {
   id: number
   /** Encoded image bytes (transferred) or a file path read by the worker. */
   input: Uint8Array | string
+  /** The pack that reads it (a name from WorkerInit.packs). */
+  model: string
   useCls: boolean
   /** Pages to read (parsed in the main thread; resolved against the page count in the worker). */
   pages?: PageRange[]
@@ -60,7 +65,7 @@ export type ToWorker =
   /** How many workers have no job now (sent when it changes). */
   | { type: 'idle'; count: number }
   /** Help with another worker's calls (answer each with 'assist-done', then 'assist-end'). */
-  | ({ type: 'assist-run'; id: number } & SharedCalls)
+  | ({ type: 'assist-run'; id: number; model: string } & SharedCalls)
   /** To the worker that offered calls `reqId`: how many helpers took them (0: run them all here)… */
   | { type: 'assist-start'; reqId: number; helpers: number }
   /** …each call a helper ran… */
@@ -77,6 +82,7 @@ export type ToMain =
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; obj: object | string; msg?: string | undefined }
   | { type: 'closed' }
   /** Offer calls to idle workers. */
-  | ({ type: 'assist'; reqId: number } & SharedCalls)
+  /** `model`: the pack whose sessions run the calls. */
+  | ({ type: 'assist'; reqId: number; model: string } & SharedCalls)
   | ({ type: 'assist-done'; id: number } & AssistOutcome)
   | { type: 'assist-end'; id: number }

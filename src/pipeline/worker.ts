@@ -3,17 +3,15 @@
  * (decode → pipeline for each page) so that no inference or pixel work touches the main thread.
  * Protocol: see ./messages.ts.
  */
-import { readFile } from 'node:fs/promises'
 import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
 import { checkCancelled, OcrError, serializeError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { selectPages } from '../document/pages.js'
 import { openDocument, readInputFile, resultFromPages, roundTiming } from '../document/document.js'
-import { createBackendSet } from '../inference/factory.js'
-import type { Backend, ModelRole } from '../inference/backend.js'
-import { resolveModelPaths } from '../models/assets.js'
-import { buildCharset } from '../models/rec-ctc.js'
+import { createBackendSet, modelKey } from '../inference/factory.js'
+import type { Backend } from '../inference/backend.js'
+import { packRoles, type PackRole, type PackSpec } from '../packs/spec.js'
 import type { OcrResult, PageResult, StageTiming } from '../types.js'
 import { Pipeline } from './pipeline.js'
 import { AssistedBackend, helpWith, type OfferEvents } from './assist.js'
@@ -61,29 +59,49 @@ function madeOnce<K, V>(make: (key: K) => Promise<V>): Map<K, Promise<V>> & { of
     },
   })
 }
-const backends = madeOnce((role: ModelRole) => backendSet.factory(role))
-const backend = (role: ModelRole): Promise<Backend> => backends.of(role)
+/** The packs by name; the first is the default, loaded and warmed up before the worker says ready. */
+const packs = new Map(init.packs.map((p) => [p.name, p]))
+const defaultPack = init.packs[0]!
+function packOf(name: string): PackSpec {
+  const pack = packs.get(name)
+  if (!pack) throw new OcrError('INTERNAL', `no model pack "${name}" in this worker`)
+  return pack
+}
+/** A pack's sessions are made on its first use in this worker (a service with ten packs loads what it is asked for). */
+const backends = madeOnce((key: string) => {
+  const at = key.lastIndexOf('/')
+  return backendSet.factory(packOf(key.slice(0, at)), key.slice(at + 1) as PackRole)
+})
+const backend = (pack: string, role: PackRole): Promise<Backend> => backends.of(modelKey(pack, role))
 
 // idle workers help with this worker's classifier and recogniser calls while it has a job (assist.ts)
 let idleWorkers = 0
 let nextOffer = 1
 const offers = new Map<number, OfferEvents>()
-function offerCalls(calls: SharedCalls, events: OfferEvents): { close(): void } {
-  const reqId = nextOffer++
-  offers.set(reqId, events)
-  // the tensors are in shared memory (copied once, assist.ts inSharedMemory), like the counter
-  port.postMessage({ type: 'assist', reqId, ...calls } satisfies ToMain)
-  return { close: () => offers.delete(reqId) }
-}
-const assisted = madeOnce((role: AssistRole): Promise<Backend> => backend(role).then((inner) => new AssistedBackend(inner, role, offerCalls, () => idleWorkers)))
-function pipelineBackend(role: ModelRole): Promise<Backend> {
-  return !init.assist || role === 'det' ? backend(role) : assisted.of(role)
-}
+/** Offers a pack's calls: a helper runs them with its own sessions of the same pack. */
+const offerCalls =
+  (model: string) =>
+  (calls: SharedCalls, events: OfferEvents): { close(): void } => {
+    const reqId = nextOffer++
+    offers.set(reqId, events)
+    // the tensors are in shared memory (copied once, assist.ts inSharedMemory), like the counter
+    port.postMessage({ type: 'assist', reqId, model, ...calls } satisfies ToMain)
+    return { close: () => offers.delete(reqId) }
+  }
+const assisted = madeOnce((key: string): Promise<Backend> => {
+  const at = key.lastIndexOf('/')
+  const [pack, role] = [key.slice(0, at), key.slice(at + 1) as AssistRole]
+  return backend(pack, role).then((inner) => new AssistedBackend(inner, role, offerCalls(pack), () => idleWorkers))
+})
+const pipelineBackend =
+  (pack: string) =>
+  (role: PackRole): Promise<Backend> =>
+    !init.assist || (role !== 'cls' && role !== 'rec') ? backend(pack, role) : assisted.of(modelKey(pack, role))
 
 /** Takes another worker's calls until they are used up or this worker gets a job. */
 async function help(msg: Extract<ToWorker, { type: 'assist-run' }>): Promise<void> {
   try {
-    const model = await backend(msg.role)
+    const model = await backend(msg.model, msg.role)
     await helpWith(msg, model, () => running.size > 0, (outcome, transfer) => port.postMessage({ type: 'assist-done', id: msg.id, ...outcome } satisfies ToMain, transfer))
   } catch (err) {
     // no session: take nothing (the busy worker runs the calls itself)
@@ -93,8 +111,16 @@ async function help(msg: Extract<ToWorker, { type: 'assist-run' }>): Promise<voi
   }
 }
 
-const charset = buildCharset(await readFile(resolveModelPaths(settings.models).keys, 'utf8'))
-const pipeline = new Pipeline(pipelineBackend, charset, settings)
+/** One pipeline per pack, made on its first job. */
+const pipelines = new Map<string, Pipeline>()
+function pipelineOf(name: string): Pipeline {
+  let p = pipelines.get(name)
+  if (!p) {
+    p = new Pipeline(pipelineBackend(name), packOf(name), settings)
+    pipelines.set(name, p)
+  }
+  return p
+}
 const running = new Map<number, AbortController>()
 
 async function warmUp(): Promise<void> {
@@ -103,8 +129,8 @@ async function warmUp(): Promise<void> {
   const h = 48
   const data = new Uint8Array(w * h * 3).fill(255)
   for (let y = 18; y < 30; y++) for (let x = 20; x < 140; x++) data.set([0, 0, 0], (y * w + x) * 3)
-  await Promise.all([backend('det'), backend('cls'), backend('rec')])
-  await pipeline.readPage({ data, width: w, height: h }, { useCls: true })
+  await Promise.all(packRoles(defaultPack).map((role) => backend(defaultPack.name, role)))
+  await pipelineOf(defaultPack.name).readPage({ data, width: w, height: h }, { useCls: true })
 }
 
 async function runJob(job: JobMessage): Promise<OcrResult> {
@@ -136,7 +162,7 @@ async function runJob(job: JobMessage): Promise<OcrResult> {
           page = { page: i + 1, width: src.width, height: src.height, rotation: src.rotation, lines: src.lines, source: 'embedded', dpi: src.dpi, timing_ms: roundTiming(pageTiming) }
         } else {
           const img = src.image
-          const out = await pipeline.readPage(img, { useCls: job.useCls, signal: ac.signal })
+          const out = await pipelineOf(job.model).readPage(img, { useCls: job.useCls, signal: ac.signal })
           const pageTiming: StageTiming = { decode, det: out.timing.det, cls: out.timing.cls, rec: out.timing.rec, total: performance.now() - td + lead }
           page = { page: i + 1, width: img.width, height: img.height, rotation: out.rotation, lines: out.lines, source: 'ocr', ...(src.dpi !== undefined ? { dpi: src.dpi } : {}), timing_ms: roundTiming(pageTiming) }
         }
@@ -146,7 +172,7 @@ async function runJob(job: JobMessage): Promise<OcrResult> {
     } finally {
       await doc.close()
     }
-    return resultFromPages(pages, performance.now() - t0)
+    return resultFromPages(job.model, pages, performance.now() - t0)
   } finally {
     running.delete(job.id)
   }

@@ -5,7 +5,6 @@
  * starting the calls behind it. The networks are the real ones (local sessions) behind a wrapper
  * that delays each call a little and counts the calls under way.
  */
-import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseEngineSettings } from '../../src/config.js'
 import { OcrError } from '../../src/errors.js'
@@ -15,21 +14,22 @@ import type { Backend, ModelRole } from '../../src/inference/backend.js'
 import { createLocalBackend } from '../../src/inference/local.js'
 import { resolveModelPaths } from '../../src/models/assets.js'
 import { readRewrittenModel } from '../../src/models/graph-rewrite.js'
-import { buildCharset } from '../../src/models/rec-ctc.js'
+import { builtinPack } from '../../src/packs/builtin.js'
+import type { PackSpec } from '../../src/packs/spec.js'
 import { Pipeline } from '../../src/pipeline/pipeline.js'
 import { squash, textImage } from '../helpers/images.js'
 
 const LINES = ['FIRST LINE 101', 'SECOND LINE 202', 'THIRD LINE 303', 'FOURTH LINE 404', 'FIFTH LINE 505']
 
 let local: Record<ModelRole, Backend>
-let charset: string[]
+let builtin: PackSpec
 let page: RgbImage
 
 beforeAll(async () => {
   const paths = resolveModelPaths()
   local = {} as Record<ModelRole, Backend>
   for (const role of ['det', 'cls', 'rec'] as const) local[role] = await createLocalBackend(await readRewrittenModel(paths[role]), { device: 'cpu', threads: 1 })
-  charset = buildCharset(readFileSync(paths.keys, 'utf8'))
+  builtin = await builtinPack({ models: {}, recImageHeight: 48 }, { onnx: 'required' })
   page = (await decodeImage((await textImage(LINES, 36)).png, { maxPixels: 1e8 })).pages[0]!
 }, 60_000)
 
@@ -70,7 +70,7 @@ function pipeline(concurrentRuns: number, rec: Probe, failAt = 0): Pipeline {
   const cls: Probe = { calls: 0, inFlight: 0, maxInFlight: 0 }
   return new Pipeline(
     (role) => Promise.resolve(role === 'rec' ? wrapped(local.rec, concurrentRuns, rec, failAt) : role === 'cls' ? wrapped(local.cls, concurrentRuns, cls) : local.det),
-    charset,
+    builtin,
     settings,
   )
 }
