@@ -14,7 +14,7 @@
  * Every key is checked: an unknown one is a problem, not ignored.
  */
 import { z } from 'zod'
-import { EngineSettingsSchema } from '../config.js'
+import { EngineSettingsSchema, type EngineSettings } from '../config.js'
 import { PACK_SETTING_KEYS, type PackRole, type PackSettingKey } from './spec.js'
 
 export const MANIFEST_FILE = 'pack.yml'
@@ -57,9 +57,13 @@ const legacyRoles = {
 
 export type LegacyRole<R extends PackRole> = z.infer<(typeof legacyRoles)[R]>
 
-const settingsShape = Object.fromEntries(PACK_SETTING_KEYS.map((k) => [k, EngineSettingsSchema.shape[k].optional()])) as {
-  [K in PackSettingKey]: z.ZodOptional<(typeof EngineSettingsSchema.shape)[K]>
-}
+/** The settings a pack may set, each optional: the engine's schema without its default. */
+const settingsShape = Object.fromEntries(
+  PACK_SETTING_KEYS.map((k) => {
+    const field: z.ZodType = EngineSettingsSchema.shape[k]
+    return [k, (field instanceof z.ZodDefault ? (field.unwrap() as z.ZodType) : field).optional()]
+  }),
+) as { [K in PackSettingKey]: z.ZodOptional<z.ZodType<EngineSettings[K]>> }
 
 export const ManifestSchema = z.strictObject({
   det: z.unknown().optional(),
