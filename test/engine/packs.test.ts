@@ -213,6 +213,21 @@ describe('broken packs refuse start-up with their message; models check reports 
     expect(check.stderr).toContain(problem)
   }, 120_000)
 
+  it('ocrserve read --models … --model NAME reads with that pack; an unknown --model is a usage error (exit 2)', async () => {
+    await buildOnce()
+    const dir = await writePack(join(root, 'cli-pack'))
+    const png = join(root, 'page.png')
+    await sharp((await textImage(['HELLO WORLD 2024'])).png).toFile(png)
+    const ok = await run(process.execPath, ['bin/ocrserve.js', 'read', '--models', `mine=${dir},builtin`, '--model', 'builtin', png])
+    expect((JSON.parse(ok.stdout) as OcrResult).model).toBe('builtin')
+    const bad = await run(process.execPath, ['bin/ocrserve.js', 'read', '--models', `mine=${dir}`, '--model', 'nope', png]).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    )
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('ocrserve read: --model: unknown model "nope"; this service has mine, builtin')
+  }, 120_000)
+
   it('ocrserve serve with a broken pack in OCR_MODELS exits 2 with the message, before listening', async () => {
     await buildOnce()
     const dir = await writePack(join(root, 'serve-broken'), { det: detYml({ post: { name: 'EASTPostProcess' } }) })
