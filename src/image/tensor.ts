@@ -8,9 +8,19 @@
  * The *Pixels variants pack the same resized pixels unnormalised, as uint8, for models that
  * normalise in their graph (src/models/compact-input.ts: a quarter of the bytes to a model server).
  */
-import type { ChannelOrder, Normalisation } from '../packs/spec.js'
 import { LazyImage, type RgbImage } from './image.js'
 import { linearTable, type LinearTable } from './resize.js'
+
+/** Which image channel each tensor channel holds: PaddleOCR decodes with cv2 (BGR). */
+export type ChannelOrder = 'BGR' | 'RGB'
+
+/** PaddleOCR's NormalizeImage: tensor value = (pixel · scale − mean[c]) / std[c], per tensor channel. */
+export interface Normalisation {
+  mean: readonly [number, number, number]
+  std: readonly [number, number, number]
+  scale: number
+  order: ChannelOrder
+}
 
 /** How pixels become a model's tensor: a lookup uint8 → value per tensor channel, and the channel order. */
 export interface TensorLayout {

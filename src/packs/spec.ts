@@ -5,6 +5,9 @@
  * manifest and ONNX graphs. Plain data: it crosses to the worker threads as it is.
  */
 import type { EngineSettings } from '../config.js'
+import type { ChannelOrder, Normalisation } from '../image/tensor.js'
+
+export type { ChannelOrder, Normalisation }
 
 /** The networks a pack may hold; `doc_ori` is PaddleOCR 3's 0/90/180/270 page classifier. */
 export const PACK_ROLES = ['det', 'cls', 'rec', 'doc_ori'] as const
@@ -15,17 +18,6 @@ export const BUILTIN_PACK = 'builtin'
 
 /** A pack's name: used in requests, in /v1/models and as the prefix of its model-server models. */
 export const PACK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
-
-/** Which image channel each tensor channel holds: PaddleOCR decodes with cv2 (BGR). */
-export type ChannelOrder = 'BGR' | 'RGB'
-
-/** PaddleOCR's NormalizeImage: tensor value = (pixel · scale − mean[c]) / std[c], per tensor channel. */
-export interface Normalisation {
-  mean: readonly [number, number, number]
-  std: readonly [number, number, number]
-  scale: number
-  order: ChannelOrder
-}
 
 /** The same for every role. */
 export interface RoleSpec {

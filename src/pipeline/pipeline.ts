@@ -16,7 +16,7 @@ import { clsDecode, classDecode, type ClsDecision } from '../models/cls.js'
 import { PIXELS_INPUT, PIXELS_VALID_INPUT, hasCompactInput } from '../models/compact-input.js'
 import { dbPostprocess, detInputSize, filterBox } from '../models/det-db.js'
 import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, ctcDecode, ctcDecodeBest, hasReducedRecOutputs, ratioBatches, type Decoded } from '../models/rec-ctc.js'
-import { packSettings, type ChannelOrder, type PackRole, type PackSpec } from '../packs/spec.js'
+import { packSettings, type PackRole, type PackSpec } from '../packs/spec.js'
 import type { OcrLine, Quad } from '../types.js'
 
 export interface PageOutput {
