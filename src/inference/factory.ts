@@ -16,6 +16,12 @@ export type LocalModels = Record<string, string | Uint8Array>
 /** The key of a pack's role among prepared models and made backends. */
 export const modelKey = (pack: string, role: PackRole): string => `${pack}/${role}`
 
+/** modelKey() read back (a pack's name has no '/'). */
+export function splitModelKey(key: string): { pack: string; role: PackRole } {
+  const at = key.lastIndexOf('/')
+  return { pack: key.slice(0, at), role: key.slice(at + 1) as PackRole }
+}
+
 /**
  * A pack's model on a model server: the builtin pack's are OCR_REMOTE_MODELS (ocr_det, ocr_cls,
  * ocr_rec); every other pack's are NAME_det, NAME_cls, NAME_rec, NAME_doc_ori, as `ocrserve

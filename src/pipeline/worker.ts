@@ -9,7 +9,7 @@ import { checkCancelled, OcrError, serializeError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { selectPages } from '../document/pages.js'
 import { openDocument, readInputFile, resultFromPages, roundTiming } from '../document/document.js'
-import { createBackendSet, modelKey } from '../inference/factory.js'
+import { createBackendSet, modelKey, splitModelKey } from '../inference/factory.js'
 import type { Backend } from '../inference/backend.js'
 import { packRoles, type PackRole, type PackSpec } from '../packs/spec.js'
 import type { OcrResult, PageResult, StageTiming } from '../types.js'
@@ -69,8 +69,8 @@ function packOf(name: string): PackSpec {
 }
 /** A pack's sessions are made on its first use in this worker (a service with ten packs loads what it is asked for). */
 const backends = madeOnce((key: string) => {
-  const at = key.lastIndexOf('/')
-  return backendSet.factory(packOf(key.slice(0, at)), key.slice(at + 1) as PackRole)
+  const { pack, role } = splitModelKey(key)
+  return backendSet.factory(packOf(pack), role)
 })
 const backend = (pack: string, role: PackRole): Promise<Backend> => backends.of(modelKey(pack, role))
 
@@ -89,9 +89,8 @@ const offerCalls =
     return { close: () => offers.delete(reqId) }
   }
 const assisted = madeOnce((key: string): Promise<Backend> => {
-  const at = key.lastIndexOf('/')
-  const [pack, role] = [key.slice(0, at), key.slice(at + 1) as AssistRole]
-  return backend(pack, role).then((inner) => new AssistedBackend(inner, role, offerCalls(pack), () => idleWorkers))
+  const { pack, role } = splitModelKey(key)
+  return backend(pack, role).then((inner) => new AssistedBackend(inner, role as AssistRole, offerCalls(pack), () => idleWorkers))
 })
 const pipelineBackend =
   (pack: string) =>
@@ -101,6 +100,8 @@ const pipelineBackend =
 /** Takes another worker's calls until they are used up or this worker gets a job. */
 async function help(msg: Extract<ToWorker, { type: 'assist-run' }>): Promise<void> {
   try {
+    // only with a pack this worker has loaded: helping must not load another pack's sessions here
+    if (!backends.has(modelKey(msg.model, msg.role))) return
     const model = await backend(msg.model, msg.role)
     await helpWith(msg, model, () => running.size > 0, (outcome, transfer) => port.postMessage({ type: 'assist-done', id: msg.id, ...outcome } satisfies ToMain, transfer))
   } catch (err) {
