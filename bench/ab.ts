@@ -21,7 +21,8 @@ import { decodeImage } from '../src/image/decode.js'
 import type { Backend, ModelRole } from '../src/inference/backend.js'
 import { createLocalBackend } from '../src/inference/local.js'
 import { resolveModelPaths } from '../src/models/assets.js'
-import { buildCharset } from '../src/models/rec-ctc.js'
+import { builtinPack } from '../src/packs/builtin.js'
+import type { PackRole } from '../src/packs/spec.js'
 import { localModelSource } from '../src/models/onnx/model-file.js'
 import { deriveReducedRecModel } from '../src/models/onnx/rec-reduced.js'
 import { Pipeline } from '../src/pipeline/pipeline.js'
@@ -50,7 +51,7 @@ async function createVariant(name: string, spec: VariantSpec, threads: number): 
   const { recModel = 'softmax', ...overrides } = spec
   const settings = parseEngineSettings(overrides)
   const paths = resolveModelPaths(settings.models)
-  const charset = buildCharset(readFileSync(paths.keys, 'utf8'))
+  const pack = await builtinPack(settings, { onnx: 'required' })
   const source = (role: ModelRole) => localModelSource(paths[role], settings.modelRewrite)
   const recSource = await source('rec')
   const rec = recModel === 'reduced' ? deriveReducedRecModel(typeof recSource === 'string' ? readFileSync(recSource) : recSource) : recSource
@@ -65,8 +66,8 @@ async function createVariant(name: string, spec: VariantSpec, threads: number): 
     cls: new RecordingBackend('cls', inner.cls, log),
     rec: new RecordingBackend('rec', inner.rec, log),
   }
-  const provider = (role: ModelRole): Promise<Backend> => Promise.resolve(recording[role])
-  return { name, settings, pipeline: new Pipeline(provider, charset, settings), log, backends: Object.values(inner) }
+  const provider = (role: PackRole): Promise<Backend> => Promise.resolve(recording[role as ModelRole])
+  return { name, settings, pipeline: new Pipeline(provider, pack, settings), log, backends: Object.values(inner) }
 }
 
 interface Reading {

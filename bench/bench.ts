@@ -152,7 +152,7 @@ type DistPipeline = typeof import('../src/pipeline/pipeline.js')
 type DistDecode = typeof import('../src/image/decode.js')
 type DistLocal = typeof import('../src/inference/local.js')
 type DistAssets = typeof import('../src/models/assets.js')
-type DistRec = typeof import('../src/models/rec-ctc.js')
+type DistBuiltin = typeof import('../src/packs/builtin.js')
 type DistRewrite = typeof import('../src/models/onnx/model-file.js')
 
 interface Dist {
@@ -162,7 +162,7 @@ interface Dist {
   decode: DistDecode
   local: DistLocal
   assets: DistAssets
-  rec: DistRec
+  builtin: DistBuiltin
   rewrite: DistRewrite
 }
 
@@ -177,7 +177,7 @@ async function loadDist(): Promise<Dist> {
     decode: await imp<DistDecode>('image/decode.js'),
     local: await imp<DistLocal>('inference/local.js'),
     assets: await imp<DistAssets>('models/assets.js'),
-    rec: await imp<DistRec>('models/rec-ctc.js'),
+    builtin: await imp<DistBuiltin>('packs/builtin.js'),
     rewrite: await imp<DistRewrite>('models/onnx/model-file.js'),
   }
 }
@@ -282,7 +282,7 @@ async function createInProcess(dist: Dist): Promise<InProcess> {
   const settings = dist.index.parseEngineSettings({ ...engineOverrides })
   const { threadsPerWorker: threads } = dist.config.resolveParallelism(settings)
   const paths = dist.assets.resolveModelPaths(settings.models)
-  const charset = dist.rec.buildCharset(readFileSync(paths.keys, 'utf8'))
+  const pack = await dist.builtin.builtinPack(settings, { onnx: 'required' })
   // the same model bytes the engine loads (graph rewrites included), so the floor runs the same graphs
   const load = async (role: ModelRole): Promise<Backend> =>
     dist.local.createLocalBackend(await dist.rewrite.localModelSource(paths[role], settings.modelRewrite), { device: 'cpu', threads })
@@ -293,7 +293,7 @@ async function createInProcess(dist: Dist): Promise<InProcess> {
     cls: new RecordingBackend('cls', inner.cls, log),
     rec: new RecordingBackend('rec', inner.rec, log),
   }
-  const pipeline = new dist.pipeline.Pipeline((role) => Promise.resolve(recording[role]), charset, settings)
+  const pipeline = new dist.pipeline.Pipeline((role) => Promise.resolve(recording[role as ModelRole]), pack, settings)
   return {
     threads,
     async read(img) {

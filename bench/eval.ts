@@ -2,7 +2,8 @@
  * Accuracy evaluation: `npm run eval [-- --quick] [--engines ocrserve,guten,ppu,tesseract] [--sets ...]`.
  *
  * `--ocrserve-settings '{"detLimitType":"min"}'` passes extra createOcr() settings (experiments;
- * the settings are printed with the results). `--rescore` scores the predictions saved by an
+ * the settings are printed with the results). `--models latin=/models/latin` reads with model
+ * packs (OCR_MODELS's syntax; the first reads): shorthand for the `packs` setting. `--rescore` scores the predictions saved by an
  * earlier run again (after a metrics change) without running the engines.
  *
  * Runs each engine over the real-image set (../shared/eval-real, when present) and the generated
@@ -17,6 +18,8 @@ import os from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { SETTINGS } from '../src/config.js'
+import { readSettingText } from '../src/setting-text.js'
 import { SET_NAMES, type SetName, writeSet } from '../test/fixtures/generate.js'
 import { EVAL_REAL, hasEvalReal } from './lib/eval-real.js'
 import { createEngine, ENGINE_NAMES, type EngineLine, type EngineName, EngineUnavailable, type EvalEngine } from './lib/engines.js'
@@ -225,6 +228,7 @@ async function main(argv: string[]): Promise<void> {
       seed: { type: 'string', default: '1' },
       'no-write': { type: 'boolean', default: false },
       'ocrserve-settings': { type: 'string' },
+      models: { type: 'string' },
       rescore: { type: 'boolean', default: false },
     },
     strict: true,
@@ -239,6 +243,14 @@ async function main(argv: string[]): Promise<void> {
     const parsed: unknown = JSON.parse(values['ocrserve-settings'])
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new TypeError('--ocrserve-settings must be a JSON object')
     ocrserveSettings = parsed as Record<string, unknown>
+  }
+  if (values.models) {
+    // OCR_MODELS's syntax, checked the same way
+    const r = readSettingText(SETTINGS.OCR_MODELS, values.models)
+    if (!r.ok) throw new RangeError(`--models ${r.message}`)
+    ocrserveSettings = { ...ocrserveSettings, packs: r.value }
+  }
+  if (ocrserveSettings) {
     const tag = createHash('sha256').update(JSON.stringify(ocrserveSettings)).digest('hex').slice(0, 8)
     RESULTS = join(CACHE, `results-settings-${tag}`)
   }

@@ -20,8 +20,17 @@ const LIMITS = (() => {
     syncMaxPages: Number(d.syncMaxPages),
     previewMaxSide: Number(d.previewMaxSide),
     pdfjs: d.pdfjs,
+    /** The model packs, the default first. */
+    models: (d.models ?? '').split(',').filter(Boolean),
   }
 })()
+
+// a choice of model pack when the server has several (the default is the first)
+if (LIMITS.models.length > 1) {
+  const select = $('model')
+  for (const name of LIMITS.models) select.append(new Option(name, name))
+  $('model-choice').hidden = false
+}
 
 let doc = null // the OcrResult shown: every page read so far
 let pageIndex = -1 // the entry of doc.pages on show
@@ -199,6 +208,7 @@ function reset() {
 
 function readQuery() {
   const q = new URLSearchParams({ cls: String($('cls').checked) })
+  if (!$('model-choice').hidden) q.set('model', $('model').value)
   const pages = $('pages').value.trim()
   if (pages) q.set('pages', pages)
   return q

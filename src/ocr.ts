@@ -7,6 +7,7 @@ import { OcrError } from './errors.js'
 import { createBackendSet, prepareLocalModels } from './pipeline/backends.js'
 import { silentLogger, type Logger } from './logger.js'
 import { parsePageRanges } from './document/pages.js'
+import { loadEnginePacks, packInfo } from './packs/index.js'
 import type { WorkerInit } from './pipeline/messages.js'
 import { Scheduler, type JobSpec } from './pipeline/scheduler.js'
 import type { EngineStats, ImageInput, OcrResult, ReadOptions } from './types.js'
@@ -38,10 +39,15 @@ export async function createEngine(options: CreateOcrOptions = {}, parts: Engine
   const { logger = silentLogger, ...input } = options
   const settings = parseEngineSettings(input)
   const { workers, threadsPerWorker } = resolveParallelism(settings)
+  // every pack is read and checked before anything starts: nothing is served half-configured
+  const packs = await loadEnginePacks(settings)
+  const defaultPack = packs[0]!
+  const names = packs.map((p) => p.name)
   // readiness of a remote model server is checked from the main thread with its own client
   const probe = settings.remote ? await createBackendSet({ settings, threads: 1, logger }) : null
-  // read (and rewrite) the models once, for every worker and every replacement of one
-  const models = await prepareLocalModels(settings, logger)
+  // read (and rewrite) the default pack's models once, for every worker and every replacement of
+  // one; the other packs' are read by a worker when it first reads with them
+  const models = await prepareLocalModels(settings, defaultPack, logger)
   // idle workers help busy ones with their own sessions: single mode only (a model server already
   // shares a page's calls among its instances, OCR_REMOTE_CALLS_IN_FLIGHT)
   const assist = settings.idleAssist && !settings.remote && workers > 1
@@ -50,15 +56,22 @@ export async function createEngine(options: CreateOcrOptions = {}, parts: Engine
     maxQueue: settings.maxQueue,
     logger,
     assist,
-    init: (index) => ({ settings, threads: threadsPerWorker, index, assist, ...(models ? { models } : {}) }),
+    init: (index) => ({ settings, packs, threads: threadsPerWorker, index, assist, ...(models ? { models } : {}) }),
     ...(parts.workers ? { workers: parts.workers } : {}),
   })
   await scheduler.start()
-  logger.info({ workers, threadsPerWorker, device: settings.device, remote: settings.remote?.url ?? null }, 'ocr engine ready')
+  logger.info({ workers, threadsPerWorker, device: settings.device, remote: settings.remote?.url ?? null, models: names }, 'ocr engine ready')
   let closed = false
+  const resolveModel = (name: string | undefined): string => {
+    if (name === undefined) return defaultPack.name
+    if (!names.includes(name)) throw new OcrError('UNKNOWN_MODEL', `unknown model "${name}"; this service has ${names.join(', ')}`)
+    return name
+  }
 
   return {
     settings,
+    models: packs.map((p) => packInfo(p, p === defaultPack)),
+    resolveModel,
     read(input: ImageInput, opts: ReadOptions = {}): Promise<OcrResult> {
       if (closed) return Promise.reject(new OcrError('SHUTTING_DOWN', 'the engine is closed'))
       if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
@@ -67,6 +80,7 @@ export async function createEngine(options: CreateOcrOptions = {}, parts: Engine
       let spec: JobSpec
       try {
         spec = {
+          model: resolveModel(opts.model),
           useCls: opts.cls ?? settings.useCls,
           maxPages: checkLimit('maxPages', opts.maxPages, settings.maxPages, 1, MAX_PAGES_LIMIT),
           dpi: checkLimit('dpi', opts.dpi, settings.pdfDpi, PDF_DPI_RANGE.min, PDF_DPI_RANGE.max),
@@ -89,7 +103,7 @@ export async function createEngine(options: CreateOcrOptions = {}, parts: Engine
       if (closed) return false
       if (!probe) return scheduler.stats().workers > 0
       try {
-        return await probe.ready()
+        return await probe.ready(defaultPack)
       } catch {
         return false
       }

@@ -3,10 +3,11 @@
  * read into a value and checked, and what a setting accepts, said in words for errors and --help.
  * The declarations themselves (one per setting) are in config.ts.
  */
+import { basename } from 'node:path'
 import { z } from 'zod'
 
 /** How a setting's value is spelt as text. */
-export type TextKind = 'number' | 'boolean' | 'choice' | 'text' | 'list' | 'auto' | 'modelNames'
+export type TextKind = 'number' | 'boolean' | 'choice' | 'text' | 'list' | 'auto' | 'modelNames' | 'packList'
 
 /** One setting that text can set: what it is, how it is checked and where its value goes. */
 export interface Setting {
@@ -84,6 +85,21 @@ const KINDS: Record<TextKind, KindRules> = {
     },
     show: (v: { det: string; cls: string; rec: string }) => `${v.det},${v.cls},${v.rec}`,
     accepts: () => 'three comma-separated names: det,cls,rec',
+  },
+  /** Model packs: `NAME=DIR` or `DIR` (named after its folder), comma-separated; `builtin` alone names the shipped ones. */
+  packList: {
+    read: (t) => {
+      const entries = t.split(',').map((s) => s.trim()).filter(Boolean)
+      return entries.length === 0
+        ? NOT_A_VALUE
+        : entries.map((e) => {
+            const eq = e.indexOf('=')
+            if (eq > 0) return { name: e.slice(0, eq).trim(), dir: e.slice(eq + 1).trim() }
+            return e === 'builtin' ? { name: e } : { name: basename(e), dir: e }
+          })
+    },
+    show: (v: Array<{ name: string; dir?: string }>) => v.map((p) => (p.dir === undefined ? p.name : `${p.name}=${p.dir}`)).join(','),
+    accepts: () => 'comma-separated NAME=DIR or DIR entries (unique names of letters, digits, ., _, -), or builtin',
   },
 }
 

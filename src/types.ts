@@ -34,6 +34,8 @@ export interface PageResult {
 }
 
 export interface OcrResult {
+  /** The model pack that read it (OCR_MODELS; `builtin`: the shipped models). */
+  model: string
   width: number
   height: number
   /** Rotation applied to the first page (see PageResult.rotation). */
@@ -56,6 +58,8 @@ export type PageCallback = (page: PageResult, progress: { done: number; total: n
 
 export interface ReadOptions {
   signal?: AbortSignal
+  /** The model pack to read with, by name (default: the engine's first pack). Unknown → UNKNOWN_MODEL. */
+  model?: string
   /** Run the 0/180 angle classifier (default: settings.useCls). */
   cls?: boolean
   /** Per-job timeout in ms (default: settings.timeoutMs). */

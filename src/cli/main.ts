@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander'
 import { VERSION } from '../version.js'
 import { EXIT_USAGE } from './exit-codes.js'
 import { register as registerModelServer } from './model-server.js'
+import { register as registerModels } from './models.js'
 import { register as registerModelsRepo } from './models-repo.js'
 import { register as registerRead } from './read.js'
 import { register as registerServe } from './serve.js'
@@ -18,7 +19,7 @@ export async function main(argv: string[]): Promise<void> {
     .showHelpAfterError()
     // commander exits 1 on a usage error; ours is 2 (subcommands inherit this when added)
     .exitOverride()
-  for (const register of [registerServe, registerRead, registerModelServer, registerModelsRepo]) register(program)
+  for (const register of [registerServe, registerRead, registerModelServer, registerModelsRepo, registerModels]) register(program)
   try {
     await program.parseAsync(argv)
   } catch (err) {

@@ -5,7 +5,8 @@ import type { Writable } from 'node:stream'
 import cliProgress, { type GenericFormatter, type MultiBar, type SingleBar } from 'cli-progress'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { parsePageRanges } from '../document/pages.js'
-import { toOcrError } from '../errors.js'
+import { OcrError, toOcrError } from '../errors.js'
+import type { Ocr } from '../engine.js'
 import type { OcrResult } from '../types.js'
 import { FORMAT_INFO, formatResult, FORMATS, renderResult, type Format } from '../formats/index.js'
 import { EXIT_INTERRUPTED, EXIT_USAGE } from './exit-codes.js'
@@ -80,6 +81,8 @@ export interface ReadFlags {
   outDir?: string
   concurrency?: number
   pages?: string
+  /** The model pack that reads the files (one of --models / OCR_MODELS). */
+  model?: string
   progress: boolean
   /** The engine settings' flags (--workers, --no-cls, --dpi, …: cli/setting-flags.ts). */
   [setting: string]: unknown
@@ -98,6 +101,7 @@ export function register(program: Command): void {
     .option('--out-dir <dir>', 'write one output file per input into DIR (input name, format extension; sub-directories mirrored)')
     .option('--pages <ranges>', 'pages of each document to read, e.g. 1-3,7 or 5- (default all)', pageRanges)
     .option('-c, --concurrency <n>', 'files in flight at once (default: the number of workers)', positiveInt)
+    .option('--model <name>', 'the model pack that reads the files: a name of --models (default: its first; builtin: the shipped models)')
   addReadFlags(cmd)
   cmd
     .option('--no-progress', 'no progress bar on stderr')
@@ -256,17 +260,32 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
   }
   process.on('SIGINT', onSigint)
   try {
-    const ocr = await createOcr({
-      ...engineSettingsFromReadFlags(flags),
-      maxQueue: Number.MAX_SAFE_INTEGER,
-      timeoutMs: CLI_JOB_TIMEOUT_MS,
-      // one file is read by one job: one worker with every core's threads, not a pool (whose
-      // other workers would load their sessions only to help with that job's lines)
-      ...(flags.workers === undefined && files.length === 1 ? { workers: 1 } : {}),
-    }).catch((err: unknown) => {
+    let ocr: Ocr
+    try {
+      ocr = await createOcr({
+        ...engineSettingsFromReadFlags(flags),
+        maxQueue: Number.MAX_SAFE_INTEGER,
+        timeoutMs: CLI_JOB_TIMEOUT_MS,
+        // one file is read by one job: one worker with every core's threads, not a pool (whose
+        // other workers would load their sessions only to help with that job's lines)
+        ...(flags.workers === undefined && files.length === 1 ? { workers: 1 } : {}),
+      })
+    } catch (err) {
       if (out !== process.stdout) out.destroy()
-      throw err
-    })
+      // settings only the engine can check (a model pack's files): a start-up error, exit 2
+      if (!(err instanceof OcrError && err.code === 'INVALID_CONFIG')) throw err
+      process.stderr.write(`ocrserve read: ${err.message}\n`)
+      return EXIT_USAGE
+    }
+    try {
+      ocr.resolveModel(flags.model)
+    } catch (err) {
+      // an unknown --model is a usage error, said before any file is read
+      await ocr.close()
+      if (out !== process.stdout) out.destroy()
+      process.stderr.write(`ocrserve read: --model: ${(err as Error).message}\n`)
+      return EXIT_USAGE
+    }
     const progress = new PageProgress(files.length, flags.progress && process.stderr.isTTY === true)
     const concurrency = flags.concurrency ?? ocr.stats().workers
     const results: (Outcome | undefined)[] = new Array(files.length)
@@ -331,6 +350,7 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
             signal: interrupt.signal,
             onPage: (_page, { total }) => progress.page(i, file, total),
             ...(flags.pages !== undefined ? { pages: flags.pages } : {}),
+            ...(flags.model !== undefined ? { model: flags.model } : {}),
           })
           progress.fileDone(i, result.pages.length)
           try {

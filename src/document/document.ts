@@ -46,12 +46,13 @@ export function roundTiming(t: StageTiming): StageTiming {
  * The result of the pages read, in order: the top-level fields are the first page's, the stage
  * times the pages' sums; `totalMs` (the job's wall time) replaces the summed total when given.
  */
-export function resultFromPages(pages: readonly PageResult[], totalMs?: number): OcrResult {
+export function resultFromPages(model: string, pages: readonly PageResult[], totalMs?: number): OcrResult {
   const first = pages[0]
   const timing: StageTiming = { decode: 0, det: 0, cls: 0, rec: 0, total: 0 }
   for (const p of pages) for (const k of STAGES) timing[k] += p.timing_ms[k]
   if (totalMs !== undefined) timing.total = totalMs
   return {
+    model,
     width: first?.width ?? 0,
     height: first?.height ?? 0,
     rotation: first?.rotation ?? 0,

@@ -1,8 +1,9 @@
 /**
  * Tensor packing: resize (OpenCV INTER_LINEAR, result rounded to uint8 as cv2 does) fused with
  * normalisation and HWC→CHW in one pass, straight into the Float32Array the model consumes.
- * Images are RGB; PaddleOCR feeds BGR (cv2 decode order), so channel c of the tensor reads
- * image channel 2 − c.
+ * Images are RGB; which image channel each tensor channel holds (PaddleOCR decodes with cv2: BGR)
+ * and how values are normalised come from the model's pack spec (src/packs/spec.ts), as a
+ * TensorLayout.
  *
  * The *Pixels variants pack the same resized pixels unnormalised, as uint8, for models that
  * normalise in their graph (src/models/onnx/compact-input.ts: a quarter of the bytes to a model server).
@@ -10,55 +11,86 @@
 import { LazyImage, type RgbImage } from './image.js'
 import { linearTable, type LinearTable } from './resize.js'
 
-/** Per-channel lookup: uint8 value → normalised float, for tensor channels B, G, R. */
-function normLut(mean: readonly number[], std: readonly number[], scale: number): Float32Array[] {
-  return [0, 1, 2].map((c) => {
-    const lut = new Float32Array(256)
-    for (let v = 0; v < 256; v++) lut[v] = (v * scale - mean[c]!) / std[c]!
-    return lut
-  })
+/** Which image channel each tensor channel holds: PaddleOCR decodes with cv2 (BGR). */
+export type ChannelOrder = 'BGR' | 'RGB'
+
+/** PaddleOCR's NormalizeImage: tensor value = (pixel · scale − mean[c]) / std[c], per tensor channel. */
+export interface Normalisation {
+  mean: readonly [number, number, number]
+  std: readonly [number, number, number]
+  scale: number
+  order: ChannelOrder
 }
 
-/** DB detector: mean [0.485,0.456,0.406], std [0.229,0.224,0.225], scale 1/255, in BGR order. */
-export const DET_LUT: readonly Float32Array[] = normLut([0.485, 0.456, 0.406], [0.229, 0.224, 0.225], 1 / 255)
-/** Recogniser and classifier: (x/255 − 0.5) / 0.5. */
-export const REC_LUT: readonly Float32Array[] = normLut([0.5, 0.5, 0.5], [0.5, 0.5, 0.5], 1 / 255)
+/** How pixels become a model's tensor: a lookup uint8 → value per tensor channel, and the channel order. */
+export interface TensorLayout {
+  luts: readonly Float32Array[]
+  order: ChannelOrder
+}
+
+/** NormalizeImage as lookup tables: value (v · scale − mean[c]) / std[c] for tensor channel c. */
+export function tensorLayout(norm: Normalisation): TensorLayout {
+  const luts = [0, 1, 2].map((c) => {
+    const lut = new Float32Array(256)
+    for (let v = 0; v < 256; v++) lut[v] = (v * norm.scale - norm.mean[c]!) / norm.std[c]!
+    return lut
+  })
+  return { luts, order: norm.order }
+}
+
 /** uint8 value → itself: packs pixels unnormalised. */
-const RAW_LUT: readonly Float32Array[] = [0, 1, 2].map(() => Float32Array.from({ length: 256 }, (_, v) => v))
+const RAW_LUTS: readonly Float32Array[] = [0, 1, 2].map(() => Float32Array.from({ length: 256 }, (_, v) => v))
+const raw = (order: ChannelOrder): TensorLayout => ({ luts: RAW_LUTS, order })
+
+/** Where a crop of the resized image starts (the page classifier's centre crop); none: the whole of it. */
+interface Window {
+  /** The size the image is resized to; dstW × dstH of it, from (x, y), are packed. */
+  width: number
+  height: number
+  x: number
+  y: number
+}
 
 /**
- * Resizes `img` to dstW × dstH and writes it through `luts` into `out` (CHW, planes of
- * planeW × planeH) at `offset`. Columns beyond dstW stay as they are (zero padding).
+ * Resizes `img` to dstW × dstH (or to window's size, keeping dstW × dstH of it from its corner)
+ * and writes it through `layout` into `out` (CHW, planes of planeW × planeH) at `offset`. Columns
+ * beyond dstW stay as they are (zero padding).
  */
 function packResized(
   img: RgbImage,
   dstW: number,
   dstH: number,
-  luts: readonly Float32Array[],
+  layout: TensorLayout,
   out: Float32Array | Uint8Array,
   offset: number,
   planeW: number,
   planeH: number,
+  window?: Window,
 ): void {
   const { width: sw, height: sh } = img
-  const same = sw === dstW && sh === dstH
+  const same = !window && sw === dstW && sh === dstH
   const plane = planeW * planeH
-  const [lb, lg, lr] = luts as [Float32Array, Float32Array, Float32Array]
+  // tensor channel 0 holds blue (BGR) or red (RGB); the plane and table each image channel goes to
+  const rgb = layout.order === 'RGB'
+  const pr = offset + (rgb ? 0 : 2) * plane
+  const pg = offset + plane
+  const pb = offset + (rgb ? 2 : 0) * plane
+  const [lr, lg, lb] = (rgb ? layout.luts : [...layout.luts].reverse()) as [Float32Array, Float32Array, Float32Array]
   if (same) {
     const data = img.data
     for (let y = 0; y < dstH; y++) {
       let si = y * sw * 3
-      const row = offset + y * planeW
+      const row = y * planeW
       for (let x = 0; x < dstW; x++, si += 3) {
-        out[row + x] = lb[data[si + 2]!]!
-        out[row + plane + x] = lg[data[si + 1]!]!
-        out[row + 2 * plane + x] = lr[data[si]!]!
+        out[pb + row + x] = lb[data[si + 2]!]!
+        out[pg + row + x] = lg[data[si + 1]!]!
+        out[pr + row + x] = lr[data[si]!]!
       }
     }
     return
   }
-  const tx = linearTable(sw, dstW)
-  const ty = linearTable(sh, dstH)
+  const tx = sliceTable(linearTable(sw, window?.width ?? dstW), window?.x ?? 0, dstW)
+  const ty = sliceTable(linearTable(sh, window?.height ?? dstH), window?.y ?? 0, dstH)
   // a lazy crop computes only the rows and columns this resize reads
   const data = img instanceof LazyImage ? img.pixels(sourceIndices(ty, sh), sourceIndices(tx, sw)) : img.data
   // per column: byte offsets of the two source columns and their weights (1 − wx, wx)
@@ -77,7 +109,7 @@ function packResized(
     const r1 = ty.i1[y]! * sw * 3
     const wy = ty.w[y]!
     const wy0 = 1 - wy
-    const row = offset + y * planeW
+    const row = y * planeW
     for (let x = 0; x < dstW; x++) {
       const c0 = c0s[x]!
       const c1 = c1s[x]!
@@ -93,11 +125,17 @@ function packResized(
       const R = (data[a]! * w00 + data[b]! * w01 + data[c]! * w10 + data[d]! * w11 + 0.5) | 0
       const G = (data[a + 1]! * w00 + data[b + 1]! * w01 + data[c + 1]! * w10 + data[d + 1]! * w11 + 0.5) | 0
       const B = (data[a + 2]! * w00 + data[b + 2]! * w01 + data[c + 2]! * w10 + data[d + 2]! * w11 + 0.5) | 0
-      out[row + x] = lb[B]!
-      out[row + plane + x] = lg[G]!
-      out[row + 2 * plane + x] = lr[R]!
+      out[pb + row + x] = lb[B]!
+      out[pg + row + x] = lg[G]!
+      out[pr + row + x] = lr[R]!
     }
   }
+}
+
+/** `n` entries of a resize table from `start` (a window of the resized image). */
+function sliceTable(t: LinearTable, start: number, n: number): LinearTable {
+  if (start === 0 && n === t.i0.length) return t
+  return { i0: t.i0.subarray(start, start + n), i1: t.i1.subarray(start, start + n), w: t.w.subarray(start, start + n) }
 }
 
 /** The source indices a resize table reads (ascending, unique). */
@@ -116,9 +154,9 @@ function sourceIndices(t: LinearTable, n: number): Int32Array {
 }
 
 /** The detector input [1, 3, dstH, dstW]. */
-export function packDetInput(img: RgbImage, dstW: number, dstH: number): Float32Array {
+export function packDetInput(img: RgbImage, dstW: number, dstH: number, layout: TensorLayout): Float32Array {
   const out = new Float32Array(3 * dstW * dstH)
-  packResized(img, dstW, dstH, DET_LUT, out, 0, dstW, dstH)
+  packResized(img, dstW, dstH, layout, out, 0, dstW, dstH)
   return out
 }
 
@@ -132,20 +170,28 @@ export function recResizedWidth(img: RgbImage, H: number, W: number): number {
   return w > W ? W : Math.max(1, w)
 }
 
-/** A batch [n, 3, H, W] of crops for the recogniser or the angle classifier. */
-export function packRecBatch(crops: readonly RgbImage[], H: number, W: number): Float32Array {
+/**
+ * How a line crop fills its H × W slot: `pad` keeps its aspect ratio (recResizedWidth, zero
+ * padding on the right), `stretch` resizes it to W × H (PaddleX ResizeImage `size`).
+ */
+export type LineFit = 'pad' | 'stretch'
+
+const fittedWidth = (img: RgbImage, H: number, W: number, fit: LineFit): number => (fit === 'pad' ? recResizedWidth(img, H, W) : W)
+
+/** A batch [n, 3, H, W] of crops for the recogniser or a line classifier. */
+export function packRecBatch(crops: readonly RgbImage[], H: number, W: number, layout: TensorLayout, fit: LineFit = 'pad'): Float32Array {
   const plane = H * W
   const out = new Float32Array(crops.length * 3 * plane)
   crops.forEach((img, i) => {
-    packResized(img, recResizedWidth(img, H, W), H, REC_LUT, out, i * 3 * plane, W, H)
+    packResized(img, fittedWidth(img, H, W, fit), H, layout, out, i * 3 * plane, W, H)
   })
   return out
 }
 
-/** The detector's resized pixels [1, 3, dstH, dstW], BGR, unnormalised. */
-export function packDetPixels(img: RgbImage, dstW: number, dstH: number): Uint8Array {
+/** The detector's resized pixels [1, 3, dstH, dstW] in the model's channel order, unnormalised. */
+export function packDetPixels(img: RgbImage, dstW: number, dstH: number, order: ChannelOrder): Uint8Array {
   const out = new Uint8Array(3 * dstW * dstH)
-  packResized(img, dstW, dstH, RAW_LUT, out, 0, dstW, dstH)
+  packResized(img, dstW, dstH, raw(order), out, 0, dstW, dstH)
   return out
 }
 
@@ -154,14 +200,27 @@ export function packDetPixels(img: RgbImage, dstW: number, dstH: number): Uint8A
  * [n, 1, 1, W], 1 for the columns a crop fills and 0 for its padding, which the model's graph
  * normalises to exactly what packRecBatch writes.
  */
-export function packRecPixels(crops: readonly RgbImage[], H: number, W: number): { pixels: Uint8Array; valid: Uint8Array } {
+export function packRecPixels(crops: readonly RgbImage[], H: number, W: number, order: ChannelOrder, fit: LineFit = 'pad'): { pixels: Uint8Array; valid: Uint8Array } {
   const plane = H * W
   const pixels = new Uint8Array(crops.length * 3 * plane)
   const valid = new Uint8Array(crops.length * W)
   crops.forEach((img, i) => {
-    const w = recResizedWidth(img, H, W)
-    packResized(img, w, H, RAW_LUT, pixels, i * 3 * plane, W, H)
+    const w = fittedWidth(img, H, W, fit)
+    packResized(img, w, H, raw(order), pixels, i * 3 * plane, W, H)
     valid.fill(1, i * W, i * W + w)
   })
   return { pixels, valid }
+}
+
+/**
+ * The page classifier's input (PaddleX ResizeImage resize_short + CropImage): the page scaled so
+ * its shorter side is `short` (sides rounded), then the centre `crop` × `crop`, [1, 3, crop, crop].
+ */
+export function packCenterCrop(img: RgbImage, short: number, crop: number, layout: TensorLayout): Float32Array {
+  const scale = short / Math.min(img.width, img.height)
+  const width = Math.max(crop, Math.round(img.width * scale))
+  const height = Math.max(crop, Math.round(img.height * scale))
+  const out = new Float32Array(3 * crop * crop)
+  packResized(img, crop, crop, layout, out, 0, crop, crop, { width, height, x: (width - crop) >> 1, y: (height - crop) >> 1 })
+  return out
 }

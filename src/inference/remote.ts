@@ -94,11 +94,11 @@ function matchFeedNames(feeds: Feeds, inputNames: readonly string[]): Feeds {
   return feeds
 }
 
-/** Server ready and the det, cls and rec models ready. Never throws (unreachable = false). */
-export async function remoteReady(client: RemoteClient, remote: RemoteSettings, signal?: AbortSignal): Promise<boolean> {
+/** Server ready and every model of `models` ready. Never throws (unreachable = false). */
+export async function remoteReady(client: RemoteClient, models: readonly string[], signal?: AbortSignal): Promise<boolean> {
   try {
     if (!(await client.serverReady(signal))) return false
-    const states = await Promise.all([remote.models.det, remote.models.cls, remote.models.rec].map((m) => client.modelReady(m, signal)))
+    const states = await Promise.all(models.map((m) => client.modelReady(m, signal)))
     return states.every(Boolean)
   } catch {
     return false

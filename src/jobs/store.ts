@@ -20,7 +20,7 @@ export type JobState = (typeof JOB_STATES)[number]
 const FINISHED: readonly JobState[] = ['succeeded', 'failed', 'cancelled']
 
 /** The read options a job carries (the same as POST /v1/ocr's). */
-export type JobReadOptions = Pick<ReadOptions, 'cls' | 'pages' | 'dpi' | 'pdfText'>
+export type JobReadOptions = Pick<ReadOptions, 'model' | 'cls' | 'pages' | 'dpi' | 'pdfText'>
 
 export interface JobStoreOptions {
   ocr: Ocr
@@ -95,6 +95,8 @@ export class JobStore {
   submit(source: Buffer, options: JobReadOptions = {}, fileName: string | null = null): JobSnapshot {
     if (this.#closed) throw new OcrError('SHUTTING_DOWN', 'the service is shutting down and takes no new jobs', { retryAfterSec: 5 })
     if (options.pages !== undefined) parsePageRanges(options.pages)
+    // an unknown pack is refused now (UNKNOWN_MODEL), not when the job runs; the name is kept resolved
+    options = { ...options, model: this.#o.ocr.resolveModel(options.model) }
     if (this.#active >= this.#o.concurrency && this.#queue.length >= this.#o.maxQueued) {
       throw new OcrError('OVERLOADED', `job queue full (${this.#queue.length} jobs waiting; OCR_JOBS_MAX_QUEUED=${this.#o.maxQueued})`, { retryAfterSec: 30 })
     }
@@ -143,7 +145,7 @@ export class JobStore {
         return { job: this.#snapshot(job), result: job.result!, source: job.source! }
       case 'queued':
       case 'running':
-        if (partial) return { job: this.#snapshot(job), result: resultFromPages(job.pages), source: job.source! }
+        if (partial) return { job: this.#snapshot(job), result: resultFromPages(job.options.model!, job.pages), source: job.source! }
         throw new OcrError('JOB_NOT_FINISHED', `job ${id} is ${job.state} (${job.pagesDone}${job.pagesTotal === null ? '' : `/${job.pagesTotal}`} pages read); poll GET /v1/jobs/${id}`, { retryAfterSec: 1 })
       case 'failed':
       case 'cancelled':
@@ -204,10 +206,11 @@ export class JobStore {
     job.state = 'running'
     job.startedAt ??= Date.now()
     this.#active++
-    const { cls, pages, dpi, pdfText } = job.options
+    const { model, cls, pages, dpi, pdfText } = job.options
     this.#o.ocr
       .read(job.source!, {
         priority: 'batch',
+        ...(model !== undefined ? { model } : {}),
         signal: job.abort.signal,
         timeoutMs: this.#o.timeoutMs,
         ...(cls !== undefined ? { cls } : {}),

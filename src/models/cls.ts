@@ -1,15 +1,39 @@
-/** The 0/180° angle classifier's decoding (PaddleOCR ClsPostProcess): labels ['0', '180']. */
-
-export const CLS_LABELS = ['0', '180'] as const
+/**
+ * Classifier decoding: PaddleOCR's ClsPostProcess / PaddleX's Topk (top 1) for the line
+ * classifier (0/180°) and the page classifier (0/90/180/270°). The labels are the pack's
+ * (label_list), given as the angle each output class stands for.
+ */
 
 export interface ClsDecision {
-  label: (typeof CLS_LABELS)[number]
+  label: '0' | '180'
   score: number
 }
 
-/** Decodes probs [n, 2] for sample i. */
-export function clsDecode(probs: Float32Array, i: number): ClsDecision {
-  const p0 = probs[i * 2]!
-  const p1 = probs[i * 2 + 1]!
-  return p1 > p0 ? { label: '180', score: p1 } : { label: '0', score: p0 }
+/** Rows whose sum is this close to 1 are probability distributions (a softmax's output). */
+const SUM_TOLERANCE = 1e-3
+
+/**
+ * Row `i` of `scores` [n, classes]: the best class (the first on ties) and its probability. A row
+ * that is not a distribution (a graph that ends in logits) is softmaxed first.
+ */
+export function classDecode(scores: Float32Array, classes: number, i: number): { index: number; score: number } {
+  const off = i * classes
+  let index = 0
+  let sum = 0
+  for (let c = 0; c < classes; c++) {
+    const v = scores[off + c]!
+    sum += v
+    if (v > scores[off + index]!) index = c
+  }
+  const best = scores[off + index]!
+  if (Math.abs(sum - 1) <= SUM_TOLERANCE && best >= 0) return { index, score: best }
+  let z = 0
+  for (let c = 0; c < classes; c++) z += Math.exp(scores[off + c]! - best)
+  return { index, score: 1 / z }
+}
+
+/** The line classifier's vote on sample `i` of `probs` [n, angles.length]. */
+export function clsDecode(probs: Float32Array, i: number, angles: ReadonlyArray<0 | 180>): ClsDecision {
+  const { index, score } = classDecode(probs, angles.length, i)
+  return { label: angles[index] === 180 ? '180' : '0', score }
 }

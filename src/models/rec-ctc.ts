@@ -1,14 +1,7 @@
-/** CTC greedy decoding (PaddleOCR CTCLabelDecode) and the recogniser's character set. */
-
 /**
- * The dictionary as the model indexes it: 0 = CTC blank, then the key file's lines, then a space
- * (use_space_char).
+ * CTC greedy decoding (PaddleOCR CTCLabelDecode) over the recogniser's classes as its pack orders
+ * them (src/packs/spec.ts ctcCharset: 0 = the blank).
  */
-export function buildCharset(keysFileText: string): string[] {
-  const lines = keysFileText.split(/\r?\n/)
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop()
-  return ['', ...lines, ' ']
-}
 
 export interface Decoded {
   text: string

@@ -53,7 +53,7 @@ export type AssistToWorker =
   /** How many workers have no job now (sent when it changes). */
   | { type: 'idle'; count: number }
   /** Help with another worker's calls (answer each with 'assist-done', then 'assist-end'). */
-  | ({ type: 'assist-run'; id: number } & SharedCalls)
+  | ({ type: 'assist-run'; id: number; model: string } & SharedCalls)
   /** To the worker that offered calls `reqId`: how many helpers took them (0: run them all here)… */
   | { type: 'assist-start'; reqId: number; helpers: number }
   /** …each call a helper ran… */
@@ -63,8 +63,8 @@ export type AssistToWorker =
 
 /** A worker's messages to the main thread about help. */
 export type AssistToMain =
-  /** Offer calls to idle workers. */
-  | ({ type: 'assist'; reqId: number } & SharedCalls)
+  /** Offer calls to idle workers; `model`: the pack whose sessions run them. */
+  | ({ type: 'assist'; reqId: number; model: string } & SharedCalls)
   | ({ type: 'assist-done'; id: number } & AssistOutcome)
   | { type: 'assist-end'; id: number }
 
@@ -275,6 +275,14 @@ export function tensorBuffers(tensors: Iterable<Tensor>): ArrayBuffer[] {
   return [...buffers]
 }
 
+/** A worker's own sessions, by pack name and role. */
+export interface AssistSessions {
+  /** The backend, made on first use. */
+  local(model: string, role: AssistRole): Promise<Backend>
+  /** The backend if this worker has made it already, else undefined. */
+  loaded(model: string, role: AssistRole): Promise<Backend> | undefined
+}
+
 /**
  * A worker's side: its classifier and recogniser backends offer their lists of calls while it has
  * a job (backend()), it takes other workers' calls while it has none, and it keeps the idle count
@@ -282,7 +290,7 @@ export function tensorBuffers(tensors: Iterable<Tensor>): ArrayBuffer[] {
  */
 export class WorkerAssist {
   readonly #post: (msg: AssistToMain, transfer?: readonly ArrayBuffer[]) => void
-  readonly #local: (role: AssistRole) => Promise<Backend>
+  readonly #sessions: AssistSessions
   readonly #hasJob: () => boolean
   readonly #logger: Logger
   readonly #offers = new Map<number, OfferEvents>()
@@ -291,19 +299,19 @@ export class WorkerAssist {
 
   /**
    * @param post sends a message to the main thread
-   * @param local this worker's own backend of a role
+   * @param sessions this worker's own backends of each pack
    * @param hasJob whether this worker has a job (a helper stops taking calls when it gets one)
    */
-  constructor(post: (msg: AssistToMain, transfer?: readonly ArrayBuffer[]) => void, local: (role: AssistRole) => Promise<Backend>, hasJob: () => boolean, logger: Logger) {
+  constructor(post: (msg: AssistToMain, transfer?: readonly ArrayBuffer[]) => void, sessions: AssistSessions, hasJob: () => boolean, logger: Logger) {
     this.#post = post
-    this.#local = local
+    this.#sessions = sessions
     this.#hasJob = hasJob
     this.#logger = logger
   }
 
-  /** The backend of `role` whose lists of calls idle workers share. */
-  async backend(role: AssistRole): Promise<Backend> {
-    return new AssistedBackend(await this.#local(role), role, (calls, events) => this.#offer(calls, events), () => this.#idleWorkers)
+  /** The backend of pack `model`'s `role` whose lists of calls idle workers share. */
+  async backend(model: string, role: AssistRole): Promise<Backend> {
+    return new AssistedBackend(await this.#sessions.local(model, role), role, (calls, events) => this.#offer(model, calls, events), () => this.#idleWorkers)
   }
 
   handle(msg: AssistToWorker): void {
@@ -326,18 +334,21 @@ export class WorkerAssist {
     }
   }
 
-  #offer(calls: SharedCalls, events: OfferEvents): { close(): void } {
+  #offer(model: string, calls: SharedCalls, events: OfferEvents): { close(): void } {
     const reqId = this.#nextOffer++
     this.#offers.set(reqId, events)
     // the tensors are in shared memory (copied once, inSharedMemory), like the counter
-    this.#post({ type: 'assist', reqId, ...calls })
+    this.#post({ type: 'assist', reqId, model, ...calls })
     return { close: () => this.#offers.delete(reqId) }
   }
 
   /** Takes another worker's calls until they are used up or this worker gets a job. */
   async #help(msg: Extract<AssistToWorker, { type: 'assist-run' }>): Promise<void> {
     try {
-      const model = await this.#local(msg.role)
+      // only with a pack this worker has loaded: helping must not load another pack's sessions here
+      const loaded = this.#sessions.loaded(msg.model, msg.role)
+      if (!loaded) return
+      const model = await loaded
       await helpWith(msg, model, this.#hasJob, (outcome, transfer) => this.#post({ type: 'assist-done', id: msg.id, ...outcome }, transfer))
     } catch (err) {
       // no session: take nothing (the busy worker runs the calls itself)

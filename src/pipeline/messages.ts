@@ -6,6 +6,7 @@ import type { EngineSettings } from '../config.js'
 import type { SerializedError } from '../errors.js'
 import type { LocalModels } from './backends.js'
 import type { PageRange } from '../document/pages.js'
+import type { PackSpec } from '../packs/spec.js'
 import type { OcrResult, PageResult, PdfTextMode } from '../types.js'
 import type { AssistToMain, AssistToWorker } from './assist.js'
 
@@ -13,7 +14,9 @@ export interface WorkerInit {
   settings: EngineSettings
   threads: number
   index: number
-  /** Model bytes prepared once in the main thread (backends.ts prepareLocalModels). */
+  /** The model packs, the default first (src/packs/spec.ts). */
+  packs: PackSpec[]
+  /** The default pack's model bytes, prepared once in the main thread (backends.ts prepareLocalModels). */
   models?: LocalModels
   /** Workers with no job help busy ones with their classifier and recogniser calls (assist.ts). */
   assist: boolean
@@ -24,6 +27,8 @@ export interface JobMessage {
   id: number
   /** Encoded image bytes (transferred) or a file path read by the worker. */
   input: Uint8Array | string
+  /** The pack that reads it (a name from WorkerInit.packs). */
+  model: string
   useCls: boolean
   /** Pages to read (parsed in the main thread; resolved against the page count in the worker). */
   pages?: PageRange[]

@@ -7,14 +7,15 @@ import { checkCancelled, OcrError } from '../errors.js'
 import { dist, rotateQuadStart } from '../geometry/point.js'
 import { readingOrder } from '../geometry/reading-order.js'
 import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../image/image.js'
-import { packDetInput, packDetPixels, packRecBatch, packRecPixels } from '../image/tensor.js'
+import { packCenterCrop, packDetInput, packDetPixels, packRecBatch, packRecPixels, tensorLayout, type LineFit, type TensorLayout } from '../image/tensor.js'
 import { cropText, TALL_CROP_RATIO } from '../image/warp.js'
-import { linesAgainstPage, meanConfidence, readsBetterTurned, SIDEWAYS_MIN_CONFIDENCE, UPSIDE_DOWN_VOTE_SHARE, upsideDownShare } from './orientation.js'
-import type { Backend, Feeds, ModelRole, RunOptions, Tensor } from '../inference/backend.js'
-import { clsDecode, type ClsDecision } from '../models/cls.js'
+import { linesAgainstPage, meanConfidence, readingQuality, readsBetterTurned, SIDEWAYS_MIN_CONFIDENCE, UPSIDE_DOWN_VOTE_SHARE, upsideDownShare } from './orientation.js'
+import type { Backend, Feeds, RunOptions, Tensor } from '../inference/backend.js'
+import { clsDecode, classDecode, type ClsDecision } from '../models/cls.js'
 import { PIXELS_INPUT, PIXELS_VALID_INPUT, hasCompactInput } from '../inference/model-io.js'
 import { dbPostprocess, detInputSize, filterBox } from '../models/det-db.js'
 import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, ctcDecode, ctcDecodeBest, hasReducedRecOutputs, ratioBatches, type Decoded } from '../models/rec-ctc.js'
+import { packSettings, type PackRole, type PackSpec } from '../packs/spec.js'
 import type { OcrLine, Quad } from '../types.js'
 
 export interface PageOutput {
@@ -29,7 +30,38 @@ export interface PageOptions {
 }
 
 /** Gives the backend of a role, creating it on first use (remote servers may come up later). */
-export type BackendProvider = (role: ModelRole) => Promise<Backend>
+export type BackendProvider = (role: PackRole) => Promise<Backend>
+
+/**
+ * How the pipeline feeds a backend and reads it, decided once per backend from its tensor names:
+ * normalised float32 into its one input, or uint8 `pixels` (+ `pixels_valid`) into a model that
+ * normalises in its graph (models-repo writes those: compact-input.ts); and for the recogniser its
+ * softmax or, when the graph has them, the `argmax` / `maxprob` outputs (rec-reduced.ts).
+ */
+interface RoleIo {
+  input: string
+  compact: boolean
+  output: string
+  reduced: boolean
+}
+
+function bindIo(role: PackRole, backend: Backend): RoleIo {
+  const compact = hasCompactInput(backend.inputNames)
+  if (!compact && backend.inputNames.length !== 1) {
+    throw new OcrError('MODEL_ERROR', `the ${role} model has inputs ${backend.inputNames.join(', ')}; ocrserve feeds one image tensor (or uint8 ${PIXELS_INPUT})`)
+  }
+  const output = backend.outputNames[0]
+  if (output === undefined) throw new OcrError('MODEL_ERROR', `the ${role} model has no output`)
+  return { input: backend.inputNames[0]!, compact, output, reduced: role === 'rec' && hasReducedRecOutputs(backend.outputNames) }
+}
+
+/** A pack's tensor layouts, made once per pipeline. */
+interface Layouts {
+  det: TensorLayout
+  rec: TensorLayout
+  cls: TensorLayout | null
+  doc_ori: TensorLayout | null
+}
 
 /** What #orient decided: the rotation, the crops of the page so turned, what it has of them. */
 interface Oriented {
@@ -54,17 +86,73 @@ const now = (): number => performance.now()
 
 export class Pipeline {
   readonly #backend: BackendProvider
+  readonly #pack: PackSpec
   readonly #charset: readonly string[]
   readonly #s: EngineSettings
+  readonly #layouts: Layouts
+  readonly #io = new WeakMap<Backend, RoleIo>()
 
-  constructor(backend: BackendProvider, charset: readonly string[], settings: EngineSettings) {
+  /** The pipeline of one pack: its models through `backend`, the engine's `settings` with what the pack sets. */
+  constructor(backend: BackendProvider, pack: PackSpec, settings: EngineSettings) {
     this.#backend = backend
-    this.#charset = charset
-    this.#s = settings
+    this.#pack = pack
+    this.#charset = pack.rec.charset
+    this.#s = packSettings(settings, pack)
+    this.#layouts = {
+      det: tensorLayout(pack.det.norm),
+      rec: tensorLayout(pack.rec.norm),
+      cls: pack.cls && tensorLayout(pack.cls.norm),
+      doc_ori: pack.doc_ori && tensorLayout(pack.doc_ori.norm),
+    }
+  }
+
+  /** The backend of a role and how to feed and read it (decided on its first use). */
+  async #model(role: PackRole): Promise<{ model: Backend; io: RoleIo }> {
+    const model = await this.#backend(role)
+    let io = this.#io.get(model)
+    if (!io) {
+      io = bindIo(role, model)
+      this.#io.set(model, io)
+    }
+    return { model, io }
   }
 
   async readPage(img: RgbImage, options: PageOptions): Promise<PageOutput> {
     const timing = { det: 0, cls: 0, rec: 0 }
+    const turn = this.#s.autoRotate && this.#pack.doc_ori ? await this.#pageTurn(img, timing, options.signal) : 0
+    const own = await this.#readAsGiven(img, options, timing)
+    if (turn === 0) return { ...own, timing }
+    // the page classifier says the page is turned: read it turned that way too, and keep the reading
+    // with more confident text (ocrserve's own orientation logic decides the page as given)
+    const turned = await this.#readAsGiven(rotateClockwise(img, turn), options, timing)
+    if (readingQuality(turned.lines, 0) <= readingQuality(own.lines, 0)) return { ...own, timing }
+    const lines = turned.lines.map((l) => ({ ...l, box: l.box.map(([x, y]) => unrotatePoint(x, y, turn, img.width, img.height)) as Quad }))
+    return { lines, rotation: (turn + turned.rotation) % 360, timing }
+  }
+
+  /**
+   * The page classifier (doc_ori): the clockwise turn that makes the page upright, 0 when it says
+   * the page is. Its label L means the page shows turned L° clockwise (PaddleX turns it back by L
+   * counter-clockwise).
+   */
+  async #pageTurn(img: RgbImage, timing: PageOutput['timing'], signal?: AbortSignal): Promise<number> {
+    const spec = this.#pack.doc_ori!
+    const t0 = now()
+    const { model, io } = await this.#model('doc_ori')
+    const { crop, resizeShort } = spec
+    if (io.compact) throw new OcrError('MODEL_ERROR', 'the page classifier takes float32 input only')
+    const data = packCenterCrop(img, resizeShort, crop, this.#layouts.doc_ori!)
+    checkCancelled(signal)
+    const out = await model.run({ [io.input]: { type: 'float32', dims: [1, 3, crop, crop], data } }, signal ? { signal } : {})
+    const probs = out[io.output]
+    if (!probs || probs.dims[probs.dims.length - 1] !== spec.angles.length) throw new OcrError('MODEL_ERROR', `page classifier returned no [1, ${spec.angles.length}] output`)
+    const { index } = classDecode(probs.data as Float32Array, spec.angles.length, 0)
+    timing.cls += now() - t0
+    return (360 - spec.angles[index]!) % 360
+  }
+
+  /** The page read with ocrserve's own orientation logic (autoRotate), boxes in `img`'s frame. */
+  async #readAsGiven(img: RgbImage, options: PageOptions, timing: PageOutput['timing']): Promise<Omit<PageOutput, 'timing'>> {
     const { signal } = options
     let rotation = 0
     let crops = await this.#detectAndCrop(img, timing, signal)
@@ -72,7 +160,8 @@ export class Pipeline {
     let texts: Decoded[] | null = null
     if (this.#s.autoRotate && crops.length > 0) ({ rotation, crops, decisions, texts } = await this.#orient(img, crops, options, timing))
     if (!texts) {
-      if (options.useCls && crops.length > 0) crops = this.#applyCls(crops, decisions ?? (await this.#classify(crops, timing, signal)))
+      const votes = options.useCls && crops.length > 0 ? (decisions ?? (await this.#classify(crops, timing, signal))) : null
+      if (votes) crops = this.#applyCls(crops, votes)
       ;({ crops, texts } = await this.#recognizeChecked(crops, timing, signal))
     }
     if (this.#s.wholeImageFallback && !texts.some((t) => t.score >= this.#s.dropScore && t.text.length > 0)) {
@@ -94,7 +183,7 @@ export class Pipeline {
       if (rotation !== 0) box = box.map(([x, y]) => unrotatePoint(x, y, rotation, img.width, img.height)) as Quad
       lines.push({ text: t.text, score: t.score, box })
     })
-    return { lines, rotation, timing }
+    return { lines, rotation }
   }
 
   /**
@@ -119,9 +208,10 @@ export class Pipeline {
       const rotation = turnCw ? 90 : 270
       return { rotation, crops: await this.#detectAndCrop(rotateClockwise(img, rotation), timing, signal), decisions: null, texts: null }
     }
+    // without a line classifier there are no votes to say a page may be upside down
     const decisions = await this.#classify(crops, timing, signal)
     const ratios = crops.map((c) => c.image.width / c.image.height)
-    if (crops.length < 2 || upsideDownShare(ratios, decisions) <= UPSIDE_DOWN_VOTE_SHARE) return { rotation: 0, crops, decisions, texts: null }
+    if (!decisions || crops.length < 2 || upsideDownShare(ratios, decisions) <= UPSIDE_DOWN_VOTE_SHARE) return { rotation: 0, crops, decisions, texts: null }
     // maybe upside down: read every line as it is and turned 180°
     const flipped = flipPage(crops, img.width, img.height)
     const asIs = await this.#recognize(crops, timing, signal)
@@ -142,7 +232,7 @@ export class Pipeline {
     const quad: Quad = [[0, 0], [img.width - 1, 0], [img.width - 1, img.height - 1], [0, img.height - 1]]
     const tall = img.height / img.width >= TALL_CROP_RATIO
     let crop: Crop = { quad, image: tall ? rot90ccw(img) : img, turned: tall, flipped: false }
-    const [d] = await this.#classify([crop], timing, signal)
+    const [d] = (await this.#classify([crop], timing, signal)) ?? []
     if (d && d.label === '180' && d.score > this.#s.clsThresh) crop = { ...crop, image: rot180(crop.image), flipped: true }
     const [text] = await this.#recognize([crop], timing, signal)
     return text && text.score >= this.#s.dropScore && text.text.length > 0 ? { crop, text } : null
@@ -214,14 +304,15 @@ export class Pipeline {
   /** One detector pass at `size`: boxes in page pixels. */
   async #detect(page: RgbImage, size: { width: number; height: number }, signal?: AbortSignal): Promise<Quad[]> {
     const s = this.#s
-    const det = await this.#backend('det')
+    const { model: det, io } = await this.#model('det')
     const dims = [1, 3, size.height, size.width]
-    const feeds: Feeds = hasCompactInput(det.inputNames)
-      ? { [PIXELS_INPUT]: { type: 'uint8', dims, data: packDetPixels(page, size.width, size.height) } }
-      : { [det.inputNames[0]!]: { type: 'float32', dims, data: packDetInput(page, size.width, size.height) } }
+    const layout = this.#layouts.det
+    const feeds: Feeds = io.compact
+      ? { [PIXELS_INPUT]: { type: 'uint8', dims, data: packDetPixels(page, size.width, size.height, layout.order) } }
+      : { [io.input]: { type: 'float32', dims, data: packDetInput(page, size.width, size.height, layout) } }
     checkCancelled(signal)
     const out = await det.run(feeds, signal ? { signal } : {})
-    const map = out[det.outputNames[0]!]
+    const map = out[io.output]
     if (!map) throw new OcrError('MODEL_ERROR', 'detector returned no output')
     const mapH = map.dims[map.dims.length - 2]!
     const mapW = map.dims[map.dims.length - 1]!
@@ -234,18 +325,20 @@ export class Pipeline {
     })
   }
 
-  async #classify(crops: readonly Crop[], timing: PageOutput['timing'], signal?: AbortSignal): Promise<ClsDecision[]> {
+  /** The line classifier's votes; null when the pack has none. */
+  async #classify(crops: readonly Crop[], timing: PageOutput['timing'], signal?: AbortSignal): Promise<ClsDecision[] | null> {
+    const spec = this.#pack.cls
+    if (!spec) return null
     const t0 = now()
-    const cls = await this.#backend('cls')
-    const H = 48
-    const W = 192
+    const { model: cls, io } = await this.#model('cls')
+    const { height: H, width: W, resize, angles } = spec
     const out: ClsDecision[] = new Array(crops.length)
     const batches = ratioBatches(crops.map((c) => c.image.width / c.image.height), this.#s.clsBatchSize)
-    const pack = (batch: number[]) => lineFeeds(cls, batch.map((i) => crops[i]!.image), H, W)
+    const pack = (batch: number[]) => lineFeeds(io, batch.map((i) => crops[i]!.image), H, W, this.#layouts.cls!, resize)
     await packAhead(cls, batches, pack, signal ? { signal } : {}, (batch, res) => {
-      const probs = res[cls.outputNames[0]!]
-      if (!probs) throw new OcrError('MODEL_ERROR', 'classifier returned no output')
-      batch.forEach((idx, j) => (out[idx] = clsDecode(probs.data as Float32Array, j)))
+      const probs = res[io.output]
+      if (!probs || probs.dims[probs.dims.length - 1] !== angles.length) throw new OcrError('MODEL_ERROR', `classifier returned no [n, ${angles.length}] output`)
+      batch.forEach((idx, j) => (out[idx] = clsDecode(probs.data as Float32Array, j, angles)))
     })
     timing.cls += now() - t0
     return out
@@ -255,19 +348,20 @@ export class Pipeline {
     const t0 = now()
     const out: Decoded[] = new Array(crops.length)
     if (crops.length === 0) return out
-    const rec = await this.#backend('rec')
+    const { model: rec, io } = await this.#model('rec')
     // a recogniser with ArgMax/ReduceMax in its graph (models-repo writes one) gives [n, steps]
     // best classes and probabilities instead of the [n, steps, classes] softmax: ask for those only
-    const reduced = hasReducedRecOutputs(rec.outputNames)
-    const outputs = reduced ? [REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT] : [rec.outputNames[0]!]
-    const H = this.#s.recImageHeight
+    const reduced = io.reduced
+    const outputs = reduced ? [REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT] : [io.output]
+    const { height: H, width: fixedWidth } = this.#pack.rec
     const ratios = crops.map((c) => c.image.width / c.image.height)
     const batches = ratioBatches(ratios, this.#s.recBatchSize, { minRatio: this.#s.recImageWidth / H, maxPad: this.#s.recBatchMaxPad })
     const pack = (batch: number[]) => {
       let maxRatio = this.#s.recImageWidth / H
       for (const i of batch) maxRatio = Math.max(maxRatio, ratios[i]!)
-      const W = Math.trunc(H * maxRatio) + this.#s.recMinRightPad
-      return lineFeeds(rec, batch.map((i) => crops[i]!.image), H, W)
+      // a graph of fixed width takes every line at that width (wider lines squeezed into it)
+      const W = fixedWidth ?? Math.trunc(H * maxRatio) + this.#s.recMinRightPad
+      return lineFeeds(io, batch.map((i) => crops[i]!.image), H, W, this.#layouts.rec, 'pad')
     }
     await packAhead(rec, batches, pack, { outputs, ...(signal ? { signal } : {}) }, (batch, res) => {
       const decoded = reduced ? this.#decodeBest(res, batch.length) : this.#decodeProbs(res[outputs[0]!], batch.length)
@@ -342,10 +436,10 @@ async function packAhead(
  * or for a model that normalises in its graph (compact-input.ts) the uint8 pixels and the mask of
  * their columns: a quarter of the bytes to a model server, the same values inside the model.
  */
-function lineFeeds(model: Backend, images: readonly RgbImage[], H: number, W: number): Feeds {
+function lineFeeds(io: RoleIo, images: readonly RgbImage[], H: number, W: number, layout: TensorLayout, fit: LineFit): Feeds {
   const n = images.length
-  if (!hasCompactInput(model.inputNames)) return { [model.inputNames[0]!]: { type: 'float32', dims: [n, 3, H, W], data: packRecBatch(images, H, W) } }
-  const { pixels, valid } = packRecPixels(images, H, W)
+  if (!io.compact) return { [io.input]: { type: 'float32', dims: [n, 3, H, W], data: packRecBatch(images, H, W, layout, fit) } }
+  const { pixels, valid } = packRecPixels(images, H, W, layout.order, fit)
   return {
     [PIXELS_INPUT]: { type: 'uint8', dims: [n, 3, H, W], data: pixels },
     [PIXELS_VALID_INPUT]: { type: 'uint8', dims: [n, 1, 1, W], data: valid },

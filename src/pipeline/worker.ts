@@ -3,15 +3,13 @@
  * (decode → pipeline for each page) so that no inference or pixel work touches the main thread.
  * Protocol: see ./messages.ts.
  */
-import { readFile } from 'node:fs/promises'
 import { setPriority } from 'node:os'
 import { checkCancelled, OcrError, serializeError } from '../errors.js'
 import { selectPages } from '../document/pages.js'
 import { openDocument, readInputFile, resultFromPages, roundTiming } from '../document/document.js'
-import { createBackendSet } from './backends.js'
-import type { Backend, ModelRole } from '../inference/backend.js'
-import { resolveModelPaths } from '../models/assets.js'
-import { buildCharset } from '../models/rec-ctc.js'
+import type { Backend } from '../inference/backend.js'
+import { packRoles, type PackRole, type PackSpec } from '../packs/spec.js'
+import { createBackendSet, modelKey } from './backends.js'
 import type { OcrResult, PageResult, StageTiming } from '../types.js'
 import { hosted } from '../workers/hosted.js'
 import { Pipeline } from './pipeline.js'
@@ -34,27 +32,50 @@ const settings = init.settings
 const backendSet = await createBackendSet({ settings, threads: init.threads, logger, ...(init.models ? { models: init.models } : {}) })
 // the backend set holds the model bytes until each session is made; workerData need not keep them
 delete init.models
-/** Each role's backend, made on first use; a failed creation (model server down) is dropped, so the next job tries again. */
-const backends = new Map<ModelRole, Promise<Backend>>()
-function backend(role: ModelRole): Promise<Backend> {
-  let b = backends.get(role)
+/** The packs by name; the first is the default, loaded and warmed up before the worker says ready. */
+const packs = new Map(init.packs.map((p) => [p.name, p]))
+const defaultPack = init.packs[0]!
+function packOf(name: string): PackSpec {
+  const pack = packs.get(name)
+  if (!pack) throw new OcrError('INTERNAL', `no model pack "${name}" in this worker`)
+  return pack
+}
+/**
+ * A pack's backend of a role, made on its first use in this worker (a service with ten packs loads
+ * what it is asked for); a failed creation (model server down) is dropped, so the next job tries again.
+ */
+const backends = new Map<string, Promise<Backend>>()
+function backend(pack: string, role: PackRole): Promise<Backend> {
+  const key = modelKey(pack, role)
+  let b = backends.get(key)
   if (!b) {
-    b = backendSet.factory(role)
-    backends.set(role, b)
-    b.catch(() => backends.delete(role))
+    b = backendSet.factory(packOf(pack), role)
+    backends.set(key, b)
+    b.catch(() => backends.delete(key))
   }
   return b
 }
 
 const running = new Map<number, AbortController>()
 // idle workers help with this worker's classifier and recogniser calls while it has a job (assist.ts)
-const assist = init.assist ? new WorkerAssist((msg, transfer) => host.post(msg, transfer), backend, () => running.size > 0, logger) : null
-function pipelineBackend(role: ModelRole): Promise<Backend> {
-  return assist && role !== 'det' ? assist.backend(role) : backend(role)
-}
+const assist = init.assist
+  ? new WorkerAssist((msg, transfer) => host.post(msg, transfer), { local: backend, loaded: (pack, role) => backends.get(modelKey(pack, role)) }, () => running.size > 0, logger)
+  : null
+const pipelineBackend =
+  (pack: string) =>
+  (role: PackRole): Promise<Backend> =>
+    assist && (role === 'cls' || role === 'rec') ? assist.backend(pack, role) : backend(pack, role)
 
-const charset = buildCharset(await readFile(resolveModelPaths(settings.models).keys, 'utf8'))
-const pipeline = new Pipeline(pipelineBackend, charset, settings)
+/** One pipeline per pack, made on its first job. */
+const pipelines = new Map<string, Pipeline>()
+function pipelineOf(name: string): Pipeline {
+  let p = pipelines.get(name)
+  if (!p) {
+    p = new Pipeline(pipelineBackend(name), packOf(name), settings)
+    pipelines.set(name, p)
+  }
+  return p
+}
 
 async function warmUp(): Promise<void> {
   // one small page through every stage: loads the sessions and lets ORT allocate its arenas
@@ -62,8 +83,8 @@ async function warmUp(): Promise<void> {
   const h = 48
   const data = new Uint8Array(w * h * 3).fill(255)
   for (let y = 18; y < 30; y++) for (let x = 20; x < 140; x++) data.set([0, 0, 0], (y * w + x) * 3)
-  await Promise.all([backend('det'), backend('cls'), backend('rec')])
-  await pipeline.readPage({ data, width: w, height: h }, { useCls: true })
+  await Promise.all(packRoles(defaultPack).map((role) => backend(defaultPack.name, role)))
+  await pipelineOf(defaultPack.name).readPage({ data, width: w, height: h }, { useCls: true })
 }
 
 async function runJob(job: JobMessage): Promise<OcrResult> {
@@ -95,7 +116,7 @@ async function runJob(job: JobMessage): Promise<OcrResult> {
           page = { page: i + 1, width: src.width, height: src.height, rotation: src.rotation, lines: src.lines, source: 'embedded', dpi: src.dpi, timing_ms: roundTiming(pageTiming) }
         } else {
           const img = src.image
-          const out = await pipeline.readPage(img, { useCls: job.useCls, signal: ac.signal })
+          const out = await pipelineOf(job.model).readPage(img, { useCls: job.useCls, signal: ac.signal })
           const pageTiming: StageTiming = { decode, det: out.timing.det, cls: out.timing.cls, rec: out.timing.rec, total: performance.now() - td + lead }
           page = { page: i + 1, width: img.width, height: img.height, rotation: out.rotation, lines: out.lines, source: 'ocr', ...(src.dpi !== undefined ? { dpi: src.dpi } : {}), timing_ms: roundTiming(pageTiming) }
         }
@@ -105,7 +126,7 @@ async function runJob(job: JobMessage): Promise<OcrResult> {
     } finally {
       await doc.close()
     }
-    return resultFromPages(pages, performance.now() - t0)
+    return resultFromPages(job.model, pages, performance.now() - t0)
   } finally {
     running.delete(job.id)
   }

@@ -16,6 +16,7 @@ import { requestIdOptions, sendClientError, trackRequestId } from './request-id.
 import { createMetrics } from './metrics.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerJobRoutes } from './routes/jobs.js'
+import { registerModelsRoute } from './routes/models.js'
 import { registerOcrRoute } from './routes/ocr.js'
 import { registerPreviewRoute } from './routes/preview.js'
 import { registerWebRoutes } from './routes/web.js'
@@ -92,7 +93,7 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, rawBody)
   app.addContentTypeParser('application/pdf', { parseAs: 'buffer' }, rawBody)
   app.addContentTypeParser(/^image\/[\w.+-]+$/, { parseAs: 'buffer' }, rawBody)
-  await app.register(multipart, { limits: { fileSize: config.maxBodyBytes, files: 1, fields: 4, parts: 6 }, throwFileSizeLimit: true })
+  await app.register(multipart, { limits: { fileSize: config.maxBodyBytes, files: 1, fields: 5, parts: 7 }, throwFileSizeLimit: true })
 
   await app.register(swagger, {
     transform: ({ schema, url }) => {
@@ -187,6 +188,7 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
   registerHealthRoutes(app, { ocr, metrics })
   registerOcrRoute(app, { ocr, metrics, maxBodyBytes: config.maxBodyBytes, jobsMaxBodyBytes: config.jobs.maxBodyBytes, syncMaxPages: config.syncMaxPages, urlFetch: config.urlFetch })
   registerJobRoutes(app, { ocr, metrics, jobs: config.jobs, urlFetch: config.urlFetch })
+  registerModelsRoute(app, { ocr })
   registerPreviewRoute(app, { ocr, maxBodyBytes: Math.max(config.maxBodyBytes, config.jobs.maxBodyBytes) })
   await registerWebRoutes(app, config, ocr)
   return app

@@ -14,10 +14,11 @@ import { fetchImageUrl, type UrlFetchOptions } from './fetch-url.js'
 
 
 /** The per-request read options of the API (snake_case on the wire). */
-export type DocumentOptions = Pick<ReadOptions, 'cls' | 'pages' | 'dpi' | 'pdfText'>
+export type DocumentOptions = Pick<ReadOptions, 'model' | 'cls' | 'pages' | 'dpi' | 'pdfText'>
 
 /** Options as they arrive in a query string or JSON body (validated by the route schemas). */
 export interface WireOptions {
+  model?: string
   cls?: boolean
   format?: Format
   pages?: string
@@ -49,6 +50,7 @@ export interface ReadDocumentLimits {
 const JSON_FIELD_TYPES: Record<string, 'string' | 'boolean' | 'number'> = {
   image: 'string',
   url: 'string',
+  model: 'string',
   cls: 'boolean',
   format: 'string',
   pages: 'string',
@@ -93,6 +95,7 @@ export function decodeBase64Image(s: string): Buffer {
 
 /** Multipart option fields: the same names and values as the query parameters. */
 const FIELDS: Record<keyof WireOptions, (v: string) => WireOptions[keyof WireOptions]> = {
+  model: (v) => v,
   cls: (v) => {
     if (v !== 'true' && v !== 'false') throw new OcrError('BAD_REQUEST', 'cls must be true or false')
     return v === 'true'
@@ -143,6 +146,7 @@ export async function readDocument(request: FastifyRequest, limits: ReadDocument
     throw new OcrError('BAD_REQUEST', 'format is chosen when the result is fetched: GET /v1/jobs/{id}/result?format=...')
   }
   const options: DocumentOptions = {
+    ...(wire.model !== undefined ? { model: wire.model } : {}),
     ...(wire.cls !== undefined ? { cls: wire.cls } : {}),
     ...(wire.pages !== undefined ? { pages: wire.pages } : {}),
     ...(wire.dpi !== undefined ? { dpi: wire.dpi } : {}),

@@ -31,8 +31,9 @@ const timing = {
 export const ocrResultSchema = {
   $id: 'OcrResult',
   type: 'object',
-  required: ['width', 'height', 'rotation', 'lines', 'pages', 'timing_ms'],
+  required: ['model', 'width', 'height', 'rotation', 'lines', 'pages', 'timing_ms'],
   properties: {
+    model: { type: 'string', description: 'The model pack that read it (GET /v1/models)' },
     width: { type: 'integer' },
     height: { type: 'integer' },
     rotation: { type: 'integer', enum: [0, 90, 180, 270], description: 'Clockwise turn the engine applied to read the page' },
@@ -61,6 +62,7 @@ export const ocrResultSchema = {
 
 /** The read options every document route takes (query parameters, JSON fields, multipart fields). */
 const readOptions = {
+  model: { type: 'string', maxLength: 64, description: 'The model pack to read with (GET /v1/models lists them; default: the first of OCR_MODELS)' },
   cls: { type: 'boolean', description: 'Run the 0/180° angle classifier (default: OCR_USE_CLS)' },
   pages: { type: 'string', maxLength: 200, description: 'Pages of a document to read: `1-3,7`, `5-` (1-based; default all)' },
   dpi: { type: 'integer', minimum: PDF_DPI_RANGE.min, maximum: PDF_DPI_RANGE.max, description: 'PDF render resolution (default: OCR_PDF_DPI)' },
@@ -147,7 +149,7 @@ export const jobStatusSchema = {
     file_name: { type: ['string', 'null'] },
     options: {
       type: 'object',
-      properties: { cls: readOptions.cls, pages: readOptions.pages, dpi: readOptions.dpi, pdf_text: readOptions.pdf_text },
+      properties: { model: readOptions.model, cls: readOptions.cls, pages: readOptions.pages, dpi: readOptions.dpi, pdf_text: readOptions.pdf_text },
     },
     error: {
       type: ['object', 'null'],
@@ -157,6 +159,40 @@ export const jobStatusSchema = {
     },
     status_url: { type: 'string' },
     result_url: { type: 'string' },
+  },
+} as const
+
+const roleInfo = {
+  type: 'object',
+  required: ['model_name', 'input_shape'],
+  properties: {
+    model_name: { type: 'string', description: 'Global.model_name of its inference.yml (PaddleOCR 2.x models: the file name)' },
+    input_shape: { type: 'array', items: { type: ['integer', 'null'] }, description: '[n, c, h, w] as the ONNX graph declares its input; null = any size' },
+    characters: { type: 'integer', description: 'rec: the characters it reads (with the space when it has one)' },
+  },
+} as const
+
+export const modelsSchema = {
+  type: 'object',
+  required: ['models'],
+  properties: {
+    models: {
+      type: 'array',
+      description: 'Every model pack of the service (OCR_MODELS), the default first',
+      items: {
+        type: 'object',
+        required: ['name', 'default', 'roles'],
+        properties: {
+          name: { type: 'string', description: 'What `model=` takes' },
+          default: { type: 'boolean', description: 'Reads requests that name no model' },
+          roles: {
+            type: 'object',
+            description: 'det and rec always; cls (0/180° line classifier) and doc_ori (page classifier) when the pack has them',
+            properties: { det: roleInfo, cls: roleInfo, rec: roleInfo, doc_ori: roleInfo },
+          },
+        },
+      },
+    },
   },
 } as const
 

@@ -6,7 +6,6 @@
  * remote one (createRemoteBackend); its client runs the real networks (local sessions), delaying
  * each call a little and counting the calls under way.
  */
-import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseEngineSettings, RemoteSettingsSchema } from '../../src/config.js'
 import { OcrError } from '../../src/errors.js'
@@ -17,21 +16,22 @@ import { createLocalBackend } from '../../src/inference/local.js'
 import { createRemoteBackend, type RemoteClient } from '../../src/inference/remote.js'
 import { resolveModelPaths } from '../../src/models/assets.js'
 import { readRewrittenModel } from '../../src/models/onnx/model-file.js'
-import { buildCharset } from '../../src/models/rec-ctc.js'
+import { builtinPack } from '../../src/packs/builtin.js'
+import type { PackSpec } from '../../src/packs/spec.js'
 import { Pipeline } from '../../src/pipeline/pipeline.js'
 import { squash, textImage } from '../helpers/images.js'
 
 const LINES = ['FIRST LINE 101', 'SECOND LINE 202', 'THIRD LINE 303', 'FOURTH LINE 404', 'FIFTH LINE 505']
 
 let local: Record<ModelRole, Backend>
-let charset: string[]
+let builtin: PackSpec
 let page: RgbImage
 
 beforeAll(async () => {
   const paths = resolveModelPaths()
   local = {} as Record<ModelRole, Backend>
   for (const role of ['det', 'cls', 'rec'] as const) local[role] = await createLocalBackend(await readRewrittenModel(paths[role]), { device: 'cpu', threads: 1 })
-  charset = buildCharset(readFileSync(paths.keys, 'utf8'))
+  builtin = await builtinPack({ models: {}, recImageHeight: 48 }, { onnx: 'required' })
   page = (await decodeImage((await textImage(LINES, 36)).png, { maxPixels: 1e8 })).pages[0]!
 }, 60_000)
 
@@ -77,7 +77,7 @@ async function pipeline(callsInFlight: number, rec: Probe, failAt = 0): Promise<
     cls: await createRemoteBackend(client(local.cls, cls), 'ocr_cls', remote),
     rec: await createRemoteBackend(client(local.rec, rec, failAt), 'ocr_rec', remote),
   }
-  return new Pipeline((role) => Promise.resolve(backends[role]), charset, settings)
+  return new Pipeline((role) => Promise.resolve(backends[role as ModelRole]), builtin, settings)
 }
 
 describe('a model server backend: up to callsInFlight calls at once', () => {

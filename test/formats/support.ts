@@ -56,7 +56,7 @@ export function page(n: number, width: number, height: number, lines: OcrLine[],
 
 export function result(pages: PageResult[]): OcrResult {
   const first = pages[0]!
-  return { width: first.width, height: first.height, rotation: first.rotation, lines: first.lines, pages, timing_ms: timing }
+  return { model: 'builtin', width: first.width, height: first.height, rotation: first.rotation, lines: first.lines, pages, timing_ms: timing }
 }
 
 /** Two pages: ASCII with XML specials, Chinese, a 30° line; page 2 with an astral character and an empty page-2 neighbour. */

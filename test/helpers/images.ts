@@ -1,6 +1,11 @@
 /** Test images made on the fly with sharp (fonts: DejaVu Sans, installed by .ci/run). */
 import sharp from 'sharp'
-import { packRecBatch } from '../../src/image/tensor.js'
+import { packRecBatch, tensorLayout } from '../../src/image/tensor.js'
+import { LEGACY_NORMS } from '../../src/packs/load.js'
+
+/** How the builtin (PaddleOCR 2.x) models are fed: the detector's and the line models' tensor layouts. */
+export const DET_LAYOUT = tensorLayout(LEGACY_NORMS.det)
+export const REC_LAYOUT = tensorLayout(LEGACY_NORMS.line)
 
 export interface TextImage {
   png: Buffer
@@ -39,7 +44,7 @@ export async function textLineBatch(lines: string[], size = 36): Promise<{ data:
   })
   const H = 48
   const W = Math.max(320, ...crops.map((c) => Math.trunc((H * c.width) / c.height)))
-  return { data: packRecBatch(crops, H, W), dims: [crops.length, 3, H, W] }
+  return { data: packRecBatch(crops, H, W, REC_LAYOUT), dims: [crops.length, 3, H, W] }
 }
 
 /** Uppercase, no whitespace: how tests compare recognised text. */

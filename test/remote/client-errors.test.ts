@@ -137,7 +137,7 @@ describe('kserve-http client errors', () => {
   it('answers readiness false (no throw) when the server is down or says no', async () => {
     const port = await closedPort()
     const s = settings({ url: `http://127.0.0.1:${port}` })
-    expect(await remoteReady(client(s), s)).toBe(false)
+    expect(await remoteReady(client(s), Object.values(s.models))).toBe(false)
     const srv = await httpServer((req, res) => {
       res.writeHead(req.url === '/v2/health/ready' ? 200 : 400)
       res.end()
@@ -146,7 +146,7 @@ describe('kserve-http client errors', () => {
     const c = client(s2)
     expect(await c.serverReady()).toBe(true)
     expect(await c.modelReady('ocr_det')).toBe(false)
-    expect(await remoteReady(c, s2)).toBe(false)
+    expect(await remoteReady(c, Object.values(s2.models))).toBe(false)
   })
 
   it('caps the health probes\' deadline, so a hung server reads as not ready quickly', async () => {

@@ -18,7 +18,8 @@ import type { Backend, Tensor } from '../../src/inference/backend.js'
 import { createLocalBackend } from '../../src/inference/local.js'
 import { createRemoteBackend, createRemoteClient, remoteReady, type RemoteClient } from '../../src/inference/remote.js'
 import { resolveModelPaths } from '../../src/models/assets.js'
-import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, buildCharset, ctcDecode, ctcDecodeBest, hasReducedRecOutputs } from '../../src/models/rec-ctc.js'
+import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, ctcDecode, ctcDecodeBest, hasReducedRecOutputs } from '../../src/models/rec-ctc.js'
+import { ctcCharset, readDictionary } from '../../src/packs/spec.js'
 import { REAL_DIR, detTensor, maxAbsDiff, startModelServerProcess, type ModelServerProcess } from './helpers.js'
 
 let repo: string
@@ -38,7 +39,7 @@ beforeAll(async () => {
   localDet = await createLocalBackend(paths.det, { device: 'cpu', threads: 1 })
   localCls = await createLocalBackend(paths.cls, { device: 'cpu', threads: 1 })
   localRec = await createLocalBackend(paths.rec, { device: 'cpu', threads: 1 })
-  charset = buildCharset(readFileSync(paths.keys, 'utf8'))
+  charset = ctcCharset(readDictionary(readFileSync(paths.keys, 'utf8')), true)
   det = await detTensor(join(REAL_DIR, 'images/page/cnocr_multi-line_cn2.png'), 576, 256)
 })
 
@@ -87,7 +88,7 @@ describe('model server over each protocol', () => {
 
   it.each(cases)('%s: ready, metadata, and a real det tensor equal to local ONNX Runtime', async (_name, protocol, extra) => {
     const { client, remote } = clientFor(protocol, extra)
-    expect(await remoteReady(client, remote)).toBe(true)
+    expect(await remoteReady(client, Object.values(remote.models))).toBe(true)
     const meta = await client.modelMetadata('ocr_det')
     expect(meta.inputs).toEqual([{ name: 'x', datatype: 'FP32', shape: [-1, 3, -1, -1] }])
     expect(meta.outputs).toEqual([{ name: 'sigmoid_0.tmp_0', datatype: 'FP32', shape: [-1, 1, -1, -1] }])

@@ -176,7 +176,7 @@ describe('job lifecycle', () => {
     const last = (await pollUntil(svc.url, job.id, finished)).at(-1)!
     expect(last.status).toBe('succeeded')
     expect([last.pages_done, last.pages_total]).toEqual([2, 2])
-    expect(last.options).toEqual({ pages: '2,4', cls: false })
+    expect(last.options).toEqual({ model: 'builtin', pages: '2,4', cls: false })
     const result = (await (await fetch(svc.url + job.result_url)).json()) as Result
     expect(result.pages.map((p) => p.page)).toEqual([2, 4])
     expect(result.pages[1]!.lines.map((l) => squash(l.text))).toEqual(pageText(4).map(squash))
@@ -238,7 +238,7 @@ describe('PDF documents', () => {
     const job = await pdfJob('?pdf_text=ocr&dpi=100&pages=2-3')
     const last = (await pollUntil(svc.url, job.id, finished)).at(-1)!
     expect(last.status).toBe('succeeded')
-    expect(last.options).toEqual({ pages: '2-3', dpi: 100, pdf_text: 'ocr' })
+    expect(last.options).toEqual({ model: 'builtin', pages: '2-3', dpi: 100, pdf_text: 'ocr' })
     const result = (await (await fetch(svc.url + job.result_url)).json()) as Result
     expect(result.pages.map((p) => [p.page, p.source, p.dpi])).toEqual([[2, 'ocr', 100], [3, 'ocr', 100]])
     expect(result.pages.map((p) => p.lines.map((l) => squash(l.text)))).toEqual([[squash(longPdfLine(2))], [squash(longPdfLine(3))]])

@@ -578,7 +578,7 @@ describe('web page (headless Chromium)', () => {
     })
     expect((await docs.goto(`${svc.url}/docs`))?.status()).toBe(200)
     await docs.waitForSelector('.opblock-summary-path[data-path="/v1/ocr"]', { timeout: 30_000 })
-    expect(await docs.$$eval('.opblock-summary-path', (els) => els.map((e) => e.getAttribute('data-path')).sort())).toEqual(['/healthz', '/metrics', '/readyz', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}', '/v1/jobs/{id}/result', '/v1/ocr', '/v1/preview'])
+    expect(await docs.$$eval('.opblock-summary-path', (els) => els.map((e) => e.getAttribute('data-path')).sort())).toEqual(['/healthz', '/metrics', '/readyz', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}', '/v1/jobs/{id}/result', '/v1/models', '/v1/ocr', '/v1/preview'])
     expect(outside).toEqual([])
     // Swagger UI runs under the same strict CSP without a violation
     expect(cspViolations).toEqual([])

@@ -20,6 +20,7 @@ const LANDS: Record<EnvVarName, { text: string; path: string; value: unknown; al
   PORT: { text: '9090', path: 'port', value: 9090 },
   HOST: { text: '127.0.0.1', path: 'host', value: '127.0.0.1' },
   OCR_MODE: { text: 'LOCAL', path: 'mode', value: 'single', also: 'engine.remote' },
+  OCR_MODELS: { text: 'latin=/models/latin, /models/cyrillic/,builtin', path: 'engine.packs', value: [{ name: 'latin', dir: '/models/latin' }, { name: 'cyrillic', dir: '/models/cyrillic/' }, { name: 'builtin' }] },
   OCR_DEVICE: { text: 'cuda', path: 'engine.device', value: 'cuda' },
   OCR_WORKERS: { text: '3', path: 'engine.workers', value: 3 },
   OCR_THREADS_PER_WORKER: { text: '2', path: 'engine.threadsPerWorker', value: 2 },
@@ -151,7 +152,7 @@ describe('defaults', () => {
 
 describe('refusals name the variable and what it accepts', () => {
   /** A text of the wrong kind for each way of writing a value (free text and lists take anything). */
-  const WRONG: Record<Setting['kind'], string | null> = { number: 'x', auto: 'many', boolean: 'maybe', choice: 'nope', modelNames: 'a,b', text: null, list: null }
+  const WRONG: Record<Setting['kind'], string | null> = { number: 'x', auto: 'many', boolean: 'maybe', choice: 'nope', modelNames: 'a,b', packList: 'a=/x,a=/y', text: null, list: null }
 
   it.each(entries.filter(([, s]) => WRONG[s.kind] !== null).map(([name, s]) => [name, s] as const))('%s', (name, s) => {
     const text = WRONG[s.kind]!
@@ -173,6 +174,9 @@ describe('refusals name the variable and what it accepts', () => {
     [{ OCR_MAX_QUEUE: '-1' }, 'OCR_MAX_QUEUE: must be an integer ≥ 0'],
     [{ OCR_DET_LIMIT_SIDE_LEN: '0' }, 'OCR_DET_LIMIT_SIDE_LEN: must be an integer ≥ 1'],
     [{ OCR_DEVICE: 'CPU' }, 'OCR_DEVICE: must be one of cpu, cuda'],
+    [{ OCR_MODELS: 'builtin=/models/x' }, 'OCR_MODELS: must be comma-separated NAME=DIR or DIR entries'],
+    [{ OCR_MODELS: 'bad name=/models/x' }, 'OCR_MODELS: must be comma-separated NAME=DIR or DIR entries'],
+    [{ OCR_MODELS: ' , ' }, 'OCR_MODELS: must be comma-separated NAME=DIR or DIR entries'],
     [{ OCR_MODE: 'cloud' }, 'OCR_MODE: must be one of single, local, remote, tfserving, triton, kserve'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent'],
     [{ OCR_REMOTE_RETRIES: '11' }, 'OCR_REMOTE_RETRIES: must be an integer from 0 to 10'],

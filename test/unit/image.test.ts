@@ -4,6 +4,7 @@ import { decodeBmp } from '../../src/image/bmp.js'
 import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../../src/image/image.js'
 import { linearTable } from '../../src/image/resize.js'
 import { packDetInput, packRecBatch, recResizedWidth } from '../../src/image/tensor.js'
+import { DET_LAYOUT, REC_LAYOUT } from '../helpers/images.js'
 import { cropSize, cropText, lazyCrop, perspectiveTransform, warpQuad } from '../../src/image/warp.js'
 import { firstDiff } from '../helpers/arrays.js'
 
@@ -67,7 +68,7 @@ describe('linearTable (cv2 INTER_LINEAR)', () => {
 describe('tensor packing', () => {
   it('det input: BGR order, ImageNet mean/std, CHW', () => {
     const img = { data: new Uint8Array([255, 0, 0]), width: 1, height: 1 } // pure red
-    const t = packDetInput(img, 1, 1)
+    const t = packDetInput(img, 1, 1, DET_LAYOUT)
     expect(t[0]).toBeCloseTo((0 - 0.485) / 0.229, 5) // B plane
     expect(t[1]).toBeCloseTo((0 - 0.456) / 0.224, 5) // G plane
     expect(t[2]).toBeCloseTo((1 - 0.406) / 0.225, 5) // R plane
@@ -76,7 +77,7 @@ describe('tensor packing', () => {
     const white = { data: new Uint8Array(20 * 10 * 3).fill(255), width: 20, height: 10 }
     expect(recResizedWidth(white, 48, 320)).toBe(96)
     const W = 320
-    const t = packRecBatch([white], 48, W)
+    const t = packRecBatch([white], 48, W, REC_LAYOUT)
     expect(t).toHaveLength(3 * 48 * W)
     expect(t[0]).toBeCloseTo(1) // white → 1
     expect(t[95]).toBeCloseTo(1)
@@ -140,8 +141,8 @@ describe('lazy crops', () => {
   it('packs the same classifier and recogniser tensors as the eager crop, computing a fraction of it', () => {
     const lazy = lazyCrop(page, quad)
     const W = recResizedWidth(eager, 48, 2000)
-    expect(firstDiff(packRecBatch([lazy], 48, 192), packRecBatch([eager], 48, 192))).toBe(-1)
-    expect(firstDiff(packRecBatch([lazy], 48, W + 32), packRecBatch([eager], 48, W + 32))).toBe(-1)
+    expect(firstDiff(packRecBatch([lazy], 48, 192, REC_LAYOUT), packRecBatch([eager], 48, 192, REC_LAYOUT))).toBe(-1)
+    expect(firstDiff(packRecBatch([lazy], 48, W + 32, REC_LAYOUT), packRecBatch([eager], 48, W + 32, REC_LAYOUT))).toBe(-1)
     const buf = lazy.pixels(new Int32Array(0), new Int32Array(0))
     let computed = 0
     for (let i = 0; i < buf.length; i += 3) if (buf[i] !== 0) computed++
@@ -154,7 +155,7 @@ describe('lazy crops', () => {
     expect(firstDiff(rot180(lazyCrop(page, quad)).data, rot180(eager).data)).toBe(-1)
     expect(firstDiff(rot180(rot90ccw(lazyCrop(page, quad))).data, rot180(rot90ccw(eager)).data)).toBe(-1)
     const turned = rot90ccw(lazyCrop(page, quad))
-    expect(firstDiff(packRecBatch([rot180(turned)], 48, 64), packRecBatch([rot180(rot90ccw(eager))], 48, 64))).toBe(-1)
+    expect(firstDiff(packRecBatch([rot180(turned)], 48, 64, REC_LAYOUT), packRecBatch([rot180(rot90ccw(eager))], 48, 64, REC_LAYOUT))).toBe(-1)
   })
 })
 

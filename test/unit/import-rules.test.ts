@@ -121,6 +121,12 @@ describe('import rules (docs/ARCHITECTURE.md, "Protocols")', () => {
     expect(violations('protocols/', 'inference/', ['inference/backend.ts'])).toEqual([])
   })
 
+  it('model packs (docs/ARCHITECTURE.md, "The engine"): the pipeline takes a pack spec, loading packs is the composition root\'s; packs/ imports no face or pipeline', () => {
+    expect(violations('pipeline/', 'packs/', ['packs/spec.ts'])).toEqual([])
+    expect(violations('image/', 'packs/')).toEqual([])
+    for (const above of ['pipeline/', 'server/', 'cli/', 'ocr.ts']) expect(violations('packs/', above)).toEqual([])
+  })
+
   it('isRecord is written once', () => {
     const defs = sourceFiles(SRC).filter((f) => /function isRecord\b/.test(readFileSync(f, 'utf8')))
     expect(defs.map((f) => relative(SRC, f))).toEqual(['protocols/rest.ts'])

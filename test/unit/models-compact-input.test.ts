@@ -7,7 +7,8 @@
 import * as ort from 'onnxruntime-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RgbImage } from '../../src/image/image.js'
-import { DET_LUT, REC_LUT, packDetInput, packDetPixels, packRecBatch, packRecPixels, recResizedWidth } from '../../src/image/tensor.js'
+import { packDetInput, packDetPixels, packRecBatch, packRecPixels, recResizedWidth } from '../../src/image/tensor.js'
+import { DET_LAYOUT, REC_LAYOUT } from '../helpers/images.js'
 import { resolveModelPaths } from '../../src/models/assets.js'
 import { PIXELS_INPUT, PIXELS_VALID_INPUT, hasCompactInput } from '../../src/inference/model-io.js'
 import { deriveCompactInputModel } from '../../src/models/onnx/compact-input.js'
@@ -30,7 +31,7 @@ beforeAll(async () => {
   const paths = resolveModelPaths()
   for (const role of ['det', 'cls', 'rec'] as const) {
     const bytes = await readRewrittenModel(paths[role])
-    const compactBytes = deriveCompactInputModel(bytes, role === 'det' ? DET_LUT : REC_LUT, role !== 'det')
+    const compactBytes = deriveCompactInputModel(bytes, (role === 'det' ? DET_LAYOUT : REC_LAYOUT).luts, role !== 'det')
     sessions[role] = { float: await ort.InferenceSession.create(bytes, opts), compact: await ort.InferenceSession.create(compactBytes, opts), compactBytes }
   }
 }, 60_000)
@@ -55,14 +56,14 @@ describe('compact-input models', () => {
 
   it('a model that already takes pixels comes back as it is', () => {
     const b = sessions.det.compactBytes
-    expect(deriveCompactInputModel(b, DET_LUT, false)).toBe(b)
+    expect(deriveCompactInputModel(b, DET_LAYOUT.luts, false)).toBe(b)
   })
 
   it('the detector computes the same map, bit for bit', async () => {
     const img = texture(300, 90, 3)
     const [w, h] = [320, 96]
-    const a = await sessions.det.float.run({ x: new ort.Tensor('float32', packDetInput(img, w, h), [1, 3, h, w]) })
-    const b = await sessions.det.compact.run({ [PIXELS_INPUT]: new ort.Tensor('uint8', packDetPixels(img, w, h), [1, 3, h, w]) })
+    const a = await sessions.det.float.run({ x: new ort.Tensor('float32', packDetInput(img, w, h, DET_LAYOUT), [1, 3, h, w]) })
+    const b = await sessions.det.compact.run({ [PIXELS_INPUT]: new ort.Tensor('uint8', packDetPixels(img, w, h, 'BGR'), [1, 3, h, w]) })
     const name = sessions.det.float.outputNames[0]!
     expect(b[name]!.dims).toEqual([1, 1, h, w])
     expect(firstDiff(a[name]!.data as Float32Array, b[name]!.data as Float32Array)).toBe(-1)
@@ -72,8 +73,8 @@ describe('compact-input models', () => {
     // three lines of different widths in one batch: the narrower ones are zero-padded
     const lines = [texture(400, 40, 1), texture(120, 30, 5), texture(60, 48, 9)]
     const W = role === 'cls' ? 192 : 512
-    const x = packRecBatch(lines, 48, W)
-    const { pixels, valid } = packRecPixels(lines, 48, W)
+    const x = packRecBatch(lines, 48, W, REC_LAYOUT)
+    const { pixels, valid } = packRecPixels(lines, 48, W, 'BGR')
     const a = await sessions[role].float.run({ x: new ort.Tensor('float32', x, [3, 3, 48, W]) })
     const b = await sessions[role].compact.run({
       [PIXELS_INPUT]: new ort.Tensor('uint8', pixels, [3, 3, 48, W]),
@@ -87,8 +88,8 @@ describe('uint8 packers', () => {
   it('hold the pixels the float packers normalise, and mark the columns each line fills', () => {
     const lines = [texture(200, 40, 2), texture(50, 40, 4)]
     const [H, W] = [48, 256]
-    const x = packRecBatch(lines, H, W)
-    const { pixels, valid } = packRecPixels(lines, H, W)
+    const x = packRecBatch(lines, H, W, REC_LAYOUT)
+    const { pixels, valid } = packRecPixels(lines, H, W, 'BGR')
     lines.forEach((img, n) => {
       const w = recResizedWidth(img, H, W)
       expect([...valid.subarray(n * W, (n + 1) * W)]).toEqual(Array.from({ length: W }, (_, c) => (c < w ? 1 : 0)))
@@ -97,12 +98,12 @@ describe('uint8 packers', () => {
       const c = Math.floor(i / (H * W)) % 3
       const col = i % W
       const n = Math.floor(i / (3 * H * W))
-      const want = valid[n * W + col] === 1 ? REC_LUT[c]![pixels[i]!]! : 0
+      const want = valid[n * W + col] === 1 ? REC_LAYOUT.luts[c]![pixels[i]!]! : 0
       if (x[i] !== want) expect({ i, got: x[i], want }).toBeNull()
     }
     const det = texture(90, 70, 7)
-    const dx = packDetInput(det, 64, 32)
-    const dp = packDetPixels(det, 64, 32)
-    expect(firstDiff(dx, Float32Array.from(dp, (v, i) => DET_LUT[Math.floor(i / (64 * 32))]![v]!))).toBe(-1)
+    const dx = packDetInput(det, 64, 32, DET_LAYOUT)
+    const dp = packDetPixels(det, 64, 32, 'BGR')
+    expect(firstDiff(dx, Float32Array.from(dp, (v, i) => DET_LAYOUT.luts[Math.floor(i / (64 * 32))]![v]!))).toBe(-1)
   })
 })

@@ -11,7 +11,8 @@ import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveModelPaths } from '../../src/models/assets.js'
 import { rewriteModel } from '../../src/models/onnx/graph-rewrite.js'
-import { buildCharset, ctcDecode } from '../../src/models/rec-ctc.js'
+import { ctcDecode } from '../../src/models/rec-ctc.js'
+import { ctcCharset, readDictionary } from '../../src/packs/spec.js'
 import { onnxSchema } from '../../src/models/onnx/onnx-proto.js'
 import { textImage, textLineBatch } from '../helpers/images.js'
 
@@ -238,7 +239,7 @@ describe('rewriteModel: scalar affine blocks folded into convolutions', () => {
 
 describe('rewriteModel on the shipped PP-OCR models', () => {
   const paths = resolveModelPaths()
-  const charset = buildCharset(readFileSync(paths.keys, 'utf8'))
+  const charset = ctcCharset(readDictionary(readFileSync(paths.keys, 'utf8')), true)
   const sessions: ort.InferenceSession[] = []
   const load = async (bytes: Uint8Array) => {
     const s = await ort.InferenceSession.create(bytes, opts)

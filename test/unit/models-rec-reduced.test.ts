@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs'
 import * as ort from 'onnxruntime-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveModelPaths } from '../../src/models/assets.js'
-import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, buildCharset, ctcDecode, ctcDecodeBest, hasReducedRecOutputs } from '../../src/models/rec-ctc.js'
+import { ctcCharset, readDictionary } from '../../src/packs/spec.js'
+import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, ctcDecode, ctcDecodeBest, hasReducedRecOutputs } from '../../src/models/rec-ctc.js'
 import { deriveReducedRecModel, readOnnxModelInfo } from '../../src/models/onnx/rec-reduced.js'
 import { textLineBatch } from '../helpers/images.js'
 
@@ -64,7 +65,7 @@ describe('ctcDecodeBest (argmax/maxprob form) equals ctcDecode (softmax form)', 
 describe('deriveReducedRecModel on the PP-OCRv4 recogniser', () => {
   const paths = resolveModelPaths()
   const original = readFileSync(paths.rec)
-  const charset = buildCharset(readFileSync(paths.keys, 'utf8'))
+  const charset = ctcCharset(readDictionary(readFileSync(paths.keys, 'utf8')), true)
   let derived: Uint8Array
   let softmaxSession: ort.InferenceSession
   let reducedSession: ort.InferenceSession

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { clsDecode } from '../../src/models/cls.js'
+import { classDecode, clsDecode } from '../../src/models/cls.js'
 import { dbPostprocess, detInputSize, filterBox } from '../../src/models/det-db.js'
-import { buildCharset, ctcDecode, ratioBatches } from '../../src/models/rec-ctc.js'
+import { ctcDecode, ratioBatches } from '../../src/models/rec-ctc.js'
+import { ctcCharset, readDictionary } from '../../src/packs/spec.js'
 import { detPadding } from '../../src/pipeline/pipeline.js'
 
 describe('detInputSize (DetResizeForTest, limit_type max 960)', () => {
@@ -144,9 +145,12 @@ describe('ctcDecode', () => {
     const logits = new Float32Array([0.1, 0.6, 3.2, 0.2, 0.1, 0.6, 3.2, 0.2, 2.5, 0.9, 0.7, 0.1])
     expect(ctcDecode(logits, 3, 4, 0, charset).text).toBe('b')
   })
-  it('buildCharset: blank first, keys, then space', () => {
-    expect(buildCharset('x\ny\nz\n')).toEqual(['', 'x', 'y', 'z', ' '])
-    expect(buildCharset('x\r\ny')).toEqual(['', 'x', 'y', ' '])
+  it('ctcCharset: blank first, the dictionary, then the space when use_space_char', () => {
+    expect(ctcCharset(readDictionary('x\ny\nz\n'), true)).toEqual(['', 'x', 'y', 'z', ' '])
+    expect(ctcCharset(readDictionary('x\r\ny'), true)).toEqual(['', 'x', 'y', ' '])
+    expect(ctcCharset(readDictionary('x\ny'), false)).toEqual(['', 'x', 'y'])
+    // a dictionary line that is a space stays one (en_dict.txt has one)
+    expect(readDictionary('a\n \nb\n')).toEqual(['a', ' ', 'b'])
   })
 })
 
@@ -179,11 +183,21 @@ describe('ratioBatches (predict_rec batching order)', () => {
 
 describe('clsDecode', () => {
   it.each([
-    [[0.8, 0.2], { label: '0', score: 0.8 }],
-    [[0.05, 0.95], { label: '180', score: 0.95 }],
-  ])('%j', (p, want) => {
-    const d = clsDecode(new Float32Array(p), 0)
+    [[0.8, 0.2], [0, 180], { label: '0', score: 0.8 }],
+    [[0.05, 0.95], [0, 180], { label: '180', score: 0.95 }],
+    // the pack's label_list decides what a class means
+    [[0.05, 0.95], [180, 0], { label: '0', score: 0.95 }],
+    // logits (rows that do not sum to 1) are softmaxed: softmax([2, 0])[0] = 1 / (1 + e^-2)
+    [[2, 0], [0, 180], { label: '0', score: 1 / (1 + Math.exp(-2)) }],
+    [[-1, 3], [0, 180], { label: '180', score: 1 / (1 + Math.exp(-4)) }],
+  ] as const)('%j with labels %j', (p, angles, want) => {
+    const d = clsDecode(new Float32Array(p), 0, angles)
     expect(d.label).toBe(want.label)
     expect(d.score).toBeCloseTo(want.score, 6)
+  })
+  it('classDecode reads row i of [n, classes]: the best class, the first on ties', () => {
+    const scores = new Float32Array([0.1, 0.2, 0.3, 0.4, 0.25, 0.25, 0.25, 0.25])
+    expect(classDecode(scores, 4, 0)).toEqual({ index: 3, score: expect.closeTo(0.4, 6) })
+    expect(classDecode(scores, 4, 1)).toEqual({ index: 0, score: 0.25 })
   })
 })

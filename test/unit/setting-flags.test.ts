@@ -76,6 +76,7 @@ describe('ocrserve read', () => {
 
   /** A valid text for each value flag: the variable's own example where it is an engine one. */
   const EXAMPLES: Record<string, string> = {
+    '--models': 'en=/models/en,builtin',
     '--device': 'cuda',
     '--workers': '3',
     '--threads-per-worker': 'auto',

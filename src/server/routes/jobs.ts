@@ -36,7 +36,7 @@ const resultUrl = (id: string): string => `/v1/jobs/${id}/result`
 /** The wire form of a job (snake_case, ISO dates, relative URLs: they work behind any proxy prefix-free). */
 export function jobView(job: JobSnapshot): Record<string, unknown> {
   const iso = (d: Date | null): string | null => d?.toISOString() ?? null
-  const { cls, pages, dpi, pdfText } = job.options
+  const { model, cls, pages, dpi, pdfText } = job.options
   return {
     id: job.id,
     status: job.state,
@@ -47,7 +47,7 @@ export function jobView(job: JobSnapshot): Record<string, unknown> {
     finished_at: iso(job.finishedAt),
     expires_at: iso(job.expiresAt),
     file_name: job.fileName,
-    options: { ...(cls !== undefined ? { cls } : {}), ...(pages !== undefined ? { pages } : {}), ...(dpi !== undefined ? { dpi } : {}), ...(pdfText !== undefined ? { pdf_text: pdfText } : {}) },
+    options: { ...(model !== undefined ? { model } : {}), ...(cls !== undefined ? { cls } : {}), ...(pages !== undefined ? { pages } : {}), ...(dpi !== undefined ? { dpi } : {}), ...(pdfText !== undefined ? { pdf_text: pdfText } : {}) },
     error: job.error,
     status_url: statusUrl(job.id),
     result_url: resultUrl(job.id),

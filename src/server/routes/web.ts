@@ -39,6 +39,8 @@ export function pageLimits(config: ServiceConfig, ocr: Ocr): Record<string, stri
     // as POST /v1/ocr counts it: a document the engine would refuse anyway is not sent to a job
     'sync-max-pages': String(Math.min(config.syncMaxPages, ocr.settings.maxPages)),
     'preview-max-side': String(PREVIEW_MAX_SIDE.max),
+    // the model packs, the default first: the page offers a choice when there are several
+    models: ocr.models.map((m) => m.name).join(','),
     pdfjs: PDFJS_PREFIX,
   }
 }
