@@ -54,7 +54,10 @@ export type ImageInput = Buffer | Uint8Array | string
 /** How PDF pages are read: their own text layer when they have one (auto), always OCR, or never OCR. */
 export type PdfTextMode = 'auto' | 'ocr' | 'embedded'
 
-/** Progress of a multi-page read: called once per finished page, in page order. */
+/**
+ * Progress of a multi-page read: called once per finished page, in page order (with
+ * `parallelPages` > 1, in the order the pages finish; `done` counts them).
+ */
 export type PageCallback = (page: PageResult, progress: { done: number; total: number }) => void
 
 export interface ReadOptions {
@@ -75,4 +78,14 @@ export interface ReadOptions {
   onPage?: PageCallback
   /** `batch` jobs wait behind every `interactive` one in the queue (default interactive). */
   priority?: 'interactive' | 'batch'
+  /**
+   * Pages of a document read at once, each by a different worker (default 1: one worker reads the
+   * pages in order). Above 1 one worker first opens the document and lists its pages, then every
+   * page is a task of its own that a free worker takes, in page order; interactive reads still go
+   * first at each page. Results are the same either way.
+   */
+  parallelPages?: number
 }
+
+/** What pageNumbers() takes: read()'s options that decide which pages are read, and the queueing ones. */
+export type PageNumbersOptions = Pick<ReadOptions, 'signal' | 'timeoutMs' | 'pages' | 'maxPages' | 'priority'>

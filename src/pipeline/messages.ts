@@ -51,6 +51,8 @@ export interface JobMessage {
   pdfText: PdfTextMode
   /** Send a 'page' message after each page. */
   progress: boolean
+  /** Only open the document and list the pages it would read (answered with 'planned'). */
+  plan?: boolean
 }
 
 export type ToWorker =
@@ -72,6 +74,8 @@ export type ToMain =
   | { type: 'ready' }
   | { type: 'init-error'; error: SerializedError }
   | { type: 'result'; id: number; result: OcrResult }
+  /** A plan job's answer: the 0-based pages the read selects, in order. */
+  | { type: 'planned'; id: number; pages: number[] }
   | { type: 'page'; id: number; page: PageResult; done: number; total: number }
   | { type: 'error'; id: number; error: SerializedError }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; obj: object | string; msg?: string | undefined }

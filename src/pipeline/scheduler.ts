@@ -11,7 +11,8 @@ import { Worker } from 'node:worker_threads'
 import type { EngineStats } from '../engine.js'
 import { OcrError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import type { OcrResult, PageCallback } from '../types.js'
+import { resultFromPages } from '../document/result.js'
+import type { OcrResult, PageCallback, PageResult } from '../types.js'
 import { tensorBuffers } from './assist.js'
 import type { JobMessage, ToMain, ToWorker, WorkerInit } from './messages.js'
 
@@ -30,29 +31,61 @@ export interface SubmitOptions {
   onPage?: PageCallback
   /** `batch` jobs run only when no `interactive` job is waiting (default interactive). */
   priority?: 'interactive' | 'batch'
+  /**
+   * Pages of the document read at once on different workers (default 1: one worker reads them
+   * in order). Above 1 the read is split: one worker opens the document and lists the pages, then
+   * each page is a task of its own that any free worker takes, in page order.
+   */
+  parallelPages?: number
 }
 
 /** What the worker needs besides the input (the job id and transfer list are the scheduler's). */
-export type JobSpec = Omit<JobMessage, 'type' | 'id' | 'input'>
+export type JobSpec = Omit<JobMessage, 'type' | 'id' | 'input' | 'plan'>
 
+/** What a read settles with: its result, or (pageIndices) the 0-based pages it would read. */
+type Output = OcrResult | number[]
+
+/** One read() (or pageIndices()) call. */
 interface Job {
-  id: number
-  message: JobMessage
-  transfer: ArrayBuffer[]
-  resolve: (r: OcrResult) => void
+  spec: JobSpec
+  input: Uint8Array | string
+  priority: 'interactive' | 'batch'
+  /** Most of its tasks running at once. */
+  parallel: number
+  resolve: (r: Output) => void
   reject: (e: OcrError) => void
   timer: NodeJS.Timeout
   cleanup: () => void
   onPage?: PageCallback
-  slot?: Slot
   settled: boolean
+  /** Tasks of this job on a worker now. */
+  running: Set<Task>
+  /**
+   * How the job is cut into tasks: `whole` (one task reads everything), `plan` (one task lists the
+   * pages: pageIndices()), or `split` (a plan task, then one task per page).
+   */
+  mode: 'whole' | 'plan' | 'split'
+  /** Tasks handed out so far (whole and plan jobs: at most one). */
+  started: number
+  /** Split jobs: the pages still to hand out (null until the plan task has listed them) and those read. */
+  split: { todo: number[] | null; total: number; pages: Map<number, PageResult>; t0: number } | null
+}
+
+/** One worker's part of a job: all of it, its plan, or one page. */
+interface Task {
+  id: number
+  job: Job
+  kind: 'whole' | 'plan' | 'page'
+  /** The page (0-based) a page task reads. */
+  index: number
 }
 
 interface Slot {
   index: number
   worker: Worker
-  job: Job | null
+  task: Task | null
   busyMs: number
+  pagesRead: number
   startedAt: number
   onClosed?: () => void
 }
@@ -80,7 +113,7 @@ function newWorker(workerData: WorkerInit): Worker {
 export class Scheduler {
   readonly #opts: SchedulerOptions
   readonly #slots: Slot[] = []
-  /** Waiting jobs: interactive ones first; a batch job runs only when no interactive one waits. */
+  /** Jobs with a task to hand out: interactive ones first; a batch task runs only when no interactive one waits. */
   readonly #queue: Job[] = []
   readonly #batchQueue: Job[] = []
   #nextId = 1
@@ -106,7 +139,8 @@ export class Scheduler {
 
   #spawn(index: number): Promise<void> {
     const worker = newWorker(this.#opts.init(index))
-    const slot: Slot = { index, worker, job: null, busyMs: this.#slots[index]?.busyMs ?? 0, startedAt: 0 }
+    const old = this.#slots[index]
+    const slot: Slot = { index, worker, task: null, busyMs: old?.busyMs ?? 0, pagesRead: old?.pagesRead ?? 0, startedAt: 0 }
     return new Promise<void>((resolve, reject) => {
       let ready = false
       worker.on('message', (msg: ToMain) => {
@@ -124,18 +158,16 @@ export class Scheduler {
             void worker.terminate()
             break
           case 'result':
+          case 'planned':
           case 'error':
             this.#finish(slot, msg)
             break
-          case 'page':
-            if (slot.job?.id === msg.id && !slot.job.settled) {
-              try {
-                slot.job.onPage?.(msg.page, { done: msg.done, total: msg.total })
-              } catch (err) {
-                this.#opts.logger.error({ err }, 'onPage callback threw')
-              }
-            }
+          case 'page': {
+            const task = slot.task
+            // a split job reports its pages itself as its page tasks finish
+            if (task?.id === msg.id && task.kind === 'whole' && !task.job.settled) this.#onPage(task.job, msg.page, msg.done, msg.total)
             break
+          }
           case 'log':
             this.#opts.logger[msg.level](typeof msg.obj === 'string' ? { worker: index, msg: msg.obj } : { worker: index, ...msg.obj }, msg.msg)
             break
@@ -165,70 +197,126 @@ export class Scheduler {
       worker.on('exit', (code) => {
         if (!ready || this.#closing || this.#slots[index] !== slot) return
         // unexpected exit: fail its job, end the help it was giving, replace the worker
-        const job = slot.job
-        slot.job = null
+        const task = slot.task
+        slot.task = null
         for (const [id, a] of this.#assists) if (a.helper === slot) this.#assistEnd(id, slot)
-        if (job) this.#settle(job, new OcrError('INTERNAL', `worker exited (code ${code}) while running the job`))
+        if (task) {
+          task.job.running.delete(task)
+          this.#fail(task.job, new OcrError('INTERNAL', `worker exited (code ${code}) while running the job`))
+        }
         this.#opts.logger.warn({ worker: index, code }, 'restarting pipeline worker')
         this.#spawn(index).catch((err) => this.#opts.logger.error({ worker: index, err }, 'cannot restart pipeline worker'))
       })
     })
   }
 
+  /** Reads `input` (a whole read, or split over workers with `parallelPages` > 1). */
   submit(input: Uint8Array | string, spec: JobSpec, options: SubmitOptions): Promise<OcrResult> {
+    const split = (options.parallelPages ?? 1) > 1
+    return this.#enqueue(input, spec, options, split ? 'split' : 'whole') as Promise<OcrResult>
+  }
+
+  /** The 0-based pages a read of `input` with `spec` reads: the document opened, nothing else done. */
+  pageIndices(input: Uint8Array | string, spec: JobSpec, options: Omit<SubmitOptions, 'onPage' | 'parallelPages'>): Promise<number[]> {
+    return this.#enqueue(input, spec, options, 'plan') as Promise<number[]>
+  }
+
+  #enqueue(input: Uint8Array | string, spec: JobSpec, options: SubmitOptions, mode: Job['mode']): Promise<Output> {
     if (this.#closing) return Promise.reject(new OcrError('SHUTTING_DOWN', 'the engine is shutting down', { retryAfterSec: 5 }))
     if (options.signal?.aborted) return Promise.reject(new OcrError('CANCELLED', 'job cancelled before it started'))
-    const idle = this.#slots.some((s) => s && s.job === null)
+    const idle = this.#slots.some((s) => s && s.task === null)
     const waiting = this.#queue.length + this.#batchQueue.length
     if (!idle && waiting >= this.#opts.maxQueue) {
       return Promise.reject(new OcrError('OVERLOADED', `queue full (${waiting} jobs waiting)`, { retryAfterSec: 1 }))
     }
-    return new Promise<OcrResult>((resolve, reject) => {
-      const id = this.#nextId++
-      let transfer: ArrayBuffer[] = []
-      let payload = input
-      if (typeof input !== 'string') {
-        // copy into a buffer we own and transfer it (the caller's Buffer may be a pooled slice)
-        const copy = new Uint8Array(input.byteLength)
-        copy.set(input)
-        payload = copy
-        transfer = [copy.buffer]
-      }
-      const onAbort = (): void => this.#cancel(job, new OcrError('CANCELLED', 'job cancelled'))
+    return new Promise<Output>((resolve, reject) => {
+      const onAbort = (): void => this.#fail(job, new OcrError('CANCELLED', 'job cancelled'))
       const job: Job = {
-        id,
-        message: { type: 'job', id, input: payload, ...spec },
-        transfer,
+        spec,
+        input: ownCopy(input, mode === 'split'),
+        priority: options.priority ?? 'interactive',
+        parallel: mode === 'split' ? options.parallelPages! : 1,
         resolve,
         reject,
         settled: false,
-        timer: setTimeout(() => this.#cancel(job, new OcrError('TIMEOUT', `job exceeded ${options.timeoutMs} ms`)), options.timeoutMs),
+        timer: setTimeout(() => this.#fail(job, new OcrError('TIMEOUT', `job exceeded ${options.timeoutMs} ms`)), options.timeoutMs),
         cleanup: () => options.signal?.removeEventListener('abort', onAbort),
+        running: new Set(),
+        mode,
+        started: 0,
+        split: mode === 'split' ? { todo: null, total: 0, pages: new Map(), t0: performance.now() } : null,
         ...(options.onPage ? { onPage: options.onPage } : {}),
       }
       options.signal?.addEventListener('abort', onAbort, { once: true })
-      ;(options.priority === 'batch' ? this.#batchQueue : this.#queue).push(job)
+      ;(job.priority === 'batch' ? this.#batchQueue : this.#queue).push(job)
       this.#pump()
     })
   }
 
+  /** Hands a task to every free worker: interactive jobs first, then batch ones, oldest first. */
   #pump(): void {
     for (const slot of this.#slots) {
-      if (!slot || slot.job !== null) continue
-      const job = this.#queue.shift() ?? this.#batchQueue.shift()
-      if (!job) break
-      slot.job = job
-      job.slot = slot
+      if (!slot || slot.task !== null) continue
+      const task = this.#nextTask(this.#queue) ?? this.#nextTask(this.#batchQueue)
+      if (!task) break
+      slot.task = task
+      task.job.running.add(task)
       slot.startedAt = performance.now()
-      slot.worker.postMessage(job.message, job.transfer)
+      const { job } = task
+      const message: JobMessage = { type: 'job', id: task.id, input: job.input, ...job.spec }
+      if (task.kind === 'plan') message.plan = true
+      if (task.kind === 'page') {
+        message.pages = [{ from: task.index + 1, to: task.index + 1 }]
+        message.progress = false
+      }
+      // a whole job's own copy moves to the worker; a split job's shared bytes are seen by each
+      const transfer = typeof job.input !== 'string' && !(job.input.buffer instanceof SharedArrayBuffer) ? [job.input.buffer as ArrayBuffer] : []
+      slot.worker.postMessage(message, transfer)
     }
     this.#sendIdle()
+  }
+
+  /** The next task of the first job in `queue` that has one; a job with no more to hand out leaves the queue. */
+  #nextTask(queue: Job[]): Task | null {
+    for (let i = 0; i < queue.length; i++) {
+      const job = queue[i]!
+      const task = this.#taskOf(job)
+      if (this.#handedOut(job)) {
+        queue.splice(i, 1)
+        i--
+      }
+      if (task) return task
+    }
+    return null
+  }
+
+  #taskOf(job: Job): Task | null {
+    const make = (kind: Task['kind'], index = -1): Task => {
+      job.started++
+      return { id: this.#nextId++, job, kind, index }
+    }
+    if (job.mode !== 'split') return job.started === 0 ? make(job.mode) : null
+    const split = job.split!
+    if (split.todo === null) {
+      if (job.started > 0) return null
+      // the read's time runs from here, as a whole read's runs from its worker's start
+      split.t0 = performance.now()
+      return make('plan')
+    }
+    if (split.todo.length === 0 || job.running.size >= job.parallel) return null
+    return make('page', split.todo.shift()!)
+  }
+
+  /** Whether every task of the job has been handed out (it leaves the queue). */
+  #handedOut(job: Job): boolean {
+    if (job.mode !== 'split') return job.started > 0
+    return job.split!.todo !== null && job.split!.todo.length === 0
   }
 
   /** Tells every worker how many workers have no job, when that changed (assist.ts). */
   #sendIdle(): void {
     if (!this.#opts.assist) return
-    const idle = this.#slots.filter((s) => s && s.job === null).length
+    const idle = this.#slots.filter((s) => s && s.task === null).length
     if (idle === this.#idleSent) return
     this.#idleSent = idle
     for (const s of this.#slots) s?.worker.postMessage({ type: 'idle', count: idle } satisfies ToWorker)
@@ -237,7 +325,7 @@ export class Scheduler {
   /** A busy worker offers calls: every worker with no job and no other worker's calls takes part. */
   #assist(from: Slot, msg: Extract<ToMain, { type: 'assist' }>): void {
     const helping = new Set([...this.#assists.values()].map((a) => a.helper))
-    const idle = this.#closing || this.#slots[from.index] !== from ? [] : this.#slots.filter((s) => s && s !== from && s.job === null && !helping.has(s))
+    const idle = this.#closing || this.#slots[from.index] !== from ? [] : this.#slots.filter((s) => s && s !== from && s.task === null && !helping.has(s))
     // more helpers than calls besides the busy worker's own would get nothing to do
     const helpers = idle.slice(0, Math.max(0, msg.calls.length - 1))
     const { type: _type, reqId, ...shared } = msg
@@ -262,29 +350,70 @@ export class Scheduler {
     if (this.#slots[a.from.index] === a.from) a.from.worker.postMessage(msg, transfer)
   }
 
-  #finish(slot: Slot, msg: Extract<ToMain, { type: 'result' | 'error' }>): void {
-    const job = slot.job
-    if (!job || job.id !== msg.id) return
-    slot.job = null
+  #finish(slot: Slot, msg: Extract<ToMain, { type: 'result' | 'planned' | 'error' }>): void {
+    const task = slot.task
+    if (!task || task.id !== msg.id) return
+    slot.task = null
     slot.busyMs += performance.now() - slot.startedAt
-    if (msg.type === 'result') this.#settle(job, null, msg.result)
-    else this.#settle(job, OcrError.fromJSON(msg.error))
+    if (msg.type === 'result') slot.pagesRead += msg.result.pages.length
+    const { job } = task
+    job.running.delete(task)
+    if (!job.settled) {
+      if (msg.type === 'error') this.#fail(job, OcrError.fromJSON(msg.error))
+      else if (msg.type === 'planned') this.#planned(job, msg.pages)
+      else if (task.kind === 'page') this.#onPage(job, msg.result.pages[0]!, 0, 0)
+      else this.#settle(job, null, msg.result)
+    }
     this.#pump()
     this.#checkDrained()
   }
 
-  #cancel(job: Job, err: OcrError): void {
+  /** A plan task listed the pages: pageIndices() is answered, a split job hands out its pages. */
+  #planned(job: Job, pages: number[]): void {
+    if (job.mode === 'plan') return this.#settle(job, null, pages)
+    const split = job.split!
+    split.todo = [...pages]
+    split.total = pages.length
+    // (the job kept its place in the queue while its plan ran: it now hands out its pages from there)
+    if (pages.length === 0) this.#settle(job, null, resultFromPages([], performance.now() - split.t0))
+  }
+
+  /** A page read: progress, and a split job settles when its last page is in. */
+  #onPage(job: Job, page: PageResult, done: number, total: number): void {
+    const split = job.split
+    if (split) {
+      split.pages.set(page.page, page)
+      done = split.pages.size
+      total = split.total
+    }
+    try {
+      job.onPage?.(page, { done, total })
+    } catch (err) {
+      this.#opts.logger.error({ err }, 'onPage callback threw')
+    }
+    if (split && done === total) {
+      const pages = [...split.pages.values()].sort((a, b) => a.page - b.page)
+      this.#settle(job, null, resultFromPages(pages, performance.now() - split.t0))
+    }
+  }
+
+  /** Fails a job: dropped from the queue, its running tasks told to stop at their next stage boundary. */
+  #fail(job: Job, err: OcrError): void {
     if (job.settled) return
-    const queue = this.#queue.includes(job) ? this.#queue : this.#batchQueue
-    const qi = queue.indexOf(job)
-    if (qi >= 0) queue.splice(qi, 1)
-    // a running job keeps its worker busy until the worker acknowledges; tell it to stop early
-    else if (job.slot) job.slot.worker.postMessage({ type: 'cancel', id: job.id })
+    for (const queue of [this.#queue, this.#batchQueue]) {
+      const qi = queue.indexOf(job)
+      if (qi >= 0) queue.splice(qi, 1)
+    }
+    // a running task keeps its worker busy until the worker acknowledges; tell it to stop early
+    for (const task of job.running) {
+      const slot = this.#slots.find((s) => s?.task === task)
+      slot?.worker.postMessage({ type: 'cancel', id: task.id } satisfies ToWorker)
+    }
     this.#settle(job, err)
     this.#checkDrained()
   }
 
-  #settle(job: Job, err: OcrError | null, result?: OcrResult): void {
+  #settle(job: Job, err: OcrError | null, output?: Output): void {
     if (job.settled) return
     job.settled = true
     clearTimeout(job.timer)
@@ -294,25 +423,38 @@ export class Scheduler {
       job.reject(err)
     } else {
       this.#completed++
-      job.resolve(result!)
+      job.resolve(output!)
     }
   }
 
   stats(): EngineStats {
     const now = performance.now()
+    const live = this.#slots.filter(Boolean)
     return {
-      workers: this.#slots.filter(Boolean).length,
+      workers: live.length,
       queued: this.#queue.length + this.#batchQueue.length,
-      running: this.#slots.filter((s) => s && s.job).length,
+      running: live.filter((s) => s.task).length,
       completed: this.#completed,
       failed: this.#failed,
-      busyMs: this.#slots.map((s) => Math.round(s.busyMs + (s.job ? now - s.startedAt : 0))),
+      busyMs: this.#slots.map((s) => Math.round(s.busyMs + (s.task ? now - s.startedAt : 0))),
+      pagesRead: this.#slots.map((s) => s.pagesRead),
+      batch: {
+        waiting: this.#batchQueue.reduce((n, job) => n + this.#tasksLeft(job), 0),
+        running: live.filter((s) => s.task?.job.priority === 'batch').length,
+      },
       assistRuns: this.#assistRuns,
     }
   }
 
+  /** Tasks a queued job has yet to hand out (a split job before its plan: the plan task). */
+  #tasksLeft(job: Job): number {
+    if (job.mode !== 'split') return job.started === 0 ? 1 : 0
+    const todo = job.split!.todo
+    return todo === null ? (job.started === 0 ? 1 : 0) : todo.length
+  }
+
   #checkDrained(): void {
-    if (this.#drained && this.#queue.length === 0 && this.#batchQueue.length === 0 && this.#slots.every((s) => !s || s.job === null)) {
+    if (this.#drained && this.#queue.length === 0 && this.#batchQueue.length === 0 && this.#slots.every((s) => !s || s.task === null)) {
       this.#drained()
       this.#drained = null
     }
@@ -342,4 +484,15 @@ export class Scheduler {
       ),
     )
   }
+}
+
+/**
+ * The bytes a job's worker(s) read: copied into a buffer the scheduler owns (the caller's Buffer may
+ * be a pooled slice), shared memory when several workers read it (each copies out what it opens).
+ */
+function ownCopy(input: Uint8Array | string, shared: boolean): Uint8Array | string {
+  if (typeof input === 'string') return input
+  const copy = new Uint8Array(shared ? new SharedArrayBuffer(input.byteLength) : new ArrayBuffer(input.byteLength))
+  copy.set(input)
+  return copy
 }
