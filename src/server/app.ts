@@ -9,11 +9,12 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger as PinoLogger } from 'pino'
 import type { ServiceConfig } from '../config.js'
 import type { Ocr } from '../engine.js'
+import type { JobStore } from '../jobs/store.js'
 import { OcrError } from '../errors.js'
 import { VERSION } from '../version.js'
 import { errorBody, errorSchema, retryAfterSec, toHttpError } from './errors.js'
 import { requestIdOptions, sendClientError, trackRequestId } from './request-id.js'
-import { createMetrics } from './metrics.js'
+import { createMetrics, registerJobMetrics } from './metrics.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerJobRoutes } from './routes/jobs.js'
 import { registerOcrRoute } from './routes/ocr.js'
@@ -24,6 +25,8 @@ import { DOCS_CSP, registerSecurity } from './security.js'
 export interface BuildServerOptions {
   config: ServiceConfig
   ocr: Ocr
+  /** The async-job store the /v1/jobs routes serve (its owner closes it). */
+  jobs: JobStore
   logger: PinoLogger
 }
 
@@ -45,7 +48,7 @@ function rawBodyDoc(withFormat: boolean): Record<string, unknown> {
 }
 const RAW_BODY_DOC: Record<string, Record<string, unknown>> = { '/v1/ocr': rawBodyDoc(true), '/v1/jobs': rawBodyDoc(false) }
 
-export async function buildServer({ config, ocr, logger }: BuildServerOptions): Promise<FastifyInstance> {
+export async function buildServer({ config, ocr, jobs, logger }: BuildServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // fastify's own request lines are off: the onResponse hook below writes one line per request
@@ -64,6 +67,7 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
   app.server.headersTimeout = Math.min(app.server.headersTimeout, config.bodyTimeoutMs)
   trackRequestId(app)
   const metrics = createMetrics(ocr)
+  registerJobMetrics(metrics.registry, jobs)
   app.addSchema(errorSchema)
   app.addSchema(ocrResultSchema)
   app.addSchema(jobStatusSchema)
@@ -156,9 +160,9 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
     else request.log.info(line, 'request')
   })
 
-  registerHealthRoutes(app, { ocr, metrics })
+  registerHealthRoutes(app, { ocr, metrics, jobs: config.jobs.readiness ? jobs : null })
   registerOcrRoute(app, { ocr, metrics, maxBodyBytes: config.maxBodyBytes, syncMaxPages: config.syncMaxPages, urlFetch: config.urlFetch })
-  registerJobRoutes(app, { ocr, metrics, jobs: config.jobs, urlFetch: config.urlFetch })
+  registerJobRoutes(app, { store: jobs, jobs: config.jobs, urlFetch: config.urlFetch })
   registerWebRoutes(app)
   return app
 }

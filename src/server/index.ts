@@ -3,12 +3,15 @@ import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { ServiceConfig } from '../config.js'
 import type { Ocr } from '../engine.js'
+import { createJobStore } from '../jobs/index.js'
+import type { JobStore } from '../jobs/store.js'
 import { createOcr } from '../ocr.js'
 import { buildServer } from './app.js'
 
 export interface Service {
   app: FastifyInstance
   ocr: Ocr
+  jobs: JobStore
   url: string
   /** Stop accepting, finish in-flight requests, stop the workers. */
   close(): Promise<void>
@@ -21,10 +24,13 @@ export function createLogger(level: ServiceConfig['logLevel']): Logger {
 export async function startService(config: ServiceConfig, logger: Logger = createLogger(config.logLevel)): Promise<Service> {
   const ocr = await createOcr({ ...config.engine, logger })
   let app: FastifyInstance
+  let jobs: JobStore | null = null
   try {
-    app = await buildServer({ config, ocr, logger })
+    jobs = createJobStore(config.jobs, ocr, logger)
+    app = await buildServer({ config, ocr, jobs, logger })
     await app.listen({ port: config.port, host: config.host })
   } catch (err) {
+    await jobs?.close()
     await ocr.close()
     throw err
   }
@@ -36,10 +42,14 @@ export async function startService(config: ServiceConfig, logger: Logger = creat
   return {
     app,
     ocr,
+    jobs,
     url,
     close() {
+      // HTTP first (in-flight requests finish), then the jobs (memory: cancelled; Redis: handed
+      // back for other replicas), then the engine
       closing ??= (async () => {
         await app.close()
+        await jobs.close()
         await ocr.close()
       })()
       return closing
