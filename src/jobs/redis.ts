@@ -364,7 +364,10 @@ export class RedisJobStore implements JobStore {
       await task.moveToWait(token)
       throw new WaitingError()
     }
-    if (e.code === 'CANCELLED') return
+    if (e.code === 'CANCELLED') {
+      this.#log.info({ job: id, task: task.id }, 'job task stopped: its job ended')
+      return
+    }
     if (e.code === 'OVERLOADED' || e.code === 'SHUTTING_DOWN') {
       await task.moveToDelayed(Date.now() + (e.retryAfterSec ?? 1) * 1000, token)
       throw new DelayedError()
