@@ -168,6 +168,10 @@ export class MemoryJobStore implements JobStore {
     return true
   }
 
+  async whenReachable(): Promise<boolean> {
+    return true
+  }
+
   /** Shutdown: no new jobs; queued and running ones are cancelled (SHUTTING_DOWN): their results could not outlive the process. */
   async close(): Promise<void> {
     if (this.#closed) return

@@ -72,6 +72,8 @@ local function sweep(now, ttl, timeout)
     local due = redis.call('ZRANGEBYSCORE', stateSet(state), '-inf', now, 'WITHSCORES')
     for i = 1, #due, 2 do expire(due[i], state, tonumber(due[i + 1]), ttl) end
   end
+  local forgotten = redis.call('ZRANGEBYSCORE', stateSet('expired'), '-inf', now)
+  for _, id in ipairs(forgotten) do redis.call('DEL', jobKey(id)) end
   redis.call('ZREMRANGEBYSCORE', stateSet('expired'), '-inf', now)
   local late = redis.call('ZRANGEBYSCORE', stateSet('running'), '-inf', now)
   for _, id in ipairs(late) do

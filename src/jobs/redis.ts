@@ -52,6 +52,11 @@ export interface RedisJobStoreOptions extends JobLimits {
   /** Task lock duration and stalled-task check interval (ms). */
   stallMs: number
   logger: Logger
+  /**
+   * The time in ms since the epoch for job records (created, deadlines, expiry); tests pass their
+   * own. BullMQ's locks, stalls and delays keep the real clock.
+   */
+  now?: () => number
 }
 
 /** A BullMQ task: a job's plan (its first task), or one of its pages. */
@@ -96,6 +101,7 @@ export class RedisJobStore implements JobStore {
   readonly kind = 'redis'
   readonly #o: RedisJobStoreOptions
   readonly #log: Logger
+  readonly #now: () => number
   /** Keys: `<prefix>:`. */
   readonly #p: string
   /** HTTP requests' connection: commands fail at once while Redis is away (503 JOBS_UNAVAILABLE). */
@@ -121,6 +127,7 @@ export class RedisJobStore implements JobStore {
   constructor(options: RedisJobStoreOptions) {
     this.#o = options
     this.#log = options.logger
+    this.#now = options.now ?? Date.now
     this.#p = `${options.prefix}:`
     const base: RedisOptions = {
       // reconnect forever, backing off to 2 s between tries
@@ -204,11 +211,26 @@ export class RedisJobStore implements JobStore {
     return this.#up
   }
 
+  async whenReachable(timeoutMs: number): Promise<boolean> {
+    if (this.#up) return true
+    return new Promise<boolean>((resolve) => {
+      const ready = (): void => {
+        clearTimeout(timer)
+        resolve(true)
+      }
+      const timer = setTimeout(() => {
+        this.#cmd.off('ready', ready)
+        resolve(this.#up)
+      }, timeoutMs)
+      this.#cmd.once('ready', ready)
+    })
+  }
+
   async submit(doc: JobDocument, owner: JobOwner): Promise<JobSnapshot> {
     if (this.#closing) throw new OcrError('SHUTTING_DOWN', 'the service is shutting down and takes no new jobs', { retryAfterSec: 5 })
     checkSubmission(doc, this.#o)
     const id = randomUUID()
-    const now = Date.now()
+    const now = this.#now()
     const [outcome, n, early, late] = (await this.#http$(() =>
       this.#http.submit(now, this.#o.ttlMs, this.#o.timeoutMs, this.#o.maxQueued, this.#o.maxStoredBytes, id, owner ?? '', doc.fileName ?? '', JSON.stringify(doc.options), doc.bytes),
     )) as [string, number, string[], string[]]
@@ -220,7 +242,7 @@ export class RedisJobStore implements JobStore {
       await this.#queue.add('plan', { job: id }, { jobId: taskId(id) })
     } catch (err) {
       // not accepted: the client gets 503 and no id, so the record goes too (ended, then removed)
-      await this.#http.end(Date.now(), this.#o.ttlMs, id, 'failed', JSON.stringify({ code: 'JOBS_UNAVAILABLE', message: 'never queued' })).catch(() => undefined)
+      await this.#http.end(this.#now(), this.#o.ttlMs, id, 'failed', JSON.stringify({ code: 'JOBS_UNAVAILABLE', message: 'never queued' })).catch(() => undefined)
       await this.#http.remove(id).catch(() => undefined)
       throw this.#unavailableFrom(err)
     }
@@ -229,11 +251,11 @@ export class RedisJobStore implements JobStore {
   }
 
   async get(id: string, owner: JobOwner): Promise<JobSnapshot> {
-    return this.#snapshot(await this.#find(id, owner), Date.now())
+    return this.#snapshot(await this.#find(id, owner), this.#now())
   }
 
   async result(id: string, owner: JobOwner, partial: boolean): Promise<JobResult> {
-    const job = this.#snapshot(await this.#find(id, owner), Date.now())
+    const job = this.#snapshot(await this.#find(id, owner), this.#now())
     const kind = resultKind(job, partial, this.#o.ttlMs)
     const k = this.#jobKey(id)
     const [pages, source] = await this.#http$(() => Promise.all([this.#cmd.hgetall(`${k}:pages`), this.#cmd.getBuffer(`${k}:doc`)]))
@@ -246,12 +268,12 @@ export class RedisJobStore implements JobStore {
 
   async cancel(id: string, owner: JobOwner): Promise<JobSnapshot | null> {
     const record = await this.#find(id, owner)
-    const state = this.#snapshot(record, Date.now()).state
+    const state = this.#snapshot(record, this.#now()).state
     if (state === 'queued' || state === 'running') {
       const before = await this.#endJob(id, 'cancelled', cancelledByDelete(), 'http')
       if (before === 'queued') await this.#queue.remove(taskId(id)).catch(() => undefined)
       // (a job that finished meanwhile reads as it ended)
-      return this.#snapshot(await this.#find(id, owner), Date.now())
+      return this.#snapshot(await this.#find(id, owner), this.#now())
     }
     await this.#http$(() => this.#http.remove(id))
     return null
@@ -259,7 +281,7 @@ export class RedisJobStore implements JobStore {
 
   async stats(): Promise<JobStoreStats> {
     const [counts, tasks] = await this.#http$(() =>
-      Promise.all([this.#http.stats(Date.now(), this.#o.ttlMs, this.#o.timeoutMs) as Promise<unknown[]>, this.#queue.getJobCounts('wait', 'prioritized', 'delayed', 'active')]),
+      Promise.all([this.#http.stats(this.#now(), this.#o.ttlMs, this.#o.timeoutMs) as Promise<unknown[]>, this.#queue.getJobCounts('wait', 'prioritized', 'delayed', 'active')]),
     )
     const n = counts.slice(0, 9) as number[]
     this.#timedOut(counts[9] as string[])
@@ -268,7 +290,7 @@ export class RedisJobStore implements JobStore {
       storedBytes: n[6]!,
       tasksWaiting: (tasks.wait ?? 0) + (tasks.prioritized ?? 0) + (tasks.delayed ?? 0),
       tasksRunning: tasks.active ?? 0,
-      oldestQueuedMs: n[7]! < 0 ? 0 : Math.max(0, Date.now() - n[7]!),
+      oldestQueuedMs: n[7]! < 0 ? 0 : Math.max(0, this.#now() - n[7]!),
       stalledRecoveries: n[8]!,
     }
   }
@@ -314,7 +336,7 @@ export class RedisJobStore implements JobStore {
 
   /** A job's first task: open the document, list its pages, add a task per page. */
   async #plan(id: string, signal: AbortSignal): Promise<void> {
-    const state = await this.#tasks.start(Date.now(), this.#o.timeoutMs, id)
+    const state = await this.#tasks.start(this.#now(), this.#o.timeoutMs, id)
     // cancelled while queued, or gone; a job already running is planned again (its plan task stalled)
     if (state !== 'running') return
     const [opts, deadline] = await this.#work.hmget(this.#jobKey(id), 'opts', 'deadline')
@@ -323,7 +345,7 @@ export class RedisJobStore implements JobStore {
     const pages = await this.#o.ocr.pageNumbers(doc, {
       priority: 'batch',
       signal,
-      timeoutMs: remaining(deadline),
+      timeoutMs: this.#remaining(deadline),
       ...(options.pages !== undefined ? { pages: options.pages } : {}),
     })
     if ((await this.#tasks.planned(id, pages.length, JSON.stringify(pages))) !== 'running') return
@@ -340,12 +362,12 @@ export class RedisJobStore implements JobStore {
       priority: 'batch',
       pages: String(page),
       signal,
-      timeoutMs: remaining(deadline),
+      timeoutMs: this.#remaining(deadline),
       ...(cls !== undefined ? { cls } : {}),
       ...(dpi !== undefined ? { dpi } : {}),
       ...(pdfText !== undefined ? { pdfText } : {}),
     })
-    const [after, done] = (await this.#tasks.page(Date.now(), this.#o.ttlMs, id, page, JSON.stringify(result.pages[0]))) as [JobState, number]
+    const [after, done] = (await this.#tasks.page(this.#now(), this.#o.ttlMs, id, page, JSON.stringify(result.pages[0]))) as [JobState, number]
     if (after === 'succeeded') {
       this.#documents.delete(id)
       this.#log.info({ job: id, state: after, pages: done }, 'job finished')
@@ -386,7 +408,7 @@ export class RedisJobStore implements JobStore {
    */
   async #endJob(id: string, state: 'failed' | 'cancelled', err: OcrError, via: 'http' | 'task' = 'task'): Promise<string> {
     const [scripts, client] = via === 'http' ? [this.#http, this.#cmd] : [this.#tasks, this.#work]
-    const end = (): Promise<unknown> => scripts.end(Date.now(), this.#o.ttlMs, id, state, JSON.stringify({ code: err.code, message: err.message }))
+    const end = (): Promise<unknown> => scripts.end(this.#now(), this.#o.ttlMs, id, state, JSON.stringify({ code: err.code, message: err.message }))
     const before = (await (via === 'http' ? this.#http$(end) : end())) as string
     if (before === 'queued' || before === 'running') {
       const line = { job: id, state, code: err.code, error: err.message }
@@ -426,7 +448,7 @@ export class RedisJobStore implements JobStore {
   async #sweep(): Promise<void> {
     if (!this.#up || this.#closing) return
     try {
-      this.#timedOut((await this.#http.sweep(Date.now(), this.#o.ttlMs, this.#o.timeoutMs)) as string[])
+      this.#timedOut((await this.#http.sweep(this.#now(), this.#o.ttlMs, this.#o.timeoutMs)) as string[])
     } catch {
       // unreachable: the next sweep tries again
     }
@@ -438,6 +460,13 @@ export class RedisJobStore implements JobStore {
       this.#log.error({ job: id, state: 'failed', code: 'TIMEOUT' }, 'job finished')
       void this.#cmd.publish(this.#cancelChannel, id).catch(() => undefined)
     }
+  }
+
+  /** Time left before a job's deadline; none left → TIMEOUT. */
+  #remaining(deadline: string | null): number {
+    const ms = Number(deadline) - this.#now()
+    if (!(ms > 0)) throw new OcrError('TIMEOUT', `the job took longer than OCR_JOBS_TIMEOUT_MS (${this.#o.timeoutMs} ms)`)
+    return ms
   }
 
   // ---- records
@@ -454,6 +483,9 @@ export class RedisJobStore implements JobStore {
   async #find(id: string, owner: JobOwner): Promise<Record<string, string>> {
     const record = await this.#record(id)
     if (!record.state || !visibleTo(record.owner ?? null, owner)) throw notFound(id, WHERE)
+    // (forgotten on time even before a sweep deletes it)
+    const seen = this.#snapshot(record, this.#now())
+    if (seen.state === 'expired' && seen.expiresAt!.getTime() <= this.#now()) throw notFound(id, WHERE)
     return record
   }
 
@@ -504,10 +536,4 @@ function taskId(job: string, page?: number): string {
   return page === undefined ? `${job}.plan` : `${job}.p${page}`
 }
 
-/** Time left before a job's deadline; none left → TIMEOUT. */
-function remaining(deadline: string | null): number {
-  const ms = Number(deadline) - Date.now()
-  if (!(ms > 0)) throw new OcrError('TIMEOUT', 'the job took longer than OCR_JOBS_TIMEOUT_MS')
-  return ms
-}
 

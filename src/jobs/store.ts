@@ -97,6 +97,8 @@ export interface JobStore {
   stats(): Promise<JobStoreStats>
   /** Whether the store can be reached now (memory: always). */
   reachable(): boolean
+  /** Resolves true once the store can be reached, or false after `timeoutMs` (start-up). */
+  whenReachable(timeoutMs: number): Promise<boolean>
   /** Shutdown: no new jobs; what becomes of the running ones is the store's (docs/JOBS.md). */
   close(): Promise<void>
 }

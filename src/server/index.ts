@@ -17,6 +17,9 @@ export interface Service {
   close(): Promise<void>
 }
 
+/** How long start-up waits for the job store (Redis) before listening anyway. */
+const STORE_WAIT_MS = 5000
+
 export function createLogger(level: ServiceConfig['logLevel']): Logger {
   return pino({ level, base: { service: 'ocrserve' } })
 }
@@ -27,6 +30,8 @@ export async function startService(config: ServiceConfig, logger: Logger = creat
   let jobs: JobStore | null = null
   try {
     jobs = createJobStore(config.jobs, ocr, logger)
+    // a store that cannot be reached yet does not hold the start: /v1/ocr works without it
+    if (!(await jobs.whenReachable(STORE_WAIT_MS))) logger.error({ store: jobs.kind }, 'job store not reachable yet: /v1/jobs answers 503 until it is')
     app = await buildServer({ config, ocr, jobs, logger })
     await app.listen({ port: config.port, host: config.host })
   } catch (err) {
