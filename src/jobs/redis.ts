@@ -72,6 +72,9 @@ const RETRIED: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['INTERNAL', 'MODEL_E
 const SWEEP_MS = 1000
 /** Redis commands of an HTTP request give up after this (a hung Redis answers 503, not never). */
 const COMMAND_TIMEOUT_MS = 10_000
+/** Every this many sweeps, queued jobs older than ORPHAN_AGE_MS are checked for their plan task. */
+const ORPHAN_CHECK_SWEEPS = 30
+const ORPHAN_AGE_MS = 60_000
 /** Documents a replica keeps in memory for the page tasks of the same job. */
 const CACHED_DOCUMENTS = 4
 
@@ -123,6 +126,7 @@ export class RedisJobStore implements JobStore {
   readonly #sweeper: NodeJS.Timeout
   #up = false
   #closing = false
+  #sweeps = 0
 
   constructor(options: RedisJobStoreOptions) {
     this.#o = options
@@ -449,8 +453,23 @@ export class RedisJobStore implements JobStore {
     if (!this.#up || this.#closing) return
     try {
       this.#timedOut((await this.#http.sweep(this.#now(), this.#o.ttlMs, this.#o.timeoutMs)) as string[])
+      if (++this.#sweeps % ORPHAN_CHECK_SWEEPS === 0) await this.#requeueOrphans()
     } catch {
       // unreachable: the next sweep tries again
+    }
+  }
+
+  /**
+   * A replica that died between storing a job and queueing its plan task (a window of one Redis
+   * call) left a queued job no task will start: any replica queues the task again (BullMQ keeps
+   * one task per id, so a task that exists is not added twice).
+   */
+  async #requeueOrphans(): Promise<void> {
+    const old = await this.#cmd.zrangebyscore(`${this.#p}jobs:queued`, '-inf', this.#now() - ORPHAN_AGE_MS, 'LIMIT', 0, 100)
+    for (const id of old) {
+      if (await this.#queue.getJob(taskId(id))) continue
+      this.#log.warn({ job: id }, 'queued job had no task (its replica stopped while queueing it): queued again')
+      await this.#queue.add('plan', { job: id }, { jobId: taskId(id) })
     }
   }
 
