@@ -173,16 +173,19 @@ export class RedisJobStore implements JobStore {
     this.#worker.on('error', queueError)
     this.#worker.on('stalled', (taskId) => {
       this.#log.warn({ task: taskId }, 'job task taken over from a replica that stopped')
-      void this.#work.incr(`${this.#p}jobs:stalled`).catch(() => undefined)
+      this.#work.incr(`${this.#p}jobs:stalled`).catch((err: Error) => this.#log.warn({ store: 'redis', error: err.message }, 'cannot count a stalled-task recovery'))
     })
     // a task that failed for good outside its processor (stopped its replica too often)
     this.#worker.on('failed', (task, err) => {
       if (!task?.finishedOn) return
       const what = task.data.page === undefined ? 'opening the document' : `page ${task.data.page}`
       const reason = /stalled/.test(err.message) ? `the replicas reading ${what} stopped ${task.opts.attempts ?? 1} times (crash or kill)` : err.message
-      void this.#endJob(task.data.job, 'failed', new OcrError('INTERNAL', `${what}: ${reason}`)).catch(() => undefined)
+      this.#endJob(task.data.job, 'failed', new OcrError('INTERNAL', `${what}: ${reason}`)).catch((e: Error) =>
+        this.#log.error({ job: task.data.job, error: e.message }, 'cannot fail the job of a task that failed for good'),
+      )
     })
-    void this.#sub.subscribe(this.#cancelChannel).catch(() => undefined)
+    // (ioredis subscribes again by itself after a reconnection)
+    this.#sub.subscribe(this.#cancelChannel).catch((err: Error) => this.#log.error({ store: 'redis', error: err.message }, 'cannot listen for cancelled jobs'))
     this.#sub.on('message', (_channel: string, id: string) => this.#stopLocal(id, new OcrError('CANCELLED', 'the job was cancelled or failed')))
     this.#sweeper = setInterval(() => void this.#sweep(), SWEEP_MS)
     this.#sweeper.unref()
@@ -245,7 +248,9 @@ export class RedisJobStore implements JobStore {
     try {
       await this.#queue.add('plan', { job: id }, { jobId: taskId(id) })
     } catch (err) {
-      // not accepted: the client gets 503 and no id, so the record goes too (ended, then removed)
+      // not accepted: the client gets 503 and no id, so the record goes too (ended, then removed;
+      // if Redis is away for these as well, a sweep later finds a queued job without a task and
+      // queues it: work no client waits for, until its TTL)
       await this.#http.end(this.#now(), this.#o.ttlMs, id, 'failed', JSON.stringify({ code: 'JOBS_UNAVAILABLE', message: 'never queued' })).catch(() => undefined)
       await this.#http.remove(id).catch(() => undefined)
       throw this.#unavailableFrom(err)
@@ -275,6 +280,7 @@ export class RedisJobStore implements JobStore {
     const state = this.#snapshot(record, this.#now()).state
     if (state === 'queued' || state === 'running') {
       const before = await this.#endJob(id, 'cancelled', cancelledByDelete(), 'http')
+      // a queued job's plan task can go now (if it cannot, it is dropped when it starts)
       if (before === 'queued') await this.#queue.remove(taskId(id)).catch(() => undefined)
       // (a job that finished meanwhile reads as it ended)
       return this.#snapshot(await this.#find(id, owner), this.#now())
@@ -308,6 +314,7 @@ export class RedisJobStore implements JobStore {
     this.#closing = true
     clearInterval(this.#sweeper)
     for (const id of this.#running.keys()) this.#stopLocal(id, new OcrError('SHUTTING_DOWN', 'this replica is shutting down'))
+    // each step at most 5 s: a Redis that is away must not hold the shutdown
     const bounded = (p: Promise<unknown>): Promise<unknown> => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())])
     await bounded(this.#worker.close())
     await bounded(Promise.all([this.#queue.close(), this.#workQueue.close()]))
@@ -477,6 +484,7 @@ export class RedisJobStore implements JobStore {
   #timedOut(ids: string[]): void {
     for (const id of ids) {
       this.#log.error({ job: id, state: 'failed', code: 'TIMEOUT' }, 'job finished')
+      // (unheard, a page being read finishes and its result is dropped: the job is no longer running)
       void this.#cmd.publish(this.#cancelChannel, id).catch(() => undefined)
     }
   }
