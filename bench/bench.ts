@@ -13,6 +13,8 @@
  *   scaling  latency vs page size (0.3–12 MP) and vs number of text lines
  *   http     `ocrserve serve` under closed-loop load at concurrency 1, 4, 16; /healthz during c=16
  *   remote   the same load with `ocrserve model-server` behind (kserve-http binary, kserve-grpc)
+ *   jobs     async jobs on 24-page PDFs: how a page task gets its page, the memory store with one
+ *            worker per document vs pages spread, two replicas on one Redis (bench/jobs.ts)
  *
  * Human tables go to stdout as sections finish, then a summary; the LAST line of stdout is one
  * JSON object with the headline numbers. Progress goes to stderr. Full results are saved to
@@ -28,6 +30,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { Ocr, OcrResult } from '../src/index.js'
 import type { Backend, ModelRole } from '../src/inference/backend.js'
+import { benchJobs } from './jobs.js'
 import { hotSpots, profile } from './lib/cpuprofile.js'
 import { createEngine, EngineUnavailable, type EvalEngine } from './lib/engines.js'
 import { createPool as createGutenPool } from './lib/guten-pool.js'
@@ -54,7 +57,7 @@ const LIBRARY_TIMEOUT_MS = 30 * 60_000
 /** The sweep runs on the core set (--quick's images): warm-up, then the set this many times at once. */
 const SWEEP_PASSES = 2
 
-const SECTIONS = ['seq', 'floor', 'sat', 'sweep', 'guten', 'tesseract', 'scaling', 'http', 'remote'] as const
+const SECTIONS = ['seq', 'floor', 'sat', 'sweep', 'guten', 'tesseract', 'scaling', 'http', 'remote', 'jobs'] as const
 type Section = (typeof SECTIONS)[number]
 
 /**
@@ -980,6 +983,16 @@ async function main(): Promise<void> {
     )
   }
 
+  let jobs: Awaited<ReturnType<typeof benchJobs>> | null = null
+  if (sections.has('jobs')) {
+    progress('jobs')
+    jobs = await attempt('jobs', () => benchJobs(ROOT, EVAL_REAL, plan.quick, progress))
+  }
+  if (jobs) {
+    results.jobs = jobs.results
+    for (const b of jobs.blocks) emit(b.title, b.body, b.note)
+  }
+
   // ---- headline numbers
   const floorSum = floor ? sum(floor.images.map((x) => x.floorMs)) : null
   const best = sweep.reduce<{ workers: number; threadsPerWorker: number; imgPerSec: number } | null>((a, b) => (!a || b.imgPerSec > a.imgPerSec ? b : a), null)
@@ -1017,6 +1030,7 @@ async function main(): Promise<void> {
     http_c16_rps: round(c16 ? c16.load.completed / c16.load.seconds : null, 2),
     http_c16_p99_ms: c16 ? round(percentile(okLatencies(c16.load), 99), 0) : null,
     http_errors: single ? sum(single.runs.map((r) => r.load.errors)) : null,
+    ...(jobs?.json ?? {}),
     images: images.length,
     quick: plan.quick,
     failed_sections: failures.map((f) => f.section),
@@ -1036,6 +1050,9 @@ async function main(): Promise<void> {
     ['/healthz p99 under c=16 load (ms)', fmt(json.healthz_p99_ms as number | null, 1), '< 20'],
     ['remote kserve-http p50 / single (c=4)', fmt(json.remote_http_ratio as number | null, 3), '≤ 1.10'],
     ['remote kserve-grpc p50 / single (c=4)', fmt(json.remote_grpc_ratio as number | null, 3), '≤ 1.10'],
+    ['24-page job, pages spread / one worker per document (2 workers)', fmt(json.jobs_memory_spread_over_one as number | null, 3), '≤ 0.6'],
+    ['the same against one worker without idle help', fmt(json.jobs_memory_spread_over_one_alone as number | null, 3), ''],
+    ['job status GET p99 with 2 replicas on Redis, while jobs run (ms)', fmt(json.jobs_redis_status_p99_ms as number | null, 1), '< 20'],
   ]
   emit('Summary against the targets', markdownTable(['measure', 'value', 'target'], headline))
 
