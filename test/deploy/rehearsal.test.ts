@@ -23,7 +23,7 @@
  * single mode's; the Redis deployment also runs a job through the proxy and checks that both
  * replicas read its pages.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { redisSkipReason } from '../helpers/redis-server.js'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -426,7 +426,8 @@ describe('compose rehearsal: each deployment run on the host', () => {
   })
 
   for (const { name, files } of DEPLOYMENTS) {
-    const skip = name === 'redis' ? redisSkipReason() : null
+    // the Redis deployment needs redis-server, and wget for the proxy's health check
+    const skip = name === 'redis' ? (redisSkipReason() ?? (spawnSync('wget', ['--version']).status === 0 ? null : 'wget not found on PATH (apt-get install wget)')) : null
     if (skip && process.env.CI === 'true') throw new Error(`CI=true and ${skip}`)
     it.skipIf(skip !== null)(`${name}: ${files.join(' + ')} comes up healthy and reads the page${skip ? ` (skipped: ${skip})` : ''}`, async () => {
       const r = new Rehearsal(files, imageRepo)
