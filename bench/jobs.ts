@@ -179,6 +179,8 @@ interface MemoryRuns {
   one: number[]
   oneAlone: number[]
   spread: number[]
+  /** CPU seconds (every thread of this process) per job, by mode: the same work costs the same. */
+  cpu: { one: number[]; oneAlone: number[]; spread: number[] }
   /** Pages each worker read in the spread runs. */
   perWorker: number[]
 }
@@ -204,7 +206,7 @@ async function memory(dist: DistIndex, memoryStore: DistMemory, docs: { name: st
   const out: MemoryRuns[] = []
   try {
     for (const d of docs) {
-      const runs: MemoryRuns = { doc: d.name, one: [], oneAlone: [], spread: [], perWorker: [0, 0] }
+      const runs: MemoryRuns = { doc: d.name, one: [], oneAlone: [], spread: [], cpu: { one: [], oneAlone: [], spread: [] }, perWorker: [0, 0] }
       for (const ocr of [helped, alone]) await ocr.read(d.bytes, { pages: '1' })
       const modes = ['one', 'spread', 'oneAlone'] as const
       for (let r = 0; r < reps; r++) {
@@ -212,7 +214,10 @@ async function memory(dist: DistIndex, memoryStore: DistMemory, docs: { name: st
         for (const mode of r % 2 === 0 ? modes : [...modes].reverse()) {
           progress(`jobs/memory: ${d.name}, ${label[mode]}, run ${r + 1}/${reps}`)
           const before = helped.stats().pagesRead
+          const cpu0 = process.cpuUsage()
           runs[mode].push(await runJob(stores[mode], d.bytes))
+          const cpu = process.cpuUsage(cpu0)
+          runs.cpu[mode].push((cpu.user + cpu.system) / 1000)
           if (mode === 'spread') helped.stats().pagesRead.forEach((n, w) => (runs.perWorker[w]! += n - before[w]!))
         }
       }
@@ -351,12 +356,26 @@ export async function benchJobs(root: string, evalReal: string, quick: boolean, 
   blocks.push({
     title: 'Jobs: memory store, one worker per document vs pages spread over 2 workers',
     body: markdownTable(
-      ['document', 'one worker per document s', 'the same, no idle help s', 'pages spread s', 'spread / one', 'spread / one without help', 'pages per worker (spread)'],
-      mem.map((m) => [m.doc, range(m.one), range(m.oneAlone), range(m.spread), fmt(median(m.spread) / median(m.one), 2), fmt(median(m.spread) / median(m.oneAlone), 2), m.perWorker.join(' / ')]),
+      ['document', 'one worker per document s', 'the same, no idle help s', 'pages spread s', 'spread / one', 'spread / one without help', 'CPU s per job (one / no help / spread)', 'cores used (one / no help / spread)', 'pages per worker (spread)'],
+      mem.map((m) => {
+        const cores = (mode: 'one' | 'oneAlone' | 'spread'): string => fmt(median(m.cpu[mode]) / median(m[mode]), 2)
+        return [
+          m.doc,
+          range(m.one),
+          range(m.oneAlone),
+          range(m.spread),
+          fmt(median(m.spread) / median(m.one), 2),
+          fmt(median(m.spread) / median(m.oneAlone), 2),
+          [m.cpu.one, m.cpu.oneAlone, m.cpu.spread].map((c) => secs(median(c))).join(' / '),
+          `${cores('one')} / ${cores('oneAlone')} / ${cores('spread')}`,
+          m.perWorker.join(' / '),
+        ]
+      }),
     ),
     note:
       `Engines of 2 workers × 1 thread; the same store code with OCR_JOBS_PAGES_IN_FLIGHT=1 (the whole document one read on one worker, as before; by default the idle worker runs the busy one's classifier and recogniser calls, "no idle help": OCR_IDLE_ASSIST=false) and with the pages spread (=2). ` +
-      `Medians (min–max) of ${reps} job(s) each, taking turns. Job time = submit to succeeded.`,
+      `Medians (min–max) of ${reps} job(s) each, taking turns. Job time = submit to succeeded. CPU: this process's user + system time during the job (every thread); cores used = CPU / job time: ` +
+      'what the machine gave the job. Where it gives less than the workers could use (a shared machine), spreading cannot shorten the job, and the CPU per job shows whether it costs more.',
   })
   json.jobs_memory_spread_over_one = Math.round((median(mem[0]!.spread) / median(mem[0]!.one)) * 1000) / 1000
   json.jobs_memory_spread_over_one_alone = Math.round((median(mem[0]!.spread) / median(mem[0]!.oneAlone)) * 1000) / 1000
