@@ -16,9 +16,11 @@
  *            each turned off in turn, in rounds: what each costs in CPU per image
  *   startup  each engine started in a fresh process: until ready, and its first read
  *   scaling  latency vs page size (0.3–12 MP) and vs number of text lines
- *            (--quick leaves out extras, startup and scaling unless --sections names them)
+ *            (--quick leaves out extras, startup, scaling and jobs unless --sections names them)
  *   http     `ocrserve serve` under closed-loop load at concurrency 1, 4, 16; /healthz during c=16
  *   remote   the same load with `ocrserve model-server` behind (kserve-http binary, kserve-grpc)
+ *   jobs     async jobs on 24-page PDFs: how a page task gets its page, the memory store with one
+ *            worker per document vs pages spread, two replicas on one Redis (bench/jobs.ts)
  *
  * Every measure a printed ratio is formed from is repeated (rounds, passes or runs: 3 in a full
  * run, 2 with --quick) and each ratio is formed within a round and printed as median (min–max).
@@ -38,6 +40,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import type { Ocr, OcrResult } from '../src/index.js'
 import type { Backend, ModelRole } from '../src/inference/backend.js'
+import { benchJobs } from './jobs.js'
 import { hotSpots, profile } from './lib/cpuprofile.js'
 import { EVAL_REAL } from './lib/eval-real.js'
 import { createEngine, type EngineName, EngineUnavailable, type EvalEngine } from './lib/engines.js'
@@ -67,7 +70,7 @@ const LIBRARY_TIMEOUT_MS = 30 * 60_000
 /** The sweep runs on the core set (--quick's images): warm-up, then the set this many times at once. */
 const SWEEP_PASSES = 2
 
-const SECTIONS = ['seq', 'floor', 'sat', 'sweep', 'guten', 'ppu', 'tesseract', 'extras', 'startup', 'scaling', 'http', 'remote'] as const
+const SECTIONS = ['seq', 'floor', 'sat', 'sweep', 'guten', 'ppu', 'tesseract', 'extras', 'startup', 'scaling', 'http', 'remote', 'jobs'] as const
 type Section = (typeof SECTIONS)[number]
 
 /**
@@ -125,7 +128,7 @@ const FULL: Plan = {
 }
 
 /** Sections --quick leaves out unless --sections names them (its 3-minute budget); the sweep it never runs. */
-const QUICK_SKIPS: readonly Section[] = ['sweep', 'extras', 'startup', 'scaling']
+const QUICK_SKIPS: readonly Section[] = ['sweep', 'extras', 'startup', 'scaling', 'jobs']
 
 const QUICK: Plan = {
   quick: true,
@@ -1320,6 +1323,16 @@ async function main(): Promise<void> {
     )
   }
 
+  let jobs: Awaited<ReturnType<typeof benchJobs>> | null = null
+  if (sections.has('jobs')) {
+    progress('jobs')
+    jobs = await attempt('jobs', () => benchJobs(ROOT, EVAL_REAL, plan.quick, progress))
+  }
+  if (jobs) {
+    results.jobs = jobs.results
+    for (const b of jobs.blocks) emit(b.title, b.body, b.note)
+  }
+
   // ---- headline numbers: a ratio's median in its key, its spread under <key>_spread
   const floorSum = floor ? sum(floor.images.map((x) => x.floorMs)) : null
   const best = sweep.reduce<{ workers: number; threadsPerWorker: number; imgPerSec: number } | null>((a, b) => (!a || b.imgPerSec > a.imgPerSec ? b : a), null)
@@ -1381,6 +1394,7 @@ async function main(): Promise<void> {
     http_c16_rps: round(c16 ? c16.load.completed / c16.load.seconds : null, 2),
     http_c16_p99_ms: c16 ? round(percentile(okLatencies(c16.load), 99), 0) : null,
     http_errors: single ? sum(single.runs.map((r) => r.load.errors)) : null,
+    ...(jobs?.json ?? {}),
     images: images.length,
     rounds: plan.rounds,
     quick: plan.quick,
@@ -1417,6 +1431,9 @@ async function main(): Promise<void> {
     ...extraCpu.slice(1).map((r) => line(`ocrserve CPU per image, ${r.label.replace(/`/g, '')} ÷ default`, `extra_cpu_ratio_${r.key.replace(/-/g, '_')}`, 3, '')),
     line('ocrserve start-up ms (fresh process)', 'ocrserve_startup_ms', 0, ''),
     line('ppu-paddle-ocr start-up ms (fresh process)', 'ppu_startup_ms', 0, ''),
+    ['24-page job, pages spread / one worker per document (2 workers)', fmt(json.jobs_memory_spread_over_one as number | null, 3), '–', '–', '≤ 0.6'],
+    ['the same against one worker without idle help', fmt(json.jobs_memory_spread_over_one_alone as number | null, 3), '–', '–', ''],
+    ['job status GET p99 with 2 replicas on Redis, while jobs run (ms)', fmt(json.jobs_redis_status_p99_ms as number | null, 1), '–', '–', '< 20'],
   ].filter((r) => r[1] !== '–')
   if (headline.length) emit(
     'Summary against the targets',

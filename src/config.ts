@@ -238,7 +238,7 @@ const MODE_NAMES = Object.keys(MODE_ALIASES) as [ModeName, ...ModeName[]]
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
-/** Async jobs (`/v1/jobs`, src/jobs/): per-instance, in memory. */
+/** Async jobs (`/v1/jobs`, src/jobs/): in this process's memory, or in Redis shared by replicas. */
 export interface JobsConfig {
   concurrency: number
   maxQueued: number
@@ -246,6 +246,16 @@ export interface JobsConfig {
   timeoutMs: number
   maxBodyBytes: number
   maxStoredBytes: number
+  /** Job pages this instance reads at once (0 = one per worker). */
+  pagesInFlight: number
+  /** Redis store: tries of a page task before its job fails. */
+  attempts: number
+  /** Redis store: a page task's lock lasts this long without renewal; stalled tasks are looked for as often. */
+  stallMs: number
+  /** The Redis store (url '' = the memory store) and the prefix of its keys. */
+  redis: { url: string; prefix: string }
+  /** /readyz answers 503 while the job store cannot be reached. */
+  readiness: boolean
 }
 
 export interface ServiceConfig {
@@ -282,6 +292,8 @@ type ServicePath = PathsOf<Omit<ServiceConfig, 'engine'>>
 
 interface Declaration {
   doc: string
+  /** The value may hold a password (errors never repeat it). */
+  secret?: boolean
   /** How the value is written; by default what its schema's type implies (number, boolean, choice, text, list). */
   kind?: TextKind
 }
@@ -379,7 +391,7 @@ export const SETTINGS = {
   }),
   OCR_JOBS_CONCURRENCY: service('jobs.concurrency', {
     schema: int.min(1).max(64).default(1),
-    doc: 'Async jobs (`/v1/jobs`) handed to the engine at once; the rest wait in the job queue. A running job holds one worker for its whole document: keep this below `OCR_WORKERS` so `/v1/ocr` always finds one.',
+    doc: 'Memory store: async jobs (`/v1/jobs`) running at once (their pages share the workers, the oldest job first); the rest wait in the job queue. The Redis store starts jobs in the order they came as workers of any replica take their tasks.',
   }),
   OCR_JOBS_MAX_QUEUED: service('jobs.maxQueued', {
     schema: int.min(0).default(32),
@@ -400,7 +412,41 @@ export const SETTINGS = {
   }),
   OCR_JOBS_MAX_STORED_BYTES: service('jobs.maxStoredBytes', {
     schema: int.positive().default(1024 * 1024 * 1024),
-    doc: 'Memory budget for the documents jobs keep (until they expire, for `format=pdf`); a new job past it expires the oldest finished jobs early, or gets 503 OVERLOADED.',
+    doc: 'Budget for the documents jobs keep until they expire (for `format=pdf`): in this process, or with Redis in the whole cluster; a new job past it expires the oldest finished jobs early, or gets 503 OVERLOADED.',
+  }),
+  OCR_JOBS_PAGES_IN_FLIGHT: service('jobs.pagesInFlight', {
+    schema: int.min(0).max(256).default(0),
+    kind: 'auto',
+    doc: 'Job pages this instance reads at once, each on its own worker (auto = `OCR_WORKERS`). Memory store: the pages of one job spread over this many workers (1 = one worker reads a job\'s pages in order); Redis store: the page tasks this replica takes at once. `/v1/ocr` requests still go first at every page.',
+  }),
+  OCR_JOBS_ATTEMPTS: service('jobs.attempts', {
+    schema: int.min(1).max(20).default(3),
+    doc: 'Redis store: times a page is tried (a crashed worker, an unreachable model server, a replica that stopped) before its job fails with that page\'s error.',
+  }),
+  OCR_JOBS_STALL_MS: service('jobs.stallMs', {
+    schema: int.min(500).max(600_000).default(15_000),
+    doc: 'Redis store: a replica renews the lock of each page task it reads every half of this; the tasks of a replica that stopped (crash, SIGKILL, lost network) are taken over by another within twice this (30 s by default).',
+  }),
+  OCR_REDIS_URL: service('jobs.redis.url', {
+    schema: z
+      .string()
+      .refine((u) => u === '' || (/^rediss?:\/\/[^/]/.test(u) && URL.canParse(u)))
+      .describe('a redis:// or rediss:// URL')
+      .default(''),
+    secret: true,
+    doc: 'Keep jobs in Redis (`redis://[:password@]host:6379/0`, `rediss://` for TLS) so that every replica answers for every job and reads its pages; empty = in this process\'s memory. Never logged.',
+  }),
+  OCR_REDIS_PREFIX: service('jobs.redis.prefix', {
+    schema: z
+      .string()
+      .regex(/^[\w:{}.-]{1,64}$/)
+      .describe('1 to 64 letters, digits and _ - . : { }')
+      .default('ocrserve'),
+    doc: 'Prefix of every Redis key (and the cancel channel), so several deployments can share one Redis. In Redis Cluster, put it in braces (`{ocrserve}`) so a job\'s keys share a slot.',
+  }),
+  OCR_READYZ_JOBS: service('jobs.readiness', {
+    schema: z.boolean().default(false),
+    doc: '`/readyz` answers 503 while the job store (Redis) cannot be reached. Off by default: `/v1/ocr` works without Redis, so an outage should not take the replica out of the load balancer.',
   }),
   OCR_API_KEYS: service('apiKeys', {
     schema: z.array(z.string()).default([]),
@@ -524,7 +570,7 @@ export function loadServiceConfig(env: Record<string, string | undefined> = proc
     if (!text) continue
     const r = readSettingText(s, text)
     if (r.ok) values.set(name, r.value)
-    else problems.push(`${name}: ${r.message}, got ${JSON.stringify(text)}`)
+    else problems.push(`${name}: ${r.message}${s.secret ? ' (the value is not shown: it may hold a password)' : `, got ${JSON.stringify(text)}`}`)
   }
   if (problems.length > 0) throw new OcrError('INVALID_CONFIG', `invalid environment: ${problems.join('; ')}`)
   const given = (name: EnvVarName): boolean => values.has(name)

@@ -30,6 +30,7 @@ export const ERRORS = {
   OVERLOADED: { status: 503, doc: 'The job queue is full (OCR_MAX_QUEUE); retry after the Retry-After header.' },
   NOT_READY: { status: 503, doc: 'Models are not loaded yet, or the remote model server is unreachable or not ready.' },
   SHUTTING_DOWN: { status: 503, doc: 'The service is shutting down and takes no new jobs.' },
+  JOBS_UNAVAILABLE: { status: 503, doc: 'The job store (Redis, OCR_REDIS_URL) cannot be reached: /v1/jobs can neither take nor answer for jobs until it is back; POST /v1/ocr still works.' },
   TIMEOUT: { status: 504, doc: 'The job did not finish within OCR_REQUEST_TIMEOUT_MS (or the remote call timed out).' },
   INVALID_CONFIG: { status: 500, doc: 'A setting or environment variable has an invalid value (start-up only).' },
 } as const satisfies Record<string, { status: number; doc: string }>

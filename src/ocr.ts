@@ -3,19 +3,22 @@
  */
 import { MAX_PAGES_LIMIT, parseEngineSettings, PDF_DPI_RANGE, PDF_TEXT_MODES, resolveParallelism, type EngineSettingsInput } from './config.js'
 import type { Ocr } from './engine.js'
-import { OcrError } from './errors.js'
+import { OcrError, toOcrError } from './errors.js'
 import { createBackendSet, prepareLocalModels } from './pipeline/backends.js'
 import { silentLogger, type Logger } from './logger.js'
 import { parsePageRanges } from './document/pages.js'
 import { loadEnginePacks, packInfo } from './packs/index.js'
 import type { WorkerInit } from './pipeline/messages.js'
 import { Scheduler, type JobSpec } from './pipeline/scheduler.js'
-import type { EngineStats, ImageInput, OcrResult, ReadOptions } from './types.js'
+import type { EngineStats, ImageInput, OcrResult, PageNumbersOptions, ReadOptions } from './types.js'
 import type { WorkerFactory } from './workers/host.js'
 
 export interface CreateOcrOptions extends EngineSettingsInput {
   logger?: Logger
 }
+
+/** Most pages one read may have in flight at once (more than any machine has workers). */
+const MAX_PARALLEL_PAGES = 256
 
 /** A per-call numeric option: the default when absent, BAD_REQUEST when not an integer in range. */
 function checkLimit(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
@@ -68,36 +71,57 @@ export async function createEngine(options: CreateOcrOptions = {}, parts: Engine
     return name
   }
 
+  /** The job spec of a call's options; throws BAD_REQUEST for a value out of range, UNKNOWN_MODEL for an unknown pack. */
+  const specOf = (opts: ReadOptions): JobSpec => {
+    const spec: JobSpec = {
+      model: resolveModel(opts.model),
+      useCls: opts.cls ?? settings.useCls,
+      maxPages: checkLimit('maxPages', opts.maxPages, settings.maxPages, 1, MAX_PAGES_LIMIT),
+      dpi: checkLimit('dpi', opts.dpi, settings.pdfDpi, PDF_DPI_RANGE.min, PDF_DPI_RANGE.max),
+      pdfText: opts.pdfText ?? settings.pdfText,
+      progress: opts.onPage !== undefined,
+      ...(opts.pages !== undefined ? { pages: parsePageRanges(opts.pages) } : {}),
+    }
+    if (!PDF_TEXT_MODES.includes(spec.pdfText)) throw new OcrError('BAD_REQUEST', `pdfText must be one of ${PDF_TEXT_MODES.join(', ')}`)
+    return spec
+  }
+  /** The input and spec of a call, or the reason it is refused before any work. */
+  const accept = (input: ImageInput, opts: ReadOptions): { spec: JobSpec } | { refused: OcrError } => {
+    if (closed) return { refused: new OcrError('SHUTTING_DOWN', 'the engine is closed') }
+    if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
+      return { refused: new OcrError('BAD_REQUEST', 'input must be a Buffer/Uint8Array of an encoded image or a file path') }
+    }
+    try {
+      checkLimit('parallelPages', opts.parallelPages, 1, 1, MAX_PARALLEL_PAGES)
+      return { spec: specOf(opts) }
+    } catch (err) {
+      return { refused: toOcrError(err) }
+    }
+  }
+  const queueing = (opts: ReadOptions) => ({
+    timeoutMs: opts.timeoutMs ?? settings.timeoutMs,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.priority ? { priority: opts.priority } : {}),
+  })
+
   return {
     settings,
     models: packs.map((p) => packInfo(p, p === defaultPack)),
     resolveModel,
     read(input: ImageInput, opts: ReadOptions = {}): Promise<OcrResult> {
-      if (closed) return Promise.reject(new OcrError('SHUTTING_DOWN', 'the engine is closed'))
-      if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
-        return Promise.reject(new OcrError('BAD_REQUEST', 'input must be a Buffer/Uint8Array of an encoded image or a file path'))
-      }
-      let spec: JobSpec
-      try {
-        spec = {
-          model: resolveModel(opts.model),
-          useCls: opts.cls ?? settings.useCls,
-          maxPages: checkLimit('maxPages', opts.maxPages, settings.maxPages, 1, MAX_PAGES_LIMIT),
-          dpi: checkLimit('dpi', opts.dpi, settings.pdfDpi, PDF_DPI_RANGE.min, PDF_DPI_RANGE.max),
-          pdfText: opts.pdfText ?? settings.pdfText,
-          progress: opts.onPage !== undefined,
-          ...(opts.pages !== undefined ? { pages: parsePageRanges(opts.pages) } : {}),
-        }
-        if (!PDF_TEXT_MODES.includes(spec.pdfText)) throw new OcrError('BAD_REQUEST', `pdfText must be one of ${PDF_TEXT_MODES.join(', ')}`)
-      } catch (err) {
-        return Promise.reject(err)
-      }
-      return scheduler.submit(input, spec, {
-        timeoutMs: opts.timeoutMs ?? settings.timeoutMs,
-        ...(opts.signal ? { signal: opts.signal } : {}),
+      const a = accept(input, opts)
+      if ('refused' in a) return Promise.reject(a.refused)
+      return scheduler.submit(input, a.spec, {
+        ...queueing(opts),
         ...(opts.onPage ? { onPage: opts.onPage } : {}),
-        ...(opts.priority ? { priority: opts.priority } : {}),
+        ...(opts.parallelPages !== undefined ? { parallelPages: opts.parallelPages } : {}),
       })
+    },
+    async pageNumbers(input: ImageInput, opts: PageNumbersOptions = {}): Promise<number[]> {
+      const a = accept(input, opts)
+      if ('refused' in a) throw a.refused
+      const indices = await scheduler.pageIndices(input, a.spec, queueing(opts))
+      return indices.map((i) => i + 1)
     },
     async ready(): Promise<boolean> {
       if (closed) return false

@@ -22,6 +22,8 @@ export interface Setting {
   readonly to?: (value: never) => unknown
   /** Read the text in lower case first (the mode's names). */
   readonly ignoreCase?: boolean
+  /** The value may hold a password: errors never repeat it. */
+  readonly secret?: boolean
   /** `ocrserve read`'s flag for this engine setting (commander syntax) and its help; absent: `serve` only. */
   readonly read?: { readonly flag: string; readonly help: string }
 }
@@ -65,7 +67,8 @@ const KINDS: Record<TextKind, KindRules> = {
   number: { read: (t) => Number(t), show: (v: number) => String(v), accepts: numberRange },
   boolean: { read: (t) => BOOLEAN_WORDS.get(t) ?? NOT_A_VALUE, show: (v: boolean) => String(v), accepts: () => 'true or false (also 1/0, yes/no, on/off)' },
   choice: { read: (t) => t, show: (v: string) => v, accepts: (j) => `one of ${(j.enum ?? []).join(', ')}` },
-  text: { read: (t) => t, show: (v: string) => v, accepts: (j) => (j.minLength ? 'a non-empty text' : 'any text') },
+  /** A text whose schema has a pattern says what it is in the schema's description. */
+  text: { read: (t) => t, show: (v: string) => v, accepts: (j) => j.description ?? (j.minLength ? 'a non-empty text' : 'any text') },
   list: {
     read: (t) => t.split(',').map((s) => s.trim()).filter(Boolean),
     show: (v: string[]) => v.join(','),

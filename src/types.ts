@@ -53,7 +53,10 @@ export type ImageInput = Buffer | Uint8Array | string
 /** How PDF pages are read: their own text layer when they have one (auto), always OCR, or never OCR. */
 export type PdfTextMode = 'auto' | 'ocr' | 'embedded'
 
-/** Progress of a multi-page read: called once per finished page, in page order. */
+/**
+ * Progress of a multi-page read: called once per finished page, in page order (with
+ * `parallelPages` > 1, in the order the pages finish; `done` counts them).
+ */
 export type PageCallback = (page: PageResult, progress: { done: number; total: number }) => void
 
 export interface ReadOptions {
@@ -76,6 +79,13 @@ export interface ReadOptions {
   onPage?: PageCallback
   /** `batch` jobs wait behind every `interactive` one in the queue (default interactive). */
   priority?: 'interactive' | 'batch'
+  /**
+   * Pages of a document read at once, each by a different worker (default 1: one worker reads the
+   * pages in order). Above 1 one worker first opens the document and lists its pages, then every
+   * page is a task of its own that a free worker takes, in page order; interactive reads still go
+   * first at each page. Results are the same either way.
+   */
+  parallelPages?: number
 }
 
 /** Ocr.stats(): the engine's workers and jobs. */
@@ -90,6 +100,16 @@ export interface EngineStats {
   failed: number
   /** Cumulative milliseconds each worker spent running jobs. */
   busyMs: number[]
+  /** Pages each worker has read (a plain image is one page). */
+  pagesRead: number[]
+  /**
+   * Batch-priority work: tasks waiting for a worker and tasks on one. A task is a whole read, or
+   * the page list or one page of a read split over workers (`parallelPages`).
+   */
+  batch: { waiting: number; running: number }
   /** Classifier and recogniser calls idle workers ran for busy ones (single mode; pipeline/assist.ts). */
   assistRuns: number
 }
+
+/** What pageNumbers() takes: read()'s options that decide which pages are read, and the queueing ones. */
+export type PageNumbersOptions = Pick<ReadOptions, 'signal' | 'timeoutMs' | 'pages' | 'maxPages' | 'priority'>

@@ -8,7 +8,7 @@ import { OcrError } from '../errors.js'
 import { isBmp } from '../image/bmp.js'
 import { openImage, sniffFormat } from '../image/decode.js'
 import type { RgbImage } from '../image/image.js'
-import type { OcrLine, OcrResult, PageResult, PdfTextMode, StageTiming } from '../types.js'
+import type { OcrLine, PdfTextMode } from '../types.js'
 import { isPdf, openPdf } from './pdf.js'
 
 /** A page to OCR (pixels), or a PDF page read from its own text layer (lines, no pixels). */
@@ -32,34 +32,6 @@ export interface OpenOptions {
   pdfText: PdfTextMode
   /** PDF pages read from their text layer give their lines' words (OcrLine.words). */
   words?: boolean
-}
-
-const STAGES = ['decode', 'det', 'cls', 'rec', 'total'] as const
-
-/** Stage times rounded to 1/100 ms (sums of page times carry float noise). */
-export function roundTiming(t: StageTiming): StageTiming {
-  const r = (v: number): number => Math.round(v * 100) / 100
-  return { decode: r(t.decode), det: r(t.det), cls: r(t.cls), rec: r(t.rec), total: r(t.total) }
-}
-
-/**
- * The result of the pages read, in order: the top-level fields are the first page's, the stage
- * times the pages' sums; `totalMs` (the job's wall time) replaces the summed total when given.
- */
-export function resultFromPages(model: string, pages: readonly PageResult[], totalMs?: number): OcrResult {
-  const first = pages[0]
-  const timing: StageTiming = { decode: 0, det: 0, cls: 0, rec: 0, total: 0 }
-  for (const p of pages) for (const k of STAGES) timing[k] += p.timing_ms[k]
-  if (totalMs !== undefined) timing.total = totalMs
-  return {
-    model,
-    width: first?.width ?? 0,
-    height: first?.height ?? 0,
-    rotation: first?.rotation ?? 0,
-    lines: first?.lines ?? [],
-    pages: [...pages],
-    timing_ms: roundTiming(timing),
-  }
 }
 
 /** The bytes of an input given by path; an unreadable file is NOT_FOUND naming the path and why. */

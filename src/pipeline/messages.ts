@@ -38,12 +38,16 @@ export interface JobMessage {
   pdfText: PdfTextMode
   /** Send a 'page' message after each page. */
   progress: boolean
+  /** Only open the document and list the pages it would read (answered with 'planned'). */
+  plan?: boolean
 }
 
 export type ToWorker = JobMessage | { type: 'cancel'; id: number } | AssistToWorker
 
 export type ToMain =
   | { type: 'result'; id: number; result: OcrResult }
+  /** A plan job's answer: the 0-based pages the read selects, in order. */
+  | { type: 'planned'; id: number; pages: number[] }
   | { type: 'page'; id: number; page: PageResult; done: number; total: number }
   | { type: 'error'; id: number; error: SerializedError }
   | AssistToMain

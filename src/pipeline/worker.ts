@@ -1,12 +1,14 @@
 /**
- * Worker-thread entry: owns the backends (ONNX sessions or a remote client) and runs whole jobs
- * (decode → pipeline for each page) so that no inference or pixel work touches the main thread.
+ * Worker-thread entry: owns the backends (ONNX sessions or a remote client) and runs jobs (decode →
+ * pipeline for each page selected: a whole document, or one page of a read split over workers; or
+ * only the list of pages a read selects) so that no inference or pixel work touches the main thread.
  * Protocol: see ./messages.ts.
  */
 import { setPriority } from 'node:os'
 import { checkCancelled, OcrError, serializeError } from '../errors.js'
 import { selectPages } from '../document/pages.js'
-import { openDocument, readInputFile, resultFromPages, roundTiming } from '../document/document.js'
+import { openDocument, readInputFile } from '../document/document.js'
+import { resultFromPages, roundTiming } from '../document/result.js'
 import type { Backend } from '../inference/backend.js'
 import { packRoles, type PackRole, type PackSpec } from '../packs/spec.js'
 import { createBackendSet, modelKey } from './backends.js'
@@ -87,12 +89,19 @@ async function warmUp(): Promise<void> {
   await pipelineOf(defaultPack.name).readPage({ data, width: w, height: h }, { useCls: true })
 }
 
-async function runJob(job: JobMessage): Promise<OcrResult> {
+/** The bytes of a job's input: a file read here, or ours (copied out of shared memory, which the decoders refuse). */
+async function inputBytes(input: Uint8Array | string): Promise<Uint8Array> {
+  if (typeof input === 'string') return readInputFile(input)
+  return input.buffer instanceof SharedArrayBuffer ? new Uint8Array(input) : input
+}
+
+/** A whole read, or (job.plan) the 0-based pages it would read. */
+async function runJob(job: JobMessage): Promise<OcrResult | number[]> {
   const ac = new AbortController()
   running.set(job.id, ac)
   try {
     const t0 = performance.now()
-    const bytes = typeof job.input === 'string' ? await readInputFile(job.input) : job.input
+    const bytes = await inputBytes(job.input)
     // pages are decoded (a PDF: rendered or read from its text layer) one at a time, so a long
     // document never sits in memory whole
     const doc = await openDocument(bytes, { maxPixels: settings.maxPixels, maxPages: settings.maxPages, dpi: job.dpi, pdfText: job.pdfText })
@@ -102,6 +111,7 @@ async function runJob(job: JobMessage): Promise<OcrResult> {
       if (indices.length > job.maxPages) {
         throw new OcrError('TOO_MANY_PAGES', `the document has ${indices.length} pages to read; this call reads at most ${job.maxPages}`)
       }
+      if (job.plan) return indices
       for (const i of indices) {
         checkCancelled(ac.signal)
         const td = performance.now()
@@ -141,7 +151,7 @@ host.serve({
     switch (msg.type) {
       case 'job':
         runJob(msg).then(
-          (result) => host.post({ type: 'result', id: msg.id, result }),
+          (out) => host.post(Array.isArray(out) ? { type: 'planned', id: msg.id, pages: out } : { type: 'result', id: msg.id, result: out }),
           (err: unknown) => host.post({ type: 'error', id: msg.id, error: serializeError(err) }),
         )
         return

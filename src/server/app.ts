@@ -9,11 +9,12 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger as PinoLogger } from 'pino'
 import type { ServiceConfig } from '../config.js'
 import type { Ocr } from '../engine.js'
+import type { JobStore } from '../jobs/store.js'
 import { OcrError } from '../errors.js'
 import { VERSION } from '../version.js'
 import { errorBody, errorSchema, payloadTooLarge, retryAfterSec, schemaError, toHttpError, type BodyLimit } from './errors.js'
 import { requestIdOptions, sendClientError, trackRequestId } from './request-id.js'
-import { createMetrics } from './metrics.js'
+import { createMetrics, registerJobMetrics } from './metrics.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerJobRoutes } from './routes/jobs.js'
 import { registerModelsRoute } from './routes/models.js'
@@ -26,6 +27,8 @@ import { DOCS_CSP, registerSecurity } from './security.js'
 export interface BuildServerOptions {
   config: ServiceConfig
   ocr: Ocr
+  /** The async-job store the /v1/jobs routes serve (its owner closes it). */
+  jobs: JobStore
   logger: PinoLogger
 }
 
@@ -57,7 +60,7 @@ declare module 'fastify' {
   }
 }
 
-export async function buildServer({ config, ocr, logger }: BuildServerOptions): Promise<FastifyInstance> {
+export async function buildServer({ config, ocr, jobs, logger }: BuildServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     // a child of the service's logger: its level can change without changing the engine's
     loggerInstance: logger.child({}) as FastifyBaseLogger,
@@ -79,6 +82,7 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
   app.server.headersTimeout = Math.min(app.server.headersTimeout, config.bodyTimeoutMs)
   trackRequestId(app)
   const metrics = createMetrics(ocr)
+  registerJobMetrics(metrics.registry, jobs)
   app.addSchema(errorSchema)
   app.addSchema(ocrResultSchema)
   app.addSchema(jobStatusSchema)
@@ -185,9 +189,9 @@ export async function buildServer({ config, ocr, logger }: BuildServerOptions): 
     else request.log.info(line, 'request')
   })
 
-  registerHealthRoutes(app, { ocr, metrics })
+  registerHealthRoutes(app, { ocr, metrics, jobs: config.jobs.readiness ? jobs : null })
   registerOcrRoute(app, { ocr, metrics, maxBodyBytes: config.maxBodyBytes, jobsMaxBodyBytes: config.jobs.maxBodyBytes, syncMaxPages: config.syncMaxPages, urlFetch: config.urlFetch })
-  registerJobRoutes(app, { ocr, metrics, jobs: config.jobs, urlFetch: config.urlFetch })
+  registerJobRoutes(app, { store: jobs, jobs: config.jobs, urlFetch: config.urlFetch })
   registerModelsRoute(app, { ocr })
   registerPreviewRoute(app, { ocr, maxBodyBytes: Math.max(config.maxBodyBytes, config.jobs.maxBodyBytes) })
   await registerWebRoutes(app, config, ocr)

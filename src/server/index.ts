@@ -5,12 +5,15 @@ import { pino, type Logger } from 'pino'
 import type { ServiceConfig } from '../config.js'
 import type { Ocr } from '../engine.js'
 import { OcrError } from '../errors.js'
+import { createJobStore } from '../jobs/index.js'
+import type { JobStore } from '../jobs/store.js'
 import { createEngine, type EngineParts } from '../ocr.js'
 import { buildServer } from './app.js'
 
 export interface Service {
   app: FastifyInstance
   ocr: Ocr
+  jobs: JobStore
   /** Where to reach the service from this machine (a wildcard HOST reads as 127.0.0.1). */
   url: string
   /** What it listens on: HOST and the port. */
@@ -18,6 +21,9 @@ export interface Service {
   /** Stop accepting, finish in-flight requests, stop the workers. */
   close(): Promise<void>
 }
+
+/** How long start-up waits for the job store (Redis) before listening anyway. */
+const STORE_WAIT_MS = 5000
 
 export function createLogger(level: ServiceConfig['logLevel']): Logger {
   return pino({ level, base: { service: 'ocrserve' } })
@@ -59,8 +65,12 @@ export async function startService(config: ServiceConfig, logger: Logger = creat
   logger.info({ mode: config.mode, host: config.host, port: config.port }, 'starting: loading the models')
   const ocr = await createEngine({ ...config.engine, logger }, parts)
   let app: FastifyInstance
+  let jobs: JobStore | null = null
   try {
-    app = await buildServer({ config, ocr, logger })
+    jobs = createJobStore(config.jobs, ocr, logger)
+    // a store that cannot be reached yet does not hold the start: /v1/ocr works without it
+    if (!(await jobs.whenReachable(STORE_WAIT_MS))) logger.error({ store: jobs.kind }, 'job store not reachable yet: /v1/jobs answers 503 until it is')
+    app = await buildServer({ config, ocr, jobs, logger })
     // fastify logs a "Server listening at" line per interface; the caller logs one line of its own
     const level = app.log.level
     app.log.level = 'warn'
@@ -72,6 +82,7 @@ export async function startService(config: ServiceConfig, logger: Logger = creat
       app.log.level = level
     }
   } catch (err) {
+    await jobs?.close()
     await ocr.close()
     throw err
   }
@@ -83,11 +94,15 @@ export async function startService(config: ServiceConfig, logger: Logger = creat
   return {
     app,
     ocr,
+    jobs,
     url,
     listening: { host: config.host, port },
     close() {
+      // HTTP first (in-flight requests finish), then the jobs (memory: cancelled; Redis: handed
+      // back for other replicas), then the engine
       closing ??= (async () => {
         await app.close()
+        await jobs.close()
         await ocr.close()
       })()
       return closing

@@ -85,6 +85,8 @@ export async function registerSecurity(app: FastifyInstance, config: ServiceConf
       if (!key || !keyMatches(key, digests)) {
         throw new OcrError('UNAUTHORIZED', key ? 'wrong API key' : 'missing API key: send Authorization: Bearer <key> or X-API-Key')
       }
+      // who the request is, for the jobs it may see: the key's digest, never the key itself
+      request.apiKeyDigest = keyDigest(key).toString('hex')
     })
   }
 
@@ -104,5 +106,12 @@ export async function registerSecurity(app: FastifyInstance, config: ServiceConf
           retryAfterSec: Math.max(1, Math.ceil(ctx.ttl / 1000)),
         }),
     })
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** SHA-256 (hex) of the request's API key, when keys are configured (async jobs belong to it). */
+    apiKeyDigest?: string
   }
 }

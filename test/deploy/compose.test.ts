@@ -22,6 +22,7 @@ const SETS: Record<string, string[]> = {
   triton: [f('compose.triton.yml')],
   'model-server': [f('compose.model-server.yml')],
   tfserving: [f('compose.tfserving.yml')],
+  redis: [f('compose.redis.yml')],
 }
 
 const KNOWN_ENV = new Set<string>(ENV_VARS.map((v) => v.name))
@@ -195,6 +196,39 @@ describe('compose wiring', () => {
     expect(tf.image).toMatch(/^tensorflow\/serving:\d+\.\d+\.\d+$/)
     expect(argv(tf.command)).toContain('--model_config_file=/models/models.config')
     expect(tf.volumes).toContain('./tfserving:/models:ro')
+  })
+
+  it('redis: two replicas on one Redis (append-only file, no eviction) behind one port, balanced without affinity', async () => {
+    const c = load('redis')
+    const { redis, lb } = c.services
+    const replicas = ['web', 'web-2'].map((n) => c.services[n]!)
+    for (const web of replicas) {
+      const env = serviceEnv(web)
+      expect(new URL(env.OCR_REDIS_URL!).host).toBe('redis:6379')
+      expect(loadServiceConfig(env).jobs.redis.url).toBe(env.OCR_REDIS_URL)
+      expect(dependsOn(web)).toEqual({ redis: 'service_healthy' })
+      // only the proxy publishes a port
+      expect(web.ports).toBeUndefined()
+      expect(containerPorts(web)).toEqual([8080])
+    }
+    expect(serviceEnv(replicas[0]!)).toEqual(serviceEnv(replicas[1]!))
+    const cmd = argv(redis!.command)!
+    const opt = (name: string): string | undefined => cmd[cmd.indexOf(name) + 1]
+    expect([opt('--appendonly'), opt('--maxmemory-policy')]).toEqual(['yes', 'noeviction'])
+    expect(redis!.volumes).toContain('redis-data:/data')
+    expect(Object.keys(c.volumes ?? {})).toContain('redis-data')
+    expect(argv(redis!.healthcheck!.test)).toEqual(['CMD', 'redis-cli', 'ping'])
+    expect(lb!.ports).toEqual(['8080:8080'])
+    expect(dependsOn(lb!)).toEqual({ web: 'service_healthy', 'web-2': 'service_healthy' })
+    // the proxy's configuration: both replicas, round robin (no ip_hash, hash or sticky), bodies as large as a job's
+    const mount = lb!.volumes!.map(String).find((v) => v.endsWith(':/etc/nginx/conf.d/default.conf:ro'))!
+    const { readFileSync } = await import('node:fs')
+    const conf = readFileSync(join(DEPLOY, mount.split(':')[0]!), 'utf8')
+    const upstream = /upstream ocrserve \{([^}]*)\}/.exec(conf)![1]!
+    expect([...upstream.matchAll(/^\s*server (\S+)/gm)].map((m) => m[1])).toEqual(['web:8080', 'web-2:8080'])
+    expect(upstream).not.toMatch(/ip_hash|\bhash\b|sticky/)
+    const maxBody = Number(serviceEnv(replicas[0]!).OCR_JOBS_MAX_BODY_BYTES)
+    expect(Number(/client_max_body_size (\d+)m;/.exec(conf)![1]) * 1024 * 1024).toBeGreaterThanOrEqual(maxBody)
   })
 
   it('Triton and the k8s manifests agree on the Triton image', async () => {

@@ -1,8 +1,8 @@
 /**
  * deploy/k8s: every manifest parses, kustomization lists them all, and each object has what running
  * ocrserve needs: probes on the right endpoints, resources, a non-root security context, config
- * from a ConfigMap that ocrserve accepts, a CPU-driven HPA, Services that select their pods, and
- * Triton with a GPU limit.
+ * from a ConfigMap that ocrserve accepts, a CPU-driven HPA, Services that select their pods, Triton
+ * with a GPU limit, and Redis for async jobs (persistent, never evicting; no session affinity).
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -24,6 +24,8 @@ interface K8sObject {
 }
 interface Probe {
   httpGet?: { path: string; port: string | number }
+  exec?: { command: string[] }
+  tcpSocket?: { port: string | number }
 }
 interface Container {
   name: string
@@ -38,7 +40,11 @@ interface Container {
   resources?: { requests?: Record<string, string | number>; limits?: Record<string, string | number> }
   securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; runAsUser?: number; capabilities?: { drop?: string[] } }
   volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>
+  env?: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } } }>
 }
+
+/** Kinds that run pods. */
+const WORKLOADS = ['Deployment', 'StatefulSet']
 
 const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml'))
 const objects: Array<K8sObject & { file: string }> = []
@@ -92,12 +98,13 @@ describe('k8s manifests', () => {
       ConfigMap: 'v1',
       HorizontalPodAutoscaler: 'autoscaling/v2',
       PodDisruptionBudget: 'policy/v1',
+      StatefulSet: 'apps/v1',
     }
     for (const o of objects) expect(o.apiVersion, `${o.kind} ${o.metadata.name}`).toBe(expected[o.kind])
   })
 
   it('pin every image (the ocrserve image through kustomize images:), never latest', () => {
-    const pods = objects.filter((o) => o.kind === 'Deployment').map((o) => o.spec.template.spec)
+    const pods = objects.filter((o) => WORKLOADS.includes(o.kind)).map((o) => o.spec.template.spec)
     const containers: Container[] = pods.flatMap((p) => [...(p.initContainers ?? []), ...p.containers])
     for (const c of containers) {
       const rule = kustomization.images?.find((i) => i.name === c.image)
@@ -107,20 +114,21 @@ describe('k8s manifests', () => {
     }
   })
 
-  it('every Deployment selects its own pod labels', () => {
-    for (const d of objects.filter((o) => o.kind === 'Deployment')) {
+  it('every Deployment and StatefulSet selects its own pod labels', () => {
+    for (const d of objects.filter((o) => WORKLOADS.includes(o.kind))) {
       const labels = d.spec.template.metadata.labels as Record<string, string>
       for (const [k, v] of Object.entries(d.spec.selector.matchLabels as Record<string, string>)) expect(labels[k]).toBe(v)
     }
   })
 
-  it('every Service selects pods of a Deployment and targets a named container port', () => {
+  it('every Service selects pods of one workload and targets a named container port', () => {
     for (const svc of objects.filter((o) => o.kind === 'Service')) {
       const sel = svc.spec.selector as Record<string, string>
-      const dep = objects.find(
-        (o) => o.kind === 'Deployment' && Object.entries(sel).every(([k, v]) => (o.spec.template.metadata.labels as Record<string, string>)[k] === v),
+      const selected = objects.filter(
+        (o) => WORKLOADS.includes(o.kind) && Object.entries(sel).every(([k, v]) => (o.spec.template.metadata.labels as Record<string, string>)[k] === v),
       )
-      expect(dep, `Service ${svc.metadata.name} selects no Deployment`).toBeDefined()
+      expect(selected, `Service ${svc.metadata.name} must select the pods of exactly one workload`).toHaveLength(1)
+      const dep = selected[0]
       const names = (dep!.spec.template.spec.containers as Container[]).flatMap((c) => (c.ports ?? []).map((p) => p.name))
       for (const p of svc.spec.ports as Array<{ targetPort: string }>) expect(names).toContain(p.targetPort)
     }
@@ -220,5 +228,47 @@ describe('Triton', () => {
     expect(tritonC.args).toContain('--model-repository=/models')
     expect((pod.volumes as Array<{ name: string; emptyDir?: unknown }>).find((v) => v.name === mount.name)?.emptyDir).toBeDefined()
     expect(pod.securityContext.runAsNonRoot).toBe(true)
+  })
+})
+
+describe('async jobs in Redis', () => {
+  const redis = get('StatefulSet', 'ocrserve-redis')
+  const redisC = redis.spec.template.spec.containers[0] as Container
+
+  it('the web pods reach the Redis Service; a Secret may override the URL (an external Redis, a password)', () => {
+    const url = new URL(String(config.data!.OCR_REDIS_URL))
+    expect(url.protocol).toBe('redis:')
+    const svc = get('Service', url.hostname)
+    expect((svc.spec.ports as Array<{ name: string; port: number }>).find((p) => p.port === Number(url.port))?.name).toBe('redis')
+    expect(svc.spec.selector).toEqual(redis.spec.selector.matchLabels)
+    expect(loadServiceConfig(config.data as Record<string, string>).jobs.redis.url).toBe(config.data!.OCR_REDIS_URL)
+    const override = webC.env?.find((e) => e.name === 'OCR_REDIS_URL')
+    expect(override?.valueFrom?.secretKeyRef).toEqual({ name: 'ocrserve-redis', key: 'url', optional: true })
+  })
+
+  it('the web Service has no session affinity: any pod answers for any job', () => {
+    const svc = get('Service', 'ocrserve-web')
+    expect(svc.spec.sessionAffinity ?? 'None').toBe('None')
+  })
+
+  it('Redis keeps an append-only file on a persistent volume and never evicts', () => {
+    const args = redisC.args!
+    const opt = (name: string): string | undefined => args[args.indexOf(name) + 1]
+    expect([opt('--appendonly'), opt('--maxmemory-policy')]).toEqual(['yes', 'noeviction'])
+    const dir = opt('--dir')
+    const mount = redisC.volumeMounts!.find((m) => m.mountPath === dir)
+    expect(mount, 'the --dir is a mounted volume').toBeDefined()
+    const claims = redis.spec.volumeClaimTemplates as Array<{ metadata: { name: string }; spec: { accessModes: string[] } }>
+    expect(claims.map((c) => c.metadata.name)).toContain(mount!.name)
+    // the memory limit leaves room above maxmemory (an append-only-file rewrite forks)
+    const bytes = (v: string): number => {
+      const m = /^(\d+)(gb|mb|Gi|Mi)$/.exec(v)!
+      return Number(m[1]) * (m[2] === 'gb' ? 1e9 : m[2] === 'mb' ? 1e6 : m[2] === 'Gi' ? 2 ** 30 : 2 ** 20)
+    }
+    expect(bytes(String(redisC.resources!.limits!.memory))).toBeGreaterThan(bytes(opt('--maxmemory')!))
+    expect(redisC.readinessProbe?.exec?.command).toEqual(['redis-cli', 'ping'])
+    expect(redisC.livenessProbe?.tcpSocket?.port).toBe('redis')
+    expect(redis.spec.template.spec.securityContext.runAsNonRoot).toBe(true)
+    expect(redisC.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } })
   })
 })

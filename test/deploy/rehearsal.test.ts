@@ -12,14 +12,19 @@
  *   `service:port` addresses in variables and arguments are rewritten to match, HOST=127.0.0.1;
  * - third-party model servers are replaced by `ocrserve model-server` on the repository they would
  *   serve: Triton (KServe v2) on its mounted repository, TF Serving (REST) on the ONNX repository
- *   (the user's SavedModels cannot be rehearsed; the protocol and wiring can).
+ *   (the user's SavedModels cannot be rehearsed; the protocol and wiring can); Redis runs as the
+ *   host's redis-server with the compose command's options; nginx is replaced by a round-robin
+ *   proxy to the `upstream` servers its mounted configuration names (the routing is rehearsed,
+ *   nginx's own directives are not).
  *
  * Services start in `depends_on` order: `service_completed_successfully` waits for exit 0,
  * `service_healthy` runs the service's own compose health check (rewritten to the mapped port)
  * until it passes. Then an image goes through the web service's /v1/ocr, and the texts must equal
- * single mode's.
+ * single mode's; the Redis deployment also runs a job through the proxy and checks that both
+ * replicas read its pages.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { redisSkipReason } from '../helpers/redis-server.js'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -56,7 +61,33 @@ const DEPLOYMENTS: Array<{ name: string; files: string[] }> = [
   { name: 'triton', files: ['compose.triton.yml'] },
   { name: 'model-server', files: ['compose.model-server.yml'] },
   { name: 'tfserving', files: ['compose.tfserving.yml'] },
+  { name: 'redis', files: ['compose.redis.yml'] },
 ]
+
+/** Ports third-party images listen on without saying so in the compose file. */
+const IMAGE_PORTS: Array<[RegExp, number]> = [
+  [/(^|\/)redis:/, 6379],
+  [/(^|\/)nginx:/, 8080],
+]
+
+/**
+ * The stand-in for nginx: a round-robin HTTP proxy on `port` to the `server host:port` lines of the
+ * configuration's `upstream` block (addresses already mapped to the host), as `node -e` code.
+ */
+const PROXY = `
+const http = require('node:http')
+const [port, ...servers] = process.argv.slice(1)
+let next = 0
+http.createServer((req, res) => {
+  const [host, p] = servers[next++ % servers.length].split(':')
+  const up = http.request({ host, port: Number(p), method: req.method, path: req.url, headers: req.headers }, (r) => {
+    res.writeHead(r.statusCode, r.headers)
+    r.pipe(res)
+  })
+  up.on('error', () => { res.writeHead(502); res.end() })
+  req.pipe(up)
+}).listen(Number(port), '127.0.0.1')
+`
 
 const FIXTURE_LINES = ['Shipping Containers', 'Compose Rehearsal 2026', 'Same Text Everywhere']
 
@@ -131,6 +162,11 @@ class Rehearsal {
       files.map((f) => join(DEPLOY, f)),
       SHELL_ENV,
     )
+  }
+
+  /** The host address of a service's container port (`http://127.0.0.1:<mapped>`). */
+  url(service: string, containerPort: number): string {
+    return `http://127.0.0.1:${this.port(service, containerPort)}`
   }
 
   private port(service: string, containerPort: number): number {
@@ -218,6 +254,17 @@ class Rehearsal {
     if (/(^|\/)tensorflow\/serving:/.test(image)) {
       return { cmd: modelServer(this.imageRepo, this.port(name, 8501), null), env: baseEnv() }
     }
+    if (/(^|\/)redis:/.test(image)) {
+      // the compose command's options, on the mapped port, its data directory the /data volume
+      const args = argv(s.command)!.slice(1)
+      return { cmd: ['redis-server', ...args, '--port', String(this.port(name, 6379)), '--bind', '127.0.0.1', '--dir', this.hostPath(s, '/data')], env: baseEnv() }
+    }
+    if (/(^|\/)nginx:/.test(image)) {
+      const conf = readFileSync(this.hostPath(s, '/etc/nginx/conf.d/default.conf'), 'utf8')
+      const upstream = /upstream \w+ \{([^}]*)\}/.exec(conf)![1]!
+      const servers = [...upstream.matchAll(/^\s*server (\S+?)[\s;]/gm)].map((m) => this.rewriteAddresses(m[1]!))
+      return { cmd: [process.execPath, '-e', PROXY, String(this.port(name, 8080)), ...servers], env: baseEnv() }
+    }
     throw new Error(`${name}: no host stand-in for image ${image}`)
   }
 
@@ -229,6 +276,8 @@ class Rehearsal {
     if (test[0] === 'CMD') args = test.slice(1)
     else if (test[0] === 'CMD-SHELL') args = ['sh', '-c', test.slice(1).join(' ')]
     else throw new Error(`${name}: health check ${test[0]} form not supported`)
+    // redis-cli asks the default port unless told
+    if (args[0] === 'redis-cli') args.splice(1, 0, '-p', String(this.port(name, 6379)))
     args = args.map((a, i) => {
       if (i === 0 && a === 'node') return process.execPath
       for (const cport of containerPorts(s)) a = a.replace(new RegExp(`(127\\.0\\.0\\.1|localhost)([:/])${cport}\\b`, 'g'), `127.0.0.1$2${this.port(name, cport)}`)
@@ -243,6 +292,7 @@ class Rehearsal {
     const services = this.compose.services
     for (const [name, s] of Object.entries(services)) {
       const ports = new Set(containerPorts(s))
+      for (const [image, port] of IMAGE_PORTS) if (image.test(s.image ?? '')) ports.add(port)
       const cmd = argv(s.command) ?? []
       cmd.forEach((a, i) => {
         if (cmd[i - 1] === '--http-port' || cmd[i - 1] === '--grpc-port') ports.add(Number(a))
@@ -269,6 +319,13 @@ class Rehearsal {
     }
     await this.waitHealthy('web', services.web!, started.get('web')!)
     return `http://127.0.0.1:${this.port('web', Number(serviceEnv(services.web!).PORT))}`
+  }
+
+  /** Waits until a started service passes its health check. */
+  async waitHealthyService(name: string): Promise<void> {
+    const proc = this.procs.find((p) => p.name === name)
+    if (!proc) throw new Error(`${name} was not started`)
+    await this.waitHealthy(name, this.compose.services[name]!, { proc, env: baseEnv() })
   }
 
   private async waitHealthy(name: string, s: ComposeService, d: { proc: Proc; env: Record<string, string> }): Promise<void> {
@@ -306,6 +363,39 @@ function topological(services: Record<string, ComposeService>): string[] {
   return out
 }
 
+/**
+ * The Redis deployment: a 6-page job submitted through the proxy's one port succeeds, its status
+ * and result come through the proxy (round robin: from either replica), and both replicas read pages.
+ */
+async function jobThroughProxy(r: Rehearsal): Promise<void> {
+  await r.waitHealthyService('lb')
+  const lb = r.url('lb', 8080)
+  const pagesRead = async (service: string): Promise<number> => {
+    const text = await (await fetch(`${r.url(service, 8080)}/metrics`)).text()
+    return [...text.matchAll(/^ocr_worker_pages_total\{worker="\d+"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0)
+  }
+  const before = await Promise.all(['web', 'web-2'].map(pagesRead))
+  const pages = await Promise.all(Array.from({ length: 6 }, (_, i) => sharp({ create: { width: 700, height: 160, channels: 3, background: '#fff' } }).composite([{ input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="700" height="160"><text x="40" y="100" font-family="DejaVu Sans" font-size="48">Page ${i + 1} of six</text></svg>`) }]).png().toBuffer()))
+  const tiff = await sharp(pages, { join: { animated: true } }).tiff().toBuffer()
+  const res = await fetch(`${lb}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'image/tiff' }, body: tiff })
+  expect(res.status).toBe(202)
+  const job = (await res.json()) as { id: string; status_url: string; result_url: string }
+  let status = ''
+  for (let i = 0; i < 600 && status !== 'succeeded'; i++) {
+    const s = (await (await fetch(lb + job.status_url)).json()) as { status: string }
+    status = s.status
+    if (status === 'failed' || status === 'cancelled') throw new Error(`job ${status}: ${JSON.stringify(s)}`)
+    await new Promise((x) => setTimeout(x, 200))
+  }
+  expect(status).toBe('succeeded')
+  const result = (await (await fetch(lb + job.result_url)).json()) as { pages: Array<{ page: number; lines: Array<{ text: string }> }> }
+  expect(result.pages.map((p) => p.page)).toEqual([1, 2, 3, 4, 5, 6])
+  const after = await Promise.all(['web', 'web-2'].map(pagesRead))
+  const read = after.map((n, i) => n - before[i]!)
+  expect(read[0]! + read[1]!).toBe(6)
+  for (const n of read) expect(n, 'both replicas read pages of the job').toBeGreaterThan(0)
+}
+
 async function ocrTexts(url: string, png: Buffer): Promise<string[]> {
   const res = await fetch(`${url}/v1/ocr`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } })
   const body = (await res.json()) as { lines?: Array<{ text: string }> }
@@ -336,7 +426,10 @@ describe('compose rehearsal: each deployment run on the host', () => {
   })
 
   for (const { name, files } of DEPLOYMENTS) {
-    it(`${name}: ${files.join(' + ')} comes up healthy and reads the page`, async () => {
+    // the Redis deployment needs redis-server, and wget for the proxy's health check
+    const skip = name === 'redis' ? (redisSkipReason() ?? (spawnSync('wget', ['--version']).status === 0 ? null : 'wget not found on PATH (apt-get install wget)')) : null
+    if (skip && process.env.CI === 'true') throw new Error(`CI=true and ${skip}`)
+    it.skipIf(skip !== null)(`${name}: ${files.join(' + ')} comes up healthy and reads the page${skip ? ` (skipped: ${skip})` : ''}`, async () => {
       const r = new Rehearsal(files, imageRepo)
       try {
         const url = await r.up()
@@ -350,6 +443,7 @@ describe('compose rehearsal: each deployment run on the host', () => {
           expect(single, 'single mode ran first and read the page').toBeDefined()
           expect(texts).toEqual(single)
         }
+        if (name === 'redis') await jobThroughProxy(r)
         if (name === 'single+gpu' && !existsSync('/dev/nvidia0')) {
           // OCR_DEVICE=cuda on a host without a GPU: the engine says so and runs on the CPU
           expect(r.logs()).toMatch(/CUDA execution provider could not be loaded; falling back to CPU/)

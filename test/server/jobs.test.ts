@@ -497,3 +497,40 @@ describe('API keys on job routes', () => {
     expect((await fetch(keyed.url + job.status_url, { method: 'DELETE', headers: auth })).status).toBe(204)
   })
 })
+
+describe('pages of one job spread over the local workers (memory store)', () => {
+  it('both workers read pages of one job; every page once, in order', async () => {
+    const before = svc.ocr.stats().pagesRead
+    const job = await submitted(svc.url, tiff30)
+    const last = (await pollUntil(svc.url, job.id, finished)).at(-1)!
+    expect([last.status, last.pages_done]).toEqual(['succeeded', 30])
+    const read = svc.ocr.stats().pagesRead.map((n, w) => n - before[w]!)
+    expect(read).toHaveLength(2)
+    expect(read[0]! + read[1]!).toBe(30)
+    for (const n of read) expect(n).toBeGreaterThan(0)
+    const result = (await (await fetch(svc.url + job.result_url)).json()) as Result
+    expect(result.pages.map((p) => p.page)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1))
+  })
+})
+
+describe('a job belongs to the API key that submitted it (memory store)', () => {
+  let tenants: Service
+  beforeAll(async () => {
+    tenants = await startService(config({ OCR_API_KEYS: 'key-one,key-two', OCR_WORKERS: '1' }))
+  })
+  afterAll(async () => tenants?.close())
+
+  it('another key gets 404 on every job route; the submitting key sees it', async () => {
+    const res = await submit(tenants.url, tiff4, '?pages=1', { 'x-api-key': 'key-one' })
+    expect(res.status).toBe(202)
+    const job = (await res.json()) as JobStatus
+    const other = { authorization: 'Bearer key-two' }
+    await expectError(await fetch(tenants.url + job.status_url, { headers: other }), 404, 'NOT_FOUND')
+    await expectError(await fetch(`${tenants.url}${job.result_url}?partial=true`, { headers: other }), 404, 'NOT_FOUND')
+    await expectError(await fetch(tenants.url + job.status_url, { method: 'DELETE', headers: other }), 404, 'NOT_FOUND')
+    const own = { 'x-api-key': 'key-one' }
+    for (let i = 0; i < 600 && !finished(await status(tenants.url, job.id, own)); i++) await sleep(50)
+    expect((await status(tenants.url, job.id, own)).status).toBe('succeeded')
+    expect((await fetch(tenants.url + job.result_url, { headers: own })).status).toBe(200)
+  })
+})

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest'
 import { OcrError } from '../../src/errors.js'
 import { runInLanes, type Backend, type Feeds, type RunOptions, type Tensor } from '../../src/inference/backend.js'
 import { silentLogger } from '../../src/logger.js'
-import { AssistedBackend, helpWith, inSharedMemory, WorkerAssist, type AssistToMain, type OfferCalls, type OfferEvents, type SharedCalls } from '../../src/pipeline/assist.js'
+import { AssistedBackend, helpWith, inSharedMemory, WorkerAssist, type AssistSessions, type AssistToMain, type OfferCalls, type OfferEvents, type SharedCalls } from '../../src/pipeline/assist.js'
 import { until } from '../helpers/fake-workers.js'
 
 /** A fake network: output = input × 2 (one float), after `delayMs`; records who ran what. */
@@ -221,18 +221,20 @@ describe('helpWith', () => {
 })
 
 describe("WorkerAssist (a worker's side)", () => {
+  /** A worker's sessions: every pack's made on use, and already loaded. */
+  const sessions = (make: () => Promise<Backend>): AssistSessions => ({ local: make, loaded: make })
   const y = (v: number): Record<string, Tensor> => ({ y: { type: 'float32', dims: [1], data: new Float32Array([v]) } })
 
   it('offers a list to the main thread while workers are idle, and takes the answers routed back by reqId', async () => {
     const posted: AssistToMain[] = []
     const log: Array<[string, number]> = []
-    const side = new WorkerAssist((m) => posted.push(m), async () => fakeModel('own', log, 2), () => true, silentLogger)
+    const side = new WorkerAssist((m) => posted.push(m), sessions(async () => fakeModel('own', log, 2)), () => true, silentLogger)
     side.handle({ type: 'idle', count: 1 })
     const got = new Map<number, number>()
-    const list = (await side.backend('rec')).runEach(calls(6), { outputs: ['y'] }, (i, out) => got.set(i, (out.y!.data as Float32Array)[0]!))
+    const list = (await side.backend('zh', 'rec')).runEach(calls(6), { outputs: ['y'] }, (i, out) => got.set(i, (out.y!.data as Float32Array)[0]!))
     await until('the offer', () => posted.length === 1)
     const offer = posted[0] as Extract<AssistToMain, { type: 'assist' }>
-    expect(offer).toMatchObject({ type: 'assist', role: 'rec', outputs: ['y'] })
+    expect(offer).toMatchObject({ type: 'assist', model: 'zh', role: 'rec', outputs: ['y'] })
     expect(offer.calls).toHaveLength(6)
     expect(offer.calls[0]!.x!.data.buffer).toBeInstanceOf(SharedArrayBuffer)
     // one helper: it takes two calls from the shared counter and answers them, then ends
@@ -251,17 +253,17 @@ describe("WorkerAssist (a worker's side)", () => {
   it('offers nothing when no worker is idle: the list runs here', async () => {
     const posted: AssistToMain[] = []
     const log: Array<[string, number]> = []
-    const side = new WorkerAssist((m) => posted.push(m), async () => fakeModel('own', log), () => true, silentLogger)
+    const side = new WorkerAssist((m) => posted.push(m), sessions(async () => fakeModel('own', log)), () => true, silentLogger)
     side.handle({ type: 'idle', count: 0 })
-    await (await side.backend('cls')).runEach(calls(4), {}, () => undefined)
+    await (await side.backend('builtin', 'cls')).runEach(calls(4), {}, () => undefined)
     expect(posted).toEqual([])
     expect(log).toHaveLength(4)
   })
 
   it("helps with another worker's calls: each answered with assist-done, then assist-end", async () => {
     const posted: AssistToMain[] = []
-    const side = new WorkerAssist((m) => posted.push(m), async () => fakeModel('helper', []), () => false, silentLogger)
-    side.handle({ type: 'assist-run', id: 4, role: 'cls', calls: inSharedMemory(calls(3)), next: new Int32Array(new SharedArrayBuffer(4)) })
+    const side = new WorkerAssist((m) => posted.push(m), sessions(async () => fakeModel('helper', [])), () => false, silentLogger)
+    side.handle({ type: 'assist-run', id: 4, model: 'builtin', role: 'cls', calls: inSharedMemory(calls(3)), next: new Int32Array(new SharedArrayBuffer(4)) })
     await until('the end of its help', () => posted.some((m) => m.type === 'assist-end'))
     expect(posted.map((m) => [m.type, 'id' in m ? m.id : null, 'index' in m ? m.index : null])).toEqual([
       ['assist-done', 4, 0],
@@ -274,10 +276,23 @@ describe("WorkerAssist (a worker's side)", () => {
   it('a worker with a job of its own takes no calls: it answers assist-end at once', async () => {
     const posted: AssistToMain[] = []
     const shared: SharedCalls = { role: 'rec', calls: inSharedMemory(calls(3)), next: new Int32Array(new SharedArrayBuffer(4)) }
-    const side = new WorkerAssist((m) => posted.push(m), async () => fakeModel('helper', []), () => true, silentLogger)
-    side.handle({ type: 'assist-run', id: 5, ...shared })
+    const side = new WorkerAssist((m) => posted.push(m), sessions(async () => fakeModel('helper', [])), () => true, silentLogger)
+    side.handle({ type: 'assist-run', id: 5, model: 'builtin', ...shared })
     await until('its answer', () => posted.length > 0)
     expect(posted).toEqual([{ type: 'assist-end', id: 5 }])
+    expect(Atomics.load(shared.next, 0)).toBe(0)
+  })
+
+  it("takes no calls of a pack whose sessions it has not loaded (helping must not load another pack's models)", async () => {
+    const posted: AssistToMain[] = []
+    const made: string[] = []
+    const shared: SharedCalls = { role: 'rec', calls: inSharedMemory(calls(3)), next: new Int32Array(new SharedArrayBuffer(4)) }
+    const local = async (model: string): Promise<Backend> => (made.push(model), fakeModel('helper', []))
+    const side = new WorkerAssist((m) => posted.push(m), { local, loaded: (model) => (model === 'builtin' ? local(model) : undefined) }, () => false, silentLogger)
+    side.handle({ type: 'assist-run', id: 6, model: 'ja', ...shared })
+    await until('its answer', () => posted.length > 0)
+    expect(posted).toEqual([{ type: 'assist-end', id: 6 }])
+    expect(made).toEqual([])
     expect(Atomics.load(shared.next, 0)).toBe(0)
   })
 })

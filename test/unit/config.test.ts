@@ -39,6 +39,12 @@ const LANDS: Record<EnvVarName, { text: string; path: string; value: unknown; al
   OCR_JOBS_TIMEOUT_MS: { text: '1234', path: 'jobs.timeoutMs', value: 1234 },
   OCR_JOBS_MAX_BODY_BYTES: { text: '2048', path: 'jobs.maxBodyBytes', value: 2048 },
   OCR_JOBS_MAX_STORED_BYTES: { text: '4096', path: 'jobs.maxStoredBytes', value: 4096 },
+  OCR_JOBS_PAGES_IN_FLIGHT: { text: '1', path: 'jobs.pagesInFlight', value: 1 },
+  OCR_JOBS_ATTEMPTS: { text: '5', path: 'jobs.attempts', value: 5 },
+  OCR_JOBS_STALL_MS: { text: '2000', path: 'jobs.stallMs', value: 2000 },
+  OCR_REDIS_URL: { text: 'redis://:pw@redis:6379/2', path: 'jobs.redis.url', value: 'redis://:pw@redis:6379/2' },
+  OCR_REDIS_PREFIX: { text: 'ocr-staging', path: 'jobs.redis.prefix', value: 'ocr-staging' },
+  OCR_READYZ_JOBS: { text: 'on', path: 'jobs.readiness', value: true },
   OCR_API_KEYS: { text: ' k1 , k2,', path: 'apiKeys', value: ['k1', 'k2'] },
   OCR_RATE_LIMIT: { text: '9', path: 'rateLimit.max', value: 9 },
   OCR_RATE_LIMIT_WINDOW_MS: { text: '500', path: 'rateLimit.windowMs', value: 500 },
@@ -183,6 +189,12 @@ describe('refusals name the variable and what it accepts', () => {
     [{ OCR_REMOTE_MODELS: 'a,b,c,d' }, 'OCR_REMOTE_MODELS: must be three comma-separated names: det,cls,rec'],
   ])('%j → %s', (env, message) => {
     expect(configError(env).message).toContain(message)
+  })
+
+  it('a refused OCR_REDIS_URL is not repeated: it may hold a password', () => {
+    const e = configError({ OCR_REDIS_URL: 'http://:hunter2@redis:6379' })
+    expect(e.message).toContain('OCR_REDIS_URL: must be a redis:// or rediss:// URL')
+    expect(e.message).not.toContain('hunter2')
   })
 
   it('a remote variable is checked in single mode too', () => {

@@ -14,7 +14,7 @@ import type { OcrResult, PageResult } from '../../src/types.js'
 import { fakeThreads, settled, turn, until, type FakeThreads, type FakeWorker, type Posted } from '../helpers/fake-workers.js'
 
 const SETTINGS = parseEngineSettings({})
-const SPEC: JobSpec = { useCls: true, maxPages: 10, dpi: 200, pdfText: 'auto', progress: false }
+const SPEC: JobSpec = { model: 'builtin', useCls: true, maxPages: 10, dpi: 200, pdfText: 'auto', progress: false }
 /** A result the test can tell apart: the scheduler hands it on untouched. */
 const resultOf = (name: string) => ({ text: name, lines: [], pages: [] }) as unknown as OcrResult
 
@@ -39,7 +39,7 @@ async function startScheduler(size: number, options: { maxQueue?: number; assist
     maxQueue: options.maxQueue ?? 8,
     logger: logger(),
     assist: options.assist ?? false,
-    init: (index) => ({ settings: SETTINGS, threads: 1, index, assist: options.assist ?? false }),
+    init: (index) => ({ settings: SETTINGS, packs: [], threads: 1, index, assist: options.assist ?? false }),
     workers: threads.factory,
   })
   await s.start()
@@ -400,6 +400,7 @@ describe('idle-worker help (the main thread routes offers)', () => {
   const offer = (reqId: number, n: number) => ({
     type: 'assist',
     reqId,
+    model: 'zh',
     role: 'rec',
     calls: Array.from({ length: n }, () => ({})),
     next: new Int32Array(new SharedArrayBuffer(4)),
@@ -434,7 +435,7 @@ describe('idle-worker help (the main thread routes offers)', () => {
     expect(other.sent('assist-run')).toEqual([])
     expect(new Set(runs.map((r) => r.id)).size).toBe(2)
     // the same shared memory reaches every helper, uncopied
-    for (const r of runs) expect(r).toMatchObject({ role: 'rec', calls: calls.calls, next: calls.next })
+    for (const r of runs) expect(r).toMatchObject({ model: 'zh', role: 'rec', calls: calls.calls, next: calls.next })
 
     const outputs = { y: { type: 'float32', dims: [1], data: new Float32Array([4]) } }
     h2.say({ type: 'assist-done', id: h2.sent('assist-run')[0]!.id, index: 1, outputs })

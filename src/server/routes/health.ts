@@ -1,6 +1,7 @@
 /** Liveness, readiness and metrics: cheap, never touch the workers. */
 import type { FastifyInstance } from 'fastify'
 import type { Ocr } from '../../engine.js'
+import type { JobStore } from '../../jobs/store.js'
 import { OcrError } from '../../errors.js'
 import type { ServerMetrics } from '../metrics.js'
 
@@ -33,8 +34,12 @@ function readinessChecker(ocr: Ocr): () => Promise<boolean> {
   }
 }
 
-export function registerHealthRoutes(app: FastifyInstance, deps: { ocr: Ocr; metrics: ServerMetrics }): void {
-  const { ocr, metrics } = deps
+/**
+ * `jobs`: a job store readiness depends on (OCR_READYZ_JOBS), or null when /v1/jobs being down
+ * (Redis unreachable) should not take the replica out of service.
+ */
+export function registerHealthRoutes(app: FastifyInstance, deps: { ocr: Ocr; metrics: ServerMetrics; jobs: JobStore | null }): void {
+  const { ocr, metrics, jobs } = deps
   let cached: { at: number; ready: Promise<boolean> } | null = null
   const checkReady = readinessChecker(ocr)
 
@@ -54,7 +59,7 @@ export function registerHealthRoutes(app: FastifyInstance, deps: { ocr: Ocr; met
     '/readyz',
     {
       schema: {
-        summary: 'Readiness: models loaded and warmed up (remote mode: the model server is ready)',
+        summary: 'Readiness: models loaded and warmed up (remote mode: the model server is ready; with OCR_READYZ_JOBS: the job store can be reached)',
         tags: ['health'],
         response: {
           200: { type: 'object', properties: { status: { type: 'string', enum: ['ready'] } } },
@@ -66,6 +71,7 @@ export function registerHealthRoutes(app: FastifyInstance, deps: { ocr: Ocr; met
       const now = Date.now()
       if (!cached || now - cached.at > READY_CACHE_MS) cached = { at: now, ready: checkReady() }
       if (!(await cached.ready)) throw new OcrError('NOT_READY', 'models are not ready (or the model server is unreachable)', { retryAfterSec: 2 })
+      if (jobs && !jobs.reachable()) throw new OcrError('NOT_READY', 'the job store (Redis) cannot be reached (OCR_READYZ_JOBS)', { retryAfterSec: 2 })
       return { status: 'ready' }
     },
   )

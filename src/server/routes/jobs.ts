@@ -1,23 +1,20 @@
 /**
  * Async jobs for big documents (docs/JOBS.md): POST /v1/jobs → 202, GET /v1/jobs/{id} (status and
  * progress), GET /v1/jobs/{id}/result?format=, DELETE /v1/jobs/{id} (cancel, or forget a finished one).
- * The store lives as long as the app: its jobs are cancelled when the app closes.
+ * The routes serve the store they are given (memory or Redis, built where the app is composed); a
+ * caller sees only the jobs its API key submitted.
  */
-import type { FastifyInstance } from 'fastify'
-import { Gauge } from 'prom-client'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { JobsConfig } from '../../config.js'
-import type { Ocr } from '../../engine.js'
 import type { Format } from '../../formats/index.js'
-import { JOB_STATES, JobStore, notFound, type JobSnapshot } from '../../jobs/store.js'
+import type { JobOwner, JobSnapshot, JobStore } from '../../jobs/store.js'
 import { checkJsonTypes, readDocument, type WireOptions } from '../document-input.js'
 import type { UrlFetchOptions } from '../fetch-url.js'
-import type { ServerMetrics } from '../metrics.js'
 import { chooseFormat, sendResult } from '../result-reply.js'
-import { jobAcceptedSchema, jobJsonBodySchema, jobParamsSchema, jobQuerySchema, jobResultQuerySchema, jobStatusSchema, resultResponseContent } from '../schemas.js'
+import { jobAcceptedSchema, jobJsonBodySchema, jobParamsSchema, jobQuerySchema, jobResultQuerySchema, resultResponseContent } from '../schemas.js'
 
 export interface JobRouteOptions {
-  ocr: Ocr
-  metrics: ServerMetrics
+  store: JobStore
   jobs: JobsConfig
   /** Image URL fetching for JSON {"url"} (null = refused), as on POST /v1/ocr. */
   urlFetch: Omit<UrlFetchOptions, 'maxBytes'> | null
@@ -25,7 +22,7 @@ export interface JobRouteOptions {
 
 const ERRORS = {
   '4xx': { description: 'Client error (see docs/ERRORS.md)', $ref: 'Error#' },
-  '5xx': { description: 'Overloaded (job queue or storage full) or shutting down', $ref: 'Error#' },
+  '5xx': { description: 'Overloaded (job queue or storage full), shutting down, or the job store (Redis) unreachable', $ref: 'Error#' },
 } as const
 const SECURITY: { [label: string]: string[] }[] = [{ bearer: [] }, { apiKey: [] }]
 const TAGS = ['jobs']
@@ -54,41 +51,11 @@ export function jobView(job: JobSnapshot): Record<string, unknown> {
   }
 }
 
-export function registerJobRoutes(app: FastifyInstance, deps: JobRouteOptions): JobStore {
-  const { ocr, metrics, jobs: cfg } = deps
-  const store = new JobStore({
-    ocr,
-    concurrency: cfg.concurrency,
-    maxQueued: cfg.maxQueued,
-    ttlMs: cfg.ttlMs,
-    timeoutMs: cfg.timeoutMs,
-    maxStoredBytes: cfg.maxStoredBytes,
-    logger: app.log,
-  })
-  if (cfg.concurrency >= ocr.stats().workers) {
-    app.log.warn({ jobsConcurrency: cfg.concurrency, workers: ocr.stats().workers }, 'OCR_JOBS_CONCURRENCY >= OCR_WORKERS: running jobs can hold every worker, and /v1/ocr requests wait for a job to finish')
-  }
-  // shutdown: running jobs are cancelled (their results could not outlive the process anyway)
-  app.addHook('preClose', async () => store.close())
-  new Gauge({
-    name: 'ocr_jobs',
-    help: 'Async jobs held by this instance, by state',
-    labelNames: ['state'] as const,
-    registers: [metrics.registry],
-    collect() {
-      const counts = store.counts()
-      for (const state of JOB_STATES) this.set({ state }, counts[state])
-    },
-  })
-  new Gauge({
-    name: 'ocr_jobs_stored_bytes',
-    help: 'Bytes of documents held by async jobs (OCR_JOBS_MAX_STORED_BYTES bounds it)',
-    registers: [metrics.registry],
-    collect() {
-      this.set(store.storedBytes())
-    },
-  })
+/** The caller a job belongs to: the digest of its API key (security.ts), none without keys. */
+const ownerOf = (request: FastifyRequest): JobOwner => request.apiKeyDigest ?? null
 
+export function registerJobRoutes(app: FastifyInstance, deps: JobRouteOptions): void {
+  const { store, jobs: cfg } = deps
   app.post<{ Querystring: WireOptions }>(
     '/v1/jobs',
     {
@@ -98,7 +65,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteOptions): 
         summary: 'Submit a document (or image) for asynchronous OCR',
         description:
           'The same inputs and options as POST /v1/ocr (raw body, multipart field `image`, or JSON base64), up to OCR_JOBS_MAX_BODY_BYTES; `format` is chosen when the result is fetched. ' +
-          'Answers 202 at once with the job id and a Location header; poll the status URL for progress. Jobs live in this instance\'s memory (docs/JOBS.md).',
+          'Answers 202 at once with the job id and a Location header; poll the status URL for progress. Jobs live in this instance\'s memory, or with OCR_REDIS_URL in Redis, where every replica answers for them (docs/JOBS.md).',
         tags: TAGS,
         querystring: jobQuerySchema,
         body: { content: { 'application/json': { schema: jobJsonBodySchema } } },
@@ -110,7 +77,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteOptions): 
     async (request, reply) => {
       const doc = await readDocument(request, { maxBytes: cfg.maxBodyBytes, allowFormat: false, urlFetch: deps.urlFetch })
       request.bytesIn = doc.bytes.length
-      const job = store.submit(doc.bytes, doc.options, doc.fileName)
+      const job = await store.submit({ bytes: doc.bytes, options: doc.options, fileName: doc.fileName }, ownerOf(request))
       return reply
         .code(202)
         .header('location', statusUrl(job.id))
@@ -129,11 +96,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteOptions): 
         response: { 200: { $ref: 'JobStatus#' }, ...ERRORS },
       },
     },
-    async (request) => {
-      const job = store.get(request.params.id)
-      if (!job) throw notFound(request.params.id)
-      return jobView(job)
-    },
+    async (request) => jobView(await store.get(request.params.id, ownerOf(request))),
   )
 
   app.get<{ Params: { id: string }; Querystring: { format?: Format; partial?: boolean } }>(
@@ -157,7 +120,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteOptions): 
       },
     },
     async (request, reply) => {
-      const { job, result, source } = store.result(request.params.id, request.query.partial === true)
+      const { job, result, source } = await store.result(request.params.id, ownerOf(request), request.query.partial === true)
       const format = chooseFormat(request.query.format, request.headers.accept)
       return sendResult(reply, format, result, { source, fileName: job.fileName })
     },
@@ -176,10 +139,9 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteOptions): 
       },
     },
     async (request, reply) => {
-      const outcome = store.cancel(request.params.id)
-      if (outcome === 'deleted') return reply.code(204).send()
-      return jobView(store.get(request.params.id)!)
+      const cancelled = await store.cancel(request.params.id, ownerOf(request))
+      if (cancelled === null) return reply.code(204).send()
+      return jobView(cancelled)
     },
   )
-  return store
 }
