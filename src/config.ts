@@ -107,6 +107,13 @@ export const EngineSettingsSchema = z.strictObject({
   wholeImageFallback: z.boolean().default(true),
   /** Detect pages turned 90/180/270 from box shapes and classifier votes, rotate and re-run. */
   autoRotate: z.boolean().default(true),
+  /**
+   * Insert the spaces between words that the recogniser did not emit, where the gap between two
+   * characters says a word ends (models/rec-words.ts; never between two CJK characters).
+   */
+  restoreSpaces: z.boolean().default(true),
+  /** Full-width punctuation (`（ ） ： ， ；` …) inside Latin text written as ASCII; kept in Chinese text. */
+  asciiPunctuation: z.boolean().default(true),
   // ---- runtime
   device: z.enum(DEVICES).default('cpu'),
   /** Worker threads running the pipeline (0 = choose from the core count). */
@@ -243,6 +250,8 @@ export const ENV_VARS = [
   { name: 'OCR_DROP_SCORE', default: '0.5', doc: 'Lines with a recognition score below this are dropped (PaddleOCR drop_score).' },
   { name: 'OCR_USE_CLS', default: 'true', doc: 'Run the 0/180° angle classifier by default (per-request `cls` overrides).' },
   { name: 'OCR_AUTO_ROTATE', default: 'true', doc: 'Detect pages turned 90/180/270° and read them upright.' },
+  { name: 'OCR_RESTORE_SPACES', default: 'true', doc: 'Insert the spaces between words the recogniser did not emit, where the gap between two characters says a word ends (never between two CJK characters; docs/WORDS.md). `false` gives the recogniser\'s own spacing.' },
+  { name: 'OCR_ASCII_PUNCTUATION', default: 'true', doc: 'Write full-width punctuation (`（ ） ： ， ；` …) inside Latin text as ASCII; Chinese text keeps it full-width. `false` keeps what the recogniser read.' },
   { name: 'OCR_MODEL_REWRITE', default: 'true', doc: 'Load the ONNX models with exact graph rewrites: hard-swish as x·HardSigmoid(x), scalar affine blocks folded into the adjacent convolutions (same function; det and rec ~25 %, cls ~30 % less `run()` time on CPU; docs/BENCHMARKS.md). `false` runs the model files unchanged.' },
   { name: 'OCR_REMOTE_URL', default: '', doc: 'Model server address (remote mode): `http://triton:8000` (kserve-http), `triton:8001` (kserve-grpc), `http://tfserving:8501` (tfserving).' },
   { name: 'OCR_REMOTE_PROTOCOL', default: 'kserve-http', doc: '`kserve-http`, `kserve-grpc` or `tfserving`.' },
@@ -295,6 +304,8 @@ const EnvSchema = z.object({
   OCR_USE_CLS: boolFromEnv.default(true),
   OCR_IDLE_ASSIST: boolFromEnv.default(true),
   OCR_AUTO_ROTATE: boolFromEnv.default(true),
+  OCR_RESTORE_SPACES: boolFromEnv.default(true),
+  OCR_ASCII_PUNCTUATION: boolFromEnv.default(true),
   OCR_MODEL_REWRITE: boolFromEnv.default(true),
   OCR_REMOTE_URL: z.string().default(''),
   OCR_REMOTE_PROTOCOL: z.enum(REMOTE_PROTOCOLS).optional(),
@@ -393,6 +404,8 @@ export function loadServiceConfig(env: Record<string, string | undefined> = proc
     recBatchMaxPad: e.OCR_REC_BATCH_MAX_PAD,
     useCls: e.OCR_USE_CLS,
     autoRotate: e.OCR_AUTO_ROTATE,
+    restoreSpaces: e.OCR_RESTORE_SPACES,
+    asciiPunctuation: e.OCR_ASCII_PUNCTUATION,
     modelRewrite: e.OCR_MODEL_REWRITE,
     ...(remote ? { remote } : {}),
   })

@@ -3,11 +3,23 @@ export type Point = [number, number]
 /** Four points, clockwise from the text's own top-left corner. */
 export type Quad = [Point, Point, Point, Point]
 
+/** A word: a run of Latin letters/digits (with the punctuation attached to it) between spaces, or one CJK character. */
+export interface OcrWord {
+  text: string
+  /** Clockwise from the word's own top-left corner, in pixels of the image as given. */
+  box: Quad
+  /** Mean of its characters' probabilities (0..1). */
+  score: number
+}
+
 export interface OcrLine {
+  /** The line's text: words separated by single spaces (none between CJK characters). */
   text: string
   /** Mean max-probability of the CTC steps kept (0..1). */
   score: number
   box: Quad
+  /** The line's words, when asked for (ReadOptions.words); joined with the line's spacing they give `text`. */
+  words?: OcrWord[]
 }
 
 export interface StageTiming {
@@ -75,4 +87,6 @@ export interface ReadOptions {
   onPage?: PageCallback
   /** `batch` jobs wait behind every `interactive` one in the queue (default interactive). */
   priority?: 'interactive' | 'batch'
+  /** Give every line of every page its words with their boxes (OcrLine.words); default false. */
+  words?: boolean
 }

@@ -165,3 +165,26 @@ export function packRecPixels(crops: readonly RgbImage[], H: number, W: number):
   })
   return { pixels, valid }
 }
+
+/**
+ * The grey levels (mean of the three channels, 0–255) of sample `i` of a packed recogniser batch
+ * ([n, 3, H, W], float32 normalised as packRecBatch writes it, or uint8 pixels as packRecPixels
+ * does), its first `width` columns, row-major: the line as the recogniser saw it, for measuring
+ * where its ink is.
+ */
+export function recInputGray(data: Float32Array | Uint8Array, i: number, H: number, W: number, width: number): Uint8Array {
+  const plane = H * W
+  const base = i * 3 * plane
+  const out = new Uint8Array(H * width)
+  // normalised v = x / 127.5 − 1 (REC_LUT): the three channels sum to (v0 + v1 + v2 + 3) · 127.5
+  const scale = data instanceof Float32Array ? 127.5 / 3 : 1 / 3
+  const offset = data instanceof Float32Array ? 3 : 0
+  for (let y = 0; y < H; y++) {
+    const row = base + y * W
+    for (let x = 0; x < width; x++) {
+      const v = (data[row + x]! + data[row + plane + x]! + data[row + 2 * plane + x]! + offset) * scale
+      out[y * width + x] = v < 0 ? 0 : v > 255 ? 255 : (v + 0.5) | 0
+    }
+  }
+  return out
+}

@@ -51,6 +51,8 @@ export interface JobMessage {
   pdfText: PdfTextMode
   /** Send a 'page' message after each page. */
   progress: boolean
+  /** Give each line its words (OcrLine.words). */
+  words: boolean
 }
 
 export type ToWorker =

@@ -7,15 +7,17 @@ import { checkCancelled, OcrError } from '../errors.js'
 import { dist, rotateQuadStart } from '../geometry/point.js'
 import { readingOrder } from '../geometry/reading-order.js'
 import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../image/image.js'
-import { packDetInput, packDetPixels, packRecBatch, packRecPixels } from '../image/tensor.js'
+import { packDetInput, packDetPixels, packRecBatch, packRecPixels, recInputGray, recResizedWidth } from '../image/tensor.js'
 import { cropText } from '../image/warp.js'
 import { canRunEach } from './assist.js'
 import type { Backend, Feeds, ModelRole, RunOptions, Tensor } from '../inference/backend.js'
 import { clsDecode, type ClsDecision } from '../models/cls.js'
 import { PIXELS_INPUT, PIXELS_VALID_INPUT, hasCompactInput } from '../models/compact-input.js'
 import { dbPostprocess, detInputSize, filterBox } from '../models/det-db.js'
-import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, ctcDecode, ctcDecodeBest, hasReducedRecOutputs, ratioBatches, type Decoded } from '../models/rec-ctc.js'
+import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, ctcDecode, ctcDecodeBest, hasReducedRecOutputs, ratioBatches, type Decoded as CtcDecoded } from '../models/rec-ctc.js'
 import type { OcrLine, Quad } from '../types.js'
+import type { CropPlacement } from './line-frame.js'
+import { pageLines, type RecInput, type RecReading as Decoded } from './line-output.js'
 
 export interface PageOutput {
   lines: OcrLine[]
@@ -26,18 +28,16 @@ export interface PageOutput {
 export interface PageOptions {
   useCls: boolean
   signal?: AbortSignal
+  /** Give each line its words (OcrLine.words). */
+  words?: boolean
 }
 
 /** Gives the backend of a role, creating it on first use (remote servers may come up later). */
 export type BackendProvider = (role: ModelRole) => Promise<Backend>
 
-interface Crop {
-  quad: Quad
+/** A line crop: how it was cut from the page (line-frame.ts) and its pixels. */
+interface Crop extends CropPlacement {
   image: RgbImage
-  /** Turned 90° CCW because it was tall. */
-  turned: boolean
-  /** Turned 180° by the classifier. */
-  flipped: boolean
 }
 
 const now = (): number => performance.now()
@@ -108,15 +108,14 @@ export class Pipeline {
         rotation = 0
       }
     }
-    const lines: OcrLine[] = []
-    crops.forEach((c, i) => {
-      const t = texts[i]!
-      if (t.score < this.#s.dropScore || t.text.length === 0) return
-      // the text's own top-left corner: turned CCW → it was the quad's top-right; flipped → opposite
-      const start = (c.turned ? 1 : 0) + (c.flipped ? 2 : 0)
-      let box = rotateQuadStart(c.quad, start)
-      if (rotation !== 0) box = box.map(([x, y]) => unrotatePoint(x, y, rotation, img.width, img.height)) as Quad
-      lines.push({ text: t.text, score: t.score, box })
+    const read = crops.flatMap((crop, i) => {
+      const reading = texts[i]!
+      return reading.score >= this.#s.dropScore && reading.text.length > 0 ? [{ crop, reading }] : []
+    })
+    const lines: OcrLine[] = pageLines(read, { rotation, width: img.width, height: img.height }, this.#charset, {
+      words: options.words ?? false,
+      restoreSpaces: this.#s.restoreSpaces,
+      asciiPunctuation: this.#s.asciiPunctuation,
     })
     return { lines, rotation, timing }
   }
@@ -125,8 +124,10 @@ export class Pipeline {
   async #readWhole(img: RgbImage, timing: PageOutput['timing'], signal?: AbortSignal): Promise<{ crop: Crop; text: Decoded } | null> {
     if (Math.min(img.width, img.height) > WHOLE_IMAGE_MAX_SIDE || img.width < 4 || img.height < 4) return null
     const quad: Quad = [[0, 0], [img.width - 1, 0], [img.width - 1, img.height - 1], [0, img.height - 1]]
+    // the crop is the image itself: its pixel edges are the source
+    const source: Quad = [[0, 0], [img.width, 0], [img.width, img.height], [0, img.height]]
     const tall = img.height / img.width >= 1.5
-    let crop: Crop = { quad, image: tall ? rot90ccw(img) : img, turned: tall, flipped: false }
+    let crop: Crop = { quad, source, image: tall ? rot90ccw(img) : img, turned: tall, flipped: false }
     const [d] = await this.#classify([crop], timing, signal)
     if (d && d.label === '180' && d.score > this.#s.clsThresh) crop = { ...crop, image: rot180(crop.image), flipped: true }
     const [text] = await this.#recognize([crop], timing, signal)
@@ -189,8 +190,9 @@ export class Pipeline {
     const crops: Crop[] = []
     for (const q of quads) {
       const { crop, turned } = cropText(page, q)
-      const quad = pad > 0 ? filterBox(q.map(([x, y]) => [x - pad, y - pad] as [number, number]), img.width, img.height) : q
-      if (quad) crops.push({ quad, image: crop, turned, flipped: false })
+      const source = q.map(([x, y]) => [x - pad, y - pad]) as Quad
+      const quad = pad > 0 ? filterBox(source, img.width, img.height) : q
+      if (quad) crops.push({ quad, source, image: crop, turned, flipped: false })
     }
     timing.det += now() - t0
     return readingOrder(crops.map((c) => c.quad)).map((i) => crops[i]!)
@@ -248,21 +250,29 @@ export class Pipeline {
     const H = this.#s.recImageHeight
     const ratios = crops.map((c) => c.image.width / c.image.height)
     const batches = ratioBatches(ratios, this.#s.recBatchSize, { minRatio: this.#s.recImageWidth / H, maxPad: this.#s.recBatchMaxPad })
+    // what each line's input looked like: where its ink is places its characters (line-output.ts)
+    const inputs: RecInput[] = new Array(crops.length)
     const pack = (batch: number[]) => {
       let maxRatio = this.#s.recImageWidth / H
       for (const i of batch) maxRatio = Math.max(maxRatio, ratios[i]!)
       const W = Math.trunc(H * maxRatio) + this.#s.recMinRightPad
-      return lineFeeds(rec, batch.map((i) => crops[i]!.image), H, W)
+      const feeds = lineFeeds(rec, batch.map((i) => crops[i]!.image), H, W)
+      const data = (feeds[PIXELS_INPUT] ?? feeds[rec.inputNames[0]!])!.data as Float32Array | Uint8Array
+      batch.forEach((idx, j) => {
+        const width = recResizedWidth(crops[idx]!.image, H, W)
+        inputs[idx] = { width, height: H, tensorWidth: W, gray: recInputGray(data, j, H, W, width) }
+      })
+      return feeds
     }
     await packAhead(rec, batches, pack, { outputs, ...(signal ? { signal } : {}) }, (batch, res) => {
       const decoded = reduced ? this.#decodeBest(res, batch.length) : this.#decodeProbs(res[outputs[0]!], batch.length)
-      batch.forEach((idx, j) => (out[idx] = decoded[j]!))
+      batch.forEach((idx, j) => (out[idx] = { ...decoded[j]!, input: inputs[idx]! }))
     })
     timing.rec += now() - t0
     return out
   }
 
-  #decodeProbs(probs: Tensor | undefined, n: number): Decoded[] {
+  #decodeProbs(probs: Tensor | undefined, n: number): CtcDecoded[] {
     if (!probs || probs.dims.length !== 3) throw new OcrError('MODEL_ERROR', 'recogniser returned no [n, steps, classes] output')
     const [, steps, classes] = probs.dims as [number, number, number]
     if (classes !== this.#charset.length) {
@@ -271,7 +281,7 @@ export class Pipeline {
     return Array.from({ length: n }, (_, j) => ctcDecode(probs.data as Float32Array, steps, classes, j, this.#charset))
   }
 
-  #decodeBest(res: Record<string, Tensor>, n: number): Decoded[] {
+  #decodeBest(res: Record<string, Tensor>, n: number): CtcDecoded[] {
     const index = res[REC_ARGMAX_OUTPUT]
     const prob = res[REC_MAXPROB_OUTPUT]
     const ok = (t: Tensor | undefined): t is Tensor => !!t && t.dims.length === 2 && t.dims[0] === n
@@ -371,8 +381,10 @@ export function detPadding(width: number, height: number, setting: number): numb
  * images turned, in the turned page's reading order.
  */
 function flipPage(crops: readonly Crop[], width: number, height: number): Crop[] {
+  const turn = (q: Quad): Quad => rotateQuadStart(q.map(([x, y]) => unrotatePoint(x, y, 180, width, height)) as Quad, 2)
   const flipped = crops.map((c) => ({
-    quad: rotateQuadStart(c.quad.map(([x, y]) => unrotatePoint(x, y, 180, width, height)) as Quad, 2),
+    quad: turn(c.quad),
+    source: turn(c.source),
     image: rot180(c.image),
     turned: c.turned,
     flipped: false,

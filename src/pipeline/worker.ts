@@ -136,7 +136,7 @@ async function runJob(job: JobMessage): Promise<OcrResult> {
           page = { page: i + 1, width: src.width, height: src.height, rotation: src.rotation, lines: src.lines, source: 'embedded', dpi: src.dpi, timing_ms: roundTiming(pageTiming) }
         } else {
           const img = src.image
-          const out = await pipeline.readPage(img, { useCls: job.useCls, signal: ac.signal })
+          const out = await pipeline.readPage(img, { useCls: job.useCls, signal: ac.signal, words: job.words })
           const pageTiming: StageTiming = { decode, det: out.timing.det, cls: out.timing.cls, rec: out.timing.rec, total: performance.now() - td + lead }
           page = { page: i + 1, width: img.width, height: img.height, rotation: out.rotation, lines: out.lines, source: 'ocr', ...(src.dpi !== undefined ? { dpi: src.dpi } : {}), timing_ms: roundTiming(pageTiming) }
         }

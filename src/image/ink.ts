@@ -1,0 +1,183 @@
+/**
+ * Where the ink of a text line is: the recogniser's input (a line resized to 48 px high) turned
+ * into a per-column ink count, so that the gaps between characters can be measured in pixels
+ * (finer than the recogniser's 8 px steps) and words can be boxed tightly. Pure functions on
+ * typed arrays.
+ *
+ * Ink is what differs from the column's own background by more than INK_CONTRAST of the line's
+ * contrast: the background is measured per column (a gradient, a shadow or faded thermal print
+ * does not move it), and light text on a dark ground is found like dark text on a light one.
+ */
+
+/** A pixel is ink when it differs from its column's background by more than this share of the line's contrast. */
+export const INK_CONTRAST = 0.35
+/** Least contrast (grey levels) the threshold is taken from, so a blank crop's noise is not read as ink. */
+const MIN_CONTRAST = 16
+/** Rows with at least this share of the busiest row's ink belong to the text band (ascenders and descenders included). */
+const BAND_ROW_SHARE = 0.03
+/** Rows with at least this share of the busiest row's ink give the text height the gaps are measured against. */
+const HEIGHT_ROW_SHARE = 0.1
+/** Columns averaged (each side) into a column's background level. */
+const BACKGROUND_SMOOTH = 2
+
+export interface LineInk {
+  /** Columns of the line image. */
+  width: number
+  /** Ink pixels per column, counted over the text band's rows. */
+  columns: Uint16Array
+  /** The text band: rows [top, bottom) hold the line's ink (a neighbouring line's edge left out). */
+  top: number
+  bottom: number
+  /** Height of the text's body (rows with a tenth of the busiest row's ink), in pixels: the unit of every gap rule. */
+  height: number
+  /** The ink mask (1 = ink), row-major, for word boxes' vertical extents. */
+  mask: Uint8Array
+}
+
+/** The value at quantile q of a sorted copy of `values`. */
+function quantile(values: ArrayLike<number>, q: number): number {
+  const s = Float64Array.from(values).sort()
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0
+}
+
+/**
+ * Measures the ink of a grey line image (`gray`, `width` × `height`, row-major). The background
+ * is the level most of the line has (its median): text darker than it is ink on a light ground,
+ * lighter text on a dark one.
+ */
+export function measureLineInk(gray: Uint8Array, width: number, height: number): LineInk {
+  const median = quantile(gray, 0.5)
+  const dark = quantile(gray, 0.02)
+  const light = quantile(gray, 0.98)
+  const darkText = median - dark >= light - median
+  // per column: its third most background-like pixel (two stray specks do not count), smoothed
+  const raw = new Float64Array(width)
+  const col = new Float64Array(height)
+  for (let x = 0; x < width; x++) {
+    for (let y = 0; y < height; y++) col[y] = gray[y * width + x]!
+    col.sort()
+    raw[x] = darkText ? col[Math.max(0, height - 3)]! : col[Math.min(height - 1, 2)]!
+  }
+  const background = new Float64Array(width)
+  for (let x = 0; x < width; x++) {
+    let sum = 0
+    let n = 0
+    for (let d = -BACKGROUND_SMOOTH; d <= BACKGROUND_SMOOTH; d++) {
+      if (x + d >= 0 && x + d < width) {
+        sum += raw[x + d]!
+        n++
+      }
+    }
+    background[x] = sum / n
+  }
+  const level = quantile(background, 0.5)
+  const contrast = Math.max(MIN_CONTRAST, darkText ? level - dark : light - level)
+  const threshold = INK_CONTRAST * contrast
+  const mask = new Uint8Array(width * height)
+  const rows = new Uint32Array(height)
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const v = gray[y * width + x]!
+      const d = darkText ? background[x]! - v : v - background[x]!
+      if (d > threshold) {
+        mask[y * width + x] = 1
+        rows[y]!++
+      }
+    }
+  }
+  const [top, bottom] = rowBand(rows, BAND_ROW_SHARE)
+  const [bodyTop, bodyBottom] = rowBand(rows, HEIGHT_ROW_SHARE)
+  const columns = new Uint16Array(width)
+  for (let y = top; y < bottom; y++) for (let x = 0; x < width; x++) columns[x]! += mask[y * width + x]!
+  return { width, columns, top, bottom, height: Math.max(1, bodyBottom - bodyTop), mask }
+}
+
+/**
+ * The run of consecutive rows with at least `share` of the busiest row's ink that holds the most
+ * ink: the line itself, not the edge of the line above or below that the crop caught.
+ */
+function rowBand(rows: Uint32Array, share: number): [number, number] {
+  let max = 0
+  for (const r of rows) if (r > max) max = r
+  const min = Math.max(1, share * max)
+  let best: [number, number] = [0, rows.length]
+  let bestMass = -1
+  for (let y = 0; y < rows.length; ) {
+    if (rows[y]! < min) {
+      y++
+      continue
+    }
+    let end = y
+    let mass = 0
+    while (end < rows.length && rows[end]! >= min) mass += rows[end++]!
+    if (mass > bestMass) {
+      bestMass = mass
+      best = [y, end]
+    }
+    y = end
+  }
+  return best
+}
+
+/**
+ * The cut between two characters centred at columns `from` < `to`: the widest run of columns
+ * without ink between them, as [start, end); where the glyphs touch, the column with the least
+ * ink, as an empty run in its middle.
+ */
+export function inkCut(columns: Uint16Array, from: number, to: number): [number, number] {
+  const a = Math.max(0, Math.round(from))
+  const b = Math.min(columns.length, Math.round(to))
+  let best: [number, number] | null = null
+  let run = -1
+  for (let x = a; x <= b; x++) {
+    if (x < b && columns[x] === 0) {
+      if (run < 0) run = x
+    } else if (run >= 0) {
+      if (!best || x - run > best[1] - best[0]) best = [run, x]
+      run = -1
+    }
+  }
+  if (best) return best
+  let least = a
+  for (let x = a + 1; x < b; x++) if (columns[x]! < columns[least]!) least = x
+  return [least + 0.5, least + 0.5]
+}
+
+/**
+ * The ink extent around column `at`, walking outwards over gaps narrower than `maxGap` columns:
+ * a line's first or last glyph, whose outer side has no neighbour to cut against.
+ */
+export function inkReach(columns: Uint16Array, at: number, direction: -1 | 1, maxGap: number): number {
+  const n = columns.length
+  let x = Math.min(n - 1, Math.max(0, Math.round(at)))
+  let edge = direction < 0 ? x : x + 1
+  let gap = 0
+  for (; x >= 0 && x < n; x += direction) {
+    if (columns[x]! > 0) {
+      edge = direction < 0 ? x : x + 1
+      gap = 0
+    } else if (++gap > maxGap) {
+      break
+    }
+  }
+  return edge
+}
+
+/** Rows [top, bottom) of the band that hold ink within columns [x0, x1); the band when none do. */
+export function inkRows(ink: LineInk, x0: number, x1: number): [number, number] {
+  const a = Math.max(0, Math.floor(x0))
+  const b = Math.min(ink.width, Math.ceil(x1))
+  let top = -1
+  let bottom = -1
+  for (let y = ink.top; y < ink.bottom; y++) {
+    const row = y * ink.width
+    for (let x = a; x < b; x++) {
+      if (ink.mask[row + x] === 1) {
+        if (top < 0) top = y
+        bottom = y + 1
+        break
+      }
+    }
+  }
+  return top < 0 ? [ink.top, ink.bottom] : [top, bottom]
+}
