@@ -40,6 +40,9 @@ const COUNTS: Record<SetName, { full: number; quick: number }> = {
   tilted: { full: 30, quick: 6 },
   faint: { full: 30, quick: 6 },
   small: { full: 8, quick: 2 },
+  english: { full: 30, quick: 6 },
+  mixed: { full: 30, quick: 6 },
+  spacing: { full: 30, quick: 6 },
 }
 /** --quick takes every QUICK_STRIDE-th eval-real record. */
 const QUICK_STRIDE = 4
