@@ -11,6 +11,7 @@ import { toOcrError } from '../errors.js'
 import { createOcr } from '../ocr.js'
 import type { OcrResult, PdfTextMode } from '../types.js'
 import { FORMAT_INFO, formatResult, FORMATS, renderResult, type Format } from '../formats/index.js'
+import { formatNeedsWords } from '../formats/words.js'
 
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff'])
 /** What a directory walk picks up: the images above and PDFs. */
@@ -97,6 +98,7 @@ export interface ReadFlags {
   pages?: string
   dpi?: number
   pdfText?: PdfTextMode
+  words: boolean
   progress: boolean
 }
 
@@ -116,6 +118,7 @@ export function register(program: Command): void {
     .option('--pages <ranges>', 'pages of each document to read, e.g. 1-3,7 or 5- (default all)', pageRanges)
     .option('--dpi <n>', 'PDF pages are rendered at this resolution (36-1200, default 200)', dpiValue)
     .addOption(new Option('--pdf-text <mode>', 'PDF pages with a text layer: auto uses it, ocr always OCRs, embedded never OCRs (default auto)').choices(PDF_TEXT_MODES))
+    .option('--words', 'give every line its words with their boxes (json, jsonl; hocr, alto and pdf always place every word)', false)
     .option('-c, --concurrency <n>', 'files in flight at once (default: the number of workers)', positiveInt)
     .option('--workers <n>', 'pipeline worker threads (default: one per core)', positiveInt)
     .option('--threads-per-worker <n>', 'ONNX Runtime intra-op threads per worker', positiveInt)
@@ -331,6 +334,7 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
             ...(flags.pages !== undefined ? { pages: flags.pages } : {}),
             ...(flags.dpi !== undefined ? { dpi: flags.dpi } : {}),
             ...(flags.pdfText !== undefined ? { pdfText: flags.pdfText } : {}),
+            words: flags.words || formatNeedsWords(flags.format),
           })
           progress.fileDone(i, result.pages.length)
           try {

@@ -20,7 +20,7 @@ export type JobState = (typeof JOB_STATES)[number]
 const FINISHED: readonly JobState[] = ['succeeded', 'failed', 'cancelled']
 
 /** The read options a job carries (the same as POST /v1/ocr's). */
-export type JobReadOptions = Pick<ReadOptions, 'cls' | 'pages' | 'dpi' | 'pdfText'>
+export type JobReadOptions = Pick<ReadOptions, 'cls' | 'pages' | 'dpi' | 'pdfText' | 'words'>
 
 export interface JobStoreOptions {
   ocr: Ocr
@@ -214,6 +214,8 @@ export class JobStore {
         ...(pages !== undefined ? { pages } : {}),
         ...(dpi !== undefined ? { dpi } : {}),
         ...(pdfText !== undefined ? { pdfText } : {}),
+        // the result may be fetched later in any format (hOCR, ALTO, PDF place every word): keep them
+        words: true,
         onPage: (page, { total }) => {
           if (job.state !== 'running') return
           job.pages.push(page)

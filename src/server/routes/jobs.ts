@@ -12,6 +12,7 @@ import { JOB_STATES, JobStore, notFound, type JobSnapshot } from '../../jobs/sto
 import { checkJsonTypes, readDocument, type WireOptions } from '../document-input.js'
 import type { UrlFetchOptions } from '../fetch-url.js'
 import type { ServerMetrics } from '../metrics.js'
+import { withoutWords } from '../../formats/words.js'
 import { chooseFormat, sendResult } from '../result-reply.js'
 import { jobAcceptedSchema, jobJsonBodySchema, jobParamsSchema, jobQuerySchema, jobResultQuerySchema, jobStatusSchema, resultResponseContent } from '../schemas.js'
 
@@ -36,7 +37,7 @@ const resultUrl = (id: string): string => `/v1/jobs/${id}/result`
 /** The wire form of a job (snake_case, ISO dates, relative URLs: they work behind any proxy prefix-free). */
 export function jobView(job: JobSnapshot): Record<string, unknown> {
   const iso = (d: Date | null): string | null => d?.toISOString() ?? null
-  const { cls, pages, dpi, pdfText } = job.options
+  const { cls, pages, dpi, pdfText, words } = job.options
   return {
     id: job.id,
     status: job.state,
@@ -47,7 +48,13 @@ export function jobView(job: JobSnapshot): Record<string, unknown> {
     finished_at: iso(job.finishedAt),
     expires_at: iso(job.expiresAt),
     file_name: job.fileName,
-    options: { ...(cls !== undefined ? { cls } : {}), ...(pages !== undefined ? { pages } : {}), ...(dpi !== undefined ? { dpi } : {}), ...(pdfText !== undefined ? { pdf_text: pdfText } : {}) },
+    options: {
+      ...(cls !== undefined ? { cls } : {}),
+      ...(pages !== undefined ? { pages } : {}),
+      ...(dpi !== undefined ? { dpi } : {}),
+      ...(pdfText !== undefined ? { pdf_text: pdfText } : {}),
+      ...(words !== undefined ? { words } : {}),
+    },
     error: job.error,
     status_url: statusUrl(job.id),
     result_url: resultUrl(job.id),
@@ -135,7 +142,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteOptions): 
     },
   )
 
-  app.get<{ Params: { id: string }; Querystring: { format?: Format; partial?: boolean } }>(
+  app.get<{ Params: { id: string }; Querystring: { format?: Format; partial?: boolean; words?: boolean } }>(
     '/v1/jobs/:id/result',
     {
       schema: {
@@ -158,7 +165,9 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteOptions): 
     async (request, reply) => {
       const { job, result, source } = store.result(request.params.id, request.query.partial === true)
       const format = chooseFormat(request.query.format, request.headers.accept)
-      return sendResult(reply, format, result, { source, fileName: job.fileName })
+      // a job always keeps its words (any format may be asked for later); JSON shows them when asked
+      const asked = job.options.words === true || request.query.words === true
+      return sendResult(reply, format, format === 'json' && !asked ? withoutWords(result) : result, { source, fileName: job.fileName })
     },
   )
 
