@@ -33,7 +33,7 @@ beforeAll(async () => {
 })
 afterAll(async () => svc?.close())
 
-const post = (path: string, init: RequestInit & { body: BodyInit }) => fetch(`${svc.url}${path}`, { method: 'POST', ...init })
+const post = (path: string, init: RequestInit & { body: NonNullable<RequestInit['body']> }) => fetch(`${svc.url}${path}`, { method: 'POST', ...init })
 const postPng = (query: string) => post(`/v1/ocr${query}`, { headers: { 'content-type': 'image/png' }, body: img.png })
 
 async function result(res: Response): Promise<Result> {
