@@ -34,8 +34,19 @@ export interface LineInk {
   mask: Uint8Array
 }
 
-/** The value at quantile q of a sorted copy of `values`. */
-function quantile(values: ArrayLike<number>, q: number): number {
+/** The grey level at quantile q of `gray` (a histogram: one pass, no sort). */
+function grayQuantile(hist: Uint32Array, total: number, q: number): number {
+  const rank = Math.min(total - 1, Math.floor(q * total))
+  let seen = 0
+  for (let v = 0; v < 256; v++) {
+    seen += hist[v]!
+    if (seen > rank) return v
+  }
+  return 255
+}
+
+/** The value at quantile q of `values` (a sorted copy). */
+function quantile(values: Float64Array, q: number): number {
   const s = Float64Array.from(values).sort()
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0
 }
@@ -46,18 +57,14 @@ function quantile(values: ArrayLike<number>, q: number): number {
  * lighter text on a dark one.
  */
 export function measureLineInk(gray: Uint8Array, width: number, height: number): LineInk {
-  const median = quantile(gray, 0.5)
-  const dark = quantile(gray, 0.02)
-  const light = quantile(gray, 0.98)
+  const hist = new Uint32Array(256)
+  for (let i = 0; i < gray.length; i++) hist[gray[i]!]!++
+  const median = grayQuantile(hist, gray.length, 0.5)
+  const dark = grayQuantile(hist, gray.length, 0.02)
+  const light = grayQuantile(hist, gray.length, 0.98)
   const darkText = median - dark >= light - median
   // per column: its third most background-like pixel (two stray specks do not count), smoothed
-  const raw = new Float64Array(width)
-  const col = new Float64Array(height)
-  for (let x = 0; x < width; x++) {
-    for (let y = 0; y < height; y++) col[y] = gray[y * width + x]!
-    col.sort()
-    raw[x] = darkText ? col[Math.max(0, height - 3)]! : col[Math.min(height - 1, 2)]!
-  }
+  const raw = thirdExtremes(gray, width, height, darkText)
   const background = new Float64Array(width)
   for (let x = 0; x < width; x++) {
     let sum = 0
@@ -76,20 +83,61 @@ export function measureLineInk(gray: Uint8Array, width: number, height: number):
   const mask = new Uint8Array(width * height)
   const rows = new Uint32Array(height)
   for (let y = 0; y < height; y++) {
+    const row = y * width
+    let count = 0
     for (let x = 0; x < width; x++) {
-      const v = gray[y * width + x]!
+      const v = gray[row + x]!
       const d = darkText ? background[x]! - v : v - background[x]!
       if (d > threshold) {
-        mask[y * width + x] = 1
-        rows[y]!++
+        mask[row + x] = 1
+        count++
       }
     }
+    rows[y] = count
   }
   const [top, bottom] = rowBand(rows, BAND_ROW_SHARE)
   const [bodyTop, bodyBottom] = rowBand(rows, HEIGHT_ROW_SHARE)
   const columns = new Uint16Array(width)
-  for (let y = top; y < bottom; y++) for (let x = 0; x < width; x++) columns[x]! += mask[y * width + x]!
+  for (let y = top; y < bottom; y++) {
+    const row = y * width
+    for (let x = 0; x < width; x++) columns[x]! += mask[row + x]!
+  }
   return { width, columns, top, bottom, height: Math.max(1, bodyBottom - bodyTop), mask }
+}
+
+/**
+ * Each column's third lightest pixel (dark text) or third darkest (light text), or its most
+ * extreme one when it has fewer than three rows. Rows are read in order (the image is row-major),
+ * keeping the three most extreme values per column.
+ */
+function thirdExtremes(gray: Uint8Array, width: number, height: number, lightest: boolean): Float64Array {
+  // a ≥ b ≥ c: the most extreme values so far, as lightness (or darkness) 0..255; −1 = none yet
+  const a = new Int16Array(width).fill(-1)
+  const b = new Int16Array(width).fill(-1)
+  const c = new Int16Array(width).fill(-1)
+  for (let y = 0; y < height; y++) {
+    const row = y * width
+    for (let x = 0; x < width; x++) {
+      const v = lightest ? gray[row + x]! : 255 - gray[row + x]!
+      if (v > c[x]!) {
+        if (v > b[x]!) {
+          c[x] = b[x]!
+          if (v > a[x]!) {
+            b[x] = a[x]!
+            a[x] = v
+          } else {
+            b[x] = v
+          }
+        } else {
+          c[x] = v
+        }
+      }
+    }
+  }
+  const third = height >= 3 ? c : height === 2 ? b : a
+  const out = new Float64Array(width)
+  for (let x = 0; x < width; x++) out[x] = lightest ? third[x]! : 255 - third[x]!
+  return out
 }
 
 /**
