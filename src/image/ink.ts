@@ -30,8 +30,9 @@ export interface LineInk {
   bottom: number
   /** Height of the text's body (rows with a tenth of the busiest row's ink), in pixels: the unit of every gap rule. */
   height: number
-  /** The ink mask (1 = ink), row-major, for word boxes' vertical extents. */
-  mask: Uint8Array
+  /** Per column, the first and (one past) the last band row with ink; top > bottom where there is none. */
+  columnTop: Uint16Array
+  columnBottom: Uint16Array
 }
 
 /** The grey level at quantile q of `gray` (a histogram: one pass, no sort). */
@@ -80,29 +81,42 @@ export function measureLineInk(gray: Uint8Array, width: number, height: number):
   const level = quantile(background, 0.5)
   const contrast = Math.max(MIN_CONTRAST, darkText ? level - dark : light - level)
   const threshold = INK_CONTRAST * contrast
-  const mask = new Uint8Array(width * height)
+  // ink: darker than the column's background by more than the threshold (lighter, for light text)
+  const cut = new Float64Array(width)
+  for (let x = 0; x < width; x++) cut[x] = darkText ? background[x]! - threshold : background[x]! + threshold
   const rows = new Uint32Array(height)
-  for (let y = 0; y < height; y++) {
-    const row = y * width
-    let count = 0
-    for (let x = 0; x < width; x++) {
-      const v = gray[row + x]!
-      const d = darkText ? background[x]! - v : v - background[x]!
-      if (d > threshold) {
-        mask[row + x] = 1
-        count++
-      }
-    }
-    rows[y] = count
-  }
+  for (let y = 0; y < height; y++) rows[y] = inkInRow(gray, cut, y * width, width, darkText)
   const [top, bottom] = rowBand(rows, BAND_ROW_SHARE)
   const [bodyTop, bodyBottom] = rowBand(rows, HEIGHT_ROW_SHARE)
   const columns = new Uint16Array(width)
-  for (let y = top; y < bottom; y++) {
-    const row = y * width
-    for (let x = 0; x < width; x++) columns[x]! += mask[row + x]!
+  const columnTop = new Uint16Array(width).fill(height)
+  const columnBottom = new Uint16Array(width)
+  for (let y = top; y < bottom; y++) addInkColumns(gray, cut, y, width, darkText, columns, columnTop, columnBottom)
+  return { width, columns, top, bottom, height: Math.max(1, bodyBottom - bodyTop), columnTop, columnBottom }
+}
+
+/** The ink pixels of the row starting at `row`. */
+function inkInRow(gray: Uint8Array, cut: Float64Array, row: number, width: number, darkText: boolean): number {
+  let count = 0
+  if (darkText) {
+    for (let x = 0; x < width; x++) if (gray[row + x]! < cut[x]!) count++
+  } else {
+    for (let x = 0; x < width; x++) if (gray[row + x]! > cut[x]!) count++
   }
-  return { width, columns, top, bottom, height: Math.max(1, bodyBottom - bodyTop), mask }
+  return count
+}
+
+/** Adds the ink pixels of row y to their columns' counts and row extents (rows come in order). */
+function addInkColumns(gray: Uint8Array, cut: Float64Array, y: number, width: number, darkText: boolean, columns: Uint16Array, top: Uint16Array, bottom: Uint16Array): void {
+  const row = y * width
+  for (let x = 0; x < width; x++) {
+    const v = gray[row + x]!
+    if (darkText ? v < cut[x]! : v > cut[x]!) {
+      columns[x]!++
+      if (top[x]! > y) top[x] = y
+      bottom[x] = y + 1
+    }
+  }
 }
 
 /**
@@ -215,17 +229,11 @@ export function inkReach(columns: Uint16Array, at: number, direction: -1 | 1, ma
 export function inkRows(ink: LineInk, x0: number, x1: number): [number, number] {
   const a = Math.max(0, Math.floor(x0))
   const b = Math.min(ink.width, Math.ceil(x1))
-  let top = -1
-  let bottom = -1
-  for (let y = ink.top; y < ink.bottom; y++) {
-    const row = y * ink.width
-    for (let x = a; x < b; x++) {
-      if (ink.mask[row + x] === 1) {
-        if (top < 0) top = y
-        bottom = y + 1
-        break
-      }
-    }
+  let top = Number.MAX_SAFE_INTEGER
+  let bottom = 0
+  for (let x = a; x < b; x++) {
+    if (ink.columnTop[x]! < top) top = ink.columnTop[x]!
+    if (ink.columnBottom[x]! > bottom) bottom = ink.columnBottom[x]!
   }
-  return top < 0 ? [ink.top, ink.bottom] : [top, bottom]
+  return top >= bottom ? [ink.top, ink.bottom] : [top, bottom]
 }

@@ -179,12 +179,11 @@ export function recInputGray(data: Float32Array | Uint8Array, i: number, H: numb
   // normalised v = x / 127.5 − 1 (REC_LUT): the three channels sum to (v0 + v1 + v2 + 3) · 127.5
   const scale = data instanceof Float32Array ? 127.5 / 3 : 1 / 3
   const offset = data instanceof Float32Array ? 3 : 0
+  // the mean of three levels in 0..255 (a float's rounding can stray by far less than 0.5), rounded
   for (let y = 0; y < H; y++) {
     const row = base + y * W
-    for (let x = 0; x < width; x++) {
-      const v = (data[row + x]! + data[row + plane + x]! + data[row + 2 * plane + x]! + offset) * scale
-      out[y * width + x] = v < 0 ? 0 : v > 255 ? 255 : (v + 0.5) | 0
-    }
+    const o = y * width
+    for (let x = 0; x < width; x++) out[o + x] = ((data[row + x]! + data[row + plane + x]! + data[row + 2 * plane + x]! + offset) * scale + 0.5) | 0
   }
   return out
 }

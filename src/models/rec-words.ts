@@ -59,9 +59,22 @@ export const SPACING = {
 
 export type LineKind = 'monospaced' | 'proportional' | 'unknown'
 
+/** What a character is, for the spacing and word rules. */
+export type CharKind = 'cjk' | 'cjkPunctuation' | 'letter' | 'punctuation' | 'other'
+
+/** CJK (Han, kana, hangul), CJK punctuation and full-width forms, ASCII letters, other punctuation and symbols, the rest (digits …). */
+export function charKind(text: string): CharKind {
+  if (isCjk(text)) return 'cjk'
+  if (CJK_PUNCTUATION.test(text)) return 'cjkPunctuation'
+  if (LETTER.test(text)) return 'letter'
+  if (/^[\p{P}\p{S}]$/u.test(text)) return 'punctuation'
+  return 'other'
+}
+
 /** A character of a line, placed in the recogniser's input (columns, rec-input pixels). */
 export interface PlacedChar {
   text: string
+  kind: CharKind
   prob: number
   /** Where its CTC steps fired (centre column). */
   centre: number
@@ -134,34 +147,60 @@ function median(values: readonly number[]): number {
   return s[s.length >> 1]!
 }
 
-/**
- * Places a decoded line's characters: `chars` (CTC runs) in a recogniser input whose steps are
- * `stepWidth` columns wide, `ink` measured on that input.
- */
-export function layoutLine(chars: readonly CtcChar[], charset: readonly string[], stepWidth: number, ink: LineInk, options: LayoutOptions): LineLayout {
-  let texts = chars.map((c) => charset[c.cls] ?? '')
+/** A decoded line's characters as read: spaces the recogniser emitted left out and noted, punctuation width settled. */
+export interface ReadChars {
+  chars: { text: string; kind: CharKind; ctc: CtcChar }[]
+  /** modelSpace[i]: the recogniser emitted a space before chars[i]. */
+  modelSpace: boolean[]
+}
+
+/** The characters of a decoded line (CTC runs of dictionary classes). */
+export function readChars(ctc: readonly CtcChar[], charset: readonly string[], options: LayoutOptions): ReadChars {
+  let texts = ctc.map((c) => charset[c.cls] ?? '')
   if (options.asciiPunctuation) texts = asciiPunctuation(texts)
-  const kept: number[] = []
+  const chars: ReadChars['chars'] = []
   const modelSpace: boolean[] = []
   let spaceSeen = false
-  texts.forEach((t, i) => {
-    if (t.trim() === '') {
-      spaceSeen = kept.length > 0
+  texts.forEach((text, i) => {
+    if (text.trim() === '') {
+      spaceSeen = chars.length > 0
       return
     }
     modelSpace.push(spaceSeen)
     spaceSeen = false
-    kept.push(i)
+    chars.push({ text, kind: charKind(text), ctc: ctc[i]! })
   })
+  return { chars, modelSpace }
+}
+
+/**
+ * Whether the spacing rule could put a space anywhere in the line: two neighbours without a space
+ * that are not both CJK and neither CJK punctuation. A line without (Chinese text) needs no ink.
+ */
+export function mayNeedSpaces(read: ReadChars): boolean {
+  return read.chars.some((c, k) => {
+    if (k === 0 || read.modelSpace[k]) return false
+    const a = read.chars[k - 1]!.kind
+    return a !== 'cjkPunctuation' && c.kind !== 'cjkPunctuation' && !(a === 'cjk' && c.kind === 'cjk')
+  })
+}
+
+/**
+ * Places a line's characters in a recogniser input whose CTC steps are `stepWidth` columns wide,
+ * `ink` measured on that input.
+ */
+export function layoutLine(read: ReadChars, stepWidth: number, ink: LineInk): LineLayout {
+  const { modelSpace } = read
   const h = ink.height
-  const centres = kept.map((i) => ((chars[i]!.start + chars[i]!.end) / 2) * stepWidth)
+  const centres = read.chars.map(({ ctc }) => ((ctc.start + ctc.end) / 2) * stepWidth)
   const cuts: [number, number][] = []
-  for (let k = 1; k < kept.length; k++) cuts.push(inkCut(ink.columns, centres[k - 1]!, centres[k]!))
+  for (let k = 1; k < centres.length; k++) cuts.push(inkCut(ink.columns, centres[k - 1]!, centres[k]!))
   const reach = SPACING.edgeGap * h
-  const last = kept.length - 1
-  const placed: PlacedChar[] = kept.map((i, k) => ({
-    text: texts[i]!,
-    prob: chars[i]!.prob,
+  const last = centres.length - 1
+  const placed: PlacedChar[] = read.chars.map(({ text, kind, ctc }, k) => ({
+    text,
+    kind,
+    prob: ctc.prob,
     centre: centres[k]!,
     x0: k > 0 ? cuts[k - 1]![1] : inkReach(ink.columns, firstInk(ink.columns, centres[k]!, last > 0 ? cuts[0]![0] : ink.width, 1), -1, reach),
     x1: k < last ? cuts[k]![0] : inkReach(ink.columns, firstInk(ink.columns, centres[k]!, k > 0 ? cuts[k - 1]![1] : 0, -1), 1, reach),
@@ -185,7 +224,7 @@ function firstInk(columns: Uint16Array, at: number, limit: number, direction: -1
 function lineKind(chars: readonly PlacedChar[], modelSpace: readonly boolean[], gap: readonly number[], rawPitch: readonly number[]): LineKind {
   const inner: number[] = []
   for (let k = 1; k < chars.length; k++) {
-    if (!modelSpace[k] && LETTER.test(chars[k - 1]!.text) && LETTER.test(chars[k]!.text) && gap[k]! < SPACING.innerGap) inner.push(rawPitch[k]!)
+    if (!modelSpace[k] && chars[k - 1]!.kind === 'letter' && chars[k]!.kind === 'letter' && gap[k]! < SPACING.innerGap) inner.push(rawPitch[k]!)
   }
   if (inner.length < SPACING.minLetterPairs) return 'unknown'
   const m = median(inner)
@@ -211,11 +250,11 @@ export function lineSpaces(line: LineLayout, page: PageSpacing): boolean[] {
   return chars.map((c, k) => {
     if (k === 0) return false
     if (line.modelSpace[k]) return true
-    const a = chars[k - 1]!.text
-    const b = c.text
-    if (CJK_PUNCTUATION.test(a) || CJK_PUNCTUATION.test(b)) return false
-    const cjkA = isCjk(a)
-    const cjkB = isCjk(b)
+    const a = chars[k - 1]!.kind
+    const b = c.kind
+    if (a === 'cjkPunctuation' || b === 'cjkPunctuation') return false
+    const cjkA = a === 'cjk'
+    const cjkB = b === 'cjk'
     if (cjkA && cjkB) return false
     const g = gap[k]!
     if (cjkA || cjkB) return g > SPACING.cjkLatinGap
@@ -233,7 +272,7 @@ export function lineSpaces(line: LineLayout, page: PageSpacing): boolean[] {
 }
 
 /** The line's text: its characters with one space wherever `spaces` says. */
-export function lineText(line: LineLayout, spaces: readonly boolean[]): string {
+export function lineText(line: { chars: readonly { text: string }[] }, spaces: readonly boolean[]): string {
   let text = ''
   line.chars.forEach((c, k) => {
     if (spaces[k]) text += ' '
@@ -263,8 +302,8 @@ export function lineWords(line: LineLayout, spaces: readonly boolean[]): PlacedW
   const groups: { cjk: boolean; chars: number[] }[] = []
   line.chars.forEach((c, k) => {
     const current = groups[groups.length - 1]
-    const cjk = isCjk(c.text)
-    const punctuation = !cjk && (CJK_PUNCTUATION.test(c.text) || /^[\p{P}\p{S}]$/u.test(c.text))
+    const cjk = c.kind === 'cjk'
+    const punctuation = c.kind === 'cjkPunctuation' || c.kind === 'punctuation'
     if (current && !spaces[k] && !cjk && (punctuation || !current.cjk)) current.chars.push(k)
     else groups.push({ cjk, chars: [k] })
   })

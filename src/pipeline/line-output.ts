@@ -5,7 +5,7 @@
  */
 import { measureLineInk } from '../image/ink.js'
 import type { Decoded } from '../models/rec-ctc.js'
-import { layoutLine, lineSpaces, lineText, lineWords, pageSpacing } from '../models/rec-words.js'
+import { layoutLine, lineSpaces, lineText, lineWords, mayNeedSpaces, pageSpacing, readChars, type LineLayout } from '../models/rec-words.js'
 import type { OcrLine } from '../types.js'
 import { LineFrame, lineBox, type CropPlacement, type PagePlacement } from './line-frame.js'
 
@@ -51,20 +51,22 @@ export function pageLines(
   if (!options.words && !options.restoreSpaces && !options.asciiPunctuation) {
     return read.map(({ crop, reading }) => ({ text: reading.text, score: reading.score, box: lineBox(crop, page) }))
   }
-  const layouts = read.map(({ reading }) => {
+  const chars = read.map(({ reading }) => readChars(reading.chars, charset, options))
+  // the ink is measured where spaces or words need it (a Chinese line's spaces do not)
+  const layouts = read.map(({ reading }, i): LineLayout | null => {
+    if (!options.words && !(options.restoreSpaces && mayNeedSpaces(chars[i]!))) return null
     const { input } = reading
-    const ink = measureLineInk(input.gray, input.width, input.height)
-    return layoutLine(reading.chars, charset, input.tensorWidth / reading.steps, ink, options)
+    return layoutLine(chars[i]!, input.tensorWidth / reading.steps, measureLineInk(input.gray, input.width, input.height))
   })
-  const spacing = pageSpacing(layouts)
+  const spacing = pageSpacing(layouts.filter((l): l is LineLayout => l !== null))
   const lines: OcrLine[] = []
   read.forEach(({ crop, reading }, i) => {
-    const layout = layouts[i]!
-    const spaces = options.restoreSpaces ? lineSpaces(layout, spacing) : layout.modelSpace
-    const text = lineText(layout, spaces)
+    const layout = layouts[i]
+    const spaces = layout && options.restoreSpaces ? lineSpaces(layout, spacing) : chars[i]!.modelSpace
+    const text = lineText(chars[i]!, spaces)
     if (text === '') return
     const line: OcrLine = { text, score: reading.score, box: lineBox(crop, page) }
-    if (options.words) {
+    if (layout && options.words) {
       const frame = new LineFrame(crop, page, reading.input, crop.image.width, crop.image.height)
       line.words = lineWords(layout, spaces).map((w) => ({ text: w.text, score: w.score, box: frame.box(w.x0, w.y0, w.x1, w.y1) }))
     }

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { inkCut, inkReach, inkRows, measureLineInk } from '../../src/image/ink.js'
 import type { CtcChar } from '../../src/models/rec-ctc.js'
-import { asciiPunctuation, layoutLine, lineSpaces, lineText, lineWords, pageSpacing, type LineLayout } from '../../src/models/rec-words.js'
+import { asciiPunctuation, layoutLine, lineSpaces, lineText, lineWords, mayNeedSpaces, pageSpacing, readChars, type LineLayout } from '../../src/models/rec-words.js'
 
 const H = 48
 /** One CTC step is this many columns of the recogniser's input (PP-OCRv4: 8). */
@@ -42,7 +42,7 @@ function line(glyphs: readonly Glyph[], options: { background?: number; ink?: nu
 
 function layout(glyphs: readonly Glyph[], options: Parameters<typeof line>[1] & { asciiPunctuation?: boolean } = {}): LineLayout {
   const l = line(glyphs, options)
-  return layoutLine(l.chars, l.charset, STEP, measureLineInk(l.gray, l.width, H), { asciiPunctuation: options.asciiPunctuation ?? true })
+  return layoutLine(readChars(l.chars, l.charset, { asciiPunctuation: options.asciiPunctuation ?? true }), STEP, measureLineInk(l.gray, l.width, H))
 }
 
 /** Glyphs for `text` in a proportional font: widths by letter, `gap` columns between letters, `space` more at a space. */
@@ -192,6 +192,21 @@ describe('spaces restored', () => {
     expect(pageSpacing(lines)).toEqual({ proportional: false })
     expect(pageSpacing([layout(proportional('Amount received payment')), layout(proportional('the quick brown fox'))])).toEqual({ proportional: true })
     expect(pageSpacing([])).toEqual({ proportional: true })
+  })
+})
+
+describe('mayNeedSpaces', () => {
+  const read = (glyphs: Glyph[]) => {
+    const l = line(glyphs)
+    return readChars(l.chars, l.charset, { asciiPunctuation: true })
+  }
+  it('a Chinese line has no place for a space: its ink need not be measured', () => {
+    expect(mayNeedSpaces(read([{ text: '合', x0: 10, x1: 34 }, { text: '计', x0: 38, x1: 62 }, { text: '：', x0: 66, x1: 72 }]))).toBe(false)
+  })
+  it('Latin text, or CJK next to Latin, may need one', () => {
+    expect(mayNeedSpaces(read(proportional('ab')))).toBe(true)
+    expect(mayNeedSpaces(read([{ text: '合', x0: 10, x1: 34 }, { text: 'A', x0: 40, x1: 52 }]))).toBe(true)
+    expect(mayNeedSpaces(read(proportional('a')))).toBe(false)
   })
 })
 
