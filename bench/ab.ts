@@ -9,7 +9,8 @@
  *
  *   node --import tsx bench/ab.ts --variants '{"ref":{},"reduced":{"recModel":"reduced"}}' [--rounds 3] [--quick] [--threads 1]
  *
- * A variant is {"recModel"?: "softmax" | "reduced", ...engine settings}. Last stdout line: JSON.
+ * A variant is {"recModel"?: "softmax" | "reduced", "words"?: boolean, ...engine settings}
+ * (`words`: the pages are read with their word boxes, ReadOptions.words). Last stdout line: JSON.
  */
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
@@ -36,19 +37,21 @@ const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 
 interface VariantSpec {
   recModel?: 'softmax' | 'reduced'
+  words?: boolean
   [setting: string]: unknown
 }
 
 interface Variant {
   name: string
   settings: EngineSettings
+  words: boolean
   pipeline: Pipeline
   log: RecordedCall[]
   backends: Backend[]
 }
 
 async function createVariant(name: string, spec: VariantSpec, threads: number): Promise<Variant> {
-  const { recModel = 'softmax', ...overrides } = spec
+  const { recModel = 'softmax', words = false, ...overrides } = spec
   const settings = parseEngineSettings(overrides)
   const paths = resolveModelPaths(settings.models)
   const pack = await builtinPack(settings, { onnx: 'required' })
@@ -67,7 +70,7 @@ async function createVariant(name: string, spec: VariantSpec, threads: number): 
     rec: new RecordingBackend('rec', inner.rec, log),
   }
   const provider = (role: PackRole): Promise<Backend> => Promise.resolve(recording[role as ModelRole])
-  return { name, settings, pipeline: new Pipeline(provider, pack, settings), log, backends: Object.values(inner) }
+  return { name, settings, words, pipeline: new Pipeline(provider, pack, settings), log, backends: Object.values(inner) }
 }
 
 interface Reading {
@@ -85,7 +88,7 @@ async function read(v: Variant, img: BenchImage): Promise<Reading> {
   const t0 = performance.now()
   const decoded = await decodeImage(readFileSync(img.path), { maxPixels: v.settings.maxPixels })
   const lines: OcrLine[] = []
-  for (const page of decoded.pages) lines.push(...(await v.pipeline.readPage(page, { useCls: v.settings.useCls })).lines)
+  for (const page of decoded.pages) lines.push(...(await v.pipeline.readPage(page, { useCls: v.settings.useCls, words: v.words })).lines)
   const ms = performance.now() - t0
   const all = v.log.splice(0)
   const calls = all.filter((c) => c.role === 'rec')

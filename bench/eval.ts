@@ -43,6 +43,9 @@ const COUNTS: Record<SetName, { full: number; quick: number }> = {
   tilted: { full: 30, quick: 6 },
   faint: { full: 30, quick: 6 },
   small: { full: 8, quick: 2 },
+  english: { full: 30, quick: 6 },
+  mixed: { full: 30, quick: 6 },
+  spacing: { full: 30, quick: 6 },
 }
 /** --quick takes every QUICK_STRIDE-th eval-real record. */
 const QUICK_STRIDE = 4
@@ -198,6 +201,19 @@ function table(rows: readonly Row[]): string {
   return [head, ...body].join('\n')
 }
 
+/** The word measures (bench/lib/metrics.ts "Words"), one row per set and engine. */
+function wordTable(rows: readonly Row[]): string {
+  const head =
+    '| set | engine | word P | word R | word F1 | Latin-word F1 (words) | exact lines, spaces kept | CJK spaces | word boxes IoU ≥ 0.5 (pairs) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|'
+  const body = rows.map((r) => {
+    const s = r.summary
+    const latin = s.latinWordF1 === null ? '—' : `${fmt(s.latinWordF1)} (${s.latinWords})`
+    const boxes = s.wordBoxShare === null ? '—' : `${fmt(s.wordBoxShare)} (${s.wordBoxPairs})`
+    return `| ${r.set} | ${r.engine} | ${fmt(s.wordPrecision)} | ${fmt(s.wordRecall)} | ${fmt(s.wordF1)} | ${latin} | ${fmt(s.exactSpacedRate)} | ${s.cjkSpaces} | ${boxes} |`
+  })
+  return [head, ...body].join('\n')
+}
+
 function gitRevision(): string {
   try {
     const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
@@ -313,8 +329,9 @@ async function main(argv: string[]): Promise<void> {
     if (failed.length > 3) notes.push(`${run.engine}: ${failed.length - 3} more failed images in ${set.name}`)
     rows.push({ set: set.name, engine: run.engine, summary: summarize(scored.map((x) => x.score)), seconds: run.seconds, failedImages: failed.length })
     if (set.name === 'eval-real') {
-      for (const kind of ['page', 'scene', 'line']) {
-        const part = scored.filter((x) => x.record.kind === kind)
+      for (const kind of ['page', 'page-en', 'scene', 'line']) {
+        // page-en: the English pages (receipts, scans, screenshots), where spacing matters most
+        const part = scored.filter((x) => (kind === 'page-en' ? x.record.kind === 'page' && x.record.lang === 'en' : x.record.kind === kind))
         if (part.length === 0) continue
         const partSeconds = part.reduce((sum, x) => sum + x.o.ms, 0) / 1000 / run.concurrency
         rows.push({ set: `eval-real/${kind}`, engine: run.engine, summary: summarize(part.map((x) => x.score)), seconds: partSeconds, failedImages: part.filter((x) => x.o.error).length })
@@ -349,6 +366,10 @@ async function main(argv: string[]): Promise<void> {
     ...described.values(),
     '',
     table(rows),
+    '',
+    'Words (see "Words" under Metrics):',
+    '',
+    wordTable(rows),
     ...(notes.length ? ['', 'Notes:', '', ...notes.map((n) => `- ${n}`)] : []),
   ].join('\n')
   writeFileSync(join(RESULTS, 'failures.md'), failures.join('\n'))

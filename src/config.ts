@@ -134,6 +134,13 @@ export const EngineSettingsSchema = z.strictObject({
   wholeImageFallback: z.boolean().default(true),
   /** Detect pages turned 90/180/270 from box shapes and classifier votes, rotate and re-run. */
   autoRotate: z.boolean().default(true),
+  /**
+   * Insert the spaces between words that the recogniser did not emit, where the gap between two
+   * characters says a word ends (models/rec-words.ts; never between two CJK characters).
+   */
+  restoreSpaces: z.boolean().default(true),
+  /** Full-width punctuation (`（ ） ： ， ；` …) inside Latin text written as ASCII; kept in Chinese text. */
+  asciiPunctuation: z.boolean().default(true),
   // ---- runtime
   device: z.enum(DEVICES).default('cpu'),
   /** Worker threads running the pipeline (0 = choose from the core count). */
@@ -497,6 +504,14 @@ export const SETTINGS = {
   OCR_AUTO_ROTATE: engine('autoRotate', {
     doc: 'Detect pages turned 90/180/270° and read them upright.',
     read: { flag: '--no-auto-rotate', help: 'do not detect pages turned 90/180/270°' },
+  }),
+  OCR_RESTORE_SPACES: engine('restoreSpaces', {
+    doc: "Insert the spaces between words the recogniser did not emit, where the gap between two characters says a word ends (never between two CJK characters; docs/WORDS.md). `false` gives the recogniser's own spacing.",
+    read: { flag: '--no-restore-spaces', help: "keep the recogniser's own spacing (no spaces restored from the gaps between characters)" },
+  }),
+  OCR_ASCII_PUNCTUATION: engine('asciiPunctuation', {
+    doc: 'Write full-width punctuation (`（ ） ： ， ；` …) inside Latin text as ASCII; Chinese text keeps it full-width. `false` keeps what the recogniser read.',
+    read: { flag: '--no-ascii-punctuation', help: 'keep full-width punctuation inside Latin text as the recogniser read it' },
   }),
   OCR_MODEL_REWRITE: engine('modelRewrite', {
     doc: 'Load the ONNX models with exact graph rewrites: hard-swish as x·HardSigmoid(x), scalar affine blocks folded into the adjacent convolutions (the same function in less `run()` time; docs/BENCHMARKS.md). `false` runs the model files unchanged.',

@@ -80,9 +80,11 @@ export async function createEngine(options: CreateOcrOptions = {}, parts: Engine
       dpi: checkLimit('dpi', opts.dpi, settings.pdfDpi, PDF_DPI_RANGE.min, PDF_DPI_RANGE.max),
       pdfText: opts.pdfText ?? settings.pdfText,
       progress: opts.onPage !== undefined,
+      words: opts.words ?? false,
       ...(opts.pages !== undefined ? { pages: parsePageRanges(opts.pages) } : {}),
     }
     if (!PDF_TEXT_MODES.includes(spec.pdfText)) throw new OcrError('BAD_REQUEST', `pdfText must be one of ${PDF_TEXT_MODES.join(', ')}`)
+    if (typeof spec.words !== 'boolean') throw new OcrError('BAD_REQUEST', 'words must be true or false')
     return spec
   }
   /** The input and spec of a call, or the reason it is refused before any work. */

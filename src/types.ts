@@ -4,8 +4,23 @@ export type Point = [number, number]
 export type Quad = [Point, Point, Point, Point]
 
 /** A word: a run of Latin letters/digits (with the punctuation attached to it) between spaces, or one CJK character. */
-export interface OcrWord { text: string; box: Quad; score: number }
-export interface OcrLine { text: string; score: number; box: Quad; words?: OcrWord[] }
+export interface OcrWord {
+  text: string
+  /** Clockwise from the word's own top-left corner, in pixels of the image as given. */
+  box: Quad
+  /** Mean of its characters' probabilities (0..1). */
+  score: number
+}
+
+export interface OcrLine {
+  /** The line's text: words separated by single spaces (none between CJK characters). */
+  text: string
+  /** Mean max-probability of the CTC steps kept (0..1). */
+  score: number
+  box: Quad
+  /** The line's words, when asked for (ReadOptions.words); joined with the line's spacing they give `text`. */
+  words?: OcrWord[]
+}
 
 export interface StageTiming {
   decode: number
@@ -86,6 +101,8 @@ export interface ReadOptions {
    * first at each page. Results are the same either way.
    */
   parallelPages?: number
+  /** Give every line of every page its words with their boxes (OcrLine.words); default false. */
+  words?: boolean
 }
 
 /** Ocr.stats(): the engine's workers and jobs. */

@@ -38,14 +38,28 @@ describe('parseTesseractTsv', () => {
       row(5, 2, 1, 1, 1, [500, 500, 10, 10], ' ', 95),
     ].join('\n')
     expect(parseTesseractTsv(tsv)).toEqual([
-      { text: 'Thank you', box: [[40, 30], [340, 30], [340, 54], [40, 54]] },
-      { text: '谢谢惠顾', box: [[40, 80], [160, 80], [160, 110], [40, 110]] },
+      {
+        text: 'Thank you',
+        box: [[40, 30], [340, 30], [340, 54], [40, 54]],
+        words: [
+          { text: 'Thank', box: [[40, 30], [140, 30], [140, 54], [40, 54]] },
+          { text: 'you', box: [[150, 32], [210, 32], [210, 54], [150, 54]] },
+        ],
+      },
+      {
+        text: '谢谢惠顾',
+        box: [[40, 80], [160, 80], [160, 110], [40, 110]],
+        words: [
+          { text: '谢谢', box: [[40, 80], [100, 80], [100, 110], [40, 110]] },
+          { text: '惠顾', box: [[100, 80], [160, 80], [160, 110], [100, 110]] },
+        ],
+      },
     ])
   })
 
   it('falls back to the union of word boxes without a level-4 row, and ignores short rows', () => {
     const tsv = [HEADER, row(5, 3, 1, 1, 1, [10, 10, 20, 10], 'a'), row(5, 3, 1, 1, 2, [40, 5, 20, 20], 'b'), 'garbage\trow'].join('\n')
-    expect(parseTesseractTsv(tsv)).toEqual([{ text: 'a b', box: [[10, 5], [60, 5], [60, 25], [10, 25]] }])
+    expect(parseTesseractTsv(tsv)).toMatchObject([{ text: 'a b', box: [[10, 5], [60, 5], [60, 25], [10, 25]] }])
   })
 
   it('returns nothing for an empty page', () => {

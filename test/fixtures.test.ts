@@ -8,7 +8,7 @@ import { intersectionArea } from '../bench/lib/metrics.js'
 import { loadCharset } from './fixtures/charset.js'
 import { sampleAllTemplates } from './fixtures/corpus.js'
 import { FONTS, fontsFor, missingGlyphs } from './fixtures/fonts.js'
-import { buildSet, measureInk, type PageSpec, renderPage, type Rotation, rotatePoint, SET_NAMES, writeSet } from './fixtures/generate.js'
+import { buildSet, measureInk, type PageSpec, renderPage, type Rotation, rotatePoint, SET_NAMES, splitWords, writeSet } from './fixtures/generate.js'
 import { createRng } from './fixtures/prng.js'
 
 const charset = loadCharset()
@@ -70,7 +70,7 @@ describe('test-page generator', () => {
   })
 
   it('uses the documented size ranges per set', () => {
-    const ranges: Record<string, [number, number]> = { clean: [16, 40], small: [12, 16], rotated: [16, 48], tilted: [16, 48], faint: [16, 40] }
+    const ranges: Record<string, [number, number]> = { clean: [16, 40], small: [12, 16], rotated: [16, 48], tilted: [16, 48], faint: [16, 40], english: [16, 40], mixed: [16, 40], spacing: [16, 40] }
     for (const name of SET_NAMES) {
       for (const { spec } of buildSet(name, 4, 3)) {
         for (const line of spec.lines) {
@@ -135,6 +135,51 @@ describe('test-page generator', () => {
         expect(p[1]).toBeCloseTo(q[1], 1)
       })
     })
+  })
+
+  it.each(['spacing', 'tilted'] as const)('%s: word boxes are tight: all ink of a line lies in its words’ boxes, and every word box edge touches ink', async (set) => {
+    // page 1 of the spacing set has letter-spaced, tightly kerned and monospaced lines
+    const spec = buildSet(set, 2, 1)[1]!.spec
+    expect(set !== 'spacing' || spec.lines.some((l) => (l.letterSpacing ?? 0) > 0) && spec.lines.some((l) => (l.letterSpacing ?? 0) < 0)).toBe(true)
+    const page = await renderPage({ ...spec, noise: { amplitude: 0, seed: 1 } })
+    const { data, width, height } = await rawPixels(page.png)
+    const textLevel = Number(/rgb\((\d+),/.exec(spec.lines[0]!.color)?.[1])
+    const inkMax = 255 - 0.25 * (255 - textLevel) - 1
+    const words = page.lines.flatMap((l) => l.words.map((w) => ({ line: l.text, ...w })))
+    const touched = words.map(() => [false, false, false, false])
+    // a tilted page's boxes are exact quads of the upright ink rectangles: half a pixel of slack
+    const pad = set === 'tilted' ? 1 : 0.5
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        if (data[(y * width + x) * 3]! > inkMax) continue
+        const centre: [number, number] = [x + 0.5, y + 0.5]
+        const owner = words.findIndex((w) => inside(centre, w.box as [number, number][], pad))
+        expect(owner, `dark pixel (${x}, ${y}) outside every word box`).toBeGreaterThanOrEqual(0)
+        if (set === 'tilted') continue
+        const [[x0, y0], , [x1, y1]] = words[owner]!.box
+        // a word is measured alone, at its place to a hundredth of a pixel: its anti-aliased edge
+        // may come out a pixel away from the whole line's
+        const t = touched[owner]!
+        if (centre[1] - y0 < 2.5) t[0] = true
+        if (x1 - centre[0] < 2.5) t[1] = true
+        if (y1 - centre[1] < 2.5) t[2] = true
+        if (centre[0] - x0 < 2.5) t[3] = true
+      }
+    }
+    if (set !== 'tilted') touched.forEach((t, i) => expect(t, `${words[i]!.text} in ${words[i]!.line}`).toEqual([true, true, true, true]))
+  })
+
+  it.each([
+    ['Amount received payment', ['Amount', 'received', 'payment']],
+    ['No. 68590580', ['No.', '68590580']],
+    ['根你只平强那相个 BOARDING324', ['根', '你', '只', '平', '强', '那', '相', '个', 'BOARDING324']],
+    ['订单号：A18019803', ['订', '单', '号：', 'A18019803']],
+    ['使用iPhone登录', ['使', '用', 'iPhone', '登', '录']],
+    ['合计：12.50。', ['合', '计：', '12.50。']],
+  ])('splitWords(%j)', (text, want) => {
+    const words = splitWords(text)
+    expect(words.map((w) => w.text)).toEqual(want)
+    for (const w of words) expect(text.slice(w.start, w.start + w.text.length)).toBe(w.text)
   })
 
   it('lists box points clockwise from the text’s own top-left corner', async () => {

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import {
   bestSubstringMatch,
+  cjkSpaces,
   convexHull,
   editDistance,
   type GtRecord,
   matchLines,
+  normalizeSpaced,
   normalizeText,
   orderByGt,
   type Polygon,
@@ -13,6 +15,9 @@ import {
   quadIoU,
   scoreRecord,
   summarize,
+  wordBoxIoUs,
+  wordCounts,
+  wordsOf,
 } from '../bench/lib/metrics.js'
 
 /** Axis-aligned rectangle as a clockwise quad from its top-left corner. */
@@ -325,9 +330,82 @@ describe('scoreRecord', () => {
   })
 })
 
+describe('words', () => {
+  it('wordsOf: runs of non-space characters after NFKC, case folded', () => {
+    expect(wordsOf('  Total：ＲＭ 12.50\tCASH ')).toEqual(['total:rm', '12.50', 'cash'])
+    expect(wordsOf('根你只平 BOARDING324')).toEqual(['根你只平', 'boarding324'])
+    expect(wordsOf('')).toEqual([])
+  })
+  it('normalizeSpaced keeps one space between words', () => {
+    expect(normalizeSpaced(' No.\u3000 68590580 ')).toBe('No. 68590580')
+    expect(normalizeSpaced('ABC  def', { caseInsensitive: true })).toBe('abc def')
+  })
+  it('wordCounts: bag of words, each GT word claimed once', () => {
+    // "the" twice in the GT, three times predicted: 2 TP; "glued" words match nothing
+    expect(wordCounts(['the cat and the dog'], ['the cat', 'andthe dog the'])).toEqual({ tp: 4, pred: 5, gt: 5 })
+    expect(wordCounts(['合计 Total 12.50'], ['合计 Total 12.50'], (w) => /[a-z]/.test(w))).toEqual({ tp: 1, pred: 1, gt: 1 })
+  })
+  it('cjkSpaces counts whitespace between two CJK characters only', () => {
+    expect(cjkSpaces('根 你 只平 BOARDING 324')).toBe(2)
+    expect(cjkSpaces('合计 12.50')).toBe(0)
+    expect(cjkSpaces('（ 注）')).toBe(1)
+  })
+  it('wordBoxIoUs pairs words of equal text in order', () => {
+    const gt = [
+      { text: 'No.', box: rect(0, 0, 30, 20) },
+      { text: '68590580', box: rect(40, 0, 80, 20) },
+    ]
+    const ious = wordBoxIoUs(gt, [
+      { text: 'no.', box: rect(0, 0, 30, 20) },
+      { text: 'x', box: rect(0, 0, 5, 5) },
+      { text: '68590580', box: rect(40, 0, 40, 20) },
+    ])
+    expect(ious).toHaveLength(2)
+    expect(ious[0]).toBeCloseTo(1)
+    expect(ious[1]).toBeCloseTo(0.5)
+  })
+  it('scoreRecord: word counts per page, exact lines with spaces, CJK spaces beyond the GT', () => {
+    const rec: GtRecord = {
+      image: 'w.png',
+      gt_quality: 'exact',
+      lines: [
+        { text: 'Amount received payment', box: rect(0, 0, 300, 30) },
+        { text: '第三章 城市发展', box: rect(0, 50, 300, 30) },
+      ],
+    }
+    const s = scoreRecord(rec, [
+      { text: 'Amountreceived payment', box: rect(0, 0, 300, 30) },
+      { text: '第三章 城市 发展', box: rect(0, 50, 300, 30) },
+      { text: '多 余', box: rect(0, 200, 100, 30) },
+    ])
+    expect(s.words).toEqual({ tp: 2, pred: 7, gt: 5 })
+    expect(s.latinWords).toEqual({ tp: 1, pred: 2, gt: 3 })
+    expect(s.exactSpacedLines).toBe(0)
+    // one beyond the GT's own space in the matched line, one in the false positive
+    expect(s.cjkSpaces).toBe(2)
+    expect(scoreRecord(rec, [{ text: 'Amount  received payment ', box: rect(0, 0, 300, 30) }]).exactSpacedLines).toBe(1)
+  })
+  it('scoreRecord: labels that ignore whitespace are left out of the word measures', () => {
+    const rec: GtRecord = { image: 'm.png', gt_quality: 'exact_ignoring_whitespace', lines: [{ text: 'ab cd', box: null }] }
+    expect(scoreRecord(rec, [{ text: 'abcd', box: null }])).toMatchObject({ words: null, latinWords: null, exactSpacedLines: 0, charErrors: 0 })
+  })
+  it('scoreRecord: word boxes of matched lines are paired with the GT word boxes', () => {
+    const rec: GtRecord = {
+      image: 'b.png',
+      lines: [{ text: 'Hello world', box: rect(0, 0, 200, 30), words: [{ text: 'Hello', box: rect(0, 0, 90, 30) }, { text: 'world', box: rect(110, 0, 90, 30) }] }],
+    }
+    const s = scoreRecord(rec, [{ text: 'Hello world', box: rect(0, 0, 200, 30), words: [{ text: 'Hello', box: rect(0, 0, 90, 30) }, { text: 'world', box: rect(160, 0, 40, 30) }] }])
+    expect(s.wordBoxIoUs).toHaveLength(2)
+    const sum = summarize([s])
+    expect(sum.wordBoxShare).toBe(0.5)
+    expect(sum.wordBoxPairs).toBe(2)
+  })
+})
+
 describe('summarize', () => {
+  const wordless = { exactSpacedLines: 0, words: null, latinWords: null, cjkSpaces: 0, wordBoxIoUs: [] }
   it('sums counts over records and derives P/R/F1 and char accuracy', () => {
-    const base = { mode: 'box' as const, errors: [], image: '' }
+    const base = { mode: 'box' as const, errors: [], image: '', ...wordless }
     const s = summarize([
       { ...base, tp: 8, fp: 2, fn: 0, charErrors: 5, gtChars: 100, exactLines: 7, exactEligible: 8 },
       { ...base, tp: 0, fp: 0, fn: 2, charErrors: 20, gtChars: 20, exactLines: 0, exactEligible: 2 },
@@ -342,9 +420,26 @@ describe('summarize', () => {
     expect(s.images).toBe(3)
   })
 
+  it('word P/R/F1 are summed over pages; exact spaced lines count only where spaces are labelled', () => {
+    const base = { mode: 'box' as const, errors: [], image: '', tp: 1, fp: 0, fn: 0, charErrors: 0, gtChars: 10, exactLines: 1, exactEligible: 2, cjkSpaces: 1, wordBoxIoUs: [] }
+    const s = summarize([
+      { ...base, words: { tp: 8, pred: 10, gt: 10 }, latinWords: { tp: 4, pred: 4, gt: 5 }, exactSpacedLines: 1 },
+      { ...base, words: { tp: 2, pred: 2, gt: 10 }, latinWords: { tp: 0, pred: 0, gt: 0 }, exactSpacedLines: 2 },
+      { ...base, words: null, latinWords: null, exactSpacedLines: 0 },
+    ])
+    expect(s.wordPrecision).toBeCloseTo(10 / 12)
+    expect(s.wordRecall).toBeCloseTo(10 / 20)
+    expect(s.wordF1).toBeCloseTo((2 * (10 / 12) * 0.5) / (10 / 12 + 0.5))
+    expect(s.latinWordF1).toBeCloseTo((2 * 1 * 0.8) / 1.8)
+    expect(s.latinWords).toBe(5)
+    expect(s.exactSpacedRate).toBeCloseTo(3 / 4)
+    expect(s.cjkSpaces).toBe(3)
+  })
+
   it('has no detection numbers when every record was scored by text', () => {
-    const s = summarize([{ image: '', mode: 'text', tp: 0, fp: 0, fn: 0, charErrors: 1, gtChars: 4, exactLines: 0, exactEligible: 1, errors: [] }])
+    const s = summarize([{ image: '', mode: 'text', tp: 0, fp: 0, fn: 0, charErrors: 1, gtChars: 4, exactLines: 0, exactEligible: 1, errors: [], ...wordless }])
     expect(s.precision).toBeNull()
+    expect(s.wordF1).toBeNull()
     expect(s.f1).toBeNull()
     expect(s.charAccuracy).toBeCloseTo(0.75)
   })

@@ -13,10 +13,17 @@ import { resolveModelPaths } from '../../src/models/assets.js'
 
 export type Point = [number, number]
 
+export interface EngineWord {
+  text: string
+  box: Point[]
+}
+
 export interface EngineLine {
   text: string
   /** Four points (any order), or null when the engine gives no box. */
   box: Point[] | null
+  /** The line's words with their boxes, when the engine gives them. */
+  words?: EngineWord[]
 }
 
 export interface EvalEngine {
@@ -82,8 +89,9 @@ async function createOcrserve(options: EngineOptions): Promise<EvalEngine> {
     async read(imagePath) {
       // Accuracy, not latency: a generous per-image limit so a slow shared machine does not turn
       // into missing text (the table reports the time taken).
-      const result = await ocr.read(imagePath, { timeoutMs: READ_TIMEOUT_MS })
-      return result.lines.map((l) => ({ text: l.text, box: l.box.map(([x, y]) => [x, y] as Point) }))
+      const result = await ocr.read(imagePath, { timeoutMs: READ_TIMEOUT_MS, words: true })
+      const points = (q: readonly (readonly number[])[]): Point[] => q.map(([x, y]) => [x!, y!] as Point)
+      return result.lines.map((l) => ({ text: l.text, box: points(l.box), ...(l.words ? { words: l.words.map((w) => ({ text: w.text, box: points(w.box) })) } : {}) }))
     },
     close: () => ocr.close(),
   }
@@ -246,14 +254,22 @@ export function joinWords(words: readonly string[]): string {
   return out
 }
 
+const rectQuad = ([x0, y0, x1, y1]: readonly [number, number, number, number]): Point[] => [
+  [x0, y0],
+  [x1, y0],
+  [x1, y1],
+  [x0, y1],
+]
+
 /**
  * Parses `tesseract … tsv` output into lines: words (level 5) grouped by block/paragraph/line,
- * each line boxed by its level-4 row (or the union of its words), axis-aligned.
+ * each line boxed by its level-4 row (or the union of its words), axis-aligned; the words keep
+ * their own boxes.
  */
 export function parseTesseractTsv(tsv: string): EngineLine[] {
   const rows = tsv.split('\n').slice(1).map((r) => r.split('\t')).filter((c) => c.length >= 12)
   const lineBoxes = new Map<string, [number, number, number, number]>()
-  const words = new Map<string, { texts: string[]; box: [number, number, number, number] }>()
+  const words = new Map<string, { texts: string[]; boxes: Point[][]; box: [number, number, number, number] }>()
   for (const c of rows) {
     const level = Number(c[0])
     const key = `${c[2]}/${c[3]}/${c[4]}`
@@ -262,27 +278,22 @@ export function parseTesseractTsv(tsv: string): EngineLine[] {
     if (level !== 5) continue
     const text = c.slice(11).join('\t').trim()
     if (!text) continue
+    const wordBox = rectQuad([left, top, left + width, top + height])
     const entry = words.get(key)
     if (entry) {
       entry.texts.push(text)
+      entry.boxes.push(wordBox)
       const b = entry.box
       entry.box = [Math.min(b[0], left), Math.min(b[1], top), Math.max(b[2], left + width), Math.max(b[3], top + height)]
     } else {
-      words.set(key, { texts: [text], box: [left, top, left + width, top + height] })
+      words.set(key, { texts: [text], boxes: [wordBox], box: [left, top, left + width, top + height] })
     }
   }
-  return [...words].map(([key, { texts, box }]) => {
-    const [x0, y0, x1, y1] = lineBoxes.get(key) ?? box
-    return {
-      text: joinWords(texts),
-      box: [
-        [x0, y0],
-        [x1, y0],
-        [x1, y1],
-        [x0, y1],
-      ],
-    }
-  })
+  return [...words].map(([key, { texts, boxes, box }]) => ({
+    text: joinWords(texts),
+    box: rectQuad(lineBoxes.get(key) ?? box),
+    words: texts.map((text, i) => ({ text, box: boxes[i]! })),
+  }))
 }
 
 async function createTesseract(_options: EngineOptions): Promise<EvalEngine> {

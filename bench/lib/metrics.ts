@@ -27,6 +27,18 @@
  * gt_quality is `case_insensitive`. Records with gt_quality `approximate` count toward character
  * accuracy but not toward the exact-line rate; with `exact_for_listed_lines`, unmatched
  * predictions are not false positives (the background text is not annotated).
+ *
+ * Words (scoreRecord, every engine alike): a page's words are the runs of non-space characters of
+ * its lines after NFKC, case folded; GT and prediction are compared as bags of words per page
+ * (TP = Σ min(count in GT, count predicted) per distinct word), and P/R/F1 are summed over pages.
+ * Predictions on ignore regions do not count, nor (for `exact_for_listed_lines`) predictions that
+ * match no listed line; records whose labels ignore whitespace (`exact_ignoring_whitespace`) are
+ * left out of every word measure. The same counts restricted to words containing a Latin letter
+ * give the Latin-word F1. Besides: exact lines with single spaces kept (whitespace runs → one
+ * space, trimmed); spaces a prediction has between two CJK characters beyond those of its GT line;
+ * and, where the labels carry word boxes and the engine gives words, the share of the engine's
+ * words (paired in order with the GT words of equal text in the matched line) whose box has
+ * IoU ≥ 0.5 with the GT word's ink box.
  */
 import { createRequire } from 'node:module'
 
@@ -36,10 +48,18 @@ export type Polygon = readonly (readonly [number, number])[]
 
 export type GtQuality = 'exact' | 'case_insensitive' | 'exact_ignoring_whitespace' | 'exact_for_listed_lines' | 'approximate'
 
+/** A word with its box (GT: the rendered ink; prediction: the engine's word box). */
+export interface BoxedWord {
+  text: string
+  box: Polygon
+}
+
 export interface GtLine {
   text: string
   box: Polygon | null
   ignore?: boolean
+  /** The line's words with their ink boxes (generated pages only). */
+  words?: BoxedWord[]
 }
 
 export interface GtRecord {
@@ -53,6 +73,8 @@ export interface GtRecord {
 export interface PredLine {
   text: string
   box: Polygon | null
+  /** The engine's words, when it gives them (ocrserve with `words`, Tesseract). */
+  words?: BoxedWord[]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -143,6 +165,86 @@ export function quadIoU(a: Polygon, b: Polygon): number {
 
 export interface NormalizeOptions {
   caseInsensitive?: boolean
+}
+
+/** NFKC, whitespace runs made one space, trimmed, optionally lower-cased: a line compared with its spaces. */
+export function normalizeSpaced(text: string, options: NormalizeOptions = {}): string {
+  const s = text.normalize('NFKC').replace(/\s+/gu, ' ').trim()
+  return options.caseInsensitive ? s.toLowerCase() : s
+}
+
+/** A text's words: runs of non-space characters after NFKC, case folded. */
+export function wordsOf(text: string): string[] {
+  return text.normalize('NFKC').toLowerCase().split(/\s+/u).filter(Boolean)
+}
+
+/** Words with a Latin letter (the ones whose spacing a recogniser can get wrong). */
+export function hasLatinLetter(word: string): boolean {
+  return /\p{Script=Latin}/u.test(word)
+}
+
+/** Han, kana, CJK symbols and punctuation, full-width forms. */
+const CJK = '\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\u3000-\\u303f\\uff00-\\uffef'
+const CJK_SPACE_CJK = new RegExp(`(?<=[${CJK}])\\s+(?=[${CJK}])`, 'gu')
+
+/** Whitespace runs between two CJK characters. */
+export function cjkSpaces(text: string): number {
+  return text.match(CJK_SPACE_CJK)?.length ?? 0
+}
+
+/** Counts of a bag-of-words comparison. */
+export interface WordCounts {
+  /** Σ over distinct words of min(GT count, predicted count). */
+  tp: number
+  pred: number
+  gt: number
+}
+
+/** Bag-of-words counts of the predicted texts against the GT texts (words kept by `keep`). */
+export function wordCounts(gtTexts: readonly string[], predTexts: readonly string[], keep: (word: string) => boolean = () => true): WordCounts {
+  const gt = new Map<string, number>()
+  let gtN = 0
+  for (const t of gtTexts) {
+    for (const w of wordsOf(t)) {
+      if (!keep(w)) continue
+      gt.set(w, (gt.get(w) ?? 0) + 1)
+      gtN++
+    }
+  }
+  let tp = 0
+  let predN = 0
+  for (const t of predTexts) {
+    for (const w of wordsOf(t)) {
+      if (!keep(w)) continue
+      predN++
+      const n = gt.get(w) ?? 0
+      if (n > 0) {
+        tp++
+        gt.set(w, n - 1)
+      }
+    }
+  }
+  return { tp, pred: predN, gt: gtN }
+}
+
+/**
+ * Pairs the engine's words with the GT words of the same line in order (equal text after
+ * wordsOf's normalisation; a predicted word pairs with the first unpaired GT word of equal text
+ * after the previous pair) and returns each pair's box IoU.
+ */
+export function wordBoxIoUs(gt: readonly BoxedWord[], pred: readonly BoxedWord[]): number[] {
+  const key = (w: BoxedWord): string => wordsOf(w.text).join(' ')
+  const gtKeys = gt.map(key)
+  const out: number[] = []
+  let from = 0
+  for (const p of pred) {
+    const k = key(p)
+    const j = gtKeys.indexOf(k, from)
+    if (j < 0 || k === '') continue
+    out.push(quadIoU(gt[j]!.box, p.box))
+    from = j + 1
+  }
+  return out
 }
 
 /** NFKC, all whitespace removed, optionally lower-cased. */
@@ -315,22 +417,58 @@ export interface RecordScore {
   /** Lines counted for the exact-line rate (0 for `approximate` records) and how many were exact. */
   exactLines: number
   exactEligible: number
+  /** Of those, lines read exactly with their spaces (normalizeSpaced). */
+  exactSpacedLines: number
+  /** Bag-of-words counts, all words and words with a Latin letter (null: labels ignore whitespace). */
+  words: WordCounts | null
+  latinWords: WordCounts | null
+  /** Whitespace between two CJK characters the prediction has beyond its GT. */
+  cjkSpaces: number
+  /** IoU of each engine word paired with a GT word box (empty without word boxes on both sides). */
+  wordBoxIoUs: number[]
   /** Lines that were not read exactly, for failure reports. */
   errors: LineError[]
 }
 
 /** How a record's gt_quality maps to comparison options. */
-export function recordPolicy(quality: string | undefined): { caseInsensitive: boolean; countExact: boolean; penaliseUnlisted: boolean } {
+export function recordPolicy(quality: string | undefined): { caseInsensitive: boolean; countExact: boolean; penaliseUnlisted: boolean; spacesLabelled: boolean } {
   return {
     caseInsensitive: quality === 'case_insensitive',
     countExact: quality !== 'approximate',
     penaliseUnlisted: quality !== 'exact_for_listed_lines',
+    spacesLabelled: quality !== 'exact_ignoring_whitespace',
   }
+}
+
+/** The word measures of a record from its scored GT lines and the predictions that count. */
+function wordScores(
+  policy: ReturnType<typeof recordPolicy>,
+  gtTexts: readonly string[],
+  predTexts: readonly string[],
+): Pick<RecordScore, 'words' | 'latinWords'> {
+  if (!policy.spacesLabelled) return { words: null, latinWords: null }
+  return { words: wordCounts(gtTexts, predTexts), latinWords: wordCounts(gtTexts, predTexts, hasLatinLetter) }
+}
+
+/** Bag of lines: how many GT lines can each claim one distinct, equal predicted line. */
+function bagOfLines(gt: readonly string[], pred: readonly string[]): number {
+  const available = new Map<string, number>()
+  for (const t of pred) available.set(t, (available.get(t) ?? 0) + 1)
+  let exact = 0
+  for (const t of gt) {
+    const n = available.get(t) ?? 0
+    if (n > 0) {
+      exact++
+      available.set(t, n - 1)
+    }
+  }
+  return exact
 }
 
 export function scoreRecord(record: GtRecord, preds: readonly PredLine[], iouThreshold = 0.5): RecordScore {
   const policy = recordPolicy(record.gt_quality)
   const norm = (s: string): string => normalizeText(s, { caseInsensitive: policy.caseInsensitive })
+  const spaced = (s: string): string => normalizeSpaced(s, { caseInsensitive: policy.caseInsensitive })
   const scored = record.lines.filter((l) => !l.ignore)
   const boxMode = record.lines.every((l) => l.box !== null)
   const errors: LineError[] = []
@@ -338,14 +476,25 @@ export function scoreRecord(record: GtRecord, preds: readonly PredLine[], iouThr
     const m = matchLines(record.lines, preds, iouThreshold)
     let charErrors = 0
     let exact = 0
+    let exactSpaced = 0
+    let extraCjkSpaces = 0
+    const ious: number[] = []
     for (const { gt, pred, iou } of m.matches) {
-      const g = norm(record.lines[gt].text)
-      const p = norm(preds[pred].text)
+      const gtLine = record.lines[gt]
+      const predLine = preds[pred]
+      const g = norm(gtLine.text)
+      const p = norm(predLine.text)
       const d = Math.min(editDistance(g, p), charCount(g))
       charErrors += d
       if (g === p) exact++
-      else errors.push({ gt: record.lines[gt].text, pred: preds[pred].text, iou, distance: d })
+      else errors.push({ gt: gtLine.text, pred: predLine.text, iou, distance: d })
+      if (spaced(gtLine.text) === spaced(predLine.text)) exactSpaced++
+      extraCjkSpaces += Math.max(0, cjkSpaces(predLine.text) - cjkSpaces(gtLine.text))
+      if (gtLine.words && predLine.words) ious.push(...wordBoxIoUs(gtLine.words, predLine.words))
     }
+    for (const pi of m.falsePositives) extraCjkSpaces += cjkSpaces(preds[pi].text)
+    // predictions on ignore regions, and for listed-lines records the unmatched ones, are not read
+    const counted = policy.penaliseUnlisted ? [...m.matches.map((x) => x.pred), ...m.falsePositives] : m.matches.map((x) => x.pred)
     for (const gi of m.missedGt) {
       const g = norm(record.lines[gi].text)
       charErrors += charCount(g)
@@ -362,6 +511,10 @@ export function scoreRecord(record: GtRecord, preds: readonly PredLine[], iouThr
       gtChars,
       exactLines: policy.countExact ? exact : 0,
       exactEligible: policy.countExact ? scored.length : 0,
+      exactSpacedLines: policy.countExact && policy.spacesLabelled ? exactSpaced : 0,
+      ...wordScores(policy, scored.map((l) => l.text), counted.map((pi) => preds[pi].text)),
+      cjkSpaces: extraCjkSpaces,
+      wordBoxIoUs: ious,
       errors,
     }
   }
@@ -372,21 +525,9 @@ export function scoreRecord(record: GtRecord, preds: readonly PredLine[], iouThr
   // lines of repeated text).
   const distance = Math.min(editDistance(gtText, orderByGt(predLines, gtText).join('')), editDistance(gtText, predLines.join('')))
   const charErrors = Math.min(distance, gtChars)
-  // Bag of lines: each GT line may claim one distinct, equal predicted line.
-  const available = new Map<string, number>()
-  for (const p of preds) {
-    const t = norm(p.text)
-    available.set(t, (available.get(t) ?? 0) + 1)
-  }
-  let exact = 0
-  for (const l of scored) {
-    const t = norm(l.text)
-    const n = available.get(t) ?? 0
-    if (n > 0) {
-      exact++
-      available.set(t, n - 1)
-    }
-  }
+  const exact = bagOfLines(scored.map((l) => norm(l.text)), preds.map((p) => norm(p.text)))
+  const exactSpaced = bagOfLines(scored.map((l) => spaced(l.text)), preds.map((p) => spaced(p.text)))
+  const sumCjk = (texts: readonly string[]): number => texts.reduce((sum, t) => sum + cjkSpaces(t), 0)
   if (charErrors > 0) errors.push({ gt: scored.map((l) => l.text).join(' / '), pred: preds.map((p) => p.text).join(' / '), iou: null, distance: charErrors })
   return {
     image: record.image,
@@ -398,6 +539,10 @@ export function scoreRecord(record: GtRecord, preds: readonly PredLine[], iouThr
     gtChars,
     exactLines: policy.countExact ? exact : 0,
     exactEligible: policy.countExact ? scored.length : 0,
+    exactSpacedLines: policy.countExact && policy.spacesLabelled ? exactSpaced : 0,
+    ...wordScores(policy, scored.map((l) => l.text), preds.map((p) => p.text)),
+    cjkSpaces: Math.max(0, sumCjk(preds.map((p) => p.text)) - sumCjk(scored.map((l) => l.text))),
+    wordBoxIoUs: [],
     errors,
   }
 }
@@ -416,8 +561,34 @@ export interface Summary {
   /** 1 − Σ errors / Σ GT chars; null without GT characters. */
   charAccuracy: number | null
   exactLineRate: number | null
+  /** Exact lines with their spaces (over the records whose labels keep whitespace). */
+  exactSpacedRate: number | null
+  /** Word precision, recall, F1 (bag of words per page, summed); null without labelled words. */
+  wordPrecision: number | null
+  wordRecall: number | null
+  wordF1: number | null
+  /** The same over words with a Latin letter. */
+  latinWordF1: number | null
+  latinWords: number
+  /** Spaces between two CJK characters beyond the GT's. */
+  cjkSpaces: number
+  /** Share of the engine's words paired with a GT word box at IoU ≥ 0.5; null without pairs. */
+  wordBoxShare: number | null
+  wordBoxPairs: number
   gtChars: number
   gtLines: number
+}
+
+/** P/R/F1 of summed word counts; nulls when there are no words on either side. */
+export function wordPRF(counts: readonly (WordCounts | null)[]): { precision: number | null; recall: number | null; f1: number | null; gt: number } {
+  const have = counts.filter((c): c is WordCounts => c !== null)
+  const tp = have.reduce((s, c) => s + c.tp, 0)
+  const pred = have.reduce((s, c) => s + c.pred, 0)
+  const gt = have.reduce((s, c) => s + c.gt, 0)
+  if (pred === 0 && gt === 0) return { precision: null, recall: null, f1: null, gt }
+  const precision = pred === 0 ? 0 : tp / pred
+  const recall = gt === 0 ? 0 : tp / gt
+  return { precision, recall, f1: precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall), gt }
 }
 
 export function summarize(scores: readonly RecordScore[]): Summary {
@@ -432,6 +603,10 @@ export function summarize(scores: readonly RecordScore[]): Summary {
   const gtChars = sum((s) => s.gtChars)
   const charErrors = sum((s) => s.charErrors)
   const eligible = sum((s) => s.exactEligible)
+  const spacedEligible = sum((s) => (s.words === null ? 0 : s.exactEligible))
+  const words = wordPRF(scores.map((s) => s.words))
+  const latin = wordPRF(scores.map((s) => s.latinWords))
+  const ious = scores.flatMap((s) => s.wordBoxIoUs)
   return {
     images: scores.length,
     boxImages,
@@ -443,6 +618,15 @@ export function summarize(scores: readonly RecordScore[]): Summary {
     f1,
     charAccuracy: gtChars === 0 ? null : 1 - charErrors / gtChars,
     exactLineRate: eligible === 0 ? null : sum((s) => s.exactLines) / eligible,
+    exactSpacedRate: spacedEligible === 0 ? null : sum((s) => s.exactSpacedLines) / spacedEligible,
+    wordPrecision: words.precision,
+    wordRecall: words.recall,
+    wordF1: words.f1,
+    latinWordF1: latin.f1,
+    latinWords: latin.gt,
+    cjkSpaces: sum((s) => s.cjkSpaces),
+    wordBoxShare: ious.length === 0 ? null : ious.filter((v) => v >= 0.5).length / ious.length,
+    wordBoxPairs: ious.length,
     gtChars,
     gtLines: eligible,
   }

@@ -11,6 +11,7 @@ import type { OcrResult } from '../types.js'
 import { FORMAT_INFO, formatResult, FORMATS, renderResult, type Format } from '../formats/index.js'
 import { EXIT_INTERRUPTED, EXIT_USAGE } from './exit-codes.js'
 import { addReadFlags, engineSettingsFromReadFlags } from './setting-flags.js'
+import { formatNeedsWords } from '../formats/words.js'
 
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff'])
 /** What a directory walk picks up: the images above and PDFs. */
@@ -83,6 +84,7 @@ export interface ReadFlags {
   pages?: string
   /** The model pack that reads the files (one of --models / OCR_MODELS). */
   model?: string
+  words: boolean
   progress: boolean
   /** The engine settings' flags (--workers, --no-cls, --dpi, …: cli/setting-flags.ts). */
   [setting: string]: unknown
@@ -100,6 +102,7 @@ export function register(program: Command): void {
     .addOption(new Option('-o, --out <file>', 'write the output to FILE instead of stdout').conflicts('outDir'))
     .option('--out-dir <dir>', 'write one output file per input into DIR (input name, format extension; sub-directories mirrored)')
     .option('--pages <ranges>', 'pages of each document to read, e.g. 1-3,7 or 5- (default all)', pageRanges)
+    .option('--words', 'give every line its words with their boxes (json, jsonl; hocr, alto and pdf always place every word)', false)
     .option('-c, --concurrency <n>', 'files in flight at once (default: the number of workers)', positiveInt)
     .option('--model <name>', 'the model pack that reads the files: a name of --models (default: its first; builtin: the shipped models)')
   addReadFlags(cmd)
@@ -351,6 +354,7 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
             onPage: (_page, { total }) => progress.page(i, file, total),
             ...(flags.pages !== undefined ? { pages: flags.pages } : {}),
             ...(flags.model !== undefined ? { model: flags.model } : {}),
+            words: flags.words || formatNeedsWords(flags.format),
           })
           progress.fileDone(i, result.pages.length)
           try {

@@ -176,14 +176,15 @@ export function recResizedWidth(img: RgbImage, H: number, W: number): number {
  */
 export type LineFit = 'pad' | 'stretch'
 
-const fittedWidth = (img: RgbImage, H: number, W: number, fit: LineFit): number => (fit === 'pad' ? recResizedWidth(img, H, W) : W)
+/** The width a line crop takes in its H × W slot. */
+export const lineFitWidth = (img: RgbImage, H: number, W: number, fit: LineFit): number => (fit === 'pad' ? recResizedWidth(img, H, W) : W)
 
 /** A batch [n, 3, H, W] of crops for the recogniser or a line classifier. */
 export function packRecBatch(crops: readonly RgbImage[], H: number, W: number, layout: TensorLayout, fit: LineFit = 'pad'): Float32Array {
   const plane = H * W
   const out = new Float32Array(crops.length * 3 * plane)
   crops.forEach((img, i) => {
-    packResized(img, fittedWidth(img, H, W, fit), H, layout, out, i * 3 * plane, W, H)
+    packResized(img, lineFitWidth(img, H, W, fit), H, layout, out, i * 3 * plane, W, H)
   })
   return out
 }
@@ -205,7 +206,7 @@ export function packRecPixels(crops: readonly RgbImage[], H: number, W: number, 
   const pixels = new Uint8Array(crops.length * 3 * plane)
   const valid = new Uint8Array(crops.length * W)
   crops.forEach((img, i) => {
-    const w = fittedWidth(img, H, W, fit)
+    const w = lineFitWidth(img, H, W, fit)
     packResized(img, w, H, raw(order), pixels, i * 3 * plane, W, H)
     valid.fill(1, i * W, i * W + w)
   })
@@ -222,5 +223,30 @@ export function packCenterCrop(img: RgbImage, short: number, crop: number, layou
   const height = Math.max(crop, Math.round(img.height * scale))
   const out = new Float32Array(3 * crop * crop)
   packResized(img, crop, crop, layout, out, 0, crop, crop, { width, height, x: (width - crop) >> 1, y: (height - crop) >> 1 })
+  return out
+}
+
+/**
+ * The grey levels (mean of the three channels, 0–255) of sample `i` of a packed line batch
+ * ([n, 3, H, W]: float32 normalised by `norm` as packRecBatch writes it, or, with `norm` null, uint8
+ * pixels as packRecPixels writes them), its first `width` columns, row-major: the line as the
+ * recogniser saw it, for measuring where its ink is.
+ */
+export function recInputGray(data: Float32Array | Uint8Array, i: number, H: number, W: number, width: number, norm: Normalisation | null): Uint8Array {
+  const plane = H * W
+  const base = i * 3 * plane
+  const out = new Uint8Array(H * width)
+  // a normalised value v of channel c came from the pixel x = (v · std[c] + mean[c]) / scale
+  const [a0, a1, a2] = norm ? norm.std.map((sd) => sd / norm.scale / 3) : [1 / 3, 1 / 3, 1 / 3]
+  const offset = norm ? (norm.mean[0] + norm.mean[1] + norm.mean[2]) / norm.scale / 3 : 0
+  // the mean of three levels in 0..255 (a float's rounding can stray by far less than 0.5), rounded
+  for (let y = 0; y < H; y++) {
+    const row = base + y * W
+    const o = y * width
+    for (let x = 0; x < width; x++) {
+      const v = data[row + x]! * a0! + data[row + plane + x]! * a1! + data[row + 2 * plane + x]! * a2! + offset
+      out[o + x] = v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0
+    }
+  }
   return out
 }

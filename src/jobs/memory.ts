@@ -215,6 +215,8 @@ export class MemoryJobStore implements JobStore {
         ...(pages !== undefined ? { pages } : {}),
         ...(dpi !== undefined ? { dpi } : {}),
         ...(pdfText !== undefined ? { pdfText } : {}),
+        // the result may be fetched later in any format (hOCR, ALTO, PDF place every word): keep them
+        words: true,
         onPage: (page, { total }) => {
           if (job.state !== 'running') return
           job.pages.set(page.page, page)

@@ -378,6 +378,8 @@ export class RedisJobStore implements JobStore {
       ...(cls !== undefined ? { cls } : {}),
       ...(dpi !== undefined ? { dpi } : {}),
       ...(pdfText !== undefined ? { pdfText } : {}),
+      // the result may be fetched later in any format (hOCR, ALTO, PDF place every word): keep them
+      words: true,
     })
     const [after, done] = (await this.#tasks.page(this.#now(), this.#o.ttlMs, id, page, JSON.stringify(result.pages[0]))) as [JobState, number]
     if (after === 'succeeded') {

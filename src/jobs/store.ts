@@ -16,7 +16,7 @@ export type FinishedState = 'succeeded' | 'failed' | 'cancelled'
 export const FINISHED_STATES: readonly FinishedState[] = ['succeeded', 'failed', 'cancelled']
 
 /** The read options a job carries (the same as POST /v1/ocr's). */
-export type JobReadOptions = Pick<ReadOptions, 'model' | 'cls' | 'pages' | 'dpi' | 'pdfText'>
+export type JobReadOptions = Pick<ReadOptions, 'model' | 'cls' | 'pages' | 'dpi' | 'pdfText' | 'words'>
 
 /**
  * Who may see a job: the SHA-256 (hex) of the API key that submitted it, or null when the service

@@ -3,9 +3,26 @@
  * them (src/packs/spec.ts ctcCharset: 0 = the blank).
  */
 
+/**
+ * One character the decoding emitted: its dictionary class, the run of CTC steps whose arg-max it
+ * is ([start, end), end exclusive) and its probability (the run's first step's, as PaddleOCR's
+ * score takes it). Step t of a recogniser input W px wide covers columns [t·W/steps, (t+1)·W/steps).
+ */
+export interface CtcChar {
+  cls: number
+  start: number
+  end: number
+  prob: number
+}
+
 export interface Decoded {
   text: string
+  /** Mean of the characters' probabilities (0 when none). */
   score: number
+  /** The emitted characters in order; text is their dictionary entries joined. */
+  chars: CtcChar[]
+  /** CTC steps of the recogniser output the line was decoded from. */
+  steps: number
 }
 
 /**
@@ -20,6 +37,7 @@ const SUM_TOLERANCE = 1e-4
 /**
  * Decodes `probs` ([n, steps, classes], row-major) for sample `n`: argmax per step, collapse
  * repeats, drop blanks (index 0); score = mean of the kept steps' max probability (0 when empty).
+ * Each character keeps the steps it spans (CtcChar), which place it in the line.
  *
  * When the first step's row sums to 1 (the recogniser ends in a softmax), a step's scan stops at
  * the first class above PROB_SURE, which can only be the arg-max: most steps are a confident blank
@@ -28,7 +46,7 @@ const SUM_TOLERANCE = 1e-4
 export function ctcDecode(probs: Float32Array, steps: number, classes: number, sample: number, charset: readonly string[]): Decoded {
   let text = ''
   let sum = 0
-  let kept = 0
+  const chars: CtcChar[] = []
   let prev = -1
   const base = sample * steps * classes
   let sure = Infinity // no early stop until the first row is known to be a distribution
@@ -51,14 +69,18 @@ export function ctcDecode(probs: Float32Array, steps: number, classes: number, s
       for (let c = 0; c < classes; c++) rowSum += probs[off + c]!
       if (Math.abs(rowSum - 1) <= SUM_TOLERANCE) sure = PROB_SURE
     }
-    if (best !== 0 && best !== prev) {
-      text += charset[best] ?? ''
-      sum += bestP
-      kept++
+    if (best !== prev) {
+      if (best !== 0) {
+        text += charset[best] ?? ''
+        sum += bestP
+        chars.push({ cls: best, start: t, end: t + 1, prob: bestP })
+      }
+    } else if (best !== 0) {
+      chars[chars.length - 1]!.end = t + 1
     }
     prev = best
   }
-  return { text, score: kept === 0 ? 0 : sum / kept }
+  return { text, score: chars.length === 0 ? 0 : sum / chars.length, chars, steps }
 }
 
 /** Output names of the reduced recogniser (rec-reduced.ts): per-step best class and its probability. */
@@ -72,8 +94,8 @@ export function hasReducedRecOutputs(outputNames: readonly string[]): boolean {
 
 /**
  * The same decoding from the per-step best class and its probability ([n, steps] each), as the
- * reduced recogniser (rec-reduced.ts: ArgMax / ReduceMax in the graph) gives them. Same text and
- * score as ctcDecode() on the softmax they come from. An index outside the charset is an error.
+ * reduced recogniser (rec-reduced.ts: ArgMax / ReduceMax in the graph) gives them. Same text,
+ * score and character steps as ctcDecode() on the softmax they come from. An index outside the charset is an error.
  */
 export function ctcDecodeBest(
   index: BigInt64Array | Int32Array,
@@ -84,20 +106,25 @@ export function ctcDecodeBest(
 ): Decoded {
   let text = ''
   let sum = 0
-  let kept = 0
+  const chars: CtcChar[] = []
   let prev = -1
   const base = sample * steps
   for (let t = 0; t < steps; t++) {
     const best = Number(index[base + t]!)
     if (!(best >= 0 && best < charset.length)) throw new RangeError(`class index ${best} outside the dictionary (${charset.length} classes)`)
-    if (best !== 0 && best !== prev) {
-      text += charset[best]
-      sum += prob[base + t]!
-      kept++
+    if (best !== prev) {
+      if (best !== 0) {
+        text += charset[best]
+        const p = prob[base + t]!
+        sum += p
+        chars.push({ cls: best, start: t, end: t + 1, prob: p })
+      }
+    } else if (best !== 0) {
+      chars[chars.length - 1]!.end = t + 1
     }
     prev = best
   }
-  return { text, score: kept === 0 ? 0 : sum / kept }
+  return { text, score: chars.length === 0 ? 0 : sum / chars.length, chars, steps }
 }
 
 export interface RatioBatchOptions {

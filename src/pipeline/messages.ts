@@ -40,6 +40,8 @@ export interface JobMessage {
   progress: boolean
   /** Only open the document and list the pages it would read (answered with 'planned'). */
   plan?: boolean
+  /** Give each line its words (OcrLine.words). */
+  words: boolean
 }
 
 export type ToWorker = JobMessage | { type: 'cancel'; id: number } | AssistToWorker

@@ -11,6 +11,9 @@
 import type { ClsDecision } from '../models/cls.js'
 import type { Decoded } from '../models/rec-ctc.js'
 
+/** What the orientation decision reads of a line: its text and its score. */
+export type Reading = Pick<Decoded, 'text' | 'score'>
+
 /** Turned crops must read at least this confidently (length-weighted mean score) to turn the page. */
 export const SIDEWAYS_MIN_CONFIDENCE = 0.75
 
@@ -21,7 +24,7 @@ export const SIDEWAYS_MIN_CONFIDENCE = 0.75
 export const UPSIDE_DOWN_VOTE_SHARE = 0.5
 
 /** Length-weighted mean score of the readings (0 when there is no text). */
-export function meanConfidence(texts: readonly Decoded[]): number {
+export function meanConfidence(texts: readonly Reading[]): number {
   let sum = 0
   let n = 0
   for (const t of texts) {
@@ -32,7 +35,7 @@ export function meanConfidence(texts: readonly Decoded[]): number {
 }
 
 /** How much confident text a reading holds: Σ score × length over the lines that would be kept. */
-export function readingQuality(texts: readonly Decoded[], dropScore: number): number {
+export function readingQuality(texts: readonly Reading[], dropScore: number): number {
   let q = 0
   for (const t of texts) if (t.score >= dropScore) q += t.score * t.text.length
   return q
@@ -60,7 +63,7 @@ export function upsideDownShare(ratios: readonly number[], votes: readonly ClsDe
  * (nothing readable either way, or text that reads the same both ways, like "NOON") keeps them as
  * they are: a page turned for nothing reads in reverse order, and false turns are worse than misses.
  */
-export function readsBetterTurned(asIs: readonly Decoded[], turned: readonly Decoded[], dropScore: number): boolean {
+export function readsBetterTurned(asIs: readonly Reading[], turned: readonly Reading[], dropScore: number): boolean {
   return readingQuality(turned, dropScore) > readingQuality(asIs, dropScore)
 }
 
@@ -75,8 +78,8 @@ export function readsBetterTurned(asIs: readonly Decoded[], turned: readonly Dec
 export function linesAgainstPage(
   votes: readonly ClsDecision[],
   pageTurned: boolean,
-  page: readonly Decoded[],
-  other: readonly Decoded[],
+  page: readonly Reading[],
+  other: readonly Reading[],
   clsThresh: number,
 ): boolean[] {
   const against = pageTurned ? '0' : '180'

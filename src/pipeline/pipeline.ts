@@ -7,16 +7,18 @@ import { checkCancelled, OcrError } from '../errors.js'
 import { dist, rotateQuadStart } from '../geometry/point.js'
 import { readingOrder } from '../geometry/reading-order.js'
 import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../image/image.js'
-import { packCenterCrop, packDetInput, packDetPixels, packRecBatch, packRecPixels, tensorLayout, type LineFit, type TensorLayout } from '../image/tensor.js'
+import { lineFitWidth, packCenterCrop, packDetInput, packDetPixels, packRecBatch, packRecPixels, recInputGray, tensorLayout, type LineFit, type TensorLayout } from '../image/tensor.js'
 import { cropText, TALL_CROP_RATIO } from '../image/warp.js'
 import { linesAgainstPage, meanConfidence, readingQuality, readsBetterTurned, SIDEWAYS_MIN_CONFIDENCE, UPSIDE_DOWN_VOTE_SHARE, upsideDownShare } from './orientation.js'
 import type { Backend, Feeds, RunOptions, Tensor } from '../inference/backend.js'
 import { clsDecode, classDecode, type ClsDecision } from '../models/cls.js'
 import { PIXELS_INPUT, PIXELS_VALID_INPUT, hasCompactInput } from '../inference/model-io.js'
 import { dbPostprocess, detInputSize, filterBox } from '../models/det-db.js'
-import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, ctcDecode, ctcDecodeBest, hasReducedRecOutputs, ratioBatches, type Decoded } from '../models/rec-ctc.js'
+import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, ctcDecode, ctcDecodeBest, hasReducedRecOutputs, ratioBatches, type Decoded as CtcDecoded } from '../models/rec-ctc.js'
 import { packSettings, type PackRole, type PackSpec } from '../packs/spec.js'
 import type { OcrLine, Quad } from '../types.js'
+import type { CropPlacement } from './line-frame.js'
+import { pageLines, type RecInput, type RecReading as Decoded } from './line-output.js'
 
 export interface PageOutput {
   lines: OcrLine[]
@@ -27,6 +29,8 @@ export interface PageOutput {
 export interface PageOptions {
   useCls: boolean
   signal?: AbortSignal
+  /** Give each line its words (OcrLine.words). */
+  words?: boolean
 }
 
 /** Gives the backend of a role, creating it on first use (remote servers may come up later). */
@@ -73,13 +77,9 @@ interface Oriented {
   texts: Decoded[] | null
 }
 
-interface Crop {
-  quad: Quad
+/** A line crop: how it was cut from the page (line-frame.ts) and its pixels. */
+interface Crop extends CropPlacement {
   image: RgbImage
-  /** Turned 90° CCW because it was tall. */
-  turned: boolean
-  /** Turned 180° by the classifier. */
-  flipped: boolean
 }
 
 const now = (): number => performance.now()
@@ -126,7 +126,8 @@ export class Pipeline {
     // with more confident text (ocrserve's own orientation logic decides the page as given)
     const turned = await this.#readAsGiven(rotateClockwise(img, turn), options, timing)
     if (readingQuality(turned.lines, 0) <= readingQuality(own.lines, 0)) return { ...own, timing }
-    const lines = turned.lines.map((l) => ({ ...l, box: l.box.map(([x, y]) => unrotatePoint(x, y, turn, img.width, img.height)) as Quad }))
+    const back = (q: Quad): Quad => q.map(([x, y]) => unrotatePoint(x, y, turn, img.width, img.height)) as Quad
+    const lines = turned.lines.map((l) => ({ ...l, box: back(l.box), ...(l.words ? { words: l.words.map((w) => ({ ...w, box: back(w.box) })) } : {}) }))
     return { lines, rotation: (turn + turned.rotation) % 360, timing }
   }
 
@@ -173,15 +174,14 @@ export class Pipeline {
         rotation = 0
       }
     }
-    const lines: OcrLine[] = []
-    crops.forEach((c, i) => {
-      const t = texts[i]!
-      if (t.score < this.#s.dropScore || t.text.length === 0) return
-      // the text's own top-left corner: turned CCW → it was the quad's top-right; flipped → opposite
-      const start = (c.turned ? 1 : 0) + (c.flipped ? 2 : 0)
-      let box = rotateQuadStart(c.quad, start)
-      if (rotation !== 0) box = box.map(([x, y]) => unrotatePoint(x, y, rotation, img.width, img.height)) as Quad
-      lines.push({ text: t.text, score: t.score, box })
+    const read = crops.flatMap((crop, i) => {
+      const reading = texts[i]!
+      return reading.score >= this.#s.dropScore && reading.text.length > 0 ? [{ crop, reading }] : []
+    })
+    const lines: OcrLine[] = pageLines(read, { rotation, width: img.width, height: img.height }, this.#charset, {
+      words: options.words ?? false,
+      restoreSpaces: this.#s.restoreSpaces,
+      asciiPunctuation: this.#s.asciiPunctuation,
     })
     return { lines, rotation }
   }
@@ -230,8 +230,10 @@ export class Pipeline {
   async #readWhole(img: RgbImage, timing: PageOutput['timing'], signal?: AbortSignal): Promise<{ crop: Crop; text: Decoded } | null> {
     if (Math.min(img.width, img.height) > WHOLE_IMAGE_MAX_SIDE || img.width < 4 || img.height < 4) return null
     const quad: Quad = [[0, 0], [img.width - 1, 0], [img.width - 1, img.height - 1], [0, img.height - 1]]
+    // the crop is the image itself: its pixel edges are the source
+    const source: Quad = [[0, 0], [img.width, 0], [img.width, img.height], [0, img.height]]
     const tall = img.height / img.width >= TALL_CROP_RATIO
-    let crop: Crop = { quad, image: tall ? rot90ccw(img) : img, turned: tall, flipped: false }
+    let crop: Crop = { quad, source, image: tall ? rot90ccw(img) : img, turned: tall, flipped: false }
     const [d] = (await this.#classify([crop], timing, signal)) ?? []
     if (d && d.label === '180' && d.score > this.#s.clsThresh) crop = { ...crop, image: rot180(crop.image), flipped: true }
     const [text] = await this.#recognize([crop], timing, signal)
@@ -294,8 +296,9 @@ export class Pipeline {
     const crops: Crop[] = []
     for (const q of quads) {
       const { crop, turned } = cropText(page, q)
-      const quad = pad > 0 ? filterBox(q.map(([x, y]) => [x - pad, y - pad] as [number, number]), img.width, img.height) : q
-      if (quad) crops.push({ quad, image: crop, turned, flipped: false })
+      const source = q.map(([x, y]) => [x - pad, y - pad]) as Quad
+      const quad = pad > 0 ? filterBox(source, img.width, img.height) : q
+      if (quad) crops.push({ quad, source, image: crop, turned, flipped: false })
     }
     timing.det += now() - t0
     return readingOrder(crops.map((c) => c.quad)).map((i) => crops[i]!)
@@ -356,22 +359,30 @@ export class Pipeline {
     const { height: H, width: fixedWidth } = this.#pack.rec
     const ratios = crops.map((c) => c.image.width / c.image.height)
     const batches = ratioBatches(ratios, this.#s.recBatchSize, { minRatio: this.#s.recImageWidth / H, maxPad: this.#s.recBatchMaxPad })
+    // what each line's input looked like: where its ink is places its characters (line-output.ts)
+    const inputs: RecInput[] = new Array(crops.length)
     const pack = (batch: number[]) => {
       let maxRatio = this.#s.recImageWidth / H
       for (const i of batch) maxRatio = Math.max(maxRatio, ratios[i]!)
       // a graph of fixed width takes every line at that width (wider lines squeezed into it)
       const W = fixedWidth ?? Math.trunc(H * maxRatio) + this.#s.recMinRightPad
-      return lineFeeds(io, batch.map((i) => crops[i]!.image), H, W, this.#layouts.rec, 'pad')
+      const feeds = lineFeeds(io, batch.map((i) => crops[i]!.image), H, W, this.#layouts.rec, 'pad')
+      const data = (feeds[PIXELS_INPUT] ?? feeds[io.input])!.data as Float32Array | Uint8Array
+      batch.forEach((idx, j) => {
+        const width = lineFitWidth(crops[idx]!.image, H, W, 'pad')
+        inputs[idx] = { width, height: H, tensorWidth: W, gray: recInputGray(data, j, H, W, width, io.compact ? null : this.#pack.rec.norm) }
+      })
+      return feeds
     }
     await packAhead(rec, batches, pack, { outputs, ...(signal ? { signal } : {}) }, (batch, res) => {
       const decoded = reduced ? this.#decodeBest(res, batch.length) : this.#decodeProbs(res[outputs[0]!], batch.length)
-      batch.forEach((idx, j) => (out[idx] = decoded[j]!))
+      batch.forEach((idx, j) => (out[idx] = { ...decoded[j]!, input: inputs[idx]! }))
     })
     timing.rec += now() - t0
     return out
   }
 
-  #decodeProbs(probs: Tensor | undefined, n: number): Decoded[] {
+  #decodeProbs(probs: Tensor | undefined, n: number): CtcDecoded[] {
     if (!probs || probs.dims.length !== 3) throw new OcrError('MODEL_ERROR', 'recogniser returned no [n, steps, classes] output')
     const [, steps, classes] = probs.dims as [number, number, number]
     if (classes !== this.#charset.length) {
@@ -380,7 +391,7 @@ export class Pipeline {
     return Array.from({ length: n }, (_, j) => ctcDecode(probs.data as Float32Array, steps, classes, j, this.#charset))
   }
 
-  #decodeBest(res: Record<string, Tensor>, n: number): Decoded[] {
+  #decodeBest(res: Record<string, Tensor>, n: number): CtcDecoded[] {
     const index = res[REC_ARGMAX_OUTPUT]
     const prob = res[REC_MAXPROB_OUTPUT]
     const ok = (t: Tensor | undefined): t is Tensor => !!t && t.dims.length === 2 && t.dims[0] === n
@@ -460,8 +471,10 @@ export function detPadding(width: number, height: number, setting: number): numb
  * its top-left), images turned.
  */
 function flipPage(crops: readonly Crop[], width: number, height: number): Crop[] {
+  const turn = (q: Quad): Quad => rotateQuadStart(q.map(([x, y]) => unrotatePoint(x, y, 180, width, height)) as Quad, 2)
   return crops.map((c) => ({
-    quad: rotateQuadStart(c.quad.map(([x, y]) => unrotatePoint(x, y, 180, width, height)) as Quad, 2),
+    quad: turn(c.quad),
+    source: turn(c.source),
     image: rot180(c.image),
     turned: c.turned,
     flipped: false,

@@ -104,7 +104,7 @@ async function runJob(job: JobMessage): Promise<OcrResult | number[]> {
     const bytes = await inputBytes(job.input)
     // pages are decoded (a PDF: rendered or read from its text layer) one at a time, so a long
     // document never sits in memory whole
-    const doc = await openDocument(bytes, { maxPixels: settings.maxPixels, maxPages: settings.maxPages, dpi: job.dpi, pdfText: job.pdfText })
+    const doc = await openDocument(bytes, { maxPixels: settings.maxPixels, maxPages: settings.maxPages, dpi: job.dpi, pdfText: job.pdfText, words: job.words })
     const pages: PageResult[] = []
     try {
       const indices = selectPages(job.pages, doc.pageCount)
@@ -126,7 +126,7 @@ async function runJob(job: JobMessage): Promise<OcrResult | number[]> {
           page = { page: i + 1, width: src.width, height: src.height, rotation: src.rotation, lines: src.lines, source: 'embedded', dpi: src.dpi, timing_ms: roundTiming(pageTiming) }
         } else {
           const img = src.image
-          const out = await pipelineOf(job.model).readPage(img, { useCls: job.useCls, signal: ac.signal })
+          const out = await pipelineOf(job.model).readPage(img, { useCls: job.useCls, signal: ac.signal, words: job.words })
           const pageTiming: StageTiming = { decode, det: out.timing.det, cls: out.timing.cls, rec: out.timing.rec, total: performance.now() - td + lead }
           page = { page: i + 1, width: img.width, height: img.height, rotation: out.rotation, lines: out.lines, source: 'ocr', ...(src.dpi !== undefined ? { dpi: src.dpi } : {}), timing_ms: roundTiming(pageTiming) }
         }

@@ -14,7 +14,7 @@ import { fetchImageUrl, type UrlFetchOptions } from './fetch-url.js'
 
 
 /** The per-request read options of the API (snake_case on the wire). */
-export type DocumentOptions = Pick<ReadOptions, 'model' | 'cls' | 'pages' | 'dpi' | 'pdfText'>
+export type DocumentOptions = Pick<ReadOptions, 'model' | 'cls' | 'pages' | 'dpi' | 'pdfText' | 'words'>
 
 /** Options as they arrive in a query string or JSON body (validated by the route schemas). */
 export interface WireOptions {
@@ -24,6 +24,7 @@ export interface WireOptions {
   pages?: string
   dpi?: number
   pdf_text?: PdfTextMode
+  words?: boolean
 }
 
 export interface DocumentRequest {
@@ -56,6 +57,7 @@ const JSON_FIELD_TYPES: Record<string, 'string' | 'boolean' | 'number'> = {
   pages: 'string',
   dpi: 'number',
   pdf_text: 'string',
+  words: 'boolean',
 }
 
 /**
@@ -114,6 +116,10 @@ const FIELDS: Record<keyof WireOptions, (v: string) => WireOptions[keyof WireOpt
     if (!(PDF_TEXT_MODES as readonly string[]).includes(v)) throw new OcrError('BAD_REQUEST', `pdf_text must be one of ${PDF_TEXT_MODES.join(', ')}`)
     return v as PdfTextMode
   },
+  words: (v) => {
+    if (v !== 'true' && v !== 'false') throw new OcrError('BAD_REQUEST', 'words must be true or false')
+    return v === 'true'
+  },
 }
 
 export async function readDocument(request: FastifyRequest, limits: ReadDocumentLimits): Promise<DocumentRequest> {
@@ -151,6 +157,7 @@ export async function readDocument(request: FastifyRequest, limits: ReadDocument
     ...(wire.pages !== undefined ? { pages: wire.pages } : {}),
     ...(wire.dpi !== undefined ? { dpi: wire.dpi } : {}),
     ...(wire.pdf_text !== undefined ? { pdfText: wire.pdf_text } : {}),
+    ...(wire.words !== undefined ? { words: wire.words } : {}),
   }
   return { bytes, fileName, options, ...(wire.format !== undefined ? { format: wire.format } : {}) }
 }

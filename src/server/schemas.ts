@@ -5,6 +5,15 @@ import { PDF_DPI_RANGE, PDF_TEXT_MODES } from '../config.js'
 
 const point = { type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2 } as const
 const box = { type: 'array', items: point, minItems: 4, maxItems: 4, description: 'Four [x, y] points, clockwise from the text’s own top-left corner, in image pixels' } as const
+const word = {
+  type: 'object',
+  required: ['text', 'box', 'score'],
+  properties: {
+    text: { type: 'string', description: 'A run of Latin letters and digits (with its punctuation) between spaces, or one CJK character' },
+    box,
+    score: { type: 'number', description: 'Mean confidence of its characters, 0..1' },
+  },
+} as const
 const line = {
   type: 'object',
   required: ['text', 'score', 'box'],
@@ -12,6 +21,7 @@ const line = {
     text: { type: 'string' },
     score: { type: 'number', description: 'Recognition confidence 0..1' },
     box,
+    words: { type: 'array', items: word, description: 'With `words=true`: the line’s words; joined with the line’s spacing they give `text`' },
   },
 } as const
 
@@ -67,6 +77,7 @@ const readOptions = {
   pages: { type: 'string', maxLength: 200, description: 'Pages of a document to read: `1-3,7`, `5-` (1-based; default all)' },
   dpi: { type: 'integer', minimum: PDF_DPI_RANGE.min, maximum: PDF_DPI_RANGE.max, description: 'PDF render resolution (default: OCR_PDF_DPI)' },
   pdf_text: { type: 'string', enum: [...PDF_TEXT_MODES], description: 'PDF pages with a text layer: use it (`auto`), `ocr` anyway, or `embedded` only (default: OCR_PDF_TEXT)' },
+  words: { type: 'boolean', description: 'JSON: give every line its words with their boxes (default false; hOCR, ALTO and PDF output always use them)' },
 } as const
 
 const format = {
@@ -118,6 +129,7 @@ export const jobResultQuerySchema = {
   properties: {
     format,
     partial: { type: 'boolean', default: false, description: 'A queued or running job answers with the pages read so far instead of 409 JOB_NOT_FINISHED' },
+    words: { type: 'boolean', description: 'JSON: include every line’s words, also when the job was submitted without `words=true`' },
   },
   additionalProperties: false,
 } as const
@@ -149,7 +161,7 @@ export const jobStatusSchema = {
     file_name: { type: ['string', 'null'] },
     options: {
       type: 'object',
-      properties: { model: readOptions.model, cls: readOptions.cls, pages: readOptions.pages, dpi: readOptions.dpi, pdf_text: readOptions.pdf_text },
+      properties: { model: readOptions.model, cls: readOptions.cls, pages: readOptions.pages, dpi: readOptions.dpi, pdf_text: readOptions.pdf_text, words: readOptions.words },
     },
     error: {
       type: ['object', 'null'],

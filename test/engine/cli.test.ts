@@ -67,6 +67,7 @@ interface JsonLine {
   text: string
   score: number
   box: [number, number][]
+  words?: { text: string; score: number; box: [number, number][] }[]
 }
 interface JsonPage {
   page: number
@@ -152,6 +153,22 @@ describe('ocrserve read', () => {
     expect(recs.map((x) => x.file)).toEqual([files.b, files.a])
     expectRecord(recs[0]!, pageB)
     expectRecord(recs[1]!, pageA)
+  })
+
+  it('--words gives every line its words (json and jsonl); without it there are none', async () => {
+    for (const format of ['json', 'jsonl']) {
+      const r = await ocrserve(['read', '--format', format, '--words', '--workers', '1', files.a])
+      expect(r.code, r.stderr).toBe(0)
+      const rec = JSON.parse(r.stdout.trim()) as JsonRecord
+      expectRecord(rec, pageA)
+      for (const line of rec.lines!) {
+        expect(line.words!.map((w) => w.text).join(' ')).toBe(line.text)
+        for (const w of line.words!) expect(w.box).toHaveLength(4)
+      }
+      expect(rec.lines![0]!.words!.map((w) => w.text)).toEqual(['HELLO', 'WORLD', '2024'])
+    }
+    const plain = await ocrserve(['read', '--workers', '1', files.a])
+    expect((JSON.parse(plain.stdout) as JsonRecord).lines!.every((l) => l.words === undefined)).toBe(true)
   })
 
   it('--format text prints the lines in reading order; a missing file fails with its reason', async () => {

@@ -168,7 +168,7 @@ describe('health, readiness, metrics, docs, page', () => {
     const schema = ref.$ref ? doc.components.schemas[ref.$ref.split('/').pop()] : ref
     expect(schema.properties.lines.type).toBe('array')
     expect(schema.required).toEqual(expect.arrayContaining(['width', 'height', 'lines', 'timing_ms']))
-    expect(post.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['cls', 'dpi', 'format', 'model', 'pages', 'pdf_text'])
+    expect(post.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['cls', 'dpi', 'format', 'model', 'pages', 'pdf_text', 'words'])
     expect(doc.paths['/healthz']).toBeDefined()
     expect(doc.paths['/readyz']).toBeDefined()
     expect((await fetch(`${svc.url}/docs/`)).status).toBe(200)

@@ -41,11 +41,11 @@ describe('OpenAPI document', () => {
     const op = doc.paths['/v1/ocr'].post
     expect(Object.keys(op.requestBody.content).sort()).toEqual(['application/json', 'application/octet-stream', 'application/pdf', 'image/*', 'multipart/form-data'])
     // JSON: exactly one of image (base64) and url (fetched only when the server allow-lists hosts)
-    expect(Object.keys(op.requestBody.content['application/json'].schema.properties).sort()).toEqual(['cls', 'dpi', 'format', 'image', 'model', 'pages', 'pdf_text', 'url'])
+    expect(Object.keys(op.requestBody.content['application/json'].schema.properties).sort()).toEqual(['cls', 'dpi', 'format', 'image', 'model', 'pages', 'pdf_text', 'url', 'words'])
     expect(op.requestBody.content['application/json'].schema.additionalProperties).toBe(false)
-    expect(Object.keys(op.requestBody.content['multipart/form-data'].schema.properties).sort()).toEqual(['cls', 'dpi', 'format', 'image', 'model', 'pages', 'pdf_text'])
+    expect(Object.keys(op.requestBody.content['multipart/form-data'].schema.properties).sort()).toEqual(['cls', 'dpi', 'format', 'image', 'model', 'pages', 'pdf_text', 'words'])
     expect(op.requestBody.content['multipart/form-data'].schema.properties.image).toMatchObject({ type: 'string', format: 'binary' })
-    expect(Object.fromEntries(op.parameters.map((p: { name: string; in: string }) => [p.name, p.in]))).toEqual({ model: 'query', cls: 'query', format: 'query', pages: 'query', dpi: 'query', pdf_text: 'query' })
+    expect(Object.fromEntries(op.parameters.map((p: { name: string; in: string }) => [p.name, p.in]))).toEqual({ model: 'query', cls: 'query', format: 'query', pages: 'query', dpi: 'query', pdf_text: 'query', words: 'query' })
     expect(Object.keys(op.responses['200'].content).sort()).toEqual(['application/alto+xml', 'application/json', 'application/pdf', 'application/x-ndjson', 'text/plain', 'text/vnd.hocr+html'])
     expect(op.security).toEqual([{ bearer: [] }, { apiKey: [] }])
     expect(doc.components.securitySchemes).toMatchObject({ bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } })
@@ -61,7 +61,7 @@ describe('OpenAPI document', () => {
     const post = doc.paths['/v1/jobs'].post
     expect(Object.keys(post.requestBody.content).sort()).toEqual(['application/json', 'application/octet-stream', 'application/pdf', 'image/*', 'multipart/form-data'])
     expect(post.requestBody.content['multipart/form-data'].schema.properties.format).toBeUndefined()
-    expect(post.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['cls', 'dpi', 'model', 'pages', 'pdf_text'])
+    expect(post.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['cls', 'dpi', 'model', 'pages', 'pdf_text', 'words'])
     expect(Object.keys(post.responses)).toContain('202')
     expect(post.security).toEqual([{ bearer: [] }, { apiKey: [] }])
     const get = doc.paths['/v1/jobs/{id}'].get
@@ -70,7 +70,7 @@ describe('OpenAPI document', () => {
     expect(status.properties.status.enum).toEqual(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired'])
     expect(status.required).toEqual(expect.arrayContaining(['id', 'status', 'pages_done', 'pages_total']))
     const result = doc.paths['/v1/jobs/{id}/result'].get
-    expect(result.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['format', 'id', 'partial'])
+    expect(result.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['format', 'id', 'partial', 'words'])
     expect(Object.keys(doc.paths['/v1/jobs/{id}'].delete.responses)).toEqual(expect.arrayContaining(['200', '204']))
   })
 

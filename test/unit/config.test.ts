@@ -58,6 +58,8 @@ const LANDS: Record<EnvVarName, { text: string; path: string; value: unknown; al
   OCR_DROP_SCORE: { text: '0.7', path: 'engine.dropScore', value: 0.7 },
   OCR_USE_CLS: { text: 'false', path: 'engine.useCls', value: false },
   OCR_AUTO_ROTATE: { text: '0', path: 'engine.autoRotate', value: false },
+  OCR_RESTORE_SPACES: { text: 'false', path: 'engine.restoreSpaces', value: false },
+  OCR_ASCII_PUNCTUATION: { text: 'off', path: 'engine.asciiPunctuation', value: false },
   OCR_MODEL_REWRITE: { text: 'no', path: 'engine.modelRewrite', value: false },
   OCR_REMOTE_URL: { text: 'http://other:8000', path: 'engine.remote.url', value: 'http://other:8000' },
   OCR_REMOTE_PROTOCOL: { text: 'kserve-grpc', path: 'engine.remote.protocol', value: 'kserve-grpc' },

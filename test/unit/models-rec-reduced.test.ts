@@ -43,15 +43,43 @@ describe('ctcDecodeBest (argmax/maxprob form) equals ctcDecode (softmax form)', 
     expect(b).toEqual(a)
   })
 
+  it('gives the same characters and steps as the softmax form on random tables (property)', () => {
+    let seed = 11
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    for (let trial = 0; trial < 50; trial++) {
+      const n = 3
+      const steps = 5 + Math.floor(rnd() * 60)
+      const classes = 2 + Math.floor(rnd() * 8)
+      const table = new Float32Array(n * steps * classes)
+      for (let r = 0; r < n * steps; r++) {
+        // a softmax-like row: blank-heavy, with runs of the same class now and then
+        const row = Array.from({ length: classes }, (_, c) => (c === 0 ? 2 : 0) + rnd() * 3)
+        const sum = row.reduce((a, b) => a + Math.exp(b), 0)
+        row.forEach((v, c) => (table[r * classes + c] = Math.exp(v) / sum))
+      }
+      const chars = ['', ...Array.from({ length: classes - 1 }, (_, i) => String.fromCharCode(97 + i))]
+      const reduced = reduce(table, n, steps, classes)
+      for (let j = 0; j < n; j++) expect(ctcDecodeBest(reduced.index, reduced.prob, steps, j, chars)).toEqual(ctcDecode(table, steps, classes, j, chars))
+    }
+  })
+
   it('decodes the table as PaddleOCR does', () => {
     expect(ctcDecodeBest(index, prob, 6, 0, charset).text).toBe('aab')
     expect(ctcDecodeBest(index, prob, 6, 0, charset).score).toBeCloseTo((0.7 + 0.6 + 0.7) / 3, 6)
-    expect(ctcDecodeBest(index, prob, 6, 1, charset)).toEqual({ text: '', score: 0 })
+    expect(ctcDecodeBest(index, prob, 6, 1, charset)).toEqual({ text: '', score: 0, chars: [], steps: 6 })
   })
 
   it('accepts int32 indices and rejects indices outside the dictionary', () => {
     const d = ctcDecodeBest(Int32Array.from([1, 1, 0, 2]), Float32Array.from([0.5, 0.5, 0.9, 0.75]), 4, 0, charset)
-    expect(d).toEqual({ text: 'ab', score: 0.625 })
+    expect(d).toEqual({
+      text: 'ab',
+      score: 0.625,
+      chars: [
+        { cls: 1, start: 0, end: 2, prob: 0.5 },
+        { cls: 2, start: 3, end: 4, prob: 0.75 },
+      ],
+      steps: 4,
+    })
     expect(() => ctcDecodeBest(BigInt64Array.from([1n, 7n]), Float32Array.from([0.5, 0.5]), 2, 0, charset)).toThrow(/outside the dictionary/)
   })
 

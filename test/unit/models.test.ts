@@ -112,6 +112,20 @@ describe('ctcDecode', () => {
     expect(d.text).toBe(text)
     expect(d.score).toBeCloseTo(score, 5)
   })
+  it.each<[string, [number, number][], [number, number, number, number][]]>([
+    // [class, start, end, prob]: the run of steps each character's arg-max covers, its first step's probability
+    ['a run of steps is one character', [[0, 0.9], [1, 0.6], [1, 0.95], [1, 0.8], [0, 0.9], [2, 0.7]], [[1, 1, 4, 0.6], [2, 5, 6, 0.7]]],
+    ['a repeated character needs a blank between its runs', [[1, 0.9], [1, 0.9], [0, 0.99], [1, 0.7]], [[1, 0, 2, 0.9], [1, 3, 4, 0.7]]],
+    ['characters may follow each other without a blank', [[1, 0.9], [2, 0.8], [2, 0.8]], [[1, 0, 1, 0.9], [2, 1, 3, 0.8]]],
+    ['a space the model emitted is a character with its steps', [[1, 0.9], [0, 0.9], [3, 0.6], [3, 0.7], [0, 0.9], [2, 0.9]], [[1, 0, 1, 0.9], [3, 2, 4, 0.6], [2, 5, 6, 0.9]]],
+    ['blank runs at both ends', [[0, 0.9], [0, 0.9], [2, 0.8], [0, 0.9], [0, 0.9]], [[2, 2, 3, 0.8]]],
+  ])('character steps: %s', (_, steps, want) => {
+    const d = ctcDecode(probs(steps), steps.length, 4, 0, charset)
+    expect(d.steps).toBe(steps.length)
+    expect(d.chars.map((c) => [c.cls, c.start, c.end, c.prob])).toEqual(want.map(([c, a, b, p]) => [c, a, b, expect.closeTo(p, 6)]))
+    // the score is the mean of the characters' probabilities
+    expect(d.score).toBeCloseTo(want.reduce((s, w) => s + w[3], 0) / want.length, 6)
+  })
   it('reads the right sample of a batch', () => {
     const two = new Float32Array([...probs([[1, 0.9], [0, 0.9]]), ...probs([[2, 0.9], [0, 0.9]])])
     expect(ctcDecode(two, 2, 4, 1, charset).text).toBe('b')

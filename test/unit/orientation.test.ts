@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import type { ClsDecision } from '../../src/models/cls.js'
-import type { Decoded } from '../../src/models/rec-ctc.js'
+import type { Reading } from '../../src/pipeline/orientation.js'
 import { linesAgainstPage, meanConfidence, readingQuality, readsBetterTurned, upsideDownShare } from '../../src/pipeline/orientation.js'
 
-const d = (text: string, score: number): Decoded => ({ text, score })
+const d = (text: string, score: number): Reading => ({ text, score })
 const v = (label: '0' | '180', score: number): ClsDecision => ({ label, score })
 
 describe('readingQuality and meanConfidence', () => {

@@ -14,7 +14,7 @@ import type { OcrResult, PageResult } from '../../src/types.js'
 import { fakeThreads, settled, turn, until, type FakeThreads, type FakeWorker, type Posted } from '../helpers/fake-workers.js'
 
 const SETTINGS = parseEngineSettings({})
-const SPEC: JobSpec = { model: 'builtin', useCls: true, maxPages: 10, dpi: 200, pdfText: 'auto', progress: false }
+const SPEC: JobSpec = { model: 'builtin', words: false, useCls: true, maxPages: 10, dpi: 200, pdfText: 'auto', progress: false }
 /** A result the test can tell apart: the scheduler hands it on untouched. */
 const resultOf = (name: string) => ({ text: name, lines: [], pages: [] }) as unknown as OcrResult
 

@@ -71,7 +71,7 @@ describe('ocrserve read', () => {
   })
 
   it('no flags: the engine defaults, classifier and auto-rotation on', () => {
-    expect(engineSettingsFromReadFlags(parse(addReadFlags, []))).toEqual({ useCls: true, autoRotate: true, idleAssist: true, modelRewrite: true })
+    expect(engineSettingsFromReadFlags(parse(addReadFlags, []))).toEqual({ useCls: true, autoRotate: true, idleAssist: true, restoreSpaces: true, asciiPunctuation: true, modelRewrite: true })
   })
 
   /** A valid text for each value flag: the variable's own example where it is an engine one. */

@@ -10,6 +10,7 @@ import type { Format } from '../../formats/index.js'
 import type { JobOwner, JobSnapshot, JobStore } from '../../jobs/store.js'
 import { checkJsonTypes, readDocument, type WireOptions } from '../document-input.js'
 import type { UrlFetchOptions } from '../fetch-url.js'
+import { withoutWords } from '../../formats/words.js'
 import { chooseFormat, sendResult } from '../result-reply.js'
 import { jobAcceptedSchema, jobJsonBodySchema, jobParamsSchema, jobQuerySchema, jobResultQuerySchema, resultResponseContent } from '../schemas.js'
 
@@ -33,7 +34,7 @@ const resultUrl = (id: string): string => `/v1/jobs/${id}/result`
 /** The wire form of a job (snake_case, ISO dates, relative URLs: they work behind any proxy prefix-free). */
 export function jobView(job: JobSnapshot): Record<string, unknown> {
   const iso = (d: Date | null): string | null => d?.toISOString() ?? null
-  const { model, cls, pages, dpi, pdfText } = job.options
+  const { model, cls, pages, dpi, pdfText, words } = job.options
   return {
     id: job.id,
     status: job.state,
@@ -44,7 +45,14 @@ export function jobView(job: JobSnapshot): Record<string, unknown> {
     finished_at: iso(job.finishedAt),
     expires_at: iso(job.expiresAt),
     file_name: job.fileName,
-    options: { ...(model !== undefined ? { model } : {}), ...(cls !== undefined ? { cls } : {}), ...(pages !== undefined ? { pages } : {}), ...(dpi !== undefined ? { dpi } : {}), ...(pdfText !== undefined ? { pdf_text: pdfText } : {}) },
+    options: {
+      ...(model !== undefined ? { model } : {}),
+      ...(cls !== undefined ? { cls } : {}),
+      ...(pages !== undefined ? { pages } : {}),
+      ...(dpi !== undefined ? { dpi } : {}),
+      ...(pdfText !== undefined ? { pdf_text: pdfText } : {}),
+      ...(words !== undefined ? { words } : {}),
+    },
     error: job.error,
     status_url: statusUrl(job.id),
     result_url: resultUrl(job.id),
@@ -99,7 +107,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteOptions): 
     async (request) => jobView(await store.get(request.params.id, ownerOf(request))),
   )
 
-  app.get<{ Params: { id: string }; Querystring: { format?: Format; partial?: boolean } }>(
+  app.get<{ Params: { id: string }; Querystring: { format?: Format; partial?: boolean; words?: boolean } }>(
     '/v1/jobs/:id/result',
     {
       schema: {
@@ -122,7 +130,9 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteOptions): 
     async (request, reply) => {
       const { job, result, source } = await store.result(request.params.id, ownerOf(request), request.query.partial === true)
       const format = chooseFormat(request.query.format, request.headers.accept)
-      return sendResult(reply, format, result, { source, fileName: job.fileName })
+      // a job always keeps its words (any format may be asked for later); JSON shows them when asked
+      const asked = job.options.words === true || request.query.words === true
+      return sendResult(reply, format, format === 'json' && !asked ? withoutWords(result) : result, { source, fileName: job.fileName })
     },
   )
 

@@ -5,6 +5,7 @@ import { OcrError, toOcrError } from '../../errors.js'
 import { checkJsonTypes, readDocument, type WireOptions } from '../document-input.js'
 import type { UrlFetchOptions } from '../fetch-url.js'
 import type { ServerMetrics } from '../metrics.js'
+import { formatNeedsWords } from '../../formats/words.js'
 import { chooseFormat, sendResult } from '../result-reply.js'
 import { ocrJsonBodySchema, ocrQuerySchema, resultResponseContent } from '../schemas.js'
 
@@ -72,7 +73,9 @@ export function registerOcrRoute(app: FastifyInstance, deps: OcrRouteOptions): v
         const doc = await readDocument(request, { maxBytes: deps.maxBodyBytes, allowFormat: true, urlFetch: deps.urlFetch, signal: ac.signal })
         const format = chooseFormat(doc.format, request.headers.accept)
         request.bytesIn = doc.bytes.length
-        const result = await ocr.read(doc.bytes, { ...doc.options, maxPages, signal: ac.signal }).catch((err: unknown) => {
+        // hOCR, ALTO and PDF place every word: the engine boxes them whatever `words` says
+        const words = doc.options.words === true || formatNeedsWords(format)
+        const result = await ocr.read(doc.bytes, { ...doc.options, words, maxPages, signal: ac.signal }).catch((err: unknown) => {
           throw pointToJobs(toOcrError(err), maxPages, ocr.settings.maxPages)
         })
         metrics.observeTiming(result.timing_ms)
