@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import type { Tensor } from '../src/inference/backend.js'
-import { rightPadding } from '../bench/lib/recording.js'
-import { cpuPerImage, pooled, throughputRounds, type Contestant } from '../bench/lib/rounds.js'
-import { fmt, fmtSpread, markdownTable, mean, median, pairedRatios, percentile, percentileSorted, ratio, relativeRange, rotation, round, spread, spreadJson, sum, summarize } from '../bench/lib/stats.js'
+import type { Tensor } from '../../src/inference/backend.js'
+import { rightPadding } from '../../bench/lib/recording.js'
+import { cpuPerImage, pooled, throughputRounds, type Contestant } from '../../bench/lib/rounds.js'
+import { fmt, fmtSpread, markdownTable, mean, median, pairedRatios, percentile, percentileSorted, ratio, relativeRange, rotation, round, spread, spreadJson, sum, summarize } from '../../bench/lib/stats.js'
 
 describe('percentile (linear interpolation between closest ranks)', () => {
   const cases: [values: number[], p: number, expected: number][] = [

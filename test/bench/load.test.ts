@@ -1,7 +1,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runLoad, startProbe } from '../bench/lib/load.js'
+import { runLoad, startProbe } from '../../bench/lib/load.js'
 
 /** Answers POST /echo with 200 and the body's first byte, 503 for bodies starting with 'x'; tracks concurrency. */
 let server: http.Server

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it, vi } from 'vitest'
-import { createEngine, joinWords, parseTesseractTsv, ppuDictionary, ppuLine } from '../bench/lib/engines.js'
-import { resolveModelPaths } from '../src/models/assets.js'
+import { createEngine, joinWords, parseTesseractTsv, ppuDictionary, ppuLine } from '../../bench/lib/engines.js'
+import { resolveModelPaths } from '../../src/models/assets.js'
 
 const HEADER = 'level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext'
 const row = (level: number, b: number, p: number, l: number, w: number, box: [number, number, number, number], text = '', conf = -1): string =>

@@ -18,7 +18,7 @@ import {
   wordBoxIoUs,
   wordCounts,
   wordsOf,
-} from '../bench/lib/metrics.js'
+} from '../../bench/lib/metrics.js'
 
 /** Axis-aligned rectangle as a clockwise quad from its top-left corner. */
 const rect = (x: number, y: number, w: number, h: number): Polygon => [

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { createOcr } from '../src/index.js'
-import { createLocalBackend } from '../src/inference/local.js'
-import { resolveModelPaths } from '../src/models/assets.js'
-import { requireOrSkip, unless } from './helpers/requirements.js'
+import { createOcr } from '../../src/index.js'
+import { createLocalBackend } from '../../src/inference/local.js'
+import { resolveModelPaths } from '../../src/models/assets.js'
+import { requireOrSkip, unless } from '../helpers/requirements.js'
 
 const ortDir = join('node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64')
 const hasCuda = existsSync(join(ortDir, 'libonnxruntime_providers_cuda.so'))
