@@ -21,7 +21,11 @@
  *   - proportional: a space where the gap is ≥ 0.35 heights;
  *   - too few letter pairs to tell (numbers, short lines): as proportional on a page whose lines
  *     are proportional; otherwise a space where the gap is ≥ 0.3 heights and the pitch ≥ 1.3 ×
- *     the median (lines of 5 characters or more), or the gap alone ≥ 0.65 heights.
+ *     the median (lines of 5 characters or more), or the gap alone ≥ 0.65 heights;
+ * - letter-spaced text (`T H E  S H E L L I N G`): in a line with 3 or more pairs of adjacent
+ *   letters, a gap threshold above is raised to at least the median gap of those pairs plus 0.2
+ *   heights (proportional), 0.35 (monospaced: its 0.6 test) or 0.15 (CJK next to Latin, and the
+ *   unknown line's 0.3 test); the monospaced pitch test and the unknown line's 0.65 stay as they are.
  * Spaces the recogniser emitted are kept; none is added at either end, none doubled.
  */
 import { inkCut, inkReach, inkRows, type LineInk } from '../image/ink.js'
@@ -55,6 +59,15 @@ export const SPACING = {
   proportionalPageShare: 0.2,
   /** A line's first and last glyphs reach outwards over gaps narrower than this (heights). */
   edgeGap: 0.15,
+  /**
+   * Letter-spaced text: a space must also be this much wider (heights) than the line's median gap
+   * between adjacent letters (when it has at least `minLetterGaps` of them); beside a CJK
+   * character, and in lines of unknown kind, `trackedUnknown`; in monospaced ones, `trackedMono`.
+   */
+  tracked: 0.2,
+  trackedUnknown: 0.15,
+  trackedMono: 0.35,
+  minLetterGaps: 3,
 } as const
 
 export type LineKind = 'monospaced' | 'proportional' | 'unknown'
@@ -93,6 +106,8 @@ export interface LineLayout {
   /** pitch[i]: distance between the ink centres of chars[i − 1] and chars[i], as a share of the line's median pitch. */
   pitch: number[]
   kind: LineKind
+  /** Median gap between adjacent letters (text heights); 0 with fewer than SPACING.minLetterGaps. */
+  letterGap: number
   ink: LineInk
 }
 
@@ -210,7 +225,9 @@ export function layoutLine(read: ReadChars, stepWidth: number, ink: LineInk): Li
   const rawPitch = mid.map((m, k) => (k === 0 ? 0 : m - mid[k - 1]!))
   const medianPitch = median(rawPitch.slice(1)) || 1
   const pitch = rawPitch.map((p) => p / medianPitch)
-  return { chars: placed, modelSpace, gap, pitch, kind: lineKind(placed, modelSpace, gap, rawPitch), ink }
+  const letterGaps = gap.filter((_, k) => k > 0 && !modelSpace[k] && placed[k - 1]!.kind === 'letter' && placed[k]!.kind === 'letter')
+  const letterGap = letterGaps.length >= SPACING.minLetterGaps ? median(letterGaps) : 0
+  return { chars: placed, modelSpace, gap, pitch, kind: lineKind(placed, modelSpace, gap, rawPitch), letterGap, ink }
 }
 
 /** The first ink column from `at` towards `limit` (at itself when there is none): where a glyph whose CTC step fired beside it is. */
@@ -257,16 +274,18 @@ export function lineSpaces(line: LineLayout, page: PageSpacing): boolean[] {
     const cjkB = b === 'cjk'
     if (cjkA && cjkB) return false
     const g = gap[k]!
-    if (cjkA || cjkB) return g > SPACING.cjkLatinGap
+    // a letter-spaced line's letters stand apart: a space is wider than their gap
+    const lg = line.letterGap
+    if (cjkA || cjkB) return g > Math.max(SPACING.cjkLatinGap, lg + SPACING.trackedUnknown)
     const p = pitch[k]!
     const kind = line.kind === 'unknown' && page.proportional ? 'proportional' : line.kind
     switch (kind) {
       case 'monospaced':
-        return (p > SPACING.monoPitch && g > SPACING.monoPitchGap) || g > SPACING.monoGap
+        return (p > SPACING.monoPitch && g > SPACING.monoPitchGap) || g > Math.max(SPACING.monoGap, lg + SPACING.trackedMono)
       case 'proportional':
-        return g > SPACING.proportionalGap
+        return g > Math.max(SPACING.proportionalGap, lg + SPACING.tracked)
       case 'unknown':
-        return (g > SPACING.unknownGap && p > SPACING.unknownPitch && chars.length >= SPACING.unknownMinChars) || g > SPACING.unknownWideGap
+        return (g > Math.max(SPACING.unknownGap, lg + SPACING.trackedUnknown) && p > SPACING.unknownPitch && chars.length >= SPACING.unknownMinChars) || g > SPACING.unknownWideGap
     }
   })
 }

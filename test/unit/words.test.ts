@@ -186,6 +186,21 @@ describe('spaces restored', () => {
     const g: Glyph[] = [{ text: '合', x0: 10, x1: 34 }, { text: '：', x0: 38, x1: 44 }, ...proportional('12.50').map((x) => ({ ...x, x0: x.x0 + 60, x1: x.x1 + 60 }))]
     expect(spaced(layout(g))).toBe('合：12.50')
   })
+  it('a letter-spaced line: its letters stand apart, a space is wider than their gap', () => {
+    // 12 columns between letters (0.5 text heights, a space in an ordinary line), 30 at a space
+    const tracked = layout(proportional('THE SHELLING', 12, 18))
+    expect(tracked.letterGap).toBeCloseTo(0.5, 5)
+    expect(spaced(tracked, proportionalPage)).toBe('THE SHELLING')
+    expect(spaced(tracked, monospacedPage)).toBe('THE SHELLING')
+    // without the letters' own gap as the floor, every letter would stand alone
+    expect(spaced({ ...tracked, letterGap: 0 }, proportionalPage)).toBe('T H E S H E L L I N G')
+    // an ordinary line's letter gap is small and changes nothing
+    const plain = layout(proportional('Amount received payment'))
+    expect(plain.letterGap).toBeCloseTo(3 / 24, 5)
+    expect(spaced(plain)).toBe('Amount received payment')
+    // fewer than SPACING.minLetterGaps letter pairs: no letter gap, the plain rule
+    expect(layout(proportional('AB 12', 12, 18)).letterGap).toBe(0)
+  })
   it('a short line takes its kind from the page', () => {
     const lines = [layout(monospaced('RESTORAN WAN SHENG')), layout(monospaced('Cashier Thandar')), layout(monospaced('GST Summary')), layout(monospaced('2 x'))]
     expect(lines[3]!.kind).toBe('unknown')
