@@ -187,9 +187,13 @@ export function hasLatinLetter(word: string): boolean {
 const CJK = '\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\u3000-\\u303f\\uff00-\\uffef'
 const CJK_SPACE_CJK = new RegExp(`(?<=[${CJK}])\\s+(?=[${CJK}])`, 'gu')
 
-/** Whitespace runs between two CJK characters. */
+/**
+ * Whitespace runs between two CJK characters, after NFKC (as every text measure here): a
+ * full-width `（` or `￥` folds to its ASCII form and no longer counts as CJK, so `总计 ￥186.98`
+ * has none, as its GT `总计 ¥186.98`.
+ */
 export function cjkSpaces(text: string): number {
-  return text.match(CJK_SPACE_CJK)?.length ?? 0
+  return text.normalize('NFKC').match(CJK_SPACE_CJK)?.length ?? 0
 }
 
 /** Counts of a bag-of-words comparison. */

@@ -345,10 +345,13 @@ describe('words', () => {
     expect(wordCounts(['the cat and the dog'], ['the cat', 'andthe dog the'])).toEqual({ tp: 4, pred: 5, gt: 5 })
     expect(wordCounts(['合计 Total 12.50'], ['合计 Total 12.50'], (w) => /[a-z]/.test(w))).toEqual({ tp: 1, pred: 1, gt: 1 })
   })
-  it('cjkSpaces counts whitespace between two CJK characters only', () => {
+  it('cjkSpaces counts whitespace between two CJK characters only (after NFKC)', () => {
     expect(cjkSpaces('根 你 只平 BOARDING 324')).toBe(2)
     expect(cjkSpaces('合计 12.50')).toBe(0)
-    expect(cjkSpaces('（ 注）')).toBe(1)
+    expect(cjkSpaces('注 。')).toBe(1)
+    // after NFKC: full-width forms are ASCII, not CJK
+    expect(cjkSpaces('（ 注）')).toBe(0)
+    expect(cjkSpaces('总计 ￥186.98')).toBe(0)
   })
   it('wordBoxIoUs pairs words of equal text in order', () => {
     const gt = [
