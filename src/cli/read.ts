@@ -8,16 +8,13 @@ import { parsePageRanges } from '../document/pages.js'
 import { OcrError, toOcrError } from '../errors.js'
 import type { Ocr } from '../engine.js'
 import type { OcrResult } from '../types.js'
-import { FORMAT_INFO, formatResult, FORMATS, renderResult, type Format } from '../formats/index.js'
+import { FORMATS, framedStream, RENDERERS, type Format } from '../formats/index.js'
 import { EXIT_INTERRUPTED, EXIT_USAGE } from './exit-codes.js'
 import { addReadFlags, engineSettingsFromReadFlags } from './setting-flags.js'
 
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff'])
 /** What a directory walk picks up: the images above and PDFs. */
 export const INPUT_EXTENSIONS = new Set([...IMAGE_EXTENSIONS, '.pdf'])
-
-/** Formats whose outputs for several files can share one stream (stdout, --out); the others (hOCR, ALTO, PDF) are one document per file. */
-const STREAMABLE: readonly Format[] = ['json', 'jsonl', 'text']
 
 export interface InputFile {
   path: string
@@ -56,7 +53,7 @@ async function walk(dir: string): Promise<string[]> {
 /** The output path of `rel` under --out-dir: the input's name with the format's extension. */
 export function outputPath(outDir: string, rel: string, format: Format): string {
   const ext = extname(rel)
-  return join(outDir, (ext ? rel.slice(0, -ext.length) : rel) + FORMAT_INFO[format].extension)
+  return join(outDir, (ext ? rel.slice(0, -ext.length) : rel) + RENDERERS[format].extension)
 }
 
 function positiveInt(v: string): number {
@@ -203,7 +200,7 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
   }
   const files = inputs.map((f) => f.path)
   const many = files.length > 1
-  if (many && !flags.outDir && !STREAMABLE.includes(flags.format)) {
+  if (many && !flags.outDir && !RENDERERS[flags.format].stream) {
     process.stderr.write(`ocrserve read: --format ${flags.format} writes one document per input; with several inputs use --out-dir\n`)
     return EXIT_USAGE
   }
@@ -251,7 +248,7 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
   // the engine (and, for a searchable PDF, the document reader) are loaded only now: a usage
   // error above is reported without loading them
   const { createOcr } = await import('../ocr.js')
-  const readInputFile = FORMAT_INFO[flags.format].binary ? (await import('../document/document.js')).readInputFile : null
+  const readInputFile = RENDERERS[flags.format].needsSource ? (await import('../document/document.js')).readInputFile : null
   // Ctrl-C: start no more files, cancel the ones in flight, keep what is written complete
   const interrupt = new AbortController()
   const onSigint = (): void => {
@@ -289,11 +286,14 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
     const progress = new PageProgress(files.length, flags.progress && process.stderr.isTTY === true)
     const concurrency = flags.concurrency ?? ocr.stats().workers
     const results: (Outcome | undefined)[] = new Array(files.length)
+    const renderer = RENDERERS[flags.format]
+    // stdout / --out: several inputs framed as the format says (a JSON array, JSON Lines, text with
+    // a header per file); one input: its document
+    const stream = framedStream(many && renderer.stream ? renderer.stream : { open: '', between: '', close: '' })
     let failed = 0
     let finished = 0
     let nextToPrint = 0
     let nextToStart = 0
-    let jsonItems = 0
     const fail = (file: string, code: string, message: string): void => {
       failed++
       progress.log(`ocrserve read: ${file}: ${code}: ${message}\n`)
@@ -306,11 +306,11 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
         if (r.ok === 'interrupted') {
           // nothing to print
         } else if (r.ok) {
-          const sep = flags.format === 'json' && many ? (jsonItems++ > 0 ? ',\n' : '') : ''
-          out.write(typeof r.output === 'string' ? sep + r.output : r.output)
+          out.write(typeof r.output === 'string' ? stream.next(r.output) : r.output)
         } else {
           fail(file, r.code, r.message)
-          if (flags.format === 'jsonl') out.write(JSON.stringify({ file, error: { code: r.code, message: r.message } }) + '\n')
+          const failure = renderer.stream?.failure
+          if (failure) out.write(stream.next(failure(file, { code: r.code, message: r.message })))
         }
         results[nextToPrint] = undefined as never
         nextToPrint++
@@ -334,10 +334,10 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
     }
     /** A result as the output wants it: one document per file (--out-dir, binary formats), or a piece of the shared stream. */
     const render = async (file: string, result: OcrResult, source: Uint8Array | undefined): Promise<string | Uint8Array> => {
-      if (!flags.outDir && !FORMAT_INFO[flags.format].binary) return formatResult(flags.format, file, result, many)
-      return renderResult(flags.format, result, { fileName: file, ...(source ? { source } : {}) })
+      if (!flags.outDir && many) return renderer.stream!.item(file, result)
+      return renderer.render(result, { fileName: file, ...(source ? { source } : {}) })
     }
-    if (!flags.outDir && flags.format === 'json' && many) out.write('[\n')
+    if (!flags.outDir && stream.open) out.write(stream.open)
     const worker = async (): Promise<void> => {
       while (nextToStart < files.length && !outError && !interrupt.signal.aborted) {
         const i = nextToStart++
@@ -383,10 +383,8 @@ export async function runRead(paths: readonly string[], flags: ReadFlags): Promi
       progress.stop()
       await ocr.close()
     }
-    if (!flags.outDir && flags.format === 'json' && many && !outError) {
-      // after Ctrl-C the array holds the results printed so far, still valid JSON
-      out.write('\n]\n')
-    }
+    // after Ctrl-C a JSON array holds the results printed so far, still valid JSON
+    if (!flags.outDir && stream.close && !outError) out.write(stream.close)
     if (out !== process.stdout && !outError) await new Promise<void>((resolve) => out.end(() => resolve()))
     const writeError = outError as NodeJS.ErrnoException | null
     if (writeError && writeError.code !== 'EPIPE') {
