@@ -173,15 +173,21 @@ export class DirOutput implements ReadOutput {
     if (r.ok === 'interrupted') return []
     if (!r.ok) return [{ file, code: r.code, message: r.message }]
     const target = this.targets[index]!
-    const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.part`)
+    const writeFailed = (err: unknown): Failure[] => [{ file, code: 'WRITE_FAILED', message: `cannot write ${target}: ${(err as Error).message}` }]
     try {
       await mkdir(dirname(target), { recursive: true })
+    } catch (err) {
+      // no folder, so no temporary file to remove (a file in the folder's place, no permission)
+      return writeFailed(err)
+    }
+    const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.part`)
+    try {
       await writeFile(tmp, r.output)
       await rename(tmp, target)
       return []
     } catch (err) {
       await rm(tmp, { force: true })
-      return [{ file, code: 'WRITE_FAILED', message: `cannot write ${target}: ${(err as Error).message}` }]
+      return writeFailed(err)
     }
   }
 

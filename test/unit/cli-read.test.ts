@@ -4,7 +4,7 @@
  * flight; Ctrl-C.
  */
 import { EventEmitter } from 'node:events'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -144,6 +144,16 @@ describe('DirOutput', () => {
     expect(await output.put(0, { ok: 'interrupted' })).toEqual([])
     expect(await output.finish()).toBeNull()
     expect(readdirSync(dir, { recursive: true }).sort()).toEqual(['sub', join('sub', 'b.txt')])
+  })
+
+  it('a folder that cannot be made (a file in its place) is that input\'s failure (WRITE_FAILED), not a crash', async () => {
+    const blocked = join(dir, 'blocked.txt')
+    writeFileSync(blocked, 'a file where a folder is needed')
+    const output = new DirOutput('text', ['blocked.png'], [join(blocked, 'x.txt')])
+    const [reported, ...more] = await output.put(0, await ok(output, 'blocked.png'))
+    expect(more).toEqual([])
+    expect(reported?.code).toBe('WRITE_FAILED')
+    expect(reported?.message).toMatch(/^cannot write .*blocked\.txt\/x\.txt: /)
   })
 })
 
