@@ -1,9 +1,10 @@
 /**
  * Output formats for results: JSON, JSON Lines, plain text, hOCR, ALTO XML and searchable PDF
- * (docs/FORMATS.md). The server and CLI pick a format by name (`format=`, `--format`) or from an
- * HTTP Accept header (formatFromAccept), then call renderResult for one document.
+ * (docs/FORMATS.md), in one table (RENDERERS): each format's content type and extension, how it
+ * renders one document, and how several inputs' results share one stream (the CLI's stdout).
+ * The server and CLI pick a format by name (`format=`, `--format`) or from an HTTP Accept header
+ * (formatFromAccept).
  */
-import { OcrError } from '../errors.js'
 import type { OcrResult } from '../types.js'
 import { renderAlto } from './alto.js'
 import { renderHocr } from './hocr.js'
@@ -11,22 +12,122 @@ import { renderHocr } from './hocr.js'
 export const FORMATS = ['json', 'jsonl', 'text', 'hocr', 'alto', 'pdf'] as const
 export type Format = (typeof FORMATS)[number]
 
-export interface FormatInfo {
+export interface RenderOptions {
+  /** The bytes the result was read from: required for pdf (the page images), unused otherwise. */
+  source?: Uint8Array
+  /** The input's name: jsonl's `file`, hOCR's image name, ALTO's fileName, the PDF's title. */
+  fileName?: string
+}
+
+/**
+ * How several inputs' results share one stream (the CLI's stdout or --out): `open`, then each
+ * input's piece with `between` before every piece but the first, then `close`. framedStream puts
+ * the pieces together.
+ */
+export interface StreamFraming {
+  open: string
+  between: string
+  close: string
+  /** One input's result as a piece of the stream. */
+  item(file: string, result: OcrResult): string
+  /** An input that could not be read, as a piece of the stream (jsonl's error record); null: it leaves no trace there (stderr says it). */
+  failure: ((file: string, error: { code: string; message: string }) => string) | null
+}
+
+/** One output format: what it is on the wire and on disk, and how results are written in it. */
+export interface Renderer {
   /** Content-Type of a response in this format. */
   contentType: string
   /** File name extension, with the dot. */
   extension: string
-  /** true: renderResult gives bytes (Uint8Array); false: a string. */
+  /** true: render gives bytes (Uint8Array); false: a string. */
   binary: boolean
+  /** render needs the bytes the result was read from (RenderOptions.source). */
+  needsSource: boolean
+  /** The format places every word on the page: the engine is asked for the lines' words (OcrLine.words). */
+  words: boolean
+  /** One whole document for one result. */
+  render(result: OcrResult, options: RenderOptions): string | Uint8Array | Promise<string | Uint8Array>
+  /**
+   * Several inputs in one stream; null: one document per input only (concatenated XML documents
+   * or PDFs are not one document), so several inputs need one output file each.
+   */
+  stream: StreamFraming | null
 }
 
-export const FORMAT_INFO: Record<Format, FormatInfo> = {
-  json: { contentType: 'application/json; charset=utf-8', extension: '.json', binary: false },
-  jsonl: { contentType: 'application/x-ndjson; charset=utf-8', extension: '.jsonl', binary: false },
-  text: { contentType: 'text/plain; charset=utf-8', extension: '.txt', binary: false },
-  hocr: { contentType: 'text/vnd.hocr+html; charset=utf-8', extension: '.hocr', binary: false },
-  alto: { contentType: 'application/alto+xml; charset=utf-8', extension: '.xml', binary: false },
-  pdf: { contentType: 'application/pdf', extension: '.pdf', binary: true },
+/** Plain text: each page's lines in reading order, one per line; a blank line between pages. */
+export function resultText(r: OcrResult): string {
+  return r.pages.map((p) => p.lines.map((l) => l.text).join('\n')).join('\n\n')
+}
+
+const textDocument = (r: OcrResult): string => {
+  const text = resultText(r)
+  return text ? text + '\n' : ''
+}
+
+/** A JSON Lines record: the result, with the input's name first when there is one. */
+const jsonlRecord = (r: OcrResult, file: string | undefined): string => JSON.stringify(file !== undefined ? { file, ...r } : r) + '\n'
+
+/** No framing: the pieces follow one another (JSON Lines, text with file headers). */
+const concatenated = { open: '', between: '', close: '' }
+
+export const RENDERERS: Record<Format, Renderer> = {
+  json: {
+    words: false,
+    contentType: 'application/json; charset=utf-8',
+    extension: '.json',
+    binary: false,
+    needsSource: false,
+    render: (r) => JSON.stringify(r, null, 2) + '\n',
+    // a JSON array of {"file", ...result}, one element a line; after Ctrl-C the elements written so far, still valid JSON
+    stream: { open: '[\n', between: ',\n', close: '\n]\n', item: (file, r) => JSON.stringify({ file, ...r }), failure: null },
+  },
+  jsonl: {
+    words: false,
+    contentType: 'application/x-ndjson; charset=utf-8',
+    extension: '.jsonl',
+    binary: false,
+    needsSource: false,
+    render: (r, o) => jsonlRecord(r, o.fileName),
+    stream: { ...concatenated, item: (file, r) => jsonlRecord(r, file), failure: (file, error) => JSON.stringify({ file, error }) + '\n' },
+  },
+  text: {
+    words: false,
+    contentType: 'text/plain; charset=utf-8',
+    extension: '.txt',
+    binary: false,
+    needsSource: false,
+    render: textDocument,
+    stream: { ...concatenated, item: (file, r) => `==> ${file} <==\n` + textDocument(r), failure: null },
+  },
+  hocr: {
+    words: true,
+    contentType: 'text/vnd.hocr+html; charset=utf-8',
+    extension: '.hocr',
+    binary: false,
+    needsSource: false,
+    render: (r, o) => renderHocr(r, o.fileName),
+    stream: null,
+  },
+  alto: {
+    words: true,
+    contentType: 'application/alto+xml; charset=utf-8',
+    extension: '.xml',
+    binary: false,
+    needsSource: false,
+    render: (r, o) => renderAlto(r, o.fileName),
+    stream: null,
+  },
+  pdf: {
+    words: true,
+    contentType: 'application/pdf',
+    extension: '.pdf',
+    binary: true,
+    needsSource: true,
+    // pdf-lib and sharp are loaded for the one format that needs them
+    render: async (r, o) => (await import('./pdf.js')).renderPdf(r, o),
+    stream: null,
+  },
 }
 
 export function isFormat(s: string): s is Format {
@@ -74,62 +175,25 @@ export function formatFromAccept(accept: string | undefined): Format | null {
   return null
 }
 
-/** Plain text: each page's lines in reading order, one per line; a blank line between pages. */
-export function resultText(r: OcrResult): string {
-  return r.pages.map((p) => p.lines.map((l) => l.text).join('\n')).join('\n\n')
-}
-
-export interface RenderOptions {
-  /** The bytes the result was read from: required for pdf (the page images), unused otherwise. */
-  source?: Uint8Array
-  /** The input's name: jsonl's `file`, hOCR's image name, ALTO's fileName, the PDF's title. */
-  fileName?: string
-}
-
-/** One document in `format`: a string, or bytes for binary formats (FORMAT_INFO[format].binary). */
+/** One document in `format`: a string, or bytes for binary formats (RENDERERS[format].binary). */
 export async function renderResult(format: Format, result: OcrResult, options: RenderOptions = {}): Promise<Uint8Array | string> {
-  switch (format) {
-    case 'json':
-      return JSON.stringify(result, null, 2) + '\n'
-    case 'jsonl':
-      return JSON.stringify(options.fileName !== undefined ? { file: options.fileName, ...result } : result) + '\n'
-    case 'text': {
-      const text = resultText(result)
-      return text ? text + '\n' : ''
-    }
-    case 'hocr':
-      return renderHocr(result, options.fileName)
-    case 'alto':
-      return renderAlto(result, options.fileName)
-    case 'pdf': {
-      // pdf-lib and sharp are loaded for the one format that needs them
-      const { renderPdf } = await import('./pdf.js')
-      return renderPdf(result, options)
-    }
-  }
+  return RENDERERS[format].render(result, options)
 }
 
-/**
- * One file's result in a text `format` (the CLI's streaming writer). For json with several files
- * the records are array elements (the caller writes the brackets and commas); for text with several
- * files each gets a "==> file <==" header. hocr and alto give one whole document per file. pdf is
- * binary and needs the source bytes: use renderResult.
- */
-export function formatResult(format: Format, file: string, r: OcrResult, many: boolean): string {
-  switch (format) {
-    case 'jsonl':
-      return JSON.stringify({ file, ...r }) + '\n'
-    case 'json':
-      return many ? JSON.stringify({ file, ...r }) : JSON.stringify(r, null, 2) + '\n'
-    case 'text': {
-      const text = resultText(r)
-      return (many ? `==> ${file} <==\n` : '') + (text ? text + '\n' : '')
-    }
-    case 'hocr':
-      return renderHocr(r, file)
-    case 'alto':
-      return renderAlto(r, file)
-    case 'pdf':
-      throw new OcrError('BAD_REQUEST', 'pdf output is binary and needs the source file: use renderResult')
-  }
+/** A stream being written in a framing: `open` and `close` to write first and last, and each input's piece with what goes before it. */
+export interface FramedStream {
+  open: string
+  close: string
+  /** The next piece (an item or a failure) as it goes into the stream: `between` before all but the first. */
+  next(piece: string): string
+}
+
+export function framedStream(framing: Pick<StreamFraming, 'open' | 'between' | 'close'>): FramedStream {
+  let written = 0
+  return { open: framing.open, close: framing.close, next: (piece) => (written++ > 0 ? framing.between : '') + piece }
+}
+
+/** Whether rendering `format` needs the lines' words (hOCR's ocrx_word, ALTO's String, the PDF's text over each word). */
+export function formatNeedsWords(format: Format): boolean {
+  return RENDERERS[format].words
 }

@@ -1,12 +1,11 @@
 /**
  * A line's words (OcrLine.words) as the document formats use them: each word with its quad, its
  * score and whether the line's text has whitespace before it (Latin words are separated by spaces;
- * CJK characters, each its own word, follow one another with none); which formats need them, and a
- * result without them. The engine boxes words only when asked (ReadOptions.words: they multiply the
- * size of a Chinese page's answer); the faces ask for them whenever the output format places every
- * word on the page.
+ * CJK characters, each its own word, follow one another with none); and a result without them. The
+ * engine boxes words only when asked (ReadOptions.words: they multiply the size of a Chinese page's
+ * answer); the faces ask for them whenever the output format places every word on the page
+ * (RENDERERS' `words`).
  */
-import type { Format } from './index.js'
 import type { OcrLine, OcrResult, Point, Quad } from '../types.js'
 
 export interface LineWord {
@@ -64,14 +63,6 @@ export function estimatedWords(line: OcrLine): LineWord[] {
     i = j
   }
   return words
-}
-
-/** Formats that place every word: hOCR (ocrx_word), ALTO (String), searchable PDF (text over each word). */
-const WORD_FORMATS: ReadonlySet<Format> = new Set<Format>(['hocr', 'alto', 'pdf'])
-
-/** Whether rendering `format` needs the lines' words. */
-export function formatNeedsWords(format: Format): boolean {
-  return WORD_FORMATS.has(format)
 }
 
 /** The result without its lines' words (a JSON answer to a read that did not ask for them). */

@@ -8,7 +8,7 @@
 import type { FastifyRequest } from 'fastify'
 import { PDF_DPI_RANGE, PDF_TEXT_MODES } from '../config.js'
 import { OcrError } from '../errors.js'
-import { FORMATS, type Format } from '../formats/index.js'
+import { FORMATS, isFormat, type Format } from '../formats/index.js'
 import type { PdfTextMode, ReadOptions } from '../types.js'
 import { fetchImageUrl, type UrlFetchOptions } from './fetch-url.js'
 
@@ -103,8 +103,8 @@ const FIELDS: Record<keyof WireOptions, (v: string) => WireOptions[keyof WireOpt
     return v === 'true'
   },
   format: (v) => {
-    if (!(FORMATS as readonly string[]).includes(v)) throw new OcrError('BAD_REQUEST', `format must be one of ${FORMATS.join(', ')}`)
-    return v as Format
+    if (!isFormat(v)) throw new OcrError('BAD_REQUEST', `format must be one of ${FORMATS.join(', ')}`)
+    return v
   },
   pages: (v) => v,
   dpi: (v) => {

@@ -1,5 +1,5 @@
 /** JSON schemas of the API (they drive validation, serialisation and the OpenAPI document). */
-import { FORMAT_INFO, FORMATS } from '../formats/index.js'
+import { FORMATS, RENDERERS } from '../formats/index.js'
 import { JOB_STATES } from '../jobs/store.js'
 import { PDF_DPI_RANGE, PDF_TEXT_MODES } from '../config.js'
 
@@ -211,7 +211,7 @@ export const modelsSchema = {
 /** The 200 response of a result in every output format, one media type each (for the OpenAPI document). */
 export const resultResponseContent = Object.fromEntries(
   FORMATS.map((f) => {
-    const info = FORMAT_INFO[f]
+    const info = RENDERERS[f]
     const schema = f === 'json' ? { $ref: 'OcrResult#' } : { type: 'string', ...(info.binary ? { format: 'binary' } : {}) }
     return [info.contentType.split(';')[0]!, { schema }]
   }),

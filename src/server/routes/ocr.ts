@@ -1,11 +1,11 @@
 /** POST /v1/ocr: the image or document as the raw body, a multipart field `image`, or JSON {"image": base64}. */
 import type { FastifyInstance } from 'fastify'
 import type { Ocr } from '../../engine.js'
+import { formatNeedsWords } from '../../formats/index.js'
 import { OcrError, toOcrError } from '../../errors.js'
 import { checkJsonTypes, readDocument, type WireOptions } from '../document-input.js'
 import type { UrlFetchOptions } from '../fetch-url.js'
 import type { ServerMetrics } from '../metrics.js'
-import { formatNeedsWords } from '../../formats/words.js'
 import { chooseFormat, sendResult } from '../result-reply.js'
 import { ocrJsonBodySchema, ocrQuerySchema, resultResponseContent } from '../schemas.js'
 
