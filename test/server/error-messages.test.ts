@@ -35,16 +35,16 @@ afterAll(async () => svc?.close())
 
 describe('a request that fails its route schema names the member and what it may be', () => {
   it.each([
-    ['an unknown query parameter on POST /v1/ocr', '/v1/ocr?foo=1', png('x'), /unknown query parameter "foo"; allowed: model, cls, pages, dpi, pdf_text, format$/],
-    ['an unknown query parameter on POST /v1/jobs (no format there)', '/v1/jobs?foo=1', png('x'), /unknown query parameter "foo"; allowed: model, cls, pages, dpi, pdf_text$/],
-    ['an unknown JSON field', '/v1/ocr', json({ image: 'aGk=', colour: true }), /unknown field "colour"; allowed: image, url, model, cls, pages, dpi, pdf_text, format$/],
+    ['an unknown query parameter on POST /v1/ocr', '/v1/ocr?foo=1', png('x'), /unknown query parameter "foo"; allowed: model, cls, pages, dpi, pdf_text, words, format$/],
+    ['an unknown query parameter on POST /v1/jobs (no format there)', '/v1/jobs?foo=1', png('x'), /unknown query parameter "foo"; allowed: model, cls, pages, dpi, pdf_text, words$/],
+    ['an unknown JSON field', '/v1/ocr', json({ image: 'aGk=', colour: true }), /unknown field "colour"; allowed: image, url, model, cls, pages, dpi, pdf_text, words, format$/],
     ['format outside the enum', '/v1/ocr?format=docx', png('x'), new RegExp(`query parameter "format" must be one of ${FORMATS.join(', ')}; got "docx"`)],
     ['pdf_text outside the enum, in JSON', '/v1/ocr', json({ image: 'aGk=', pdf_text: 'maybe' }), new RegExp(`field "pdf_text" must be one of ${PDF_TEXT_MODES.join(', ')}; got "maybe"`)],
     ['dpi out of range', '/v1/ocr?dpi=2000', png('x'), /query parameter "dpi" must be an integer from 36 to 1200; got 2000/],
     ['dpi not a number', '/v1/ocr?dpi=high', png('x'), /query parameter "dpi" must be an integer; got "high"/],
     ['cls not a boolean', '/v1/ocr?cls=maybe', png('x'), /query parameter "cls" must be true or false; got "maybe"/],
     ['a result format outside the enum', '/v1/jobs/abc/result?format=docx', {}, new RegExp(`query parameter "format" must be one of ${FORMATS.join(', ')}`)],
-    ['an unknown result option', '/v1/jobs/abc/result?page=2', {}, /unknown query parameter "page"; allowed: format, partial$/],
+    ['an unknown result option', '/v1/jobs/abc/result?page=2', {}, /unknown query parameter "page"; allowed: format, partial, words$/],
     ['a job id over its length', `/v1/jobs/${'a'.repeat(65)}`, {}, /path parameter "id" must NOT have more than 64 characters/],
   ] as const)('%s', async (_, path, init, message) => {
     const r = await send(path, init)
