@@ -211,8 +211,12 @@ describe('job lifecycle', () => {
     expect(res.status).toBe(200)
     const partial = (await res.json()) as Result
     expect(partial.pages.length).toBeGreaterThanOrEqual(2)
-    expect(partial.pages.map((p) => p.page)).toEqual(Array.from({ length: partial.pages.length }, (_, i) => i + 1))
-    expect(partial.pages[1]!.lines.map((l) => squash(l.text))).toEqual(pageText(2).map(squash))
+    // in page order; the pages are read two at a time, so those so far may have a gap ([1, 3] while
+    // 2 is still being read: docs/JOBS.md)
+    const numbers = partial.pages.map((p) => p.page)
+    expect(numbers).toEqual([...numbers].sort((x, y) => x - y))
+    expect(new Set(numbers).size).toBe(numbers.length)
+    for (const p of partial.pages) expect(p.lines.map((l) => squash(l.text))).toEqual(pageText(p.page).map(squash))
     await fetch(svc.url + job.status_url, { method: 'DELETE' })
   })
 })
