@@ -6,7 +6,7 @@
 import { measureLineInk } from '../image/ink.js'
 import type { Decoded } from '../models/rec-ctc.js'
 import { layoutLine, lineSpaces, lineText, lineWords, mayNeedSpaces, pageSpacing, readChars, type LineLayout } from '../models/rec-words.js'
-import type { OcrLine } from '../types.js'
+import type { OcrLine, Quad } from '../types.js'
 import { LineFrame, lineBox, type CropPlacement, type PagePlacement } from './line-frame.js'
 
 /** The recogniser's input for one line: the crop resized to `width` × `height`, padded to `tensorWidth`. */
@@ -68,9 +68,14 @@ export function pageLines(
     const line: OcrLine = { text, score: reading.score, box: lineBox(crop, page) }
     if (layout && options.words) {
       const frame = new LineFrame(crop, page, reading.input, crop.image.width, crop.image.height)
-      line.words = lineWords(layout, spaces).map((w) => ({ text: w.text, score: w.score, box: frame.box(w.x0, w.y0, w.x1, w.y1) }))
+      line.words = lineWords(layout, spaces).map((w) => ({ text: w.text, score: w.score, box: roundQuad(frame.box(w.x0, w.y0, w.x1, w.y1)) }))
     }
     lines.push(line)
   })
   return lines
+}
+
+/** A word's corners to a tenth of a pixel: finer is below what the recogniser's steps resolve, and it reads better in JSON. */
+function roundQuad(q: Quad): Quad {
+  return q.map(([x, y]) => [Math.round(x * 10) / 10, Math.round(y * 10) / 10]) as Quad
 }
