@@ -18,6 +18,7 @@ import {
   checkSubmission,
   FINISHED_STATES,
   JOB_STATES,
+  jobReadOptions,
   notFound,
   queueFull,
   resultKind,
@@ -203,20 +204,14 @@ export class MemoryJobStore implements JobStore {
     job.state = 'running'
     job.startedAt ??= this.#now()
     this.#active++
-    const { model, cls, pages, dpi, pdfText } = job.options
+    const { pages } = job.options
     this.#o.ocr
       .read(job.source!, {
-        priority: 'batch',
-        ...(model !== undefined ? { model } : {}),
+        ...jobReadOptions(job.options),
+        ...(pages !== undefined ? { pages } : {}),
         parallelPages: this.#o.parallelPages,
         signal: job.abort.signal,
         timeoutMs: this.#o.timeoutMs,
-        ...(cls !== undefined ? { cls } : {}),
-        ...(pages !== undefined ? { pages } : {}),
-        ...(dpi !== undefined ? { dpi } : {}),
-        ...(pdfText !== undefined ? { pdfText } : {}),
-        // the result may be fetched later in any format (hOCR, ALTO, PDF place every word): keep them
-        words: true,
         onPage: (page, { total }) => {
           if (job.state !== 'running') return
           job.pages.set(page.page, page)

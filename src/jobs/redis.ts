@@ -22,6 +22,7 @@ import {
   checkSubmission,
   FINISHED_STATES,
   JOB_STATES,
+  jobReadOptions,
   notFound,
   queueFull,
   resultKind,
@@ -367,20 +368,9 @@ export class RedisJobStore implements JobStore {
   async #page(id: string, page: number, signal: AbortSignal): Promise<void> {
     const [state, opts, deadline] = await this.#work.hmget(this.#jobKey(id), 'state', 'opts', 'deadline')
     if (state !== 'running') return
-    const { model, cls, dpi, pdfText } = JSON.parse(opts ?? '{}') as JobReadOptions
+    const options = JSON.parse(opts ?? '{}') as JobReadOptions
     const doc = await this.#document(id)
-    const result = await this.#o.ocr.read(doc, {
-      priority: 'batch',
-      ...(model !== undefined ? { model } : {}),
-      pages: String(page),
-      signal,
-      timeoutMs: this.#remaining(deadline),
-      ...(cls !== undefined ? { cls } : {}),
-      ...(dpi !== undefined ? { dpi } : {}),
-      ...(pdfText !== undefined ? { pdfText } : {}),
-      // the result may be fetched later in any format (hOCR, ALTO, PDF place every word): keep them
-      words: true,
-    })
+    const result = await this.#o.ocr.read(doc, { ...jobReadOptions(options), pages: String(page), signal, timeoutMs: this.#remaining(deadline) })
     const [after, done] = (await this.#tasks.page(this.#now(), this.#o.ttlMs, id, page, JSON.stringify(result.pages[0]))) as [JobState, number]
     if (after === 'succeeded') {
       this.#documents.delete(id)

@@ -129,6 +129,23 @@ export function checkSubmission(doc: JobDocument, limits: JobLimits & { ocr: Pic
   return { ...doc, options: { ...doc.options, model: limits.ocr.resolveModel(doc.options.model) } }
 }
 
+/**
+ * What every read of a job's document takes from the job: batch priority, its pack, classifier and
+ * PDF settings, and always the words (the result may be fetched later as hOCR, ALTO or PDF, which
+ * place every word). Which pages, the signal and the deadline are the caller's.
+ */
+export function jobReadOptions(options: JobReadOptions): ReadOptions {
+  const { model, cls, dpi, pdfText } = options
+  return {
+    priority: 'batch',
+    words: true,
+    ...(model !== undefined ? { model } : {}),
+    ...(cls !== undefined ? { cls } : {}),
+    ...(dpi !== undefined ? { dpi } : {}),
+    ...(pdfText !== undefined ? { pdfText } : {}),
+  }
+}
+
 export function queueFull(waiting: number, maxQueued: number): OcrError {
   return new OcrError('OVERLOADED', `job queue full (${waiting} jobs waiting; OCR_JOBS_MAX_QUEUED=${maxQueued})`, { retryAfterSec: 30 })
 }
