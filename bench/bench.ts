@@ -44,6 +44,7 @@ import { benchJobs } from './jobs.js'
 import { hotSpots, profile } from './lib/cpuprofile.js'
 import { EVAL_REAL } from './lib/eval-real.js'
 import { createEngine, type EngineName, EngineUnavailable, type EvalEngine } from './lib/engines.js'
+import { FloorPool } from './lib/floor-pool.js'
 import { createPool } from './lib/peer-pool.js'
 import { type BenchImage, contentType, lineSeries, loadBenchSet, type ScaledImage, sizeSeries } from './lib/images.js'
 import { type LoadResult, type RequestBody, runLoad, startProbe } from './lib/load.js'
@@ -115,7 +116,8 @@ const FULL: Plan = {
   peerSequential: true,
   scalingReps: 1,
   sizeSeries: ['upscaled', 'tiled'],
-  httpPasses: { 1: 1, 4: 2, 16: 4 },
+  // c = 16 runs long enough for ≥ 500 /healthz probes
+  httpPasses: { 1: 1, 4: 2, 16: 8 },
   httpRounds: 3,
   remoteConcurrency: [1, 4],
   httpMaxMs: 120_000,
@@ -324,7 +326,7 @@ async function createInProcess(dist: Dist): Promise<InProcess> {
  * image so both see the same machine conditions, the in-process pipeline and the replay of its
  * recorded tensors (the model-only floor).
  */
-async function ocrserveSequential(dist: Dist, images: readonly BenchImage[], plan: Plan, withFloor: boolean): Promise<{ seq: SeqResult; floor: FloorResult | null }> {
+async function ocrserveSequential(dist: Dist, images: readonly BenchImage[], plan: Plan, withFloor: boolean): Promise<{ seq: SeqResult; floor: FloorResult | null; calls: RecordedCall[] }> {
   const ocr = await dist.index.createOcr({ ...engineOverrides, timeoutMs: LIBRARY_TIMEOUT_MS })
   const solo = withFloor ? await dist.index.createOcr({ ...engineOverrides, idleAssist: false, timeoutMs: LIBRARY_TIMEOUT_MS }) : null
   const inproc = withFloor ? await createInProcess(dist) : null
@@ -372,7 +374,8 @@ async function ocrserveSequential(dist: Dist, images: readonly BenchImage[], pla
         if (inproc) {
           const run = await inproc.read(img)
           replays.push(await inproc.replay(run.calls))
-          run.calls.forEach((c) => (c.feeds = {})) // the tensors are not needed any more
+          // the last pass's tensors are replayed again by the saturated floor; the others are not needed
+          if (r < plan.seqReps - 1) run.calls.forEach((c) => (c.feeds = {}))
           runs.push(run)
         }
       }
@@ -390,7 +393,7 @@ async function ocrserveSequential(dist: Dist, images: readonly BenchImage[], pla
       latencyByPass: byPass(lat),
       soloByPass: solo ? byPass(soloLat) : null,
     }
-    if (!inproc) return { seq, floor: null }
+    if (!inproc) return { seq, floor: null, calls: [] }
     const floorImages = runs.map((run, i): FloorImage => {
       const replayed = replays[i]!
       const modelInPipeline = zeroRoleTimes()
@@ -418,11 +421,54 @@ async function ocrserveSequential(dist: Dist, images: readonly BenchImage[], pla
         bytes,
       }
     })
-    return { seq, floor: { threads: inproc.threads, images: floorImages, passes: floorPasses } }
+    return { seq, floor: { threads: inproc.threads, images: floorImages, passes: floorPasses }, calls: runs.flatMap((x) => x.calls) }
   } finally {
     await ocr.close()
     await solo?.close()
     await inproc?.close()
+  }
+}
+
+/** The saturated floor (bench/lib/floor-pool.ts), per round. */
+interface SaturatedFloor {
+  workers: number
+  threads: number
+  images: number
+  /** Per round: images/s of every worker replaying the set's calls side by side. */
+  imgPerSec: number[]
+  /** Per round: Σ run() of one worker replaying the set alone (ms), the others idle. */
+  aloneMs: number[]
+  /** Per round: Σ run() per worker (mean over the workers) replaying the set side by side (ms). */
+  togetherMs: number[]
+}
+
+/**
+ * The recorded calls of the last sequential pass replayed on as many threads as ocrserve's default
+ * workers, each with its own sessions: side by side (the machine's limit for these networks in
+ * this layout) and one alone (the same calls without company), taking turns going first.
+ */
+async function saturatedFloor(dist: Dist, calls: readonly RecordedCall[], images: number, rounds: number): Promise<SaturatedFloor> {
+  const settings = dist.index.parseEngineSettings({ ...engineOverrides })
+  const { workers, threadsPerWorker: threads } = dist.config.resolveParallelism(settings)
+  const models = dist.assets.resolveModelPaths(settings.models)
+  const pool = await FloorPool.start({ dist: join(ROOT, 'dist'), models, rewrite: settings.modelRewrite, workers, threads }, calls)
+  const total = (t: RoleTimes): number => t.det + t.cls + t.rec
+  try {
+    progress('saturated floor: warm-up pass')
+    await pool.pass()
+    const out: SaturatedFloor = { workers, threads, images, imgPerSec: [], aloneMs: [], togetherMs: [] }
+    for (let r = 0; r < rounds; r++) {
+      progress(`saturated floor: round ${r + 1} of ${rounds}`)
+      const alone = async (): Promise<void> => void out.aloneMs.push(total((await pool.pass(true)).times[0]!))
+      if (r % 2 === 1) await alone()
+      const together = await pool.pass()
+      out.imgPerSec.push((workers * images) / (together.wallMs / 1000))
+      out.togetherMs.push(mean(together.times.map(total)))
+      if (r % 2 === 0) await alone()
+    }
+    return out
+  } finally {
+    await pool.close()
   }
 }
 
@@ -503,12 +549,16 @@ const LABEL: Record<EngineName, string> = { ocrserve: 'ocrserve', guten: 'Guten 
  * ocrserve's work beyond PaddleOCR's pipeline (and beyond the peers', which have none of it), each
  * turned off in turn; the last row turns all three off.
  */
-const EXTRA_WORK: readonly { key: string; label: string; settings: Record<string, unknown>; what: string }[] = [
+const EXTRA_WORK: readonly { key: string; label: string; settings: Record<string, unknown>; read?: { words: boolean }; what: string }[] = [
   { key: 'default', label: 'default settings', settings: {}, what: '–' },
   { key: 'no-cls', label: '`useCls: false`', settings: { useCls: false }, what: 'angle classifier (0/180° per line)' },
   { key: 'no-auto-rotate', label: '`autoRotate: false`', settings: { autoRotate: false }, what: 'page orientation (pages turned 90/180/270°)' },
   { key: 'no-second-det', label: '`detMaxSideLen: 0`', settings: { detMaxSideLen: 0 }, what: 'the finer second detection pass' },
   { key: 'none', label: 'all three off', settings: { useCls: false, autoRotate: false, detMaxSideLen: 0 }, what: 'all three' },
+  // what words cost (issue 18): the default read restores spaces and settles punctuation width from
+  // the characters' positions; `words: true` also boxes every word
+  { key: 'no-spaces', label: '`restoreSpaces: false, asciiPunctuation: false`', settings: { restoreSpaces: false, asciiPunctuation: false }, what: "spaces restored and punctuation width (the words code's default share)" },
+  { key: 'words', label: 'read with `words: true`', settings: {}, read: { words: true }, what: 'nothing; adds every word with its box' },
 ]
 
 /** ocrserve (createOcr from the build) reading a pass's images all at once. */
@@ -569,7 +619,7 @@ async function extraWork(dist: Dist, images: readonly BenchImage[], rounds: numb
     for (const v of EXTRA_WORK) engines.push(await dist.index.createOcr({ ...engineOverrides, ...v.settings, timeoutMs: LIBRARY_TIMEOUT_MS }))
     if (warmUp) {
       progress('extra work: warm-up pass')
-      for (const img of images) for (const e of engines) await e.read(img.path)
+      for (const img of images) for (const [j, e] of engines.entries()) await e.read(img.path, EXTRA_WORK[j]!.read)
     }
     const n = EXTRA_WORK.length
     const cpu = EXTRA_WORK.map(() => [] as number[])
@@ -586,7 +636,7 @@ async function extraWork(dist: Dist, images: readonly BenchImage[], rounds: numb
         for (const j of rotation(n, r * images.length + i)) {
           const c0 = process.cpuUsage()
           const t0 = performance.now()
-          const res = await engines[j]!.read(img.path)
+          const res = await engines[j]!.read(img.path, EXTRA_WORK[j]!.read)
           wallRound[j]! += performance.now() - t0
           const c = process.cpuUsage(c0)
           cpuRound[j]! += (c.user + c.system) / 1e6
@@ -831,13 +881,23 @@ async function httpLoad(service: Service, bodies: readonly RequestBody[], concur
 /** /healthz is probed this often during the c=16 load (a probe waits for the answer before the next). */
 const HEALTHZ_PROBE_MS = 20
 
-/** The event-loop delay gauges of the server's /metrics (since its previous scrape), in ms; null when absent. */
+/**
+ * prom-client samples the event loop with a timer of this period (its eventLoopMonitoringPrecision
+ * default), and monitorEventLoopDelay records the time between two of its ticks: an idle loop
+ * reads p50 ≈ 10.1 ms. The bench reports the delay beyond it, the time the loop was held.
+ */
+const EVENT_LOOP_SAMPLE_MS = 10
+
+/**
+ * The event-loop delay gauges of the server's /metrics (since its previous scrape), beyond the
+ * sampling period (ms); null when absent.
+ */
 async function eventLoopDelay(url: string): Promise<{ p50: number; p99: number; max: number } | null> {
   try {
     const text = await (await fetch(`${url}/metrics`)).text()
     const gauge = (name: string): number | null => {
       const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text)
-      return m ? Number(m[1]) * 1000 : null
+      return m ? Math.max(0, Number(m[1]) * 1000 - EVENT_LOOP_SAMPLE_MS) : null
     }
     const [p50, p99, max] = ['nodejs_eventloop_lag_p50_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_eventloop_lag_max_seconds'].map(gauge)
     return p50 === null || p99 === null || max === null ? null : { p50: p50!, p99: p99!, max: max! }
@@ -1019,11 +1079,13 @@ async function main(): Promise<void> {
 
   let seq: SeqResult | null = null
   let floor: FloorResult | null = null
+  let floorCalls: RecordedCall[] = []
   if (sections.has('seq')) {
     progress(`ocrserve: sequential${sections.has('floor') ? ', interleaved with the in-process pipeline and the model-only floor' : ''}`)
     const r = await attempt('seq', () => ocrserveSequential(dist, images, plan, sections.has('floor')))
     seq = r?.seq ?? null
     floor = r?.floor ?? null
+    floorCalls = r?.calls ?? []
     results.seq = seq
     results.floor = floor
   }
@@ -1059,6 +1121,42 @@ async function main(): Promise<void> {
   // time, is printed beside but never mixed into a round's ratio)
   const speedup = (p: PeerName): Spread | null => spread(pairedRatios(ocrLib?.imgPerSec ?? [], libOf(p)?.imgPerSec ?? []))
   const cpuRatio = (p: PeerName): Spread | null => spread(pairedRatios(ocrLib?.cpuPerImage ?? [], libOf(p)?.cpuPerImage ?? []))
+
+  // ---- the saturated floor, right after the throughput rounds it is compared with
+  let satFloor: SaturatedFloor | null = null
+  if (floorCalls.length && ocrLib) {
+    satFloor = await attempt('floor', () => saturatedFloor(dist, floorCalls, images.length, plan.rounds))
+    results.saturatedFloor = satFloor
+  }
+  floorCalls = []
+  /** The model-only floor per image (s): the median over the sequential passes of Σ floor / images. */
+  const floorPerImage = floor?.passes.length ? median(floor.passes.map((p) => sum(p.floorMs) / p.floorMs.length)) / 1000 : null
+  const cores = os.availableParallelism()
+  const satOverCoresFloor = ocrLib && floorPerImage ? spread(ocrLib.imgPerSec.map((r) => (r * floorPerImage) / cores)) : null
+  const satOverSatFloor = ocrLib && satFloor ? spread(pairedRatios(ocrLib.imgPerSec, satFloor.imgPerSec)) : null
+  const floorContention = satFloor ? spread(pairedRatios(satFloor.togetherMs, satFloor.aloneMs)) : null
+  if (satFloor && ocrLib && floorPerImage) {
+    emit(
+      'Saturated floor: the networks alone, on every worker at once',
+      markdownTable(
+        ['layout', 'cores ÷ floor per image, images/s', 'saturated floor images/s', 'one worker alone: Σ run() ms', 'side by side: Σ run() ms per worker', 'run() side by side ÷ alone', 'ocrserve images/s (saturated)', 'ocrserve ÷ (cores ÷ floor)', 'ocrserve ÷ saturated floor'],
+        [
+          [
+            `${satFloor.workers} workers × ${satFloor.threads} threads`,
+            fmt(cores / floorPerImage, 2),
+            fmtSpread(spread(satFloor.imgPerSec), 2),
+            fmtSpread(spread(satFloor.aloneMs), 0),
+            fmtSpread(spread(satFloor.togetherMs), 0),
+            fmtSpread(floorContention, 3),
+            fmtSpread(spread(ocrLib.imgPerSec), 2),
+            fmtSpread(satOverCoresFloor, 3),
+            fmtSpread(satOverSatFloor, 3),
+          ],
+        ],
+      ),
+      `The last sequential pass's recorded run() calls (${satFloor.images} images) replayed in ${satFloor.workers} worker threads, each with its own sessions loaded as a default ocrserve worker loads them (bench/lib/floor-pool.ts): all started together (images/s = workers × images ÷ the wall time until the last is done), and one alone with the others idle; ${plan.rounds} rounds after a warm-up pass, median (min–max). cores ÷ floor per image = ${cores} ÷ the sequential floor (${ms(floorPerImage * 1000, 0)} ms per image): the rate if the networks lost nothing to running side by side. run() side by side ÷ alone is what they do lose (shared caches, memory bandwidth, clock); the saturated floor includes it and nothing of ocrserve's own work, so ocrserve ÷ saturated floor is the share of the reachable rate that ocrserve reaches.`,
+    )
+  }
 
   const sweep: { workers: number; threadsPerWorker: number; imgPerSec: number }[] = []
   if (sections.has('sweep')) {
@@ -1310,7 +1408,7 @@ async function main(): Promise<void> {
         return [
           `Raw image bodies (Content-Type image/*), the core set's ${bodies.length} images in turn, after a warm-up pass; a run sends set size × ${plan.httpPasses[1]}/${plan.httpPasses[4]}/${plan.httpPasses[16]} requests at c = 1/4/16; c = 1 and 4 run ${plan.httpRounds}× (alternating), c = 16 once. req/s, p50, p99: median (min–max) over the runs. RSS (VmRSS of the server process, workers included) after warm-up: ${ms(single.rssIdle)} MiB.`,
           hs ? `/healthz every ${HEALTHZ_PROBE_MS} ms during the c=16 load: ${hs.n} probes, p50 ${fmt(hs.p50, 1)} ms, p99 ${fmt(hs.p99, 1)} ms, max ${fmt(hs.max, 1)} ms, ${h!.failures} failed.` : '',
-          el ? `The server's event-loop delay over the same load (its /metrics, nodejs_eventloop_lag_*): p50 ${fmt(el.p50, 1)} ms, p99 ${fmt(el.p99, 1)} ms, max ${fmt(el.max, 1)} ms.` : '',
+          el ? `The server's event-loop delay over the same load (its /metrics, nodejs_eventloop_lag_*, less the ${EVENT_LOOP_SAMPLE_MS} ms sampling period): p50 ${fmt(el.p50, 1)} ms, p99 ${fmt(el.p99, 1)} ms, max ${fmt(el.max, 1)} ms.` : '',
         ]
           .filter(Boolean)
           .join('\n')
@@ -1387,6 +1485,10 @@ async function main(): Promise<void> {
     cpu_vs_guten: cpuRatio('guten'),
     cpu_vs_ppu: cpuRatio('ppu'),
     cpu_vs_tesseract: cpuRatio('tesseract'),
+    sat_vs_cores_floor: satOverCoresFloor,
+    sat_vs_saturated_floor: satOverSatFloor,
+    floor_contention: floorContention,
+    saturated_floor_img_s: satFloor ? spread(satFloor.imgPerSec) : null,
     overhead_vs_floor: soloFloor?.median ?? null,
     overhead_vs_floor_total: soloFloor?.total ?? null,
     helped_latency_vs_floor: helpedFloor?.median ?? null,
@@ -1402,6 +1504,9 @@ async function main(): Promise<void> {
   }
   const extraCpu = (results.extras as ExtraResult[] | undefined) ?? []
   for (const r of extraCpu.slice(1)) spreads[`extra_cpu_ratio_${r.key.replace(/-/g, '_')}`] = spread(pairedRatios(r.cpuPerImage, extraCpu[0]!.cpuPerImage))
+  const extraOf = (key: string): ExtraResult | undefined => extraCpu.find((r) => r.key === key)
+  // positions, spaces and word boxes together, against none of the words work
+  if (extraOf('words') && extraOf('no-spaces')) spreads.words_cpu_ratio = spread(pairedRatios(extraOf('words')!.cpuPerImage, extraOf('no-spaces')!.cpuPerImage))
   for (const [key, sp] of Object.entries(spreads)) {
     json[key] = round(sp?.median, 3)
     if (sp && sp.n > 1) json[`${key}_spread`] = spreadJson(sp)
@@ -1451,15 +1556,20 @@ async function main(): Promise<void> {
     line('ppu-paddle-ocr CPU s per image (saturated)', 'ppu_cpu_s_per_image', 3, ''),
     line('CPU per image, ocrserve ÷ ppu-paddle-ocr', 'cpu_vs_ppu', 2, ''),
     line('CPU per image, ocrserve ÷ Guten', 'cpu_vs_guten', 2, ''),
+    line('saturated images/s ÷ (cores ÷ floor per image)', 'sat_vs_cores_floor', 3, '≥ 0.85'),
+    line('saturated floor images/s (networks only, every worker at once)', 'saturated_floor_img_s', 2, ''),
+    line('floor run() side by side ÷ alone', 'floor_contention', 3, ''),
+    line('saturated images/s ÷ saturated floor', 'sat_vs_saturated_floor', 3, ''),
     line('sequential latency / model-only floor (median image)', 'overhead_vs_floor', 3, '≤ 1.15'),
     line('the same with idle workers helping (default engine)', 'helped_latency_vs_floor', 3, ''),
     once('/healthz p99 under c=16 load (ms)', 'healthz_p99_ms', 1, '< 10 (≥ 500 probes)'),
-    once('event-loop delay p99 under c=16 load (ms)', 'eventloop_p99_ms', 1, ''),
+    once(`event-loop delay p99 under c=16 load, beyond the ${EVENT_LOOP_SAMPLE_MS} ms sampling period (ms)`, 'eventloop_p99_ms', 1, ''),
     line('remote kserve-http p50 / single (c=4)', 'remote_http_ratio', 3, '≤ 1.10'),
     line('remote kserve-grpc p50 / single (c=4)', 'remote_grpc_ratio', 3, '≤ 1.10'),
     line('remote kserve-http p50 / single (c=1)', 'remote_http_ratio_c1', 3, ''),
     line('remote kserve-grpc p50 / single (c=1)', 'remote_grpc_ratio_c1', 3, ''),
     ...extraCpu.slice(1).map((r) => line(`ocrserve CPU per image, ${r.label.replace(/`/g, '')} ÷ default`, `extra_cpu_ratio_${r.key.replace(/-/g, '_')}`, 3, '')),
+    line('words: CPU per image with word boxes ÷ with spaces and punctuation off', 'words_cpu_ratio', 3, '≤ 1.02'),
     line('ocrserve start-up ms (fresh process)', 'ocrserve_startup_ms', 0, ''),
     line('ppu-paddle-ocr start-up ms (fresh process)', 'ppu_startup_ms', 0, ''),
     once('24-page job, pages spread / one worker per document (2 workers)', 'jobs_memory_spread_over_one', 3, '≤ 0.6'),
