@@ -121,6 +121,13 @@ export const EngineSettingsSchema = z.strictObject({
    * zero padding on its right (PaddleOCR: 0, so a batch's widest crop ends at the tensor's edge).
    */
   recMinRightPad: z.number().int().min(0).max(1024).default(32),
+  /**
+   * Beyond the reference: each line is cropped for the classifier and recogniser from its box
+   * lengthened at both ends along the text by this fraction of the line's height (the line's box
+   * stays the detector's): DB's box often ends on a final full stop or comma, which the recogniser
+   * then drops (image/warp.ts lineCropQuad). 0 = PaddleOCR's crop.
+   */
+  lineCropMargin: z.number().min(0).max(2).default(0.15),
   /** drop_score: lines whose recognition score is below this are dropped. */
   dropScore: z.number().min(0).max(1).default(0.5),
   // ---- beyond the reference (measured; see docs/ACCURACY.md)

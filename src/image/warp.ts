@@ -255,6 +255,31 @@ class WarpedCrop extends LazyImage {
  */
 export const TALL_CROP_RATIO = 1.5
 
+/**
+ * The quad a line is cropped from: `quad` lengthened at both ends along its text by `margin` × the
+ * line's height (its side across the text). The text runs along the crop's width, or along its
+ * height when the crop is tall (cropText turns it); lengthening a quad along that side keeps it as
+ * tall or as wide as it was, so cropText turns it the same way. Beyond the reference (PaddleOCR
+ * crops the box as detected): DB's box often ends on or just before a line's final full stop or
+ * comma, a small mark whose probability stays under the threshold on faint ink, and the recogniser
+ * drops a mark at the very edge of its input.
+ */
+export function lineCropQuad(quad: Quad, margin: number): Quad {
+  if (margin <= 0) return quad
+  const { width, height } = cropSize(quad)
+  const tall = Math.max(1, height) / Math.max(1, width) >= TALL_CROP_RATIO
+  const [a, b, c, d] = quad
+  // the mean of the two edges that run along the text, from its start to its end
+  const ex = tall ? (d[0] - a[0] + c[0] - b[0]) / 2 : (b[0] - a[0] + c[0] - d[0]) / 2
+  const ey = tall ? (d[1] - a[1] + c[1] - b[1]) / 2 : (b[1] - a[1] + c[1] - d[1]) / 2
+  const length = Math.hypot(ex, ey)
+  if (length === 0) return quad
+  const by = (margin * (tall ? width : height)) / length
+  const back = (p: Point): Point => [p[0] - ex * by, p[1] - ey * by]
+  const on = (p: Point): Point => [p[0] + ex * by, p[1] + ey * by]
+  return tall ? [back(a), back(b), on(c), on(d)] : [back(a), on(b), on(c), back(d)]
+}
+
 /** get_rotate_crop_image: the upright crop, turned 90° CCW when it is tall (h/w ≥ TALL_CROP_RATIO). */
 export function cropText(img: RgbImage, quad: Quad): { crop: RgbImage; turned: boolean } {
   const crop = lazyCrop(img, quad)
