@@ -127,7 +127,7 @@ export const EngineSettingsSchema = z.strictObject({
    * stays the detector's): DB's box often ends on a final full stop or comma, which the recogniser
    * then drops (image/warp.ts lineCropQuad). 0 = PaddleOCR's crop.
    */
-  lineCropMargin: z.number().min(0).max(2).default(0.15),
+  lineCropMargin: z.number().min(0).max(2).default(0.1),
   /** drop_score: lines whose recognition score is below this are dropped. */
   dropScore: z.number().min(0).max(1).default(0.5),
   // ---- beyond the reference (measured; see docs/ACCURACY.md)
