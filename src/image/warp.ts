@@ -265,7 +265,27 @@ export const TALL_CROP_RATIO = 1.5
  * drops a mark at the very edge of its input.
  */
 export function lineCropQuad(quad: Quad, margin: number): Quad {
-  if (margin <= 0) return quad
+  const along = lengthening(quad, margin)
+  if (!along) return quad
+  const { ex, ey, by, tall } = along
+  const [a, b, c, d] = quad
+  const back = (p: Point): Point => [p[0] - ex * by, p[1] - ey * by]
+  const on = (p: Point): Point => [p[0] + ex * by, p[1] + ey * by]
+  return tall ? [back(a), back(b), on(c), on(d)] : [back(a), on(b), on(c), back(d)]
+}
+
+/**
+ * The share of lineCropQuad's crop, along its text, that lies past each end of `quad`: the line's
+ * box spans [share, 1 − share] of the crop's length (exactly for a parallelogram).
+ */
+export function lineCropEnds(quad: Quad, margin: number): number {
+  const along = lengthening(quad, margin)
+  return along ? along.by / (1 + 2 * along.by) : 0
+}
+
+/** How lineCropQuad lengthens `quad`: the edge along its text (ex, ey), by `by` of it at each end; null when it does not. */
+function lengthening(quad: Quad, margin: number): { ex: number; ey: number; by: number; tall: boolean } | null {
+  if (margin <= 0) return null
   const { width, height } = cropSize(quad)
   const tall = Math.max(1, height) / Math.max(1, width) >= TALL_CROP_RATIO
   const [a, b, c, d] = quad
@@ -273,11 +293,8 @@ export function lineCropQuad(quad: Quad, margin: number): Quad {
   const ex = tall ? (d[0] - a[0] + c[0] - b[0]) / 2 : (b[0] - a[0] + c[0] - d[0]) / 2
   const ey = tall ? (d[1] - a[1] + c[1] - b[1]) / 2 : (b[1] - a[1] + c[1] - d[1]) / 2
   const length = Math.hypot(ex, ey)
-  if (length === 0) return quad
-  const by = (margin * (tall ? width : height)) / length
-  const back = (p: Point): Point => [p[0] - ex * by, p[1] - ey * by]
-  const on = (p: Point): Point => [p[0] + ex * by, p[1] + ey * by]
-  return tall ? [back(a), back(b), on(c), on(d)] : [back(a), on(b), on(c), back(d)]
+  if (length === 0) return null
+  return { ex, ey, by: (margin * (tall ? width : height)) / length, tall }
 }
 
 /** get_rotate_crop_image: the upright crop, turned 90° CCW when it is tall (h/w ≥ TALL_CROP_RATIO). */

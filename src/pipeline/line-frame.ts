@@ -27,6 +27,11 @@ export interface CropPlacement {
   turned: boolean
   /** Turned 180° (the classifier, or a page read upside down). */
   flipped: boolean
+  /**
+   * The share of the crop's length at each end that lies past the line's box (the crop reaches a
+   * little past it, image/warp.ts lineCropQuad); 0 when none.
+   */
+  ends?: number
 }
 
 /** The image as given, and the clockwise rotation the engine applied to it to read it. */
@@ -59,6 +64,8 @@ export class LineFrame {
   /** rec-input pixels → pixels of the crop as read (turned and flipped). */
   readonly #sx: number
   readonly #sy: number
+  /** The recogniser input's width before its padding (px). */
+  readonly #inputWidth: number
   /** The upright crop's size (before the turn). */
   readonly #w: number
   readonly #h: number
@@ -70,6 +77,7 @@ export class LineFrame {
     this.#page = page
     this.#sx = cropWidth / input.width
     this.#sy = cropHeight / input.height
+    this.#inputWidth = input.width
     const size = cropSize(crop.source)
     this.#w = Math.max(1, size.width)
     this.#h = Math.max(1, size.height)
@@ -106,8 +114,21 @@ export class LineFrame {
     return rotation === 0 ? [px, py] : unrotatePoint(px, py, rotation, width, height)
   }
 
-  /** The box [x0, x1) × [y0, y1) of the recogniser's input, clockwise from its top-left: the text's own. */
+  /**
+   * The box [x0, x1) × [y0, y1) of the recogniser's input, clockwise from its top-left: the text's
+   * own. Along the text it stays within the line's box: a word's ink past the box's ends (a final
+   * full stop the detector left out, which the crop's margin lets the recogniser read) is not
+   * boxed, so that words nest in their line (hOCR, ALTO).
+   */
   box(x0: number, y0: number, x1: number, y1: number): Quad {
+    const ends = this.#crop.ends ?? 0
+    if (ends > 0) {
+      // the input before its padding is the crop as read, resized: the same shares of its width
+      const lo = ends * this.#inputWidth
+      const hi = (1 - ends) * this.#inputWidth
+      x0 = Math.min(hi, Math.max(lo, x0))
+      x1 = Math.min(hi, Math.max(lo, x1))
+    }
     return [this.point(x0, y0), this.point(x1, y0), this.point(x1, y1), this.point(x0, y1)]
   }
 }

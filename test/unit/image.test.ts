@@ -5,7 +5,7 @@ import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint
 import { linearTable } from '../../src/image/resize.js'
 import { packDetInput, packRecBatch, recResizedWidth } from '../../src/image/tensor.js'
 import { DET_LAYOUT, REC_LAYOUT } from '../helpers/images.js'
-import { cropSize, cropText, lazyCrop, lineCropQuad, perspectiveTransform, warpQuad } from '../../src/image/warp.js'
+import { cropSize, cropText, lazyCrop, lineCropEnds, lineCropQuad, perspectiveTransform, warpQuad } from '../../src/image/warp.js'
 import { firstDiff } from '../helpers/arrays.js'
 
 /** A w×h image whose pixel (x, y) is (x, y, 7). */
@@ -132,6 +132,14 @@ describe('lineCropQuad (a line cropped a little past its box)', () => {
     ['tilted', [[0, 0], [60, 80], [52, 86], [-8, 6]], 1, [[-6, -8], [66, 88], [58, 94], [-14, -2]]],
     ['margin 0: the box itself', [[10, 5], [110, 5], [110, 25], [10, 25]], 0, [[10, 5], [110, 5], [110, 25], [10, 25]]],
   ])('%s', (_, quad, margin, want) => close(lineCropQuad(quad, margin), want))
+
+  it('lineCropEnds: the share of the crop past each end of the box', () => {
+    // 100 px long, 3 px more at each end: the box spans [3, 103] of the 106 px crop
+    expect(lineCropEnds([[10, 5], [110, 5], [110, 25], [10, 25]], 0.15)).toBeCloseTo(3 / 106, 12)
+    // tall: 0.5 × 10 px more at each end of 30
+    expect(lineCropEnds([[10, 5], [20, 5], [20, 35], [10, 35]], 0.5)).toBeCloseTo(5 / 40, 12)
+    expect(lineCropEnds([[10, 5], [110, 5], [110, 25], [10, 25]], 0)).toBe(0)
+  })
 
   it('keeps the turn cropText gives the box', () => {
     const img = coords(60, 60)

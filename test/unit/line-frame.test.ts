@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { createImage, rot180, rotateClockwise, unrotatePoint, type RgbImage } from '../../src/image/image.js'
 import { packRecBatch, recInputGray, recResizedWidth, tensorLayout } from '../../src/image/tensor.js'
 import { LEGACY_NORMS } from '../../src/packs/load.js'
-import { cropText } from '../../src/image/warp.js'
+import { cropText, lineCropEnds, lineCropQuad } from '../../src/image/warp.js'
 import { LineFrame, lineBox, type CropPlacement } from '../../src/pipeline/line-frame.js'
 import type { Point, Quad } from '../../src/types.js'
 
@@ -56,7 +56,10 @@ describe('LineFrame: a point of the recogniser input back to the image', () => {
     { name: 'page rotated 90°', tilt: 2, tall: false, flipped: false, rotation: 90 },
     { name: 'page rotated 180°', tilt: 0, tall: false, flipped: false, rotation: 180 },
     { name: 'page rotated 270°, tall crop', tilt: 5, tall: true, flipped: false, rotation: 270 },
-  ])('$name', ({ tilt, tall, flipped, rotation }) => {
+    // cropped past the box's ends (lineCropMargin): the input's ends lie outside the line's box
+    { name: 'tilted 6°, cropped 0.3 × its height past its ends', tilt: 6, tall: false, flipped: false, rotation: 0, margin: 0.3 },
+    { name: 'tall crop turned and flipped, cropped past its ends', tilt: 2, tall: true, flipped: true, rotation: 90, margin: 0.2 },
+  ])('$name', ({ tilt, tall, flipped, rotation, margin = 0 }) => {
     const mark: Point = [231, 142]
     const img = marked(mark)
     // the page the crops are cut from, and the mark in it
@@ -65,7 +68,8 @@ describe('LineFrame: a point of the recogniser input back to the image', () => {
     // a line box around the mark (off-centre, so a wrong turn or flip would show)
     const [bw, bh] = tall ? [40, 180] : [220, 44]
     const quad = rect([inPage[0] + (tall ? 6 : -37), inPage[1] + (tall ? -41 : 5)], bw, bh, tilt)
-    const cut = cropText(page, quad)
+    const source = lineCropQuad(quad, margin)
+    const cut = cropText(page, source)
     expect(cut.turned).toBe(tall)
     const image = flipped ? rot180(cut.crop) : cut.crop
     // the recogniser's input: 48 px high, padded on the right
@@ -73,12 +77,13 @@ describe('LineFrame: a point of the recogniser input back to the image', () => {
     const tensorWidth = width + 32
     const gray = recInputGray(packRecBatch([image], REC_H, tensorWidth, tensorLayout(LEGACY_NORMS.line)), 0, REC_H, tensorWidth, width, LEGACY_NORMS.line)
     const [x, y] = findMark(gray, width)
-    const crop: CropPlacement = { quad, source: quad, turned: cut.turned, flipped }
+    const crop: CropPlacement = { quad, source, turned: cut.turned, flipped, ends: lineCropEnds(quad, margin) }
     const frame = new LineFrame(crop, { rotation, width: W, height: H }, { width, height: REC_H }, image.width, image.height)
     const [px, py] = frame.point(x, y)
     // one recogniser pixel is a few image pixels: the mark comes back within 1.5 px
     expect(Math.hypot(px - (mark[0] + 0.5), py - (mark[1] + 0.5))).toBeLessThan(1.5)
-    // the corners of the input are the line box's corners, starting at the text's top-left
+    // the corners of the input are the line box's corners, starting at the text's top-left (a
+    // box never reaches past the line's ends, where the crop does)
     const box = lineBox(crop, { rotation, width: W, height: H })
     const corners = frame.box(0, 0, width, REC_H)
     corners.forEach((c, k) => expect(Math.hypot(c[0] - box[k]![0], c[1] - box[k]![1])).toBeLessThan(1.5))
