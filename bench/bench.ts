@@ -49,11 +49,13 @@ import { createPool } from './lib/peer-pool.js'
 import { type BenchImage, contentType, lineSeries, loadBenchSet, type ScaledImage, sizeSeries } from './lib/images.js'
 import { type LoadResult, type RequestBody, runLoad, startProbe } from './lib/load.js'
 import { type Child, freePort, rssMiB, startNode, waitReady } from './lib/procs.js'
-import { describeCall, type RecordedCall, RecordingBackend, replay, type RoleTimes, zeroRoleTimes } from './lib/recording.js'
+import { describeCall, floorBackends, type RecordedCall, RecordingBackend, replay, type RoleTimes, zeroRoleTimes } from './lib/recording.js'
 import { type Contestant, pooled, type RoundsResult, throughputRounds } from './lib/rounds.js'
 import { fmt, fmtSpread, markdownTable, mean, median, pairedRatios, percentile, ratio, relativeRange, rotation, round, type Spread, spread, spreadJson, sum, summarize } from './lib/stats.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+/** The build the bench measures (npm run bench builds it first). */
+const DIST = join(ROOT, 'dist')
 const CACHE = join(ROOT, '.cache', 'bench')
 const DOC = join(ROOT, 'docs', 'BENCHMARKS.md')
 const DOC_START = '<!-- bench:results:start -->'
@@ -155,24 +157,20 @@ type DistIndex = typeof import('../src/index.js')
 type DistConfig = typeof import('../src/config.js')
 type DistPipeline = typeof import('../src/pipeline/pipeline.js')
 type DistDecode = typeof import('../src/image/decode.js')
-type DistLocal = typeof import('../src/inference/local.js')
 type DistAssets = typeof import('../src/models/assets.js')
 type DistBuiltin = typeof import('../src/packs/builtin.js')
-type DistRewrite = typeof import('../src/models/onnx/model-file.js')
 
 interface Dist {
   index: DistIndex
   config: DistConfig
   pipeline: DistPipeline
   decode: DistDecode
-  local: DistLocal
   assets: DistAssets
   builtin: DistBuiltin
-  rewrite: DistRewrite
 }
 
 async function loadDist(): Promise<Dist> {
-  const at = (p: string): string => join(ROOT, 'dist', p)
+  const at = (p: string): string => join(DIST, p)
   if (!existsSync(at('index.js'))) throw new Error('ocrserve is not built: run npm run build (npm run bench does)')
   const imp = <T>(p: string): Promise<T> => import(at(p)) as Promise<T>
   return {
@@ -180,10 +178,8 @@ async function loadDist(): Promise<Dist> {
     config: await imp<DistConfig>('config.js'),
     pipeline: await imp<DistPipeline>('pipeline/pipeline.js'),
     decode: await imp<DistDecode>('image/decode.js'),
-    local: await imp<DistLocal>('inference/local.js'),
     assets: await imp<DistAssets>('models/assets.js'),
     builtin: await imp<DistBuiltin>('packs/builtin.js'),
-    rewrite: await imp<DistRewrite>('models/onnx/model-file.js'),
   }
 }
 
@@ -286,12 +282,8 @@ interface InProcess {
 async function createInProcess(dist: Dist): Promise<InProcess> {
   const settings = dist.index.parseEngineSettings({ ...engineOverrides })
   const { threadsPerWorker: threads } = dist.config.resolveParallelism(settings)
-  const paths = dist.assets.resolveModelPaths(settings.models)
   const pack = await dist.builtin.builtinPack(settings, { onnx: 'required' })
-  // the same model bytes the engine loads (graph rewrites included), so the floor runs the same graphs
-  const load = async (role: ModelRole): Promise<Backend> =>
-    dist.local.createLocalBackend(await dist.rewrite.localModelSource(paths[role], settings.modelRewrite), { device: 'cpu', threads })
-  const inner: Record<ModelRole, Backend> = { det: await load('det'), cls: await load('cls'), rec: await load('rec') }
+  const inner = await floorBackends({ dist: DIST, models: dist.assets.resolveModelPaths(settings.models), rewrite: settings.modelRewrite, threads })
   const log: RecordedCall[] = []
   const recording: Record<ModelRole, Backend> = {
     det: new RecordingBackend('det', inner.det, log),
@@ -450,8 +442,7 @@ interface SaturatedFloor {
 async function saturatedFloor(dist: Dist, calls: readonly RecordedCall[], images: number, rounds: number): Promise<SaturatedFloor> {
   const settings = dist.index.parseEngineSettings({ ...engineOverrides })
   const { workers, threadsPerWorker: threads } = dist.config.resolveParallelism(settings)
-  const models = dist.assets.resolveModelPaths(settings.models)
-  const pool = await FloorPool.start({ dist: join(ROOT, 'dist'), models, rewrite: settings.modelRewrite, workers, threads }, calls)
+  const pool = await FloorPool.start({ dist: DIST, models: dist.assets.resolveModelPaths(settings.models), rewrite: settings.modelRewrite, workers, threads }, calls)
   const total = (t: RoleTimes): number => t.det + t.cls + t.rec
   try {
     progress('saturated floor: warm-up pass')

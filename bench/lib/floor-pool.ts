@@ -7,16 +7,10 @@
  * One worker replaying alone, with the others idle, gives the same calls' time without company.
  */
 import { Worker } from 'node:worker_threads'
-import type { ModelRole } from '../../src/inference/backend.js'
-import type { RecordedCall, RoleTimes } from './recording.js'
+import type { FloorModels, RecordedCall, RoleTimes } from './recording.js'
 
-export interface FloorPoolOptions {
-  /** The build's folder (dist/), whose inference and model-file modules the workers load. */
-  dist: string
-  models: Record<ModelRole, string>
-  rewrite: boolean
+export interface FloorPoolOptions extends FloorModels {
   workers: number
-  threads: number
 }
 
 export interface FloorPass {
@@ -26,14 +20,14 @@ export interface FloorPass {
   times: RoleTimes[]
 }
 
-type Reply = { type: 'ready' | 'stored' } | { type: 'done'; wallMs: number; times: RoleTimes } | { type: 'error'; message: string }
+type Reply = { type: 'ready' | 'stored' } | { type: 'done'; times: RoleTimes } | { type: 'error'; message: string }
 
 class FloorThread {
   readonly #worker: Worker
   #waiting: ((r: Reply) => void) | null = null
   #failed: Error | null = null
 
-  constructor(data: Omit<FloorPoolOptions, 'workers'>) {
+  constructor(data: FloorModels) {
     this.#worker = new Worker(new URL('./floor-worker.mjs', import.meta.url), { workerData: data })
     this.#worker.on('message', (r: Reply) => this.#answer(r))
     this.#worker.on('error', (err) => this.#fail(err))
@@ -88,10 +82,6 @@ export class FloorPool {
       throw err
     }
     return pool
-  }
-
-  get workers(): number {
-    return this.#threads.length
   }
 
   /** Every worker replays all the calls, started together; or only the first (`alone`). */

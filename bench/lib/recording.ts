@@ -4,7 +4,28 @@
  * time is what the networks alone cost for an image; everything above it is decode, pre/post-
  * processing, cropping and scheduling.
  */
+import { join } from 'node:path'
 import { runInLanes, type Backend, type EachResult, type Feeds, type ModelRole, type RunOptions, type Tensor } from '../../src/inference/backend.js'
+
+/** Where the networks a replay runs on come from: the build (dist/), and how one default worker loads them. */
+export interface FloorModels {
+  /** The build's folder, whose inference and model-file modules load the networks. */
+  dist: string
+  models: Record<ModelRole, string>
+  rewrite: boolean
+  threads: number
+}
+
+/**
+ * The three networks as one default ocrserve worker loads them from the build: the same model
+ * bytes (graph rewrites included) and ONNX Runtime threads, so a replay runs the engine's graphs.
+ */
+export async function floorBackends(o: FloorModels): Promise<Record<ModelRole, Backend>> {
+  const local = (await import(join(o.dist, 'inference', 'local.js'))) as typeof import('../../src/inference/local.js')
+  const file = (await import(join(o.dist, 'models', 'onnx', 'model-file.js'))) as typeof import('../../src/models/onnx/model-file.js')
+  const load = async (role: ModelRole): Promise<Backend> => local.createLocalBackend(await file.localModelSource(o.models[role], o.rewrite), { device: 'cpu', threads: o.threads })
+  return { det: await load('det'), cls: await load('cls'), rec: await load('rec') }
+}
 
 export interface RecordedCall {
   role: ModelRole
