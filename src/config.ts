@@ -125,7 +125,7 @@ export const EngineSettingsSchema = z.strictObject({
    * Beyond the reference: each line is cropped for the classifier and recogniser from its box
    * lengthened at both ends along the text by this fraction of the line's height (the line's box
    * stays the detector's): DB's box often ends on a final full stop or comma, which the recogniser
-   * then drops (image/warp.ts lineCropQuad). 0 = PaddleOCR's crop.
+   * then drops (image/warp.ts lineCrop). 0 = PaddleOCR's crop.
    */
   lineCropMargin: z.number().min(0).max(2).default(0.1),
   /** drop_score: lines whose recognition score is below this are dropped. */

@@ -257,33 +257,25 @@ export const TALL_CROP_RATIO = 1.5
 
 /**
  * The quad a line is cropped from: `quad` lengthened at both ends along its text by `margin` × the
- * line's height (its side across the text). The text runs along the crop's width, or along its
- * height when the crop is tall (cropText turns it); lengthening a quad along that side keeps it as
- * tall or as wide as it was, so cropText turns it the same way. Beyond the reference (PaddleOCR
- * crops the box as detected): DB's box often ends on or just before a line's final full stop or
- * comma, a small mark whose probability stays under the threshold on faint ink, and the recogniser
- * drops a mark at the very edge of its input.
+ * line's height (its side across the text), and `ends`, the share of that crop's length past each
+ * end of `quad` (the line's box spans [ends, 1 − ends] of it; exactly for a parallelogram). The
+ * text runs along the crop's width, or along its height when the crop is tall (cropText turns it);
+ * lengthening a quad along that side keeps it as tall or as wide as it was, so cropText turns it
+ * the same way. Beyond the reference (PaddleOCR crops the box as detected): DB's box often ends on
+ * or just before a line's final full stop or comma, a small mark whose probability stays under the
+ * threshold on faint ink, and the recogniser drops a mark at the very edge of its input.
  */
-export function lineCropQuad(quad: Quad, margin: number): Quad {
+export function lineCrop(quad: Quad, margin: number): { quad: Quad; ends: number } {
   const along = lengthening(quad, margin)
-  if (!along) return quad
+  if (!along) return { quad, ends: 0 }
   const { ex, ey, by, tall } = along
   const [a, b, c, d] = quad
   const back = (p: Point): Point => [p[0] - ex * by, p[1] - ey * by]
   const on = (p: Point): Point => [p[0] + ex * by, p[1] + ey * by]
-  return tall ? [back(a), back(b), on(c), on(d)] : [back(a), on(b), on(c), back(d)]
+  return { quad: tall ? [back(a), back(b), on(c), on(d)] : [back(a), on(b), on(c), back(d)], ends: by / (1 + 2 * by) }
 }
 
-/**
- * The share of lineCropQuad's crop, along its text, that lies past each end of `quad`: the line's
- * box spans [share, 1 − share] of the crop's length (exactly for a parallelogram).
- */
-export function lineCropEnds(quad: Quad, margin: number): number {
-  const along = lengthening(quad, margin)
-  return along ? along.by / (1 + 2 * along.by) : 0
-}
-
-/** How lineCropQuad lengthens `quad`: the edge along its text (ex, ey), by `by` of it at each end; null when it does not. */
+/** How lineCrop lengthens `quad`: the edge along its text (ex, ey), by `by` of it at each end; null when it does not. */
 function lengthening(quad: Quad, margin: number): { ex: number; ey: number; by: number; tall: boolean } | null {
   if (margin <= 0) return null
   const { width, height } = cropSize(quad)

@@ -29,7 +29,7 @@ export interface CropPlacement {
   flipped: boolean
   /**
    * The share of the crop's length at each end that lies past the line's box (the crop reaches a
-   * little past it, image/warp.ts lineCropQuad); 0 when none.
+   * little past it, image/warp.ts lineCrop); 0 when none.
    */
   ends?: number
 }

@@ -8,7 +8,7 @@ import { dist, rotateQuadStart } from '../geometry/point.js'
 import { readingOrder } from '../geometry/reading-order.js'
 import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../image/image.js'
 import { lineFitWidth, packCenterCrop, packDetInput, packDetPixels, packRecBatch, packRecPixels, recInputGray, tensorLayout, type LineFit, type TensorLayout } from '../image/tensor.js'
-import { cropText, lineCropEnds, lineCropQuad, TALL_CROP_RATIO } from '../image/warp.js'
+import { cropText, lineCrop, TALL_CROP_RATIO } from '../image/warp.js'
 import { linesAgainstPage, meanConfidence, readingQuality, readsBetterTurned, SIDEWAYS_MIN_CONFIDENCE, UPSIDE_DOWN_VOTE_SHARE, upsideDownShare } from './orientation.js'
 import type { Backend, Feeds, RunOptions, Tensor } from '../inference/backend.js'
 import { clsDecode, classDecode, type ClsDecision } from '../models/cls.js'
@@ -296,11 +296,11 @@ export class Pipeline {
     const crops: Crop[] = []
     for (const q of quads) {
       // the crop reaches a little past the box's ends (lineCropMargin); the line's box stays the detector's
-      const from = lineCropQuad(q, s.lineCropMargin)
+      const { quad: from, ends } = lineCrop(q, s.lineCropMargin)
       const { crop, turned } = cropText(page, from)
       const source = from.map(([x, y]) => [x - pad, y - pad]) as Quad
       const quad = pad > 0 ? filterBox(q.map(([x, y]) => [x - pad, y - pad]), img.width, img.height) : q
-      if (quad) crops.push({ quad, source, image: crop, turned, flipped: false, ends: lineCropEnds(q, s.lineCropMargin) })
+      if (quad) crops.push({ quad, source, image: crop, turned, flipped: false, ends })
     }
     timing.det += now() - t0
     return readingOrder(crops.map((c) => c.quad)).map((i) => crops[i]!)

@@ -2,7 +2,7 @@
  * Golden test: a line's final full stop or comma is read on faint pages (grey text on a light,
  * noisy background; test/fixtures/generate.ts `faint`). The detector's box there often ends on
  * the mark, and the recogniser drops a mark at its input's edge: the line is cropped a little
- * past its box (`lineCropMargin`, image/warp.ts lineCropQuad), while its box stays the detector's.
+ * past its box (`lineCropMargin`, image/warp.ts lineCrop), while its box stays the detector's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { matchLines, normalizeText } from '../../bench/lib/metrics.js'

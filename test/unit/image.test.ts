@@ -5,7 +5,7 @@ import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint
 import { linearTable } from '../../src/image/resize.js'
 import { packDetInput, packRecBatch, recResizedWidth } from '../../src/image/tensor.js'
 import { DET_LAYOUT, REC_LAYOUT } from '../helpers/images.js'
-import { cropSize, cropText, lazyCrop, lineCropEnds, lineCropQuad, perspectiveTransform, warpQuad } from '../../src/image/warp.js'
+import { cropSize, cropText, lazyCrop, lineCrop, perspectiveTransform, warpQuad } from '../../src/image/warp.js'
 import { firstDiff } from '../helpers/arrays.js'
 
 /** A w×h image whose pixel (x, y) is (x, y, 7). */
@@ -119,7 +119,7 @@ describe('perspective crop (get_rotate_crop_image)', () => {
   })
 })
 
-describe('lineCropQuad (a line cropped a little past its box)', () => {
+describe('lineCrop (a line cropped a little past its box)', () => {
   const close = (q: Quad, want: Quad) => q.forEach((p, i) => p.forEach((v, k) => expect(v).toBeCloseTo(want[i]![k]!, 9)))
   it.each<[string, Quad, number, Quad]>([
     // a 100 × 20 line: 0.15 × 20 = 3 px more at each end, none across the text
@@ -131,26 +131,26 @@ describe('lineCropQuad (a line cropped a little past its box)', () => {
     // tilted 3-4-5: 10 px more along the text (6, 8), nothing across it
     ['tilted', [[0, 0], [60, 80], [52, 86], [-8, 6]], 1, [[-6, -8], [66, 88], [58, 94], [-14, -2]]],
     ['margin 0: the box itself', [[10, 5], [110, 5], [110, 25], [10, 25]], 0, [[10, 5], [110, 5], [110, 25], [10, 25]]],
-  ])('%s', (_, quad, margin, want) => close(lineCropQuad(quad, margin), want))
+  ])('%s', (_, quad, margin, want) => close(lineCrop(quad, margin).quad, want))
 
-  it('lineCropEnds: the share of the crop past each end of the box', () => {
+  it('ends: the share of the crop past each end of the box', () => {
     // 100 px long, 3 px more at each end: the box spans [3, 103] of the 106 px crop
-    expect(lineCropEnds([[10, 5], [110, 5], [110, 25], [10, 25]], 0.15)).toBeCloseTo(3 / 106, 12)
+    expect(lineCrop([[10, 5], [110, 5], [110, 25], [10, 25]], 0.15).ends).toBeCloseTo(3 / 106, 12)
     // tall: 0.5 × 10 px more at each end of 30
-    expect(lineCropEnds([[10, 5], [20, 5], [20, 35], [10, 35]], 0.5)).toBeCloseTo(5 / 40, 12)
-    expect(lineCropEnds([[10, 5], [110, 5], [110, 25], [10, 25]], 0)).toBe(0)
+    expect(lineCrop([[10, 5], [20, 5], [20, 35], [10, 35]], 0.5).ends).toBeCloseTo(5 / 40, 12)
+    expect(lineCrop([[10, 5], [110, 5], [110, 25], [10, 25]], 0).ends).toBe(0)
   })
 
   it('keeps the turn cropText gives the box', () => {
     const img = coords(60, 60)
     for (const q of [[[10, 5], [20, 5], [20, 35], [10, 35]], [[5, 10], [35, 10], [35, 30], [5, 30]], [[0, 0], [20, 0], [20, 29], [0, 29]]] as Quad[]) {
-      expect(cropText(img, lineCropQuad(q, 0.3)).turned).toBe(cropText(img, q).turned)
+      expect(cropText(img, lineCrop(q, 0.3).quad).turned).toBe(cropText(img, q).turned)
     }
   })
 
   it('the crop shows the pixels past the box’s end', () => {
     const img = coords(60, 30)
-    const crop = warpQuad(img, lineCropQuad([[10, 5], [40, 5], [40, 15], [10, 15]], 0.5))
+    const crop = warpQuad(img, lineCrop([[10, 5], [40, 5], [40, 15], [10, 15]], 0.5).quad)
     expect([crop.width, crop.height]).toEqual([40, 10])
     expect(px(crop, 0, 0)).toEqual([5, 5, 7])
     expect(px(crop, 39, 0)).toEqual([44, 5, 7])

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { createImage, rot180, rotateClockwise, unrotatePoint, type RgbImage } from '../../src/image/image.js'
 import { packRecBatch, recInputGray, recResizedWidth, tensorLayout } from '../../src/image/tensor.js'
 import { LEGACY_NORMS } from '../../src/packs/load.js'
-import { cropText, lineCropEnds, lineCropQuad } from '../../src/image/warp.js'
+import { cropText, lineCrop } from '../../src/image/warp.js'
 import { LineFrame, lineBox, type CropPlacement } from '../../src/pipeline/line-frame.js'
 import type { Point, Quad } from '../../src/types.js'
 
@@ -68,7 +68,7 @@ describe('LineFrame: a point of the recogniser input back to the image', () => {
     // a line box around the mark (off-centre, so a wrong turn or flip would show)
     const [bw, bh] = tall ? [40, 180] : [220, 44]
     const quad = rect([inPage[0] + (tall ? 6 : -37), inPage[1] + (tall ? -41 : 5)], bw, bh, tilt)
-    const source = lineCropQuad(quad, margin)
+    const { quad: source, ends } = lineCrop(quad, margin)
     const cut = cropText(page, source)
     expect(cut.turned).toBe(tall)
     const image = flipped ? rot180(cut.crop) : cut.crop
@@ -77,7 +77,7 @@ describe('LineFrame: a point of the recogniser input back to the image', () => {
     const tensorWidth = width + 32
     const gray = recInputGray(packRecBatch([image], REC_H, tensorWidth, tensorLayout(LEGACY_NORMS.line)), 0, REC_H, tensorWidth, width, LEGACY_NORMS.line)
     const [x, y] = findMark(gray, width)
-    const crop: CropPlacement = { quad, source, turned: cut.turned, flipped, ends: lineCropEnds(quad, margin) }
+    const crop: CropPlacement = { quad, source, turned: cut.turned, flipped, ends }
     const frame = new LineFrame(crop, { rotation, width: W, height: H }, { width, height: REC_H }, image.width, image.height)
     const [px, py] = frame.point(x, y)
     // one recogniser pixel is a few image pixels: the mark comes back within 1.5 px
