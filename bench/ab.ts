@@ -7,9 +7,9 @@
  * recogniser's run(), the zero padding of the recogniser's inputs, and whether its lines equal the
  * first variant's (text, score, box).
  *
- *   node --import tsx bench/ab.ts --variants '{"ref":{},"reduced":{"recModel":"reduced"}}' [--rounds 3] [--quick] [--threads 1]
+ *   node --import tsx bench/ab.ts --variants '{"ref":{},"softmax":{"recModel":"softmax"}}' [--rounds 3] [--quick] [--threads 1]
  *
- * A variant is {"recModel"?: "softmax" | "reduced", "words"?: boolean, ...engine settings}
+ * A variant is {"recModel"?: "reduced" (default: what the engine's sessions run) | "softmax", "words"?: boolean, ...engine settings}
  * (`words`: the pages are read with their word boxes, ReadOptions.words). Last stdout line: JSON.
  */
 import { readFileSync } from 'node:fs'
@@ -51,12 +51,13 @@ interface Variant {
 }
 
 async function createVariant(name: string, spec: VariantSpec, threads: number): Promise<Variant> {
-  const { recModel = 'softmax', words = false, ...overrides } = spec
+  const { recModel = 'reduced', words = false, ...overrides } = spec
   const settings = parseEngineSettings(overrides)
   const paths = resolveModelPaths(settings.models)
   const pack = await builtinPack(settings, { onnx: 'required' })
   const source = (role: ModelRole) => localModelSource(paths[role], settings.modelRewrite)
-  const recSource = await source('rec')
+  // the recogniser as rewritten (softmax only); the engine's local sessions add argmax/maxprob to it
+  const recSource = await localModelSource(paths.rec, settings.modelRewrite)
   const rec = recModel === 'reduced' ? deriveReducedRecModel(typeof recSource === 'string' ? readFileSync(recSource) : recSource) : recSource
   const inner: Record<ModelRole, Backend> = {
     det: await createLocalBackend(await source('det'), { device: 'cpu', threads }),
@@ -119,7 +120,7 @@ function sameLines(a: readonly OcrLine[], b: readonly OcrLine[]): { same: boolea
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      variants: { type: 'string', default: '{"softmax":{},"reduced":{"recModel":"reduced"}}' },
+      variants: { type: 'string', default: '{"reduced":{},"softmax":{"recModel":"softmax"}}' },
       rounds: { type: 'string', default: '3' },
       threads: { type: 'string', default: '1' },
       quick: { type: 'boolean', default: false },

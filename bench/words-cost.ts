@@ -36,9 +36,9 @@ const threads = Number(values.threads)
 const settings = parseEngineSettings({})
 const pack = await builtinPack(settings, { onnx: 'required' })
 const backends: Record<ModelRole, Backend> = {
-  det: await createLocalBackend(await localModelSource(pack.det.onnx, settings.modelRewrite), { device: 'cpu', threads }),
-  cls: await createLocalBackend(await localModelSource(pack.cls!.onnx, settings.modelRewrite), { device: 'cpu', threads }),
-  rec: await createLocalBackend(await localModelSource(pack.rec.onnx, settings.modelRewrite), { device: 'cpu', threads }),
+  det: await createLocalBackend(await localModelSource(pack.det.onnx, settings.modelRewrite, undefined, 'det'), { device: 'cpu', threads }),
+  cls: await createLocalBackend(await localModelSource(pack.cls!.onnx, settings.modelRewrite, undefined, 'cls'), { device: 'cpu', threads }),
+  rec: await createLocalBackend(await localModelSource(pack.rec.onnx, settings.modelRewrite, undefined, 'rec'), { device: 'cpu', threads }),
 }
 const pipeline = new Pipeline((role) => Promise.resolve(backends[role as ModelRole]), pack, settings)
 const images = await loadBenchSet(join(ROOT, '..', 'shared', 'eval-real'), join(ROOT, '.cache', 'bench'), values.quick)

@@ -23,7 +23,7 @@ export interface FloorModels {
 export async function floorBackends(o: FloorModels): Promise<Record<ModelRole, Backend>> {
   const local = (await import(join(o.dist, 'inference', 'local.js'))) as typeof import('../../src/inference/local.js')
   const file = (await import(join(o.dist, 'models', 'onnx', 'model-file.js'))) as typeof import('../../src/models/onnx/model-file.js')
-  const load = async (role: ModelRole): Promise<Backend> => local.createLocalBackend(await file.localModelSource(o.models[role], o.rewrite), { device: 'cpu', threads: o.threads })
+  const load = async (role: ModelRole): Promise<Backend> => local.createLocalBackend(await file.localModelSource(o.models[role], o.rewrite, undefined, role), { device: 'cpu', threads: o.threads })
   return { det: await load('det'), cls: await load('cls'), rec: await load('rec') }
 }
 

@@ -153,9 +153,13 @@ function sourceIndices(t: LinearTable, n: number): Int32Array {
   return out
 }
 
-/** The detector input [1, 3, dstH, dstW]. */
-export function packDetInput(img: RgbImage, dstW: number, dstH: number, layout: TensorLayout): Float32Array {
-  const out = new Float32Array(3 * dstW * dstH)
+/**
+ * The detector input [1, 3, dstH, dstW], written into the start of `into` when it is long enough
+ * (every value is written, so it need not be zeroed) or else into a new array.
+ */
+export function packDetInput(img: RgbImage, dstW: number, dstH: number, layout: TensorLayout, into?: Float32Array): Float32Array {
+  const n = 3 * dstW * dstH
+  const out = into && into.length >= n ? into.subarray(0, n) : new Float32Array(n)
   packResized(img, dstW, dstH, layout, out, 0, dstW, dstH)
   return out
 }
@@ -189,9 +193,10 @@ export function packRecBatch(crops: readonly RgbImage[], H: number, W: number, l
   return out
 }
 
-/** The detector's resized pixels [1, 3, dstH, dstW] in the model's channel order, unnormalised. */
-export function packDetPixels(img: RgbImage, dstW: number, dstH: number, order: ChannelOrder): Uint8Array {
-  const out = new Uint8Array(3 * dstW * dstH)
+/** The detector's resized pixels [1, 3, dstH, dstW] in the model's channel order, unnormalised (`into`: as packDetInput). */
+export function packDetPixels(img: RgbImage, dstW: number, dstH: number, order: ChannelOrder, into?: Uint8Array): Uint8Array {
+  const n = 3 * dstW * dstH
+  const out = into && into.length >= n ? into.subarray(0, n) : new Uint8Array(n)
   packResized(img, dstW, dstH, raw(order), out, 0, dstW, dstH)
   return out
 }

@@ -50,7 +50,7 @@ export interface FactoryContext {
 export async function prepareLocalModels(settings: EngineSettings, pack: PackSpec, logger?: Logger): Promise<LocalModels | undefined> {
   if (settings.remote) return undefined
   const models: LocalModels = {}
-  for (const role of packRoles(pack)) models[modelKey(pack.name, role)] = await localModelSource(pack[role]!.onnx, settings.modelRewrite, logger)
+  for (const role of packRoles(pack)) models[modelKey(pack.name, role)] = await localModelSource(pack[role]!.onnx, settings.modelRewrite, logger, role)
   return models
 }
 
@@ -82,7 +82,7 @@ export async function createBackendSet(ctx: FactoryContext): Promise<BackendSet>
   return {
     factory: async (pack, role): Promise<Backend> => {
       const key = modelKey(pack.name, role)
-      const model = prepared[key] ?? (await localModelSource(pack[role]!.onnx, settings.modelRewrite, logger))
+      const model = prepared[key] ?? (await localModelSource(pack[role]!.onnx, settings.modelRewrite, logger, role))
       // the session holds its own copy: the bytes are not kept here
       delete prepared[key]
       return createLocalBackend(model, { device: settings.device, threads, logger })

@@ -90,6 +90,12 @@ export class Pipeline {
   readonly #charset: readonly string[]
   readonly #s: EngineSettings
   readonly #layouts: Layouts
+  /**
+   * The detector's input buffer, kept between pages (DET_INPUT_KEEP_BYTES at most): a fresh
+   * 8–11 MB array per page costs its zeroing or page faults, and its share of the external memory
+   * that makes V8 collect the worker's heap.
+   */
+  #detInput: Float32Array | Uint8Array | null = null
   readonly #io = new WeakMap<Backend, RoleIo>()
 
   /** The pipeline of one pack: its models through `backend`, the engine's `settings` with what the pack sets. */
@@ -312,11 +318,20 @@ export class Pipeline {
     const { model: det, io } = await this.#model('det')
     const dims = [1, 3, size.height, size.width]
     const layout = this.#layouts.det
-    const feeds: Feeds = io.compact
-      ? { [PIXELS_INPUT]: { type: 'uint8', dims, data: packDetPixels(page, size.width, size.height, layout.order) } }
-      : { [io.input]: { type: 'float32', dims, data: packDetInput(page, size.width, size.height, layout) } }
-    checkCancelled(signal)
-    const out = await det.run(feeds, signal ? { signal } : {})
+    // the previous pass's input buffer, lent to this pass (another page in flight makes its own)
+    const spare = this.#detInput
+    this.#detInput = null
+    const data = io.compact
+      ? packDetPixels(page, size.width, size.height, layout.order, spare instanceof Uint8Array ? spare : undefined)
+      : packDetInput(page, size.width, size.height, layout, spare instanceof Float32Array ? spare : undefined)
+    const feeds: Feeds = { [io.compact ? PIXELS_INPUT : io.input]: { type: io.compact ? 'uint8' : 'float32', dims, data } }
+    let out: Record<string, Tensor>
+    try {
+      checkCancelled(signal)
+      out = await det.run(feeds, signal ? { signal } : {})
+    } finally {
+      this.#keepDetInput(spare && spare.buffer === data.buffer ? spare : data)
+    }
     const map = out[io.output]
     if (!map) throw new OcrError('MODEL_ERROR', 'detector returned no output')
     const mapH = map.dims[map.dims.length - 2]!
@@ -328,6 +343,12 @@ export class Pipeline {
       maxCandidates: s.maxCandidates,
       minSize: s.detMinSize,
     })
+  }
+
+  /** Keeps a detector input buffer for the next pass: the larger of it and the one kept, within DET_INPUT_KEEP_BYTES. */
+  #keepDetInput(buffer: Float32Array | Uint8Array): void {
+    const kept = this.#detInput
+    if (buffer.byteLength <= DET_INPUT_KEEP_BYTES && (!kept || kept.byteLength < buffer.byteLength)) this.#detInput = buffer
   }
 
   /** The line classifier's votes; null when the pack has none. */
@@ -408,6 +429,9 @@ export class Pipeline {
     }
   }
 }
+
+/** The largest detector input buffer a pipeline keeps for the next page (a 1280 × 1280 page as float32). */
+const DET_INPUT_KEEP_BYTES = 3 * 1280 * 1280 * 4
 
 /** Inputs packed ahead of running them (see packAhead). */
 const PACK_AHEAD_BYTES = 4 << 20

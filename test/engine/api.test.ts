@@ -46,6 +46,16 @@ describe('read()', () => {
     expect(withoutTiming(byView)).toEqual(withoutTiming(byPath))
   })
 
+  it('a page read after a larger and a smaller one reads as it did first (the worker reuses its detector input)', async () => {
+    // one worker, so the three reads share one pipeline: the detector's input buffer from the
+    // larger page is lent to the smaller one, and a stale tail must not leak into the next read
+    const big = await renderPage(['A LARGER PAGE WITH', 'MORE LINES OF TEXT', 'THAN THE OTHER', 'ONE HAS 2024'], { width: 900 })
+    const first = await ocr.read(page.png)
+    expectLines((await ocr.read(big.png)).lines, big)
+    const again = await ocr.read(page.png)
+    expect(withoutTiming(again)).toEqual(withoutTiming(first))
+  })
+
   it('the caller keeps its buffer (the engine works on a copy)', async () => {
     const bytes = Buffer.from(page.png)
     await ocr.read(bytes)

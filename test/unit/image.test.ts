@@ -73,6 +73,20 @@ describe('tensor packing', () => {
     expect(t[1]).toBeCloseTo((0 - 0.456) / 0.224, 5) // G plane
     expect(t[2]).toBeCloseTo((1 - 0.406) / 0.225, 5) // R plane
   })
+  it('det input into a lent buffer: the same values, in its first 3·W·H entries; a short buffer is not used', () => {
+    const img = { data: Uint8Array.from({ length: 7 * 5 * 3 }, (_, i) => (i * 37) & 255), width: 7, height: 5 }
+    const fresh = packDetInput(img, 4, 3, DET_LAYOUT)
+    const lent = new Float32Array(100).fill(99)
+    const into = packDetInput(img, 4, 3, DET_LAYOUT, lent)
+    expect(into.buffer).toBe(lent.buffer)
+    expect(into.byteOffset).toBe(0)
+    expect([...into]).toEqual([...fresh])
+    expect(lent[36]).toBe(99) // past 3 · 4 · 3 nothing is written
+    const short = new Float32Array(10)
+    const other = packDetInput(img, 4, 3, DET_LAYOUT, short)
+    expect(other.buffer).not.toBe(short.buffer)
+    expect([...other]).toEqual([...fresh])
+  })
   it('rec batch: height 48, ratio-preserving width, zero padding on the right, (x/255−0.5)/0.5', () => {
     const white = { data: new Uint8Array(20 * 10 * 3).fill(255), width: 20, height: 10 }
     expect(recResizedWidth(white, 48, 320)).toBe(96)

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveModelPaths } from '../../src/models/assets.js'
 import { ctcCharset, readDictionary } from '../../src/packs/spec.js'
 import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, ctcDecode, ctcDecodeBest, hasReducedRecOutputs } from '../../src/models/rec-ctc.js'
+import { localModelSource } from '../../src/models/onnx/model-file.js'
 import { deriveReducedRecModel, readOnnxModelInfo } from '../../src/models/onnx/rec-reduced.js'
 import { textLineBatch } from '../helpers/images.js'
 
@@ -146,5 +147,29 @@ describe('deriveReducedRecModel on the PP-OCRv4 recogniser', () => {
       texts.push(b.text)
     }
     expect(texts[0]).toBe('HELLO WORLD 2024')
+  })
+})
+
+describe('local sessions load the recogniser reduced (localModelSource)', () => {
+  const paths = resolveModelPaths()
+  const outputsOf = (model: string | Uint8Array): string[] => {
+    expect(model).toBeInstanceOf(Uint8Array)
+    return readOnnxModelInfo(model as Uint8Array).outputs.map((o) => o.name)
+  }
+
+  it('a rewritten recogniser has argmax and maxprob beside its softmax; the other roles keep their outputs', async () => {
+    expect(outputsOf(await localModelSource(paths.rec, true, undefined, 'rec'))).toEqual(['softmax_11.tmp_0', REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT])
+    expect(outputsOf(await localModelSource(paths.rec, true))).toEqual(['softmax_11.tmp_0'])
+    expect(outputsOf(await localModelSource(paths.det, true, undefined, 'det'))).toHaveLength(1)
+    expect(outputsOf(await localModelSource(paths.cls, true, undefined, 'cls'))).toHaveLength(1)
+  })
+
+  it('a "recogniser" whose output is not [n, steps, classes] loads as rewritten, without them', async () => {
+    // the detector's output is [n, 1, H, W]: deriveReducedRecModel refuses it
+    expect(outputsOf(await localModelSource(paths.det, true, undefined, 'rec'))).toEqual(outputsOf(await localModelSource(paths.det, true, undefined, 'det')))
+  })
+
+  it('modelRewrite off: the file as it is (its path)', async () => {
+    expect(await localModelSource(paths.rec, false, undefined, 'rec')).toBe(paths.rec)
   })
 })
