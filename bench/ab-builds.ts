@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util'
 import type { Ocr } from '../src/index.js'
 import { EVAL_REAL } from './lib/eval-real.js'
 import { loadBenchSet } from './lib/images.js'
-import { markdownTable, median } from './lib/stats.js'
+import { fmtSpread, markdownTable, spread, spreadJson } from './lib/stats.js'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const { values: args } = parseArgs({
@@ -62,11 +62,11 @@ try {
     rows.push([String(r + 1), a.rate.toFixed(3), b.rate.toFixed(3), (b.rate / a.rate).toFixed(3), a.cpu.toFixed(3), b.cpu.toFixed(3), (b.cpu / a.cpu).toFixed(3)])
     process.stderr.write(`round ${r + 1} of ${ROUNDS} done\n`)
   }
-  const spread = (v: number[]) => `${median(v).toFixed(3)} (${Math.min(...v).toFixed(3)}–${Math.max(...v).toFixed(3)})`
+  const [rateSpread, cpuSpread] = [spread(rate), spread(cpu)]
   process.stdout.write(`\n${images.length} images at once per pass, ${ROUNDS} rounds; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n\n`)
   process.stdout.write(markdownTable(['round', 'baseline images/s', 'this images/s', 'this ÷ baseline', 'baseline CPU s/image', 'this CPU s/image', 'this ÷ baseline'], rows) + '\n')
-  process.stdout.write(`\nimages/s this ÷ baseline: ${spread(rate)}; CPU per image: ${spread(cpu)}\n`)
-  process.stdout.write(JSON.stringify({ images: images.length, rounds: ROUNDS, rate: { median: median(rate), min: Math.min(...rate), max: Math.max(...rate) }, cpu: { median: median(cpu), min: Math.min(...cpu), max: Math.max(...cpu) } }) + '\n')
+  process.stdout.write(`\nimages/s this ÷ baseline: ${fmtSpread(rateSpread, 3)}; CPU per image: ${fmtSpread(cpuSpread, 3)}\n`)
+  process.stdout.write(JSON.stringify({ images: images.length, rounds: ROUNDS, rate: spreadJson(rateSpread), cpu: spreadJson(cpuSpread) }) + '\n')
 } finally {
   await engines.baseline.close()
   await engines.this.close()

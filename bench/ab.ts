@@ -56,8 +56,8 @@ async function createVariant(name: string, spec: VariantSpec, threads: number): 
   const paths = resolveModelPaths(settings.models)
   const pack = await builtinPack(settings, { onnx: 'required' })
   const source = (role: ModelRole) => localModelSource(paths[role], settings.modelRewrite)
-  // the recogniser as rewritten (softmax only); the engine's local sessions add argmax/maxprob to it
-  const recSource = await localModelSource(paths.rec, settings.modelRewrite)
+  // the recogniser as rewritten (softmax only: no role given); the engine's local sessions add argmax/maxprob to it
+  const recSource = await source('rec')
   const rec = recModel === 'reduced' ? deriveReducedRecModel(typeof recSource === 'string' ? readFileSync(recSource) : recSource) : recSource
   const inner: Record<ModelRole, Backend> = {
     det: await createLocalBackend(await source('det'), { device: 'cpu', threads }),

@@ -43,7 +43,7 @@ const REWRITE_REC: Derivation = {
   name: 'rewritten-rec',
   code: [...REWRITE.code, new URL(`./rec-reduced${ext}`, import.meta.url), new URL(`../rec-ctc${ext}`, import.meta.url)],
   derive(bytes) {
-    const rewritten = rewriteModel(bytes).bytes
+    const rewritten = REWRITE.derive(bytes)
     try {
       return deriveReducedRecModel(rewritten)
     } catch {
