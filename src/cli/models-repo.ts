@@ -15,7 +15,6 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { SETTINGS, type PackEntry } from '../config.js'
-import { tensorLayout } from '../image/tensor.js'
 import type { ModelRole } from '../inference/backend.js'
 import { remoteModelName } from '../pipeline/backends.js'
 import { deriveCompactInputModel } from '../models/onnx/compact-input.js'
@@ -50,7 +49,7 @@ export async function packModelBytes(pack: PackSpec, role: PackRole, compactInpu
   if (!spec) throw new Error(`pack ${pack.name} has no ${role} model`)
   const rewritten = await readRewrittenModel(spec.onnx)
   const compact = compactInputs && role !== 'doc_ori'
-  const bytes = compact ? deriveCompactInputModel(rewritten, tensorLayout(spec.norm).luts, role !== 'det') : rewritten
+  const bytes = compact ? deriveCompactInputModel(rewritten, spec.norm, role !== 'det') : rewritten
   return role === 'rec' ? deriveReducedRecModel(bytes) : bytes
 }
 

@@ -18,7 +18,7 @@ export function describePack(pack: PackSpec): string {
   for (const role of packRoles(pack)) {
     const spec = pack[role]!
     const n = spec.norm
-    const what: string[] = [`input ${shape(spec.inputShape)}`, `${n.order}, mean ${n.mean.join('/')}, std ${n.std.join('/')}, scale ${+n.scale.toFixed(8)}`]
+    const what: string[] = [`input ${shape(spec.inputShape)}`, `${n.order}, mean ${n.mean.join('/')}, std ${n.std.join('/')}, ${n.divide ? `divided by ${+(1 / n.scale).toFixed(4)}` : `scale ${+n.scale.toFixed(8)}`}`]
     if (role === 'rec') {
       const rec = pack.rec
       what.push(`height ${rec.height}${rec.width ? `, width ${rec.width}` : ''}`, `${rec.charset.length - 1 - (rec.useSpaceChar ? 1 : 0)} characters${rec.useSpaceChar ? ' + space' : ''} (${rec.charset.length} classes with the blank)`)

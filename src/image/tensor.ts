@@ -14,11 +14,17 @@ import { linearTable, type LinearTable } from './resize.js'
 /** Which image channel each tensor channel holds: PaddleOCR decodes with cv2 (BGR). */
 export type ChannelOrder = 'BGR' | 'RGB'
 
-/** PaddleOCR's NormalizeImage: tensor value = (pixel · scale − mean[c]) / std[c], per tensor channel. */
+/**
+ * PaddleOCR's normalisation: tensor value = (pixel · scale − mean[c]) / std[c], per tensor channel,
+ * each step in float32 as its numpy code computes it. `divide`: the pixel is divided by 1 / scale
+ * instead of multiplied by scale, as PaddleOCR's recogniser and classifier do (`/ 255`), which
+ * rounds differently for some pixel values.
+ */
 export interface Normalisation {
   mean: readonly [number, number, number]
   std: readonly [number, number, number]
   scale: number
+  divide?: boolean
   order: ChannelOrder
 }
 
@@ -28,11 +34,26 @@ export interface TensorLayout {
   order: ChannelOrder
 }
 
-/** NormalizeImage as lookup tables: value (v · scale − mean[c]) / std[c] for tensor channel c. */
+/**
+ * The float32 constants of each normalisation step, as a model graph applies them
+ * (src/models/onnx/compact-input.ts): pixel · scale (or pixel / divisor), − mean[c], / std[c].
+ */
+export function normalisationSteps(norm: Omit<Normalisation, 'order'>): { scale: number; divide: boolean; mean: number[]; std: number[] } {
+  const divide = norm.divide === true
+  return { scale: Math.fround(divide ? 1 / norm.scale : norm.scale), divide, mean: norm.mean.map(Math.fround), std: norm.std.map(Math.fround) }
+}
+
+/**
+ * The normalisation as lookup tables, one per tensor channel: every entry is what PaddleOCR's
+ * float32 arithmetic gives for that pixel value (each step rounded to float32: a float32 operation
+ * computed in float64 and rounded once is exact).
+ */
 export function tensorLayout(norm: Normalisation): TensorLayout {
+  const { scale, divide, mean, std } = normalisationSteps(norm)
+  const f = Math.fround
   const luts = [0, 1, 2].map((c) => {
     const lut = new Float32Array(256)
-    for (let v = 0; v < 256; v++) lut[v] = (v * norm.scale - norm.mean[c]!) / norm.std[c]!
+    for (let v = 0; v < 256; v++) lut[v] = f(f(f(divide ? v / scale : v * scale) - mean[c]!) / std[c]!)
     return lut
   })
   return { luts, order: norm.order }

@@ -58,8 +58,8 @@ export interface LoadedPack {
 export const ONNX_FILE = 'inference.onnx'
 export const CONFIG_FILE = 'inference.yml'
 
-/** PaddleOCR's recogniser and 0/180 classifier normalisation: (x/255 − 0.5) / 0.5. */
-const HALF: Omit<Normalisation, 'order'> = { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], scale: 1 / 255 }
+/** PaddleOCR's recogniser and 0/180 classifier normalisation: (x / 255 − 0.5) / 0.5. */
+const HALF: Omit<Normalisation, 'order'> = { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], scale: 1 / 255, divide: true }
 /** PaddleOCR 2.x's detector normalisation (ImageNet mean and std). */
 const IMAGENET: Omit<Normalisation, 'order'> = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], scale: 1 / 255 }
 /** How PaddleOCR 2.x models (the builtin pack's among them) are fed: BGR, these normalisations. */
@@ -314,7 +314,7 @@ const UNKNOWN_SHAPE = [null, 3, null, null] as const
 
 function normOf(draft: RoleDraft, order: ChannelOrder, fixed?: Omit<Normalisation, 'order'>): Normalisation | null {
   const n = fixed ?? draft.norm
-  return n ? { mean: [...n.mean] as [number, number, number], std: [...n.std] as [number, number, number], scale: n.scale, order } : null
+  return n ? { mean: [...n.mean] as [number, number, number], std: [...n.std] as [number, number, number], scale: n.scale, ...('divide' in n && n.divide ? { divide: true } : {}), order } : null
 }
 
 /** PaddleX reads images as RGB unless a DecodeImage says otherwise; PaddleOCR 2.x as BGR. */

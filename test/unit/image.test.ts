@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import type { Quad } from '../../src/types.js'
 import { decodeBmp } from '../../src/image/bmp.js'
 import { borderColor, padImage, rot180, rot90ccw, rotateClockwise, unrotatePoint, type RgbImage } from '../../src/image/image.js'
 import { linearTable } from '../../src/image/resize.js'
-import { packDetInput, packRecBatch, recResizedWidth } from '../../src/image/tensor.js'
+import { packDetInput, packRecBatch, recResizedWidth, tensorLayout } from '../../src/image/tensor.js'
+import { LEGACY_NORMS } from '../../src/packs/load.js'
 import { DET_LAYOUT, REC_LAYOUT } from '../helpers/images.js'
 import { cropSize, cropText, lazyCrop, lineCrop, perspectiveTransform, warpQuad } from '../../src/image/warp.js'
 import { firstDiff } from '../helpers/arrays.js'
@@ -62,6 +64,28 @@ describe('linearTable (cv2 INTER_LINEAR)', () => {
     const t = linearTable(2, 4)
     expect([...t.i0]).toEqual([0, 0, 0, 1])
     expect([...t.w].map((v) => +v.toFixed(2))).toEqual([0, 0.25, 0.75, 0])
+  })
+})
+
+describe('normalisation tables (PaddleOCR float32 arithmetic)', () => {
+  // Digests and values computed with numpy 2.4 exactly as PaddleOCR does it:
+  //   det (NormalizeImage): (img.astype('float32') * np.float32(1./255.) - mean_f32) / std_f32
+  //   rec/cls (resize_norm_img): img.astype('float32') / 255; -= 0.5; /= 0.5
+  // over every pixel value, tables of tensor channels 0, 1, 2 in a row, little-endian float32.
+  const digest = (luts: readonly Float32Array[]): string => {
+    const h = createHash('sha256')
+    for (const t of luts) h.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength))
+    return h.digest('hex')
+  }
+  it('the detector table is NormalizeImage in float32, entry for entry', () => {
+    expect(digest(DET_LAYOUT.luts)).toBe('000219c35056cdffe555889658a32cefce385fb2dfbd779a46c03f68e1daaf95')
+    expect([DET_LAYOUT.luts[0]![0], DET_LAYOUT.luts[0]![1], DET_LAYOUT.luts[1]![77], DET_LAYOUT.luts[2]![255]]).toEqual([-2.1179039478302, -2.1007792949676514, -0.6876749992370605, 2.640000104904175])
+  })
+  it('the line models divide by 255 as PaddleOCR does (multiplying by 1/255 rounds differently)', () => {
+    expect(digest(REC_LAYOUT.luts)).toBe('59e92db758d185f3e78b2d7a346580fc50ce7b0317d28f68f40ad10293501ab3')
+    expect([0, 1, 3, 128, 255].map((v) => REC_LAYOUT.luts[0]![v])).toEqual([-1, -0.9921568632125854, -0.9764705896377563, 0.003921627998352051, 1])
+    const multiplied = tensorLayout({ ...LEGACY_NORMS.line, divide: false })
+    expect(digest(multiplied.luts)).not.toBe(digest(REC_LAYOUT.luts))
   })
 })
 

@@ -16,6 +16,7 @@ import { readRewrittenModel } from '../../src/models/onnx/model-file.js'
 import { readOnnxModelInfo } from '../../src/models/onnx/rec-reduced.js'
 import type { ModelRole } from '../../src/inference/backend.js'
 import { firstDiff } from '../helpers/arrays.js'
+import { LEGACY_NORMS } from '../../src/packs/load.js'
 
 /** A textured image (every channel value 0–255 occurs). */
 function texture(width: number, height: number, seed: number): RgbImage {
@@ -31,7 +32,7 @@ beforeAll(async () => {
   const paths = resolveModelPaths()
   for (const role of ['det', 'cls', 'rec'] as const) {
     const bytes = await readRewrittenModel(paths[role])
-    const compactBytes = deriveCompactInputModel(bytes, (role === 'det' ? DET_LAYOUT : REC_LAYOUT).luts, role !== 'det')
+    const compactBytes = deriveCompactInputModel(bytes, role === 'det' ? LEGACY_NORMS.det : LEGACY_NORMS.line, role !== 'det')
     sessions[role] = { float: await ort.InferenceSession.create(bytes, opts), compact: await ort.InferenceSession.create(compactBytes, opts), compactBytes }
   }
 }, 60_000)
@@ -56,7 +57,7 @@ describe('compact-input models', () => {
 
   it('a model that already takes pixels comes back as it is', () => {
     const b = sessions.det.compactBytes
-    expect(deriveCompactInputModel(b, DET_LAYOUT.luts, false)).toBe(b)
+    expect(deriveCompactInputModel(b, LEGACY_NORMS.det, false)).toBe(b)
   })
 
   it('the detector computes the same map, bit for bit', async () => {

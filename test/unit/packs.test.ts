@@ -30,7 +30,7 @@ describe('the builtin pack', () => {
     const b = await builtinPack({ models: {}, recImageHeight: 48 }, { onnx: 'required' })
     expect(b.name).toBe('builtin')
     expect(b.det.norm).toEqual({ mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], scale: 1 / 255, order: 'BGR' })
-    expect(b.rec.norm).toEqual({ mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], scale: 1 / 255, order: 'BGR' })
+    expect(b.rec.norm).toEqual({ mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], scale: 1 / 255, divide: true, order: 'BGR' })
     expect(b.rec.charset).toHaveLength(6625)
     expect(b.rec.charset[0]).toBe('')
     expect(b.rec.charset[6624]).toBe(' ')
