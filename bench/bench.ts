@@ -50,7 +50,7 @@ import { type BenchImage, contentType, lineSeries, loadBenchSet, type ScaledImag
 import { type LoadResult, type RequestBody, runLoad, startProbe } from './lib/load.js'
 import { type Child, freePort, rssMiB, startNode, waitReady } from './lib/procs.js'
 import { describeCall, floorBackends, type RecordedCall, RecordingBackend, replay, type RoleTimes, zeroRoleTimes } from './lib/recording.js'
-import { type Contestant, pooled, type RoundsResult, throughputRounds } from './lib/rounds.js'
+import { type Companion, type Contestant, pooled, type RoundsResult, throughputRounds } from './lib/rounds.js'
 import { fmt, fmtSpread, markdownTable, mean, median, pairedRatios, percentile, ratio, relativeRange, rotation, round, type Spread, spread, spreadJson, sum, summarize } from './lib/stats.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -437,9 +437,11 @@ interface SaturatedFloor {
 /**
  * The recorded calls of the last sequential pass replayed on as many threads as ocrserve's default
  * workers, each with its own sessions: side by side (the machine's limit for these networks in
- * this layout) and one alone (the same calls without company), taking turns going first.
+ * this layout) and one alone (the same calls without company: the sequential floor, measured in the
+ * same round), taking turns going first. A companion of the library rounds: it takes its turn in
+ * every round, so ocrserve's rate and the floor's are measured under the same machine conditions.
  */
-async function saturatedFloor(dist: Dist, calls: readonly RecordedCall[], images: number, rounds: number): Promise<SaturatedFloor> {
+async function startSaturatedFloor(dist: Dist, calls: readonly RecordedCall[], images: number): Promise<{ companion: Companion; result: SaturatedFloor; close: () => Promise<void> }> {
   const settings = dist.index.parseEngineSettings({ ...engineOverrides })
   const { workers, threadsPerWorker: threads } = dist.config.resolveParallelism(settings)
   const pool = await FloorPool.start({ dist: DIST, models: dist.assets.resolveModelPaths(settings.models), rewrite: settings.modelRewrite, workers, threads }, calls)
@@ -447,20 +449,23 @@ async function saturatedFloor(dist: Dist, calls: readonly RecordedCall[], images
   try {
     progress('saturated floor: warm-up pass')
     await pool.pass()
-    const out: SaturatedFloor = { workers, threads, images, imgPerSec: [], aloneMs: [], togetherMs: [] }
-    for (let r = 0; r < rounds; r++) {
-      progress(`saturated floor: round ${r + 1} of ${rounds}`)
-      const alone = async (): Promise<void> => void out.aloneMs.push(total((await pool.pass(true)).times[0]!))
+  } catch (err) {
+    await pool.close()
+    throw err
+  }
+  const result: SaturatedFloor = { workers, threads, images, imgPerSec: [], aloneMs: [], togetherMs: [] }
+  const companion: Companion = {
+    label: 'saturated floor',
+    async round(r) {
+      const alone = async (): Promise<void> => void result.aloneMs.push(total((await pool.pass(true)).times[0]!))
       if (r % 2 === 1) await alone()
       const together = await pool.pass()
-      out.imgPerSec.push((workers * images) / (together.wallMs / 1000))
-      out.togetherMs.push(mean(together.times.map(total)))
+      result.imgPerSec.push((workers * images) / (together.wallMs / 1000))
+      result.togetherMs.push(mean(together.times.map(total)))
       if (r % 2 === 0) await alone()
-    }
-    return out
-  } finally {
-    await pool.close()
+    },
   }
+  return { companion, result, close: () => pool.close() }
 }
 
 /**
@@ -737,7 +742,14 @@ async function peerSequential(name: PeerName, images: readonly BenchImage[], war
  * Runs the contestants made by `make` in rounds and closes them; a contestant that cannot be made
  * (EngineUnavailable) is left out with its reason in `skipped`.
  */
-async function roundsOf(makers: readonly { key: string; make: () => Promise<Contestant<BenchImage>> }[], images: readonly BenchImage[], rounds: number, copies: number, what: string): Promise<{ results: RoundsResult[]; skipped: string[] }> {
+async function roundsOf(
+  makers: readonly { key: string; make: () => Promise<Contestant<BenchImage>> }[],
+  images: readonly BenchImage[],
+  rounds: number,
+  copies: number,
+  what: string,
+  companions: readonly Companion[] = [],
+): Promise<{ results: RoundsResult[]; skipped: string[] }> {
   const contestants: Contestant<BenchImage>[] = []
   const skipped: string[] = []
   try {
@@ -750,7 +762,7 @@ async function roundsOf(makers: readonly { key: string; make: () => Promise<Cont
         skipped.push(`${m.key}: ${err.message}`)
       }
     }
-    return { results: await throughputRounds(contestants, images, rounds, (turn) => progress(`${what}: ${turn}`), copies), skipped }
+    return { results: await throughputRounds(contestants, images, rounds, (turn) => progress(`${what}: ${turn}`), copies, companions), skipped }
   } finally {
     for (const c of contestants) await c.close()
   }
@@ -1101,6 +1113,11 @@ async function main(): Promise<void> {
       if (r) peerSeq[p] = r
     }
   }
+  // the saturated floor takes its turn in the same rounds as ocrserve's throughput
+  let satFloor: SaturatedFloor | null = null
+  let floorRun: Awaited<ReturnType<typeof startSaturatedFloor>> | null = null
+  if (floorCalls.length && sections.has('sat')) floorRun = await attempt('floor', () => startSaturatedFloor(dist, floorCalls, images.length))
+  floorCalls = []
   let lib: { results: RoundsResult[]; skipped: string[] } | null = null
   if (sections.has('sat') || peers.length) {
     const makers = [
@@ -1108,8 +1125,16 @@ async function main(): Promise<void> {
       ...peers.filter((p) => typeof peerSeq[p] !== 'string').map((p) => ({ key: p, make: () => peerContestant(p) })),
     ]
     progress(`library throughput: ${makers.map((m) => m.key).join(', ')}, ${plan.rounds} rounds`)
-    lib = await attempt(sections.has('sat') ? 'sat' : peers[0]!, () => roundsOf(makers, images, plan.rounds, plan.satCopies, 'throughput'))
+    try {
+      lib = await attempt(sections.has('sat') ? 'sat' : peers[0]!, () => roundsOf(makers, images, plan.rounds, plan.satCopies, 'throughput', floorRun ? [floorRun.companion] : []))
+    } finally {
+      await floorRun?.close()
+    }
     results.library = lib && { ...lib, sequential: peerSeq }
+  }
+  if (floorRun && floorRun.result.imgPerSec.length === plan.rounds) {
+    satFloor = floorRun.result
+    results.saturatedFloor = satFloor
   }
   const libOf = (key: string): RoundsResult | undefined => lib?.results.find((r) => r.key === key)
   const ocrLib = libOf('ocrserve')
@@ -1118,17 +1143,13 @@ async function main(): Promise<void> {
   const speedup = (p: PeerName): Spread | null => spread(pairedRatios(ocrLib?.imgPerSec ?? [], libOf(p)?.imgPerSec ?? []))
   const cpuRatio = (p: PeerName): Spread | null => spread(pairedRatios(ocrLib?.cpuPerImage ?? [], libOf(p)?.cpuPerImage ?? []))
 
-  // ---- the saturated floor, right after the throughput rounds it is compared with
-  let satFloor: SaturatedFloor | null = null
-  if (floorCalls.length && ocrLib) {
-    satFloor = await attempt('floor', () => saturatedFloor(dist, floorCalls, images.length, plan.rounds))
-    results.saturatedFloor = satFloor
-  }
-  floorCalls = []
   /** The model-only floor per image (s): the median over the sequential passes of Σ floor / images. */
   const floorPerImage = floor?.passes.length ? median(floor.passes.map((p) => sum(p.floorMs) / p.floorMs.length)) / 1000 : null
   const cores = os.availableParallelism()
-  const satOverCoresFloor = ocrLib && floorPerImage ? spread(ocrLib.imgPerSec.map((r) => (r * floorPerImage) / cores)) : null
+  // per round: ocrserve's rate × the floor per image replayed alone in the same round, ÷ cores
+  // (without a saturated floor, the sequential section's floor, measured minutes earlier)
+  const sameRoundFloor = (r: number): number | null => (satFloor?.aloneMs[r] !== undefined ? satFloor.aloneMs[r] / satFloor.images / 1000 : floorPerImage)
+  const satOverCoresFloor = ocrLib && floorPerImage ? spread(ocrLib.imgPerSec.flatMap((rate, r) => (sameRoundFloor(r) === null ? [] : [(rate * sameRoundFloor(r)!) / cores]))) : null
   const satOverSatFloor = ocrLib && satFloor ? spread(pairedRatios(ocrLib.imgPerSec, satFloor.imgPerSec)) : null
   const floorContention = satFloor ? spread(pairedRatios(satFloor.togetherMs, satFloor.aloneMs)) : null
   if (satFloor && ocrLib && floorPerImage) {
@@ -1139,7 +1160,7 @@ async function main(): Promise<void> {
         [
           [
             `${satFloor.workers} workers × ${satFloor.threads} threads`,
-            fmt(cores / floorPerImage, 2),
+            fmtSpread(spread(satFloor.aloneMs.map((a) => cores / (a / satFloor!.images / 1000))), 2),
             fmtSpread(spread(satFloor.imgPerSec), 2),
             fmtSpread(spread(satFloor.aloneMs), 0),
             fmtSpread(spread(satFloor.togetherMs), 0),
@@ -1150,7 +1171,7 @@ async function main(): Promise<void> {
           ],
         ],
       ),
-      `The last sequential pass's recorded run() calls (${satFloor.images} images) replayed in ${satFloor.workers} worker threads, each with its own sessions loaded as a default ocrserve worker loads them (bench/lib/floor-pool.ts): all started together (images/s = workers × images ÷ the wall time until the last is done), and one alone with the others idle; ${plan.rounds} rounds after a warm-up pass, median (min–max). cores ÷ floor per image = ${cores} ÷ the sequential floor (${ms(floorPerImage * 1000, 0)} ms per image): the rate if the networks lost nothing to running side by side. run() side by side ÷ alone is what they do lose (shared caches, memory bandwidth, clock); the saturated floor includes it and nothing of ocrserve's own work, so ocrserve ÷ saturated floor is the share of the reachable rate that ocrserve reaches.`,
+      `The last sequential pass's recorded run() calls (${satFloor.images} images) replayed in ${satFloor.workers} worker threads, each with its own sessions loaded as a default ocrserve worker loads them (bench/lib/floor-pool.ts): all started together (images/s = workers × images ÷ the wall time until the last is done), and one alone with the others idle; after a warm-up pass, in each of the ${plan.rounds} library throughput rounds, taking its turn with ocrserve and the peers, median (min–max). cores ÷ floor per image = ${cores} ÷ (one worker alone: Σ run() ÷ images), per round: the rate if the networks lost nothing to running side by side (the sequential section's floor, measured earlier, was ${ms(floorPerImage * 1000, 0)} ms per image). ocrserve ÷ (cores ÷ floor) is formed per round, against the floor of its own round. run() side by side ÷ alone is what they do lose (shared caches, memory bandwidth, clock); the saturated floor includes it and nothing of ocrserve's own work, so ocrserve ÷ saturated floor is the share of the reachable rate that ocrserve reaches.`,
     )
   }
 

@@ -27,6 +27,16 @@ export interface Contestant<Image> {
   close(): Promise<void>
 }
 
+/**
+ * Another measure that takes its turn in every round, in the rotation with the contestants (the
+ * saturated floor: ratios to it are then formed within a round), recording its own results.
+ */
+export interface Companion {
+  label: string
+  /** Its measurement for round `round` (0-based). */
+  round(round: number): Promise<void>
+}
+
 export interface RoundsResult {
   key: string
   label: string
@@ -46,7 +56,8 @@ export interface RoundsResult {
  * Runs `rounds` rounds over the contestants (after a warm-up pass of the images for those that
  * want one); in a round each reads `copies` copies of the images at once (more than one keeps
  * every worker busy until near the end, so the last large image's tail weighs less).
- * `onTurn` is told who reads next (progress). The contestants are not closed here.
+ * `onTurn` is told who reads next (progress). `companions` take their turns in the same rotation.
+ * The contestants are not closed here.
  */
 export async function throughputRounds<Image>(
   contestants: readonly Contestant<Image>[],
@@ -54,6 +65,7 @@ export async function throughputRounds<Image>(
   rounds: number,
   onTurn: (what: string) => void = () => {},
   copies = 1,
+  companions: readonly Companion[] = [],
 ): Promise<RoundsResult[]> {
   const list = Array.from({ length: copies }, () => images).flat()
   const out: RoundsResult[] = contestants.map((c) => ({ key: c.key, label: c.label, describe: c.describe, mode: c.mode, imgPerSec: [], cpuPerImage: [], latency: [], lines: [] }))
@@ -63,7 +75,13 @@ export async function throughputRounds<Image>(
     await c.pass(images)
   }
   for (let r = 0; r < rounds; r++) {
-    for (const j of rotation(contestants.length, r)) {
+    for (const j of rotation(contestants.length + companions.length, r)) {
+      if (j >= contestants.length) {
+        const companion = companions[j - contestants.length]!
+        onTurn(`${companion.label}: round ${r + 1} of ${rounds}`)
+        await companion.round(r)
+        continue
+      }
       const c = contestants[j]!
       onTurn(`${c.label}: round ${r + 1} of ${rounds}`)
       const cpu0 = cpuSecondsNow()

@@ -240,6 +240,14 @@ describe('throughput rounds', () => {
     expect(out[2]!.lines).toEqual([3, 3])
   })
 
+  it('gives companions their turn in every round, in the same rotation, and no result row', async () => {
+    const log: string[] = []
+    const floor = { label: 'floor', round: async (r: number) => void log.push(`floor${r}`) }
+    const out = await throughputRounds([fake('a', log, { warmUp: false }), fake('b', log, { warmUp: false })], ['x.png'], 3, () => {}, 1, [floor])
+    expect(log).toEqual(['a', 'b', 'floor0', 'b', 'floor1', 'a', 'floor2', 'a', 'b'])
+    expect(out.map((r) => r.key)).toEqual(['a', 'b'])
+  })
+
   it('reads `copies` copies of the images at once, and keeps lines and latency per image', async () => {
     const seen: string[][] = []
     const c: Contestant<string> = {
