@@ -119,6 +119,35 @@ export interface Probe {
  * GETs `url` every `intervalMs` (a probe that takes longer delays the next one) over its own
  * keep-alive socket, until stop().
  */
+/** Per body (its index): the median latency of its successful requests (ms). */
+export function latencyByBody(samples: readonly Sample[]): Map<number, number> {
+  const by = new Map<number, number[]>()
+  for (const s of samples) {
+    if (s.status !== 200) continue
+    const list = by.get(s.body)
+    if (list) list.push(s.ms)
+    else by.set(s.body, [s.ms])
+  }
+  return new Map([...by].map(([body, ms]) => [body, middle(ms)]))
+}
+
+/** Median of a non-empty list (the mean of the two middle values for an even count). */
+function middle(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b)
+  const h = v.length >> 1
+  return v.length % 2 ? v[h]! : (v[h - 1]! + v[h]!) / 2
+}
+
+/**
+ * Latency of the same bodies in run `a` ÷ in run `b`, body by body: the median over the bodies
+ * both runs answered of the ratio of their median latencies; null when they share none.
+ */
+export function pairedLatencyRatio(a: readonly Sample[], b: readonly Sample[]): number | null {
+  const base = latencyByBody(b)
+  const ratios = [...latencyByBody(a)].flatMap(([body, ms]) => (base.has(body) ? [ms / base.get(body)!] : []))
+  return ratios.length ? middle(ratios) : null
+}
+
 export function startProbe(url: string, intervalMs: number): Probe {
   const target = new URL(url)
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })

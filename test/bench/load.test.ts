@@ -1,7 +1,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runLoad, startProbe } from '../../bench/lib/load.js'
+import { latencyByBody, pairedLatencyRatio, runLoad, startProbe, type Sample } from '../../bench/lib/load.js'
 
 /** Answers POST /echo with 200 and the body's first byte, 503 for bodies starting with 'x'; tracks concurrency. */
 let server: http.Server
@@ -74,6 +74,23 @@ describe('runLoad', () => {
 
   it('rejects an empty body list', async () => {
     await expect(runLoad({ url: `${base}/echo`, bodies: [], concurrency: 1, requests: 1, maxDurationMs: 100 })).rejects.toThrow(RangeError)
+  })
+})
+
+describe('latency of the same bodies in two runs', () => {
+  const sample = (body: number, ms: number, status = 200): Sample => ({ body, ms, status })
+  it('takes each body median over its successful requests', () => {
+    const by = latencyByBody([sample(0, 10), sample(0, 30), sample(0, 20), sample(1, 5), sample(1, 7), sample(2, 99, 503)])
+    expect([...by]).toEqual([[0, 20], [1, 6]])
+  })
+  it('is the median over bodies of the per-body ratios, whatever body sits at the runs\' p50', () => {
+    // three bodies of very different latency: remote 10 % slower on two of them, 50 % on the third
+    const single = [sample(0, 20), sample(1, 200), sample(2, 400)]
+    const remote = [sample(0, 22), sample(1, 220), sample(2, 600)]
+    expect(pairedLatencyRatio(remote, single)).toBeCloseTo(1.1, 10)
+    // a body only one run answered does not count
+    expect(pairedLatencyRatio([...remote, sample(3, 5)], single)).toBeCloseTo(1.1, 10)
+    expect(pairedLatencyRatio([sample(7, 1)], single)).toBeNull()
   })
 })
 
