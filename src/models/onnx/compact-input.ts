@@ -18,8 +18,8 @@
  * in float32, the steps PaddleOCR's numpy code takes and the tables ocrserve packs with hold
  * (tensorLayout), so `x` holds exactly the values a client would have sent and the outputs are
  * bit-identical. (Padding comes out as −0 where the client writes +0; a convolution sums it to the
- * same result.) Cast, Mul, Sub and Div exist since opset 6–7, so any model opset works. A client
- * knows such a model by its `pixels` input.
+ * same result.) Cast, Mul, Sub and Div with numpy broadcasting exist since opset 7, so any model
+ * of opset 7 or later works. A client knows such a model by its `pixels` input.
  *
  * Measured against a 769-entry lookup table (Gather) doing the same: 3.7 against 10.2 ms per
  * 960×640 detector input on one thread (BENCHMARKS.md, issue 22).
