@@ -1141,7 +1141,16 @@ async function main(): Promise<void> {
     ]
     progress(`library throughput: ${makers.map((m) => m.key).join(', ')}, ${plan.rounds} rounds`)
     try {
-      lib = await attempt(sections.has('sat') ? 'sat' : peers[0]!, () => roundsOf(makers, images, plan.rounds, plan.satCopies, 'throughput', floorRun ? [floorRun.companion] : []))
+      // a failing floor is reported as the floor section's failure and sits out the later rounds;
+      // the engines' rounds go on
+      let floorFailed = false
+      const floorTurn = floorRun && {
+        label: floorRun.companion.label,
+        async round(r: number): Promise<void> {
+          if (!floorFailed && (await attempt('floor', () => floorRun!.companion.round(r))) === null) floorFailed = true
+        },
+      }
+      lib = await attempt(sections.has('sat') ? 'sat' : peers[0]!, () => roundsOf(makers, images, plan.rounds, plan.satCopies, 'throughput', floorTurn ? [floorTurn] : []))
     } finally {
       await floorRun?.close()
     }
