@@ -928,28 +928,23 @@ function httpCells(runs: readonly HttpRun[]): string[] {
 }
 
 /**
- * Remote latency ÷ single-mode latency of the same image, per round: the median over the images
- * of each image's ratio (runs at one concurrency, paired by their round). Unlike the ratio of
- * the two p50s, it does not depend on which image's latency happens to sit in the middle: with
- * nine images of 17–420 ms the p50 of a run is one image's latency, and which one moves with
- * small shifts (single mode's c=1 p50 read 185 ms in one full run and 247 ms in the next).
+ * Remote ÷ single mode, per round (runs at one concurrency, paired by their round), by `of`:
+ * the two p50s (p50Ratio), or the latency of the same image (pairedLatencyRatio: the median over
+ * the images of each image's ratio). The second does not depend on which image's latency happens
+ * to sit in the middle: with nine images of 17–420 ms the p50 of a run is one image's latency,
+ * and which one moves with small shifts (single mode's c=1 p50 read 185 ms in one full run and
+ * 247 ms in the next).
  */
-function remoteImageRatios(single: readonly HttpRun[], remote: readonly HttpRun[]): number[] {
+function remoteRatios(single: readonly HttpRun[], remote: readonly HttpRun[], of: (remote: HttpRun, single: HttpRun) => number | null): number[] {
   return remote.flatMap((r) => {
     const s = single.find((x) => x.round === r.round)
-    const q = s ? pairedLatencyRatio(r.load.samples, s.load.samples) : null
+    const q = s ? of(r, s) : null
     return q === null ? [] : [q]
   })
 }
 
-/** Remote p50 / single p50, per round (runs at one concurrency, paired by their round). */
-function remoteRatios(single: readonly HttpRun[], remote: readonly HttpRun[]): number[] {
-  return remote.flatMap((r) => {
-    const s = single.find((x) => x.round === r.round)
-    const q = s ? ratio(p50Of(r), p50Of(s)) : null
-    return q === null ? [] : [q]
-  })
-}
+const p50Ratio = (remote: HttpRun, single: HttpRun): number | null => ratio(p50Of(remote), p50Of(single))
+const imageRatio = (remote: HttpRun, single: HttpRun): number | null => pairedLatencyRatio(remote.load.samples, single.load.samples)
 
 async function httpSingle(bodies: readonly RequestBody[], plan: Plan): Promise<{ runs: HttpRun[]; rssIdle: number | null }> {
   const service = await startServe({ OCR_MODE: 'single' })
@@ -1472,7 +1467,7 @@ async function main(): Promise<void> {
         const r = p.runs.filter((x) => x.concurrency === c)
         if (!r.length) continue
         const label = p.protocol === 'single' ? 'single (in-process ONNX)' : `remote ${p.protocol}${p.protocol === 'kserve-http' ? ' (binary)' : ''}`
-        rows.push([label, String(c), ...httpCells(r), ...(p.protocol === 'single' ? ['1.00', '1.00'] : [fmtSpread(spread(remoteRatios(s, r)), 2), fmtSpread(spread(remoteImageRatios(s, r)), 2)])])
+        rows.push([label, String(c), ...httpCells(r), ...(p.protocol === 'single' ? ['1.00', '1.00'] : [fmtSpread(spread(remoteRatios(s, r, p50Ratio)), 2), fmtSpread(spread(remoteRatios(s, r, imageRatio)), 2)])])
       }
     }
     emit(
@@ -1505,10 +1500,7 @@ async function main(): Promise<void> {
   const sweepDefault = sweep.find((x) => x.workers === layout.workers && x.threadsPerWorker === layout.threadsPerWorker)
   /** The remote section's runs of one service at one concurrency (single mode's measured in the same rounds). */
   const remoteRuns = (protocol: string, c: number): HttpRun[] => remote?.runs.find((p) => p.protocol === protocol)?.runs.filter((x) => x.concurrency === c) ?? []
-  const remoteRatio = (protocol: string, c: number): Spread | null =>
-    spread(remoteRatios(remoteRuns('single', c), remoteRuns(protocol, c)))
-  const remoteImageRatio = (protocol: string, c: number): Spread | null =>
-    spread(remoteImageRatios(remoteRuns('single', c), remoteRuns(protocol, c)))
+  const remoteRatio = (protocol: string, c: number, of = p50Ratio): Spread | null => spread(remoteRatios(remoteRuns('single', c), remoteRuns(protocol, c), of))
   const c16 = single?.runs.find((r) => r.concurrency === 16)
   const httpRps = (c: number): Spread | null => spread(single?.runs.filter((r) => r.concurrency === c).map((r) => r.load.completed / r.load.seconds) ?? [])
   const soloFloor = seq && floor?.passes.length ? floorRatios(seq, floor) : null
@@ -1542,10 +1534,10 @@ async function main(): Promise<void> {
     remote_grpc_ratio: remoteRatio('kserve-grpc', 4),
     remote_http_ratio_c1: remoteRatio('kserve-http', 1),
     remote_grpc_ratio_c1: remoteRatio('kserve-grpc', 1),
-    remote_http_image_ratio: remoteImageRatio('kserve-http', 4),
-    remote_grpc_image_ratio: remoteImageRatio('kserve-grpc', 4),
-    remote_http_image_ratio_c1: remoteImageRatio('kserve-http', 1),
-    remote_grpc_image_ratio_c1: remoteImageRatio('kserve-grpc', 1),
+    remote_http_image_ratio: remoteRatio('kserve-http', 4, imageRatio),
+    remote_grpc_image_ratio: remoteRatio('kserve-grpc', 4, imageRatio),
+    remote_http_image_ratio_c1: remoteRatio('kserve-http', 1, imageRatio),
+    remote_grpc_image_ratio_c1: remoteRatio('kserve-grpc', 1, imageRatio),
     http_c1_rps: httpRps(1),
     http_c4_rps: httpRps(4),
     ocrserve_startup_ms: startMs('ocrserve'),

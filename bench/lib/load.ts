@@ -4,6 +4,7 @@
  * latency and status is kept, so percentiles and the exact request mix are known.
  */
 import http from 'node:http'
+import { median } from './stats.js'
 
 export interface RequestBody {
   data: Buffer
@@ -115,10 +116,6 @@ export interface Probe {
   stop(): Promise<{ latencies: number[]; failures: number }>
 }
 
-/**
- * GETs `url` every `intervalMs` (a probe that takes longer delays the next one) over its own
- * keep-alive socket, until stop().
- */
 /** Per body (its index): the median latency of its successful requests (ms). */
 export function latencyByBody(samples: readonly Sample[]): Map<number, number> {
   const by = new Map<number, number[]>()
@@ -128,14 +125,7 @@ export function latencyByBody(samples: readonly Sample[]): Map<number, number> {
     if (list) list.push(s.ms)
     else by.set(s.body, [s.ms])
   }
-  return new Map([...by].map(([body, ms]) => [body, middle(ms)]))
-}
-
-/** Median of a non-empty list (the mean of the two middle values for an even count). */
-function middle(values: readonly number[]): number {
-  const v = [...values].sort((a, b) => a - b)
-  const h = v.length >> 1
-  return v.length % 2 ? v[h]! : (v[h - 1]! + v[h]!) / 2
+  return new Map([...by].map(([body, ms]) => [body, median(ms)]))
 }
 
 /**
@@ -145,9 +135,13 @@ function middle(values: readonly number[]): number {
 export function pairedLatencyRatio(a: readonly Sample[], b: readonly Sample[]): number | null {
   const base = latencyByBody(b)
   const ratios = [...latencyByBody(a)].flatMap(([body, ms]) => (base.has(body) ? [ms / base.get(body)!] : []))
-  return ratios.length ? middle(ratios) : null
+  return ratios.length ? median(ratios) : null
 }
 
+/**
+ * GETs `url` every `intervalMs` (a probe that takes longer delays the next one) over its own
+ * keep-alive socket, until stop().
+ */
 export function startProbe(url: string, intervalMs: number): Probe {
   const target = new URL(url)
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })

@@ -313,8 +313,8 @@ function output(io: GraphIo, role: PackRole, ranks: number[], what: string, say:
 const UNKNOWN_SHAPE = [null, 3, null, null] as const
 
 function normOf(draft: RoleDraft, order: ChannelOrder, fixed?: Omit<Normalisation, 'order'>): Normalisation | null {
-  const n = fixed ?? draft.norm
-  return n ? { mean: [...n.mean] as [number, number, number], std: [...n.std] as [number, number, number], scale: n.scale, ...('divide' in n && n.divide ? { divide: true } : {}), order } : null
+  const n: Omit<Normalisation, 'order'> | undefined = fixed ?? draft.norm
+  return n ? { mean: [...n.mean] as [number, number, number], std: [...n.std] as [number, number, number], scale: n.scale, ...(n.divide ? { divide: true } : {}), order } : null
 }
 
 /** PaddleX reads images as RGB unless a DecodeImage says otherwise; PaddleOCR 2.x as BGR. */
