@@ -4,11 +4,13 @@
  * gRPC status codes: INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE (not ready / overloaded),
  * DEADLINE_EXCEEDED, CANCELLED, INTERNAL.
  */
+import type * as http2 from 'node:http2'
 import * as grpc from '@grpc/grpc-js'
 import { toOcrError, type ErrorCode } from '../errors.js'
 import type { Logger } from '../logger.js'
 import {
   GRPC_CHANNEL_OPTIONS,
+  GRPC_RECEIVE_WINDOW_BYTES,
   loadInferenceService,
   tensorsFromGrpc,
   tensorsToGrpc,
@@ -82,8 +84,33 @@ export function createGrpcServer(store: ModelStore, metrics: ModelServerMetrics,
   }
 
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS)
+  widenReceiveWindows(server, GRPC_RECEIVE_WINDOW_BYTES, logger)
   server.addService(loadInferenceService().service, handlers as unknown as grpc.UntypedServiceImplementation)
   return server
+}
+
+/**
+ * grpc-js's server keeps HTTP/2's 64 KB receive windows (it reads no option for them), so a
+ * client sending a 1.8 MB detector input stops every 64 KB for the server's WINDOW_UPDATE.
+ * Each HTTP/2 session the server opens is given a wider stream and connection window instead.
+ * The hook is grpc-js's `createHttp2Server` (not public API); without it the server runs with
+ * the defaults and says so.
+ */
+function widenReceiveWindows(server: grpc.Server, bytes: number, logger: Logger): void {
+  const internals = server as unknown as { createHttp2Server?: (credentials: grpc.ServerCredentials) => http2.Http2Server }
+  const create = internals.createHttp2Server
+  if (typeof create !== 'function') {
+    logger.warn('grpc-js has no createHttp2Server: the gRPC face keeps HTTP/2\'s 64 KB receive windows')
+    return
+  }
+  internals.createHttp2Server = function (this: grpc.Server, credentials: grpc.ServerCredentials) {
+    const h2 = create.call(this, credentials)
+    h2.on('session', (session: http2.ServerHttp2Session) => {
+      session.settings({ initialWindowSize: bytes })
+      session.setLocalWindowSize(bytes)
+    })
+    return h2
+  }
 }
 
 /** Binds the server; resolves with the bound port (0 = any free port). */

@@ -103,6 +103,9 @@ export function loadInferenceService(): grpc.ServiceClientConstructor {
   return serviceCache
 }
 
+/** HTTP/2 receive window of both sides (stream and connection), instead of the 64 KB default. */
+export const GRPC_RECEIVE_WINDOW_BYTES = 16 << 20
+
 /** Channel options shared by client and server: big messages, fast reconnection after a restart. */
 export const GRPC_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': GRPC_MAX_MESSAGE_BYTES,
@@ -112,7 +115,7 @@ export const GRPC_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // the client's HTTP/2 receive window (the 64 KB default stalls a detector's 2.5 MB output on
   // window updates; bench/remote-calls.ts: +55 → +28 ms per detector call one at a time, medians of
   // 3 and 4 runs; under load at c=4 (bench/remote-ab.ts) CPU per request did not change)
-  'grpc-node.flow_control_window': 16 << 20,
+  'grpc-node.flow_control_window': GRPC_RECEIVE_WINDOW_BYTES,
 }
 
 // ---- tensor conversions

@@ -8,6 +8,7 @@
  * Needs `npm run build` (npm test runs it first).
  */
 import { readFileSync } from 'node:fs'
+import http2 from 'node:http2'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,7 +21,8 @@ import { createRemoteBackend, createRemoteClient, remoteReady, type RemoteClient
 import { resolveModelPaths } from '../../src/models/assets.js'
 import { REC_ARGMAX_OUTPUT, REC_MAXPROB_OUTPUT, ctcDecode, ctcDecodeBest, hasReducedRecOutputs } from '../../src/models/rec-ctc.js'
 import { ctcCharset, readDictionary } from '../../src/packs/spec.js'
-import { REAL_DIR, detTensor, maxAbsDiff, startModelServerProcess, type ModelServerProcess } from './helpers.js'
+import { GRPC_RECEIVE_WINDOW_BYTES } from '../../src/protocols/kserve-grpc.js'
+import { REAL_DIR, detTensor, maxAbsDiff, startModelServerProcess, waitFor, type ModelServerProcess } from './helpers.js'
 
 let repo: string
 let server: ModelServerProcess
@@ -184,5 +186,21 @@ describe('model server over each protocol', () => {
     const { client } = clientFor('kserve-grpc')
     await expect(client.infer('nope', { x: clsTensor(0) }, ['y'])).rejects.toMatchObject({ code: 'MODEL_ERROR', message: expect.stringContaining('NOT_FOUND') })
     await expect(client.modelReady('nope')).resolves.toBe(false)
+  })
+
+  it('gives a gRPC client wide HTTP/2 receive windows, so a detector input does not stop every 64 KB', async () => {
+    const session = http2.connect(`http://127.0.0.1:${server.grpcPort}`)
+    try {
+      // the server's SETTINGS and its connection WINDOW_UPDATE follow its first SETTINGS frame
+      session.on('error', () => {})
+      await waitFor(
+        "the server's wide windows",
+        async () => session.remoteSettings?.initialWindowSize === GRPC_RECEIVE_WINDOW_BYTES && session.state.remoteWindowSize === GRPC_RECEIVE_WINDOW_BYTES,
+        5_000,
+      )
+      expect(session.state.remoteWindowSize).toBe(GRPC_RECEIVE_WINDOW_BYTES)
+    } finally {
+      session.destroy()
+    }
   })
 })
