@@ -39,6 +39,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import type { Ocr, OcrResult } from '../src/index.js'
+import { INITIAL_OLD_SPACE_FLAG } from '../src/workers/heap.js'
 import type { Backend, ModelRole } from '../src/inference/backend.js'
 import { benchJobs } from './jobs.js'
 import { hotSpots, profile } from './lib/cpuprofile.js'
@@ -984,8 +985,9 @@ async function httpRemote(bodies: readonly RequestBody[], plan: Plan): Promise<{
   execFileSync(process.execPath, [BIN, 'models-repo', '--out', repo, '--force'], { cwd: ROOT, stdio: 'ignore' })
   const httpPort = await freePort()
   const grpcPort = await freePort()
+  // with the Node flag compose.model-server.yml gives it (src/workers/heap.ts)
   const modelServer = startNode(
-    [BIN, 'model-server', '--repository', repo, '--host', '127.0.0.1', '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--log-level', 'warn'],
+    [INITIAL_OLD_SPACE_FLAG, BIN, 'model-server', '--repository', repo, '--host', '127.0.0.1', '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--log-level', 'warn'],
     {},
     ROOT,
   )
@@ -1474,7 +1476,7 @@ async function main(): Promise<void> {
       'Remote mode: `ocrserve serve` → `ocrserve model-server` on loopback',
       markdownTable(['mode', 'concurrency', 'runs', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'p50 / single p50', 'latency / single, per image'], rows),
       [
-        `The core set, the same request mix as the http section; a single-mode service, the two remote-mode services and the model server all stay up, and each of ${plan.httpRounds} rounds runs the three services in turn at each concurrency (order rotating per round), so single and remote mode are measured minutes apart at most. Median (min–max) over the rounds; p50 / single p50 is formed per round (each remote run against the single-mode run of its round); latency / single, per image: in each round, every image's median latency remote ÷ the same image's in single mode, the median over the images (it compares like with like: a p50 over nine images of 17–420 ms is one image's latency, and which one moves with small shifts). The model server (default workers, dynamic batching) runs on the same machine, so it competes with the service for the same cores. Model server RSS: ${ms(remote.modelServerRss)} MiB.`,
+        `The core set, the same request mix as the http section; a single-mode service, the two remote-mode services and the model server all stay up, and each of ${plan.httpRounds} rounds runs the three services in turn at each concurrency (order rotating per round), so single and remote mode are measured minutes apart at most. Median (min–max) over the rounds; p50 / single p50 is formed per round (each remote run against the single-mode run of its round); latency / single, per image: in each round, every image's median latency remote ÷ the same image's in single mode, the median over the images (it compares like with like: a p50 over nine images of 17–420 ms is one image's latency, and which one moves with small shifts). The model server (default workers, dynamic batching) runs on the same machine, so it competes with the service for the same cores. RSS after the last run (VmRSS, workers included): model server ${ms(remote.modelServerRss)} MiB; services ${remote.runs.map((p) => `${p.protocol} ${ms(p.runs.at(-1)?.rssAfter ?? null)}`).join(', ')} MiB.`,
         floor?.images.length
           ? `Tensors a model server must move per image (full set, from the floor section): ${fmt(mean(floor.images.map((x) => x.bytes.det.in + x.bytes.cls.in + x.bytes.rec.in)) / 1e6, 1)} MB in, ${fmt(mean(floor.images.map((x) => x.bytes.det.out + x.bytes.cls.out + x.bytes.rec.out)) / 1e6, 1)} MB out, of which the recogniser's softmax output is ${fmt(mean(floor.images.map((x) => x.bytes.rec.out)) / 1e6, 1)} MB.`
           : '',

@@ -27,6 +27,7 @@ import { createRemoteBackend, createRemoteClient } from '../src/inference/remote
 import { RemoteSettingsSchema } from '../src/config.js'
 import { repositoryModelBytes } from '../src/cli/models-repo.js'
 import { PIXELS_INPUT, PIXELS_VALID_INPUT } from '../src/inference/model-io.js'
+import { INITIAL_OLD_SPACE_FLAG } from '../src/workers/heap.js'
 import { type Child, cpuSecondsOf, freePort, startNode, waitReady } from './lib/procs.js'
 import { markdownTable, median } from './lib/stats.js'
 
@@ -74,7 +75,7 @@ interface ModelServer {
 async function startModelServer(label: string, root: string): Promise<ModelServer> {
   const [httpPort, grpcPort] = [await freePort(), await freePort()]
   const args = ['model-server', '--repository', REPO, '--host', '127.0.0.1', '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--workers', '1', '--threads-per-worker', '1', '--log-level', 'warn']
-  const child = startNode([join(root, 'bin', 'ocrserve.js'), ...args], {}, root)
+  const child = startNode([INITIAL_OLD_SPACE_FLAG, join(root, 'bin', 'ocrserve.js'), ...args], {}, root)
   await waitReady(`http://127.0.0.1:${httpPort}/v2/health/ready`, child, 120_000)
   return { label, child, httpPort, grpcPort }
 }

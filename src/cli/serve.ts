@@ -13,6 +13,7 @@ import { loadServiceConfig, type ServiceConfig } from '../config.js'
 import { OcrError } from '../errors.js'
 import type { Service } from '../server/index.js'
 import { EXIT_USAGE } from './exit-codes.js'
+import { widenWorkerHeaps } from '../workers/heap.js'
 import { addServeFlags, setEnvFromServeFlags } from './setting-flags.js'
 
 /** Start-up configuration errors (a bad setting, a port in use): one line on stderr, exit code 2. */
@@ -63,6 +64,8 @@ async function serve(): Promise<void> {
     if (err instanceof OcrError && err.code === 'INVALID_CONFIG') exitBadConfig(err)
     throw err
   }
+  // remote mode's workers turn over the model calls' message buffers (src/workers/heap.ts)
+  if (config.mode === 'remote') widenWorkerHeaps()
   const { createLogger, startService } = await import('../server/index.js')
   const logger = createLogger(config.logLevel)
   let service: Service | null = null

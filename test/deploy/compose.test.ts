@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ENV_VARS, loadServiceConfig } from '../../src/config.js'
+import { INITIAL_OLD_SPACE_FLAG } from '../../src/workers/heap.js'
 import { DEPLOY, argv, composeProblems, containerPorts, dependsOn, interpolate, loadCompose, serviceEnv, type ComposeFile, type ComposeService } from './helpers.js'
 
 const f = (name: string): string => join(DEPLOY, name)
@@ -177,6 +178,8 @@ describe('compose wiring', () => {
     expect(serviceEnv(web!).OCR_REMOTE_URL).toBe('http://model-server:8000')
     expect(serviceEnv(web!).OCR_MODE).toBe('remote')
     expect(dependsOn(web!)).toEqual({ 'model-server': 'service_healthy' })
+    // the image's entrypoint with src/workers/heap.ts's flag for the main thread
+    expect(argv(ms.entrypoint)).toEqual(['node', INITIAL_OLD_SPACE_FLAG, '/app/bin/ocrserve.js'])
     const cmd = argv(ms.command)!
     expect(cmd[0]).toBe('model-server')
     expect(cmd.slice(cmd.indexOf('--repository'), cmd.indexOf('--repository') + 2)).toEqual(['--repository', '/app/deploy/triton/models'])
