@@ -12,8 +12,8 @@ import type { Command } from 'commander'
 import { loadServiceConfig, type ServiceConfig } from '../config.js'
 import { OcrError } from '../errors.js'
 import type { Service } from '../server/index.js'
-import { EXIT_USAGE } from './exit-codes.js'
 import { widenWorkerHeaps } from '../workers/heap.js'
+import { EXIT_USAGE } from './exit-codes.js'
 import { addServeFlags, setEnvFromServeFlags } from './setting-flags.js'
 
 /** Start-up configuration errors (a bad setting, a port in use): one line on stderr, exit code 2. */

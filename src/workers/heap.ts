@@ -24,7 +24,7 @@ import v8 from 'node:v8'
 
 export const INITIAL_OLD_SPACE_MB = 64
 
-/** Node's flag that sets it, as `npm start` and the images pass it. */
+/** Node's flag that sets it, as compose.model-server.yml and the bench pass it on the model server's command line. */
 export const INITIAL_OLD_SPACE_FLAG = `--initial-old-space-size=${INITIAL_OLD_SPACE_MB}`
 
 /** True when Node's command line chose the initial old-generation size itself (its choice stands). */
