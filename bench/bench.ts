@@ -39,7 +39,6 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import type { Ocr, OcrResult } from '../src/index.js'
-import { INITIAL_OLD_SPACE_FLAG } from '../src/workers/heap.js'
 import type { Backend, ModelRole } from '../src/inference/backend.js'
 import { benchJobs } from './jobs.js'
 import { hotSpots, profile } from './lib/cpuprofile.js'
@@ -49,7 +48,7 @@ import { FloorPool } from './lib/floor-pool.js'
 import { createPool } from './lib/peer-pool.js'
 import { type BenchImage, contentType, lineSeries, loadBenchSet, type ScaledImage, sizeSeries } from './lib/images.js'
 import { type LoadResult, pairedLatencyRatio, type RequestBody, runLoad, startProbe } from './lib/load.js'
-import { type Child, freePort, rssMiB, startNode, waitReady } from './lib/procs.js'
+import { type Child, freePort, rssMiB, startModelServer, startNode, waitReady } from './lib/procs.js'
 import { describeCall, floorBackends, type RecordedCall, RecordingBackend, replay, type RoleTimes, zeroRoleTimes } from './lib/recording.js'
 import { type Companion, type Contestant, pooled, type RoundsResult, throughputRounds } from './lib/rounds.js'
 import { fmt, fmtSpread, markdownTable, mean, median, pairedRatios, percentile, ratio, relativeRange, rotation, round, type Spread, spread, spreadJson, sum, summarize } from './lib/stats.js'
@@ -984,20 +983,12 @@ interface RemoteRun {
 async function httpRemote(bodies: readonly RequestBody[], plan: Plan): Promise<{ runs: RemoteRun[]; modelServerRss: number | null }> {
   const repo = join(CACHE, 'model-repo')
   execFileSync(process.execPath, [BIN, 'models-repo', '--out', repo, '--force'], { cwd: ROOT, stdio: 'ignore' })
-  const httpPort = await freePort()
-  const grpcPort = await freePort()
-  // with the Node flag compose.model-server.yml gives it (src/workers/heap.ts)
-  const modelServer = startNode(
-    [INITIAL_OLD_SPACE_FLAG, BIN, 'model-server', '--repository', repo, '--host', '127.0.0.1', '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--log-level', 'warn'],
-    {},
-    ROOT,
-  )
+  const modelServer = await startModelServer(ROOT, repo)
   const services: Array<{ protocol: RemoteRun['protocol']; service: Service; runs: HttpRun[] }> = []
   try {
-    await waitReady(`http://127.0.0.1:${httpPort}/v2/health/ready`, modelServer, 120_000)
     services.push({ protocol: 'single', service: await startServe({ OCR_MODE: 'single' }), runs: [] })
     for (const protocol of ['kserve-http', 'kserve-grpc'] as const) {
-      const url = protocol === 'kserve-http' ? `http://127.0.0.1:${httpPort}` : `127.0.0.1:${grpcPort}`
+      const url = protocol === 'kserve-http' ? modelServer.http : modelServer.grpc
       services.push({ protocol, service: await startServe({ OCR_MODE: 'remote', OCR_REMOTE_URL: url, OCR_REMOTE_PROTOCOL: protocol, OCR_REMOTE_BINARY: 'true' }), runs: [] })
     }
     // warm-up: every service's workers and, through them, the model server's sessions
@@ -1011,10 +1002,10 @@ async function httpRemote(bodies: readonly RequestBody[], plan: Plan): Promise<{
         }
       }
     }
-    return { runs: services.map(({ protocol, runs }) => ({ protocol, runs })), modelServerRss: rssMiB(modelServer.pid) }
+    return { runs: services.map(({ protocol, runs }) => ({ protocol, runs })), modelServerRss: rssMiB(modelServer.child.pid) }
   } finally {
     for (const { service } of services) await service.stop()
-    await modelServer.stop()
+    await modelServer.child.stop()
   }
 }
 

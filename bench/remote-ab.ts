@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util'
 import { EVAL_REAL } from './lib/eval-real.js'
 import { contentType, loadBenchSet } from './lib/images.js'
 import { type RequestBody, runLoad } from './lib/load.js'
-import { type Child, cpuSecondsOf, freePort, startNode, waitReady } from './lib/procs.js'
+import { type Child, cpuSecondsOf, freePort, startModelServer, startNode, waitReady } from './lib/procs.js'
 import { markdownTable, median, percentile } from './lib/stats.js'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
@@ -48,18 +48,6 @@ async function startServe(name: string, env: Record<string, string>): Promise<Se
   const url = `http://127.0.0.1:${port}`
   await waitReady(`${url}/readyz`, child, 120_000)
   return { name, url, child }
-}
-
-async function startModelServer(repo: string): Promise<{ http: string; grpc: string; child: Child }> {
-  const httpPort = await freePort()
-  const grpcPort = await freePort()
-  const child = startNode(
-    [BIN, 'model-server', '--repository', repo, '--host', '127.0.0.1', '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--log-level', 'warn'],
-    {},
-    ROOT,
-  )
-  await waitReady(`http://127.0.0.1:${httpPort}/v2/health/ready`, child, 120_000)
-  return { http: `http://127.0.0.1:${httpPort}`, grpc: `127.0.0.1:${grpcPort}`, child }
 }
 
 async function main(): Promise<void> {
@@ -93,7 +81,7 @@ async function main(): Promise<void> {
       repos.push(['float32 x', float])
     }
     for (const [label, dir] of repos) {
-      const ms = await startModelServer(dir)
+      const ms = await startModelServer(ROOT, dir)
       children.push(ms.child)
       for (const protocol of ['kserve-http', 'kserve-grpc'] as const) {
         if (values.only && values.only !== protocol) continue

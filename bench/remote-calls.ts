@@ -27,8 +27,7 @@ import { createRemoteBackend, createRemoteClient } from '../src/inference/remote
 import { RemoteSettingsSchema } from '../src/config.js'
 import { repositoryModelBytes } from '../src/cli/models-repo.js'
 import { PIXELS_INPUT, PIXELS_VALID_INPUT } from '../src/inference/model-io.js'
-import { INITIAL_OLD_SPACE_FLAG } from '../src/workers/heap.js'
-import { type Child, cpuSecondsOf, freePort, startNode, waitReady } from './lib/procs.js'
+import { type Child, cpuSecondsOf, type ModelServerChild, startModelServer } from './lib/procs.js'
 import { markdownTable, median } from './lib/stats.js'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
@@ -65,19 +64,13 @@ const DET_X = tensor([1, 3, 640, 960], false)
 
 execFileSync(process.execPath, [BIN, 'models-repo', '--out', REPO, '--force', ...(FLOAT ? ['--float-inputs'] : [])], { cwd: ROOT, stdio: 'ignore' })
 
-interface ModelServer {
+interface ModelServer extends ModelServerChild {
   label: string
-  child: Child
-  httpPort: number
-  grpcPort: number
 }
 
-async function startModelServer(label: string, root: string): Promise<ModelServer> {
-  const [httpPort, grpcPort] = [await freePort(), await freePort()]
-  const args = ['model-server', '--repository', REPO, '--host', '127.0.0.1', '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--workers', '1', '--threads-per-worker', '1', '--log-level', 'warn']
-  const child = startNode([INITIAL_OLD_SPACE_FLAG, join(root, 'bin', 'ocrserve.js'), ...args], {}, root)
-  await waitReady(`http://127.0.0.1:${httpPort}/v2/health/ready`, child, 120_000)
-  return { label, child, httpPort, grpcPort }
+async function startServer(label: string, root: string): Promise<ModelServer> {
+  // it is given this checkout's repository; one worker with one ORT thread, like the local session
+  return { label, ...(await startModelServer(root, REPO, ['--workers', '1', '--threads-per-worker', '1'])) }
 }
 
 /** `n` calls of `fn`, `CONCURRENCY` in flight; ms of wall time per call. */
@@ -101,8 +94,8 @@ interface Variant {
 
 const servers: ModelServer[] = []
 try {
-  servers.push(await startModelServer('', ROOT))
-  if (BASELINE) servers.push(await startModelServer(' (baseline)', BASELINE))
+  servers.push(await startServer('', ROOT))
+  if (BASELINE) servers.push(await startServer(' (baseline)', BASELINE))
   const variants: Record<string, Variant> = {
     local: {
       rec: await createLocalBackend(await repositoryModelBytes('rec', !FLOAT), { device: 'cpu', threads: 1 }),
@@ -110,7 +103,7 @@ try {
     },
   }
   for (const server of servers) {
-    for (const [protocol, url] of [['kserve-http', `http://127.0.0.1:${server.httpPort}`], ['kserve-grpc', `127.0.0.1:${server.grpcPort}`]] as const) {
+    for (const [protocol, url] of [['kserve-http', server.http], ['kserve-grpc', server.grpc]] as const) {
       const settings = RemoteSettingsSchema.parse({ url, protocol })
       const client = createRemoteClient(settings)
       variants[protocol + server.label] = { rec: await createRemoteBackend(client, 'ocr_rec', settings), det: await createRemoteBackend(client, 'ocr_det', settings), server: server.child }

@@ -6,6 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
+import { join } from 'node:path'
+import { INITIAL_OLD_SPACE_FLAG } from '../../src/workers/heap.js'
 
 export interface Child {
   readonly pid: number
@@ -76,6 +78,31 @@ export async function waitReady(url: string, child: Child, timeoutMs: number): P
     await new Promise((r) => setTimeout(r, 200))
   }
   throw new Error(`${url} not ready after ${timeoutMs} ms:\n${child.output()}`)
+}
+
+export interface ModelServerChild {
+  child: Child
+  /** KServe v2 HTTP base URL and gRPC target on loopback. */
+  http: string
+  grpc: string
+}
+
+/**
+ * `ocrserve model-server` of the checkout at `root` on `repository`, on free loopback ports, with
+ * the Node flag compose.model-server.yml gives its main thread (src/workers/heap.ts); resolves
+ * once it is ready, and stops it if it never is.
+ */
+export async function startModelServer(root: string, repository: string, extraArgs: readonly string[] = []): Promise<ModelServerChild> {
+  const [httpPort, grpcPort] = [await freePort(), await freePort()]
+  const args = ['model-server', '--repository', repository, '--host', '127.0.0.1', '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--log-level', 'warn', ...extraArgs]
+  const child = startNode([INITIAL_OLD_SPACE_FLAG, join(root, 'bin', 'ocrserve.js'), ...args], {}, root)
+  try {
+    await waitReady(`http://127.0.0.1:${httpPort}/v2/health/ready`, child, 120_000)
+  } catch (err) {
+    await child.stop()
+    throw err
+  }
+  return { child, http: `http://127.0.0.1:${httpPort}`, grpc: `127.0.0.1:${grpcPort}` }
 }
 
 /** Resident set size of a process (MiB) from /proc, or null where /proc is not available. */
