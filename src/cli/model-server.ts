@@ -7,7 +7,6 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { DEVICES, LOG_LEVELS, resolveParallelism, type Device } from '../config.js'
-import { widenWorkerHeaps } from '../workers/heap.js'
 
 /** The repository shipped with the package (configs; `ocrserve models-repo` adds the ONNX files). */
 export const PACKAGE_REPOSITORY = fileURLToPath(new URL('../../deploy/triton/models', import.meta.url))
@@ -60,9 +59,6 @@ export function register(program: Command): void {
     .option('--max-body-bytes <n>', 'largest request body', positiveInt, 256 * 1024 * 1024)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .action(async (flags: Flags) => {
-      // before its pool starts threads (src/workers/heap.ts); its main thread, which decodes and
-      // encodes the messages, has the size only from Node's command line
-      widenWorkerHeaps()
       // loaded when this command runs, not by every `ocrserve` command
       const [{ pino }, { startModelServer }] = await Promise.all([import('pino'), import('../model-server/server.js')])
       const logger = pino({ level: flags.logLevel, base: { service: 'ocrserve-model-server' } })

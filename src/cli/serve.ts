@@ -12,7 +12,6 @@ import type { Command } from 'commander'
 import { loadServiceConfig, type ServiceConfig } from '../config.js'
 import { OcrError } from '../errors.js'
 import type { Service } from '../server/index.js'
-import { widenWorkerHeaps } from '../workers/heap.js'
 import { EXIT_USAGE } from './exit-codes.js'
 import { addServeFlags, setEnvFromServeFlags } from './setting-flags.js'
 
@@ -64,8 +63,6 @@ async function serve(): Promise<void> {
     if (err instanceof OcrError && err.code === 'INVALID_CONFIG') exitBadConfig(err)
     throw err
   }
-  // remote mode's workers turn over the model calls' message buffers (src/workers/heap.ts)
-  if (config.mode === 'remote') widenWorkerHeaps()
   const { createLogger, startService } = await import('../server/index.js')
   const logger = createLogger(config.logLevel)
   let service: Service | null = null

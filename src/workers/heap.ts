@@ -1,24 +1,27 @@
 /**
- * The initial size of V8's old generation, for the threads that pass model calls over the wire.
+ * The initial size of V8's old generation for ocrserve's worker threads.
  *
  * V8 starts a full, incremental mark as soon as the room left under an isolate's old-generation
  * limit is smaller than its young generation, and after each full collection it sets that limit
- * to a few times what survived. A thread that holds ~15 MB and turns over megabytes of message
- * buffers per model call (HTTP/2 frames, protobuf encoding, the tensors' copies) meets that on
- * nearly every call. Measured here (a worker thread making 20 detector calls to the model server
- * over gRPC, 960×640 inputs): 9–13 full collections and 20–28 ms of the caller's CPU per call with
- * V8's defaults; 3 collections and 12 ms with a 64 MB initial old generation (over HTTP, 13–15 →
- * 4–5 ms). The price is memory: an isolate may hold up to that much garbage before it collects.
+ * to a few times what survived. A thread that holds ~15 MB and turns over megabytes of buffers per
+ * image or per model call meets that nearly all the time:
+ * - single mode's pipeline workers (tensors, crops, the detector's output map): 228 full
+ *   collections per 144 images read all at once on 2 workers with V8's defaults, 64–69 with a
+ *   64 MB initial old generation; the share of CPU outside ONNX Runtime fell from 14.3 % to
+ *   12.6 % (`perf`, the full bench set), saturated images/s +2.6 % (median of 12 interleaved
+ *   rounds, one process);
+ * - remote mode's workers and the model server's (message buffers, HTTP/2 frames, protobuf): a
+ *   worker making 20 detector calls over gRPC ran 9–13 full collections and 20–28 ms of CPU per
+ *   call with the defaults, 3 and 12 ms with it (over HTTP, 13–15 → 4–5 ms).
+ * The price is memory: an isolate may hold up to that much garbage before it collects (measured:
+ * +25–90 MiB peak RSS for single mode's two workers, +89–162 MiB for a remote service's four).
  *
- * Where it is used: remote-mode `ocrserve serve` (its workers make the model calls) and `ocrserve
- * model-server`. Single mode's workers, which call ONNX Runtime in-process, gained nothing
- * measurable (bench --quick --sections floor,sat, three runs each: 5.43 against 5.51 images/s), so
- * they keep V8's defaults.
- *
- * Node accepts the flag for the main thread only on its own command line (not in NODE_OPTIONS):
- * compose.model-server.yml passes it to the model server, whose main thread decodes and encodes
- * the messages. Worker threads are created later, so setting it before the first one gives it to
- * them; a library host in remote mode may call widenWorkerHeaps() before createOcr().
+ * The real-thread factory (threadsRunning in ./host.ts) calls widenWorkerHeaps() before it starts
+ * a thread, so every pool (the engine's scheduler, the model server's) gets it. The flag is
+ * process-wide: worker threads a library host starts later get it too. Node accepts it for the
+ * main thread only on its own command line (not in NODE_OPTIONS): compose.model-server.yml passes
+ * it to the model server, whose main thread decodes and encodes the messages. A command line that
+ * sets it itself (`node --initial-old-space-size=0 …` keeps V8's default) wins.
  */
 import v8 from 'node:v8'
 
@@ -40,5 +43,13 @@ export function widenWorkerHeaps(mb: number = INITIAL_OLD_SPACE_MB): boolean {
   if (!Number.isInteger(mb) || mb < 0) throw new RangeError(`initial old space: ${mb} MB is not a whole number ≥ 0`)
   if (initialOldSpaceOnCommandLine()) return false
   v8.setFlagsFromString(`--initial-old-space-size=${mb}`)
+  widenedTo = mb
   return true
+}
+
+let widenedTo: number | null = null
+
+/** The size widenWorkerHeaps last set in this process, in MB; null when it has set none. */
+export function workerHeapsWidenedTo(): number | null {
+  return widenedTo
 }

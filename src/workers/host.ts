@@ -20,6 +20,7 @@ import { pathToFileURL } from 'node:url'
 import { Worker, type TransferListItem } from 'node:worker_threads'
 import { OcrError, type ErrorCode, type SerializedError } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { widenWorkerHeaps, workerHeapsWidenedTo } from './heap.js'
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
@@ -193,10 +194,12 @@ export class WorkerHost<Init, In, Out extends { type: string }, Ready = undefine
 
 /**
  * Real worker threads running `script`: compiled JavaScript as it is; a TypeScript source (tests,
- * tsx) through a bootstrap that registers tsx inside the thread first.
+ * tsx) through a bootstrap that registers tsx inside the thread first. Threads start with a wider
+ * initial V8 old generation (./heap.ts: fewer full collections of the buffers they turn over).
  */
 export function threadsRunning<Init>(script: URL, name: string): WorkerFactory<Init> {
   return (workerData, index) => {
+    if (workerHeapsWidenedTo() === null) widenWorkerHeaps()
     const options = { workerData, name: `${name}-${index}` }
     if (!script.pathname.endsWith('.ts')) return new Worker(script, options)
     // the package's ESM entry (require.resolve gives the CJS twin, which cannot register ESM hooks here)

@@ -1,6 +1,7 @@
 /**
- * src/workers/heap.ts: `ocrserve model-server` and remote-mode `ocrserve serve` give their worker
- * threads a wider initial old generation unless Node's command line chose one.
+ * src/workers/heap.ts: ocrserve's worker threads (every pool starts them through threadsRunning)
+ * get a wider initial old generation unless Node's command line chose one. What the flag does to
+ * collections is measured (docs/BENCHMARKS.md), not tested: GC counts follow V8's heuristics.
  */
 import { execFileSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
@@ -22,6 +23,20 @@ describe('initial old generation', () => {
     const run = (flags: string[]) => execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' })
     expect(run([])).toBe('true')
     expect(run(['--initial-old-space-size=8'])).toBe('false')
+  })
+
+  it('is set by the real-thread factory before its first thread starts, not over a command line that set it', () => {
+    const script = [
+      `import { threadsRunning } from './dist/workers/host.js'`,
+      `import { workerHeapsWidenedTo } from './dist/workers/heap.js'`,
+      `const before = workerHeapsWidenedTo()`,
+      `const worker = threadsRunning(new URL('data:text/javascript,'), 'test')({}, 0)`,
+      `process.stdout.write(before + ' ' + workerHeapsWidenedTo())`,
+      `await worker.terminate()`,
+    ].join('\n')
+    const run = (flags: string[]) => execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' })
+    expect(run([])).toBe(`null ${INITIAL_OLD_SPACE_MB}`)
+    expect(run(['--initial-old-space-size=0'])).toBe('null null')
   })
 
   it('names the flag with the size', () => {
