@@ -20,20 +20,31 @@ export function minAreaRect(points: readonly Point[]): RotatedRect {
   }
   let best: { area: number; ux: number; uy: number; minU: number; maxU: number; minV: number; maxV: number } | null = null
   const n = hull.length
+  // the hull's coordinates as flat arrays: the loop below runs n² times (n: tens of points for an
+  // unclipped box's rounded corners)
+  const xs = new Float64Array(n)
+  const ys = new Float64Array(n)
   for (let i = 0; i < n; i++) {
-    const a = hull[i]!
-    const b = hull[(i + 1) % n]!
-    const len = Math.hypot(b[0] - a[0], b[1] - a[1])
+    xs[i] = hull[i]![0]
+    ys[i] = hull[i]![1]
+  }
+  for (let i = 0; i < n; i++) {
+    const j = (i + 1) % n
+    const dx = xs[j]! - xs[i]!
+    const dy = ys[j]! - ys[i]!
+    const len = Math.hypot(dx, dy)
     if (len === 0) continue
-    const ux = (b[0] - a[0]) / len
-    const uy = (b[1] - a[1]) / len
+    const ux = dx / len
+    const uy = dy / len
     let minU = Infinity
     let maxU = -Infinity
     let minV = Infinity
     let maxV = -Infinity
-    for (const p of hull) {
-      const u = p[0] * ux + p[1] * uy
-      const v = -p[0] * uy + p[1] * ux
+    for (let k = 0; k < n; k++) {
+      const px = xs[k]!
+      const py = ys[k]!
+      const u = px * ux + py * uy
+      const v = -px * uy + py * ux
       if (u < minU) minU = u
       if (u > maxU) maxU = u
       if (v < minV) minV = v

@@ -114,41 +114,44 @@ function packResized(
   const ty = sliceTable(linearTable(sh, window?.height ?? dstH), window?.y ?? 0, dstH)
   // a lazy crop computes only the rows and columns this resize reads
   const data = img instanceof LazyImage ? img.pixels(sourceIndices(ty, sh), sourceIndices(tx, sw)) : img.data
-  // per column: byte offsets of the two source columns and their weights (1 − wx, wx)
-  const c0s = new Int32Array(dstW)
-  const c1s = new Int32Array(dstW)
-  const wx0 = new Float64Array(dstW)
-  const wx1 = new Float64Array(dstW)
+  // per column, interleaved: byte offsets of the two source columns, and their weights (1 − wx, wx)
+  const cols = new Int32Array(2 * dstW)
+  const wxs = new Float64Array(2 * dstW)
   for (let x = 0; x < dstW; x++) {
-    c0s[x] = tx.i0[x]! * 3
-    c1s[x] = tx.i1[x]! * 3
-    wx1[x] = tx.w[x]!
-    wx0[x] = 1 - tx.w[x]!
+    cols[2 * x] = tx.i0[x]! * 3
+    cols[2 * x + 1] = tx.i1[x]! * 3
+    wxs[2 * x] = 1 - tx.w[x]!
+    wxs[2 * x + 1] = tx.w[x]!
   }
+  const end = 2 * dstW
   for (let y = 0; y < dstH; y++) {
     const r0 = ty.i0[y]! * sw * 3
     const r1 = ty.i1[y]! * sw * 3
     const wy = ty.w[y]!
     const wy0 = 1 - wy
-    const row = y * planeW
-    for (let x = 0; x < dstW; x++) {
-      const c0 = c0s[x]!
-      const c1 = c1s[x]!
+    let ob = pb + y * planeW
+    let og = pg + y * planeW
+    let or = pr + y * planeW
+    for (let k = 0; k < end; k += 2) {
+      const c0 = cols[k]!
+      const c1 = cols[k + 1]!
       const a = r0 + c0
       const b = r0 + c1
       const c = r1 + c0
       const d = r1 + c1
-      const w00 = wx0[x]! * wy0
-      const w01 = wx1[x]! * wy0
-      const w10 = wx0[x]! * wy
-      const w11 = wx1[x]! * wy
+      const wx0 = wxs[k]!
+      const wx1 = wxs[k + 1]!
+      const w00 = wx0 * wy0
+      const w01 = wx1 * wy0
+      const w10 = wx0 * wy
+      const w11 = wx1 * wy
       // the sums are ≥ 0: (v + 0.5) | 0 is Math.round, without the call
       const R = (data[a]! * w00 + data[b]! * w01 + data[c]! * w10 + data[d]! * w11 + 0.5) | 0
       const G = (data[a + 1]! * w00 + data[b + 1]! * w01 + data[c + 1]! * w10 + data[d + 1]! * w11 + 0.5) | 0
       const B = (data[a + 2]! * w00 + data[b + 2]! * w01 + data[c + 2]! * w10 + data[d + 2]! * w11 + 0.5) | 0
-      out[pb + row + x] = lb[B]!
-      out[pg + row + x] = lg[G]!
-      out[pr + row + x] = lr[R]!
+      out[ob++] = lb[B]!
+      out[og++] = lg[G]!
+      out[or++] = lr[R]!
     }
   }
 }
