@@ -8,8 +8,9 @@
  * - single mode's pipeline workers (tensors, crops, the detector's output map): 228 full
  *   collections per 144 images read all at once on 2 workers with V8's defaults, 64–69 with a
  *   64 MB initial old generation; the share of CPU outside ONNX Runtime fell from 14.3 % to
- *   12.6 % (`perf`, the full bench set), saturated images/s +2.6 % (median of 12 interleaved
- *   rounds, one process);
+ *   12.6 % (`perf`, the full bench set), and `bench/ab-builds.ts` read saturated images/s +6.7 %
+ *   (+3.1 … +8.2 %) and CPU per image −6.1 % over 8 rounds against the build before (which also
+ *   lacked two loop rewrites worth under 1 %);
  * - remote mode's workers and the model server's (message buffers, HTTP/2 frames, protobuf): a
  *   worker making 20 detector calls over gRPC ran 9–13 full collections and 20–28 ms of CPU per
  *   call with the defaults, 3 and 12 ms with it (over HTTP, 13–15 → 4–5 ms).
