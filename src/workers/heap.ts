@@ -36,6 +36,13 @@ export function initialOldSpaceOnCommandLine(execArgv: readonly string[] = proce
   return execArgv.some((a) => /^--initial[-_]old[-_]space[-_]size(=|$)/.test(a))
 }
 
+let widenedTo: number | null = null
+
+/** The size widenWorkerHeaps last set in this process, in MB; null when it has set none. */
+export function workerHeapsWidenedTo(): number | null {
+  return widenedTo
+}
+
 /**
  * Gives the worker threads started from now on a `mb` MB initial old generation, unless Node's
  * command line set one. Process-wide: V8 flags are. Returns whether it set it.
@@ -46,11 +53,4 @@ export function widenWorkerHeaps(mb: number = INITIAL_OLD_SPACE_MB): boolean {
   v8.setFlagsFromString(`--initial-old-space-size=${mb}`)
   widenedTo = mb
   return true
-}
-
-let widenedTo: number | null = null
-
-/** The size widenWorkerHeaps last set in this process, in MB; null when it has set none. */
-export function workerHeapsWidenedTo(): number | null {
-  return widenedTo
 }
